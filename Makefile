@@ -1,0 +1,48 @@
+# Circle Core. `make test` and `make run` work on a fresh clone: they build .venv,
+# install what they need (PyPI, npm) and start/stop the local emulators themselves.
+SHELL := bash
+PYTHON ?= $(shell scripts/find_python.sh)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+CLOUDS := aws azure gcp
+
+.PHONY: all install test test-fast run lint bench bundle deploy-aws deploy-azure deploy-gcp clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[aws,azure,gcp,dev]'
+	touch $@
+
+$(NODE_STAMP): package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+install: $(STAMP) $(NODE_STAMP)
+
+test: install
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+run: install
+	$(PY) -m scripts.demo
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy core aws_lambda azure_functions gcp_functions
+
+bench: install
+	$(PY) -m bench.run
+
+bundle: install
+	$(PY) -m scripts.bundle $(CLOUDS)
+
+deploy-aws deploy-azure deploy-gcp: bundle
+	$(PY) -m scripts.deploy $(@:deploy-%=%)
+
+clean:
+	rm -rf $(VENV) node_modules dist .emulators .pytest_cache .mypy_cache .ruff_cache

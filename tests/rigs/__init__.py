@@ -1,0 +1,41 @@
+"""One rig per store: how to open a fresh, empty store of that kind for a test.
+
+A rig module defines ``NAME`` and ``make(ctx) -> ObjectStore``; ``RIGS`` lists them in the order
+the conformance suite runs them. Every rig runs the same behaviour suite, gated by capabilities.
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from core.storage import ObjectStore
+
+RIG_MODULES = ["memory", "file", "s3", "azure", "gcs"]
+
+
+@dataclass
+class RigContext:
+    """What a rig may use: the per-session emulators (started on first use) and a temp folder."""
+
+    emulators: Callable[[], Any]
+    tmp_path: Path
+
+    @staticmethod
+    def unique(prefix: str = "t") -> str:
+        """A fresh bucket/container name (lower-case, 3..63 chars, valid on every cloud)."""
+        return f"{prefix}-{uuid.uuid4().hex[:20]}"
+
+
+def load(name: str) -> ModuleType:
+    return importlib.import_module(f"tests.rigs.{name}")
+
+
+def make(name: str, ctx: RigContext, **options: Any) -> ObjectStore:
+    store: ObjectStore = load(name).make(ctx, **options)
+    return store
