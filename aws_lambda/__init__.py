@@ -1,0 +1,1 @@
+"""AWS Lambda adapter: translates Lambda events into core calls and core results into Lambda answers."""

@@ -1,0 +1,134 @@
+"""The one storage-event representation every adapter hands to the handlers.
+
+Vendor payloads (S3 notifications, Event Grid, CloudEvents, Pub/Sub notifications) are converted
+here once, at the edge; nothing past ``parse_events`` looks at a vendor field again.
+Pure stdlib on purpose: this runs on every invocation, before any SDK is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Provider = Literal["aws", "azure", "gcp"]
+Kind = Literal["created", "deleted", "archived", "restored", "metadata_updated", "other"]
+
+KINDS: frozenset[str] = frozenset(("created", "deleted", "archived", "restored", "metadata_updated", "other"))
+
+
+class EventError(ValueError):
+    """A payload that cannot be read as storage events. ``where`` is the path of the bad field."""
+
+    def __init__(self, problem: str, where: str = "") -> None:
+        self.problem = problem
+        self.where = where
+        super().__init__(f"{where} {problem}" if where else problem)
+
+
+@dataclass(frozen=True, slots=True)
+class StorageEvent:
+    """One change to one object, whatever cloud and envelope it came through.
+
+    ``event_id`` names the change, not the delivery: redeliveries (and the same change seen through
+    another envelope) give the same id, so it is the dedup key. ``message_id`` names the delivery
+    (SQS messageId, Pub/Sub messageId, Event Grid id) for partial-batch failure reports.
+    ``superseded`` marks a GCS delete/archive of a generation replaced by an overwrite: the new
+    generation's own finalize event follows, so replication can ignore this one.
+    """
+
+    provider: Provider
+    kind: Kind
+    bucket: str
+    key: str
+    event_time: datetime
+    event_id: str
+    size: int | None = None
+    etag: str | None = None
+    version: str | None = None
+    sequencer: str | None = None
+    account: str | None = None
+    region: str | None = None
+    name: str = ""
+    superseded: bool = False
+    message_id: str | None = field(default=None, compare=False)
+    envelope: str = field(default="", compare=False)
+    raw: Any = field(default=None, repr=False, compare=False, hash=False)
+
+
+def change_id(provider: str, *parts: object) -> str:
+    """Derive a stable event id from the fields that identify a change (never from delivery ids)."""
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return provider + ":" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def parse_time(value: Any, where: str) -> datetime:
+    """RFC 3339 text (any fraction length, ``Z`` or offset) to an aware UTC datetime."""
+    if type(value) is not str:
+        raise EventError(f"must be an RFC 3339 time string, got {type(value).__name__}", where)
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise EventError(f"is not an RFC 3339 time: {value[:40]!r}", where) from None
+    tz = dt.tzinfo
+    if tz is UTC:
+        return dt
+    if tz is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def unquote_etag(value: Any, where: str) -> str | None:
+    """ETags arrive quoted on some paths (Azure) and bare on others: always return them bare."""
+    if value is None or value == "":
+        return None
+    if type(value) is not str:
+        raise EventError(f"must be a string, got {type(value).__name__}", where)
+    if value[:1] == '"' or value[:3] == 'W/"':
+        return value.removeprefix("W/").strip('"')
+    return value
+
+
+def to_size(value: Any, where: str) -> int | None:
+    """Object sizes: ints, or int64 as decimal strings (GCS). Negative or other types are errors."""
+    if value is None:
+        return None
+    if type(value) is int:
+        if value < 0:
+            raise EventError(f"must not be negative, got {value}", where)
+        return value
+    if type(value) is str and value.isdigit():
+        return int(value)
+    raise EventError(f"must be a non-negative integer, got {value!r:.40}", where)
+
+
+def text(value: Any, where: str, *, required: bool = True) -> str | None:
+    """A string field; ``required`` ones must be present and non-empty."""
+    if value is None or value == "":
+        if required:
+            raise EventError("missing", where)
+        return None
+    if type(value) is not str:
+        raise EventError(f"must be a string, got {type(value).__name__}", where)
+    return value
+
+
+def opt_text(value: Any, where: str) -> str | None:
+    """An optional string field; numbers (GCS generations sometimes are) are accepted as text."""
+    if value is None or value == "":
+        return None
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise EventError(f"must be a string, got {type(value).__name__}", where)
+
+
+def as_dict(value: Any, where: str) -> dict[str, Any]:
+    """A JSON object field, or an EventError naming it."""
+    if type(value) is dict:
+        return value
+    if value is None:
+        raise EventError("missing", where)
+    raise EventError(f"must be an object, got {type(value).__name__}", where)

@@ -1,0 +1,1 @@
+"""Shared, cloud-agnostic handlers. Adapters translate platform input into these calls."""
