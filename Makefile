@@ -36,7 +36,10 @@ lint: install
 	$(PY) -m mypy core aws_lambda azure_functions gcp_functions
 
 bench: install
-	$(PY) -m bench.run
+	command -v rclone >/dev/null || (apt-get update -qq && apt-get install -y -qq rclone)
+	$(PY) -m bench.bench_copy
+	$(PY) -m bench.bench_events
+	$(PY) -m bench.bench_cold_start
 
 bundle: install
 	$(PY) -m scripts.bundle $(CLOUDS)

@@ -132,3 +132,34 @@ def as_dict(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         raise EventError("missing", where)
     raise EventError(f"must be an object, got {type(value).__name__}", where)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlMessage:
+    """A delivery that is not a change: ``s3:TestEvent``, an Event Grid subscription handshake, an SNS
+    subscription confirmation, a Pub/Sub ``TOPIC_CONFIGURED`` notice. ``parse_events`` yields no
+    StorageEvent for these; ``parse_batch`` reports them so an adapter can log or answer them.
+    """
+
+    provider: Provider
+    name: str
+    validation_code: str | None = None
+    raw: Any = field(default=None, repr=False, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFailure:
+    """One top-level record of a batch that could not be read (for SQS partial-batch responses)."""
+
+    index: int
+    message_id: str | None
+    error: EventError
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Everything in one delivery: the changes, the control messages, and the unreadable records."""
+
+    events: list[StorageEvent]
+    controls: list[ControlMessage]
+    failures: list[RecordFailure]

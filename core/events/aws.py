@@ -1,0 +1,181 @@
+"""Amazon S3 change records: the S3 notification record and the EventBridge ``aws.s3`` event.
+
+The SQS/SNS envelopes around them are unwrapped by ``detect``; this module only normalises leaves.
+Keys arrive URL-encoded with ``+`` for spaces on both paths (Powertools decodes both the same way).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from core.events.model import (
+    EventError,
+    Kind,
+    StorageEvent,
+    as_dict,
+    change_id,
+    opt_text,
+    parse_time,
+    text,
+    to_size,
+    unquote_etag,
+)
+
+# eventName prefixes (after an optional "s3:") -> kind; first match wins.
+_NAME_PREFIXES: tuple[tuple[str, Kind], ...] = (
+    ("ObjectCreated:", "created"),
+    ("ObjectRemoved:", "deleted"),
+    ("LifecycleExpiration:", "deleted"),
+    ("ObjectRestore:Completed", "restored"),
+    ("ObjectTagging:", "metadata_updated"),
+    ("ObjectAcl:", "metadata_updated"),
+)
+
+_DETAIL_TYPES: dict[str, Kind] = {
+    "Object Created": "created",
+    "Object Deleted": "deleted",
+    "Object Restore Completed": "restored",
+    "Object Tags Added": "metadata_updated",
+    "Object Tags Deleted": "metadata_updated",
+    "Object ACL Updated": "metadata_updated",
+    "Object Restore Initiated": "other",
+    "Object Restore Expired": "other",
+    "Object Storage Class Changed": "other",
+    "Object Access Tier Changed": "other",
+}
+
+_kind_cache: dict[str, Kind] = {}
+
+
+def s3_kind(event_name: str) -> Kind:
+    """Map an S3 ``eventName`` (``ObjectCreated:Put``, ``s3:ObjectRestore:Completed``...) to a kind."""
+    kind = _kind_cache.get(event_name)
+    if kind is None:
+        name = event_name.removeprefix("s3:")
+        kind = next((k for prefix, k in _NAME_PREFIXES if name.startswith(prefix)), "other")
+        if len(_kind_cache) < 256:
+            _kind_cache[event_name] = kind
+    return kind
+
+
+def decode_key(raw: str) -> str:
+    """S3 event keys are form-encoded (``red+flower.jpg``); decoding is skipped when nothing is encoded."""
+    if "%" in raw or "+" in raw:
+        return unquote_plus(raw)
+    return raw
+
+
+def s3_record(rec: dict[str, Any], where: str, envelope: str, message_id: str | None) -> StorageEvent:
+    """One ``Records[i]`` entry of an S3 event notification (``eventSource`` ``aws:s3``)."""
+    try:
+        s3 = rec["s3"]
+        obj = s3["object"]
+        raw_key = obj["key"]
+        bucket = s3["bucket"]["name"]
+        event_name = rec["eventName"]
+        time_text = rec["eventTime"]
+    except (KeyError, TypeError):
+        return _s3_record_slow(rec, where)  # raises, naming the missing field
+    if type(raw_key) is not str or not raw_key:
+        text(raw_key, f"{where}.s3.object.key")
+    if type(bucket) is not str or not bucket:
+        text(bucket, f"{where}.s3.bucket.name")
+    if type(event_name) is not str:
+        text(event_name, f"{where}.eventName")
+    key = decode_key(raw_key)
+    kind = s3_kind(event_name)
+    version = obj.get("versionId")
+    if version is not None and type(version) is not str:
+        version = opt_text(version, f"{where}.s3.object.versionId")
+    sequencer = obj.get("sequencer")
+    if sequencer is not None and type(sequencer) is not str:
+        sequencer = opt_text(sequencer, f"{where}.s3.object.sequencer")
+    size = obj.get("size")
+    if size is not None and type(size) is not int:
+        size = to_size(size, f"{where}.s3.object.size")
+    etag = obj.get("eTag")
+    if etag is not None:
+        etag = unquote_etag(etag, f"{where}.s3.object.eTag")
+    event_time = parse_time(time_text, f"{where}.eventTime")
+    region = rec.get("awsRegion") or None
+    return StorageEvent(
+        provider="aws",
+        kind=kind,
+        bucket=bucket,
+        key=key,
+        event_time=event_time,
+        event_id=_aws_id(bucket, key, version, sequencer, kind, time_text),
+        size=size,
+        etag=etag,
+        version=version or None,
+        sequencer=sequencer or None,
+        account=None,
+        region=region if type(region) is str else None,
+        name=event_name.removeprefix("s3:"),
+        message_id=message_id,
+        envelope=envelope,
+        raw=rec,
+    )
+
+
+def _s3_record_slow(rec: Any, where: str) -> StorageEvent:
+    """Walk the required fields in order so the error names the first one that is wrong."""
+    rec = as_dict(rec, where)
+    text(rec.get("eventName"), f"{where}.eventName")
+    text(rec.get("eventTime"), f"{where}.eventTime")
+    s3 = as_dict(rec.get("s3"), f"{where}.s3")
+    bucket = as_dict(s3.get("bucket"), f"{where}.s3.bucket")
+    text(bucket.get("name"), f"{where}.s3.bucket.name")
+    obj = as_dict(s3.get("object"), f"{where}.s3.object")
+    text(obj.get("key"), f"{where}.s3.object.key")
+    raise EventError("unreadable S3 record", where)  # pragma: no cover - fields above are exhaustive
+
+
+def eventbridge_event(ev: dict[str, Any], where: str, envelope: str, message_id: str | None) -> StorageEvent:
+    """An EventBridge event with ``source`` ``aws.s3`` (``detail-type`` "Object Created" and friends)."""
+    detail_type = text(ev.get("detail-type"), f"{where}.detail-type")
+    assert detail_type is not None
+    detail = as_dict(ev.get("detail"), f"{where}.detail")
+    bucket_obj = as_dict(detail.get("bucket"), f"{where}.detail.bucket")
+    obj = as_dict(detail.get("object"), f"{where}.detail.object")
+    bucket = text(bucket_obj.get("name"), f"{where}.detail.bucket.name")
+    raw_key = text(obj.get("key"), f"{where}.detail.object.key")
+    assert bucket is not None and raw_key is not None
+    key = decode_key(raw_key)
+    kind: Kind = _DETAIL_TYPES.get(detail_type, "other")
+    version = opt_text(obj.get("version-id"), f"{where}.detail.object.version-id")
+    sequencer = opt_text(obj.get("sequencer"), f"{where}.detail.object.sequencer")
+    time_text = ev.get("time")
+    event_time = parse_time(time_text, f"{where}.time")
+    account = opt_text(ev.get("account"), f"{where}.account")
+    region = opt_text(ev.get("region"), f"{where}.region")
+    return StorageEvent(
+        provider="aws",
+        kind=kind,
+        bucket=bucket,
+        key=key,
+        event_time=event_time,
+        event_id=_aws_id(bucket, key, version, sequencer, kind, time_text),
+        size=to_size(obj.get("size"), f"{where}.detail.object.size"),
+        etag=unquote_etag(obj.get("etag"), f"{where}.detail.object.etag"),
+        version=version,
+        sequencer=sequencer,
+        account=account,
+        region=region,
+        name=detail_type,
+        message_id=message_id or opt_text(ev.get("id"), f"{where}.id"),
+        envelope=envelope,
+        raw=ev,
+    )
+
+
+def _aws_id(bucket: str, key: str, version: str | None, sequencer: str | None, kind: str, time: Any) -> str:
+    """bucket + key + versionId + sequencer + kind: identical for a redelivery and for the same change
+    seen through S3 notifications and EventBridge. Without a sequencer the event time stands in."""
+    return change_id("aws", bucket, key, version, sequencer or f"t={time}", kind)
+
+
+def is_s3_test_event(d: dict[str, Any]) -> bool:
+    """The ``s3:TestEvent`` S3 sends when a notification configuration is saved: not a change."""
+    return d.get("Event") == "s3:TestEvent"

@@ -1,0 +1,141 @@
+"""Azure Blob Storage events from Event Grid, in the Event Grid schema or the CloudEvents 1.0 schema.
+
+Container and blob come from ``subject`` (``/blobServices/default/containers/<c>/blobs/<path>``),
+not from ``data.url``: the two disagree in Microsoft's own sample, and the subject is what Event Grid
+filters on. The account name comes from ``topic`` (Event Grid) or ``source`` (CloudEvents).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from core.events.model import (
+    EventError,
+    Kind,
+    StorageEvent,
+    as_dict,
+    change_id,
+    opt_text,
+    parse_time,
+    text,
+    to_size,
+    unquote_etag,
+)
+
+_TYPES: dict[str, Kind] = {
+    "Microsoft.Storage.BlobCreated": "created",
+    "Microsoft.Storage.BlobDeleted": "deleted",
+    "Microsoft.Storage.BlobTierChanged": "other",
+    "Microsoft.Storage.BlobRenamed": "other",
+    "Microsoft.Storage.AsyncOperationInitiated": "other",
+    "Microsoft.Storage.DirectoryCreated": "other",
+    "Microsoft.Storage.DirectoryDeleted": "other",
+    "Microsoft.Storage.DirectoryRenamed": "other",
+}
+
+# Storage events that are about a policy run or the account, not one blob: no StorageEvent.
+_ACCOUNT_LEVEL = frozenset({
+    "Microsoft.Storage.LifecyclePolicyCompleted",
+    "Microsoft.Storage.BlobInventoryPolicyCompleted",
+})
+
+VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
+CONTROL_TYPES = frozenset({VALIDATION, "Microsoft.EventGrid.SubscriptionDeletedEvent"}) | _ACCOUNT_LEVEL
+
+_SUBJECT_PREFIX = "/blobServices/default/containers/"
+
+
+def is_storage_type(event_type: str) -> bool:
+    """True for the ``Microsoft.Storage.*`` types this module turns into StorageEvents."""
+    return event_type in _TYPES
+
+
+def blob_event(ev: dict[str, Any], where: str, envelope: str, cloudevents: bool) -> StorageEvent:
+    """One Event Grid (``cloudevents=False``) or CloudEvents-schema blob event."""
+    type_field, time_field, origin_field = (
+        ("type", "time", "source") if cloudevents else ("eventType", "eventTime", "topic")
+    )
+    event_type = text(ev.get(type_field), f"{where}.{type_field}")
+    assert event_type is not None
+    data = as_dict(ev.get("data"), f"{where}.data")
+    subject = ev.get("subject")
+    container, blob = _from_subject(subject) if type(subject) is str else (None, None)
+    if container is None or not blob:
+        container, blob = _from_url(data.get("url"), f"{where}.data.url", f"{where}.subject")
+    origin = opt_text(ev.get(origin_field), f"{where}.{origin_field}")
+    account = _account(origin) or _account_from_url(data.get("url"))
+    sequencer = opt_text(data.get("sequencer"), f"{where}.data.sequencer")
+    request_id = opt_text(data.get("requestId"), f"{where}.data.requestId")
+    event_id_field = opt_text(ev.get("id"), f"{where}.id")
+    kind: Kind = _TYPES.get(event_type, "other")
+    version = opt_text(data.get("versionId"), f"{where}.data.versionId")
+    return StorageEvent(
+        provider="azure",
+        kind=kind,
+        bucket=container,
+        key=blob,
+        event_time=parse_time(ev.get(time_field), f"{where}.{time_field}"),
+        # sequencer orders changes per blob and is kept on redelivery and across both schemas;
+        # requestId, then the Event Grid id, stand in when a (rare) event has no sequencer.
+        event_id=change_id("azure", account, container, blob, sequencer or request_id or event_id_field, kind),
+        size=to_size(data.get("contentLength"), f"{where}.data.contentLength"),
+        etag=unquote_etag(data.get("eTag"), f"{where}.data.eTag"),
+        version=version,
+        sequencer=sequencer,
+        account=account,
+        region=None,
+        name=event_type.removeprefix("Microsoft.Storage."),
+        message_id=event_id_field,
+        envelope=envelope,
+        raw=ev,
+    )
+
+
+def _from_subject(subject: str) -> tuple[str | None, str | None]:
+    """``/blobServices/default/containers/<c>/blobs/<path>`` -> (c, path); blob names are not encoded."""
+    if not subject.startswith(_SUBJECT_PREFIX):
+        return None, None
+    rest = subject[len(_SUBJECT_PREFIX):]
+    container, sep, tail = rest.partition("/blobs/")
+    if not sep or not container or "/" in container:
+        return None, None
+    return container, tail
+
+
+def _from_url(url: Any, where: str, subject_where: str) -> tuple[str, str]:
+    """Fallback when the subject is absent or not a blob subject: ``https://acct.blob.../c/path``."""
+    if type(url) is not str or not url:
+        raise EventError("missing or not a blob subject, and data.url is missing", subject_where)
+    path = urlsplit(url).path.lstrip("/")
+    container, _, blob = path.partition("/")
+    if not container or not blob:
+        raise EventError(f"does not name a container and blob: {url[:80]!r}", where)
+    return container, unquote(blob)
+
+
+def _account(origin: str | None) -> str | None:
+    """The storage account name from ``.../providers/Microsoft.Storage/storageAccounts/<name>``."""
+    if not origin:
+        return None
+    marker = "/storageAccounts/"
+    i = origin.find(marker)
+    if i < 0:
+        return None
+    return origin[i + len(marker):].split("/", 1)[0] or None
+
+
+def _account_from_url(url: Any) -> str | None:
+    if type(url) is not str:
+        return None
+    host = urlsplit(url).hostname or ""
+    return host.split(".", 1)[0] or None if ".blob." in host or ".dfs." in host else None
+
+
+def validation_code(ev: dict[str, Any]) -> str | None:
+    """``data.validationCode`` of a SubscriptionValidationEvent (either schema), else None."""
+    if ev.get("eventType") != VALIDATION and ev.get("type") != VALIDATION:
+        return None
+    data = ev.get("data")
+    code = data.get("validationCode") if type(data) is dict else None
+    return code if type(code) is str and code else None

@@ -1,0 +1,225 @@
+"""Google Cloud Storage changes: CloudEvents (Eventarc), legacy background events, Pub/Sub notifications.
+
+All three carry the same object resource (or, for Pub/Sub ``payloadFormat=NONE``, only attributes).
+GCS int64 fields (size, generation, metageneration) arrive as strings and sometimes as numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from core.events.model import (
+    EventError,
+    Kind,
+    StorageEvent,
+    as_dict,
+    change_id,
+    opt_text,
+    parse_time,
+    text,
+    to_size,
+    unquote_etag,
+)
+
+CLOUDEVENT_PREFIX = "google.cloud.storage.object.v1."
+CLOUDEVENT_KINDS: dict[str, Kind] = {
+    "google.cloud.storage.object.v1.finalized": "created",
+    "google.cloud.storage.object.v1.deleted": "deleted",
+    "google.cloud.storage.object.v1.archived": "archived",
+    "google.cloud.storage.object.v1.metadataUpdated": "metadata_updated",
+}
+LEGACY_KINDS: dict[str, Kind] = {
+    "google.storage.object.finalize": "created",
+    "google.storage.object.delete": "deleted",
+    "google.storage.object.archive": "archived",
+    "google.storage.object.metadataUpdate": "metadata_updated",
+}
+LEGACY_CHANGE = "providers/cloud.storage/eventTypes/object.change"
+PUBSUB_KINDS: dict[str, Kind] = {
+    "OBJECT_FINALIZE": "created",
+    "OBJECT_DELETE": "deleted",
+    "OBJECT_ARCHIVE": "archived",
+    "OBJECT_METADATA_UPDATE": "metadata_updated",
+}
+PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+LEGACY_PUBSUB = frozenset({"google.pubsub.topic.publish", "providers/cloud.pubsub/eventTypes/topic.publish"})
+# Pub/Sub notifications that confirm a configuration instead of reporting a change.
+PUBSUB_CONTROL = frozenset({"TOPIC_CONFIGURED"})
+
+
+def _int64(value: Any, where: str) -> str | None:
+    """An int64 field as canonical decimal text (``"0012"`` and ``12`` both give ``"12"``)."""
+    n = to_size(value, where)
+    return None if n is None else str(n)
+
+
+def object_event(
+    kind: Kind,
+    data: dict[str, Any],
+    where: str,
+    envelope: str,
+    *,
+    name: str,
+    time: Any,
+    time_where: str,
+    message_id: str | None,
+    bucket: str | None = None,
+    key: str | None = None,
+    generation: Any = None,
+    superseded: bool = False,
+    raw: Any = None,
+) -> StorageEvent:
+    """Build the event from a GCS object resource; ``bucket``/``key``/``generation`` override it."""
+    bucket = bucket or text(data.get("bucket"), f"{where}.bucket")
+    key = key or text(data.get("name"), f"{where}.name")
+    assert bucket is not None and key is not None
+    gen = _int64(generation if generation is not None else data.get("generation"), f"{where}.generation")
+    meta = _int64(data.get("metageneration"), f"{where}.metageneration")
+    if time is None or time == "":
+        time, time_where = data.get("updated"), f"{where}.updated"
+    event_time = parse_time(time, time_where)
+    sequencer = f"{gen:0>20}{meta or '0':0>20}" if gen else None
+    # A change is (bucket, name, generation, kind); metadata updates also need the metageneration.
+    distinct = meta if kind == "metadata_updated" else None
+    if gen is None or (kind == "metadata_updated" and meta is None):
+        distinct = f"t={time}"
+    return StorageEvent(
+        provider="gcp",
+        kind=kind,
+        bucket=bucket,
+        key=key,
+        event_time=event_time,
+        event_id=change_id("gcp", bucket, key, gen, kind, distinct),
+        size=to_size(data.get("size"), f"{where}.size"),
+        etag=unquote_etag(data.get("etag"), f"{where}.etag"),
+        version=gen,
+        sequencer=sequencer,
+        account=None,
+        region=None,
+        name=name,
+        superseded=superseded,
+        message_id=message_id,
+        envelope=envelope,
+        raw=data if raw is None else raw,
+    )
+
+
+def cloudevent(ev: dict[str, Any], where: str, envelope: str) -> StorageEvent:
+    """A structured CloudEvent of type ``google.cloud.storage.object.v1.*``."""
+    ce_type = text(ev.get("type"), f"{where}.type")
+    assert ce_type is not None
+    data = as_dict(ev.get("data"), f"{where}.data")
+    bucket = key = None
+    if not data.get("bucket"):
+        bucket = _bucket_from_source(ev.get("source"))
+    if not data.get("name"):
+        subject = ev.get("subject")
+        key = subject.removeprefix("objects/") if type(subject) is str and subject.startswith("objects/") else None
+    return object_event(
+        CLOUDEVENT_KINDS.get(ce_type, "other"),
+        data,
+        f"{where}.data",
+        envelope,
+        name=ce_type.removeprefix(CLOUDEVENT_PREFIX),
+        time=ev.get("time"),
+        time_where=f"{where}.time",
+        message_id=opt_text(ev.get("id"), f"{where}.id"),
+        bucket=bucket,
+        key=key,
+        raw=ev,
+    )
+
+
+def _bucket_from_source(source: Any) -> str | None:
+    """``//storage.googleapis.com/projects/_/buckets/<bucket>`` -> bucket."""
+    if type(source) is not str or "/buckets/" not in source:
+        return None
+    return source.rsplit("/buckets/", 1)[1].split("/", 1)[0] or None
+
+
+def legacy_event(ev: dict[str, Any], where: str, envelope: str) -> StorageEvent:
+    """Background-function events: ``{"context": {...}, "data": {...}}`` or the older flat form."""
+    ctx = ev["context"] if "context" in ev else ev
+    ctx_where = f"{where}.context" if "context" in ev else where
+    ctx = as_dict(ctx, ctx_where)
+    event_type = text(ctx.get("eventType"), f"{ctx_where}.eventType")
+    assert event_type is not None
+    data = as_dict(ev.get("data"), f"{where}.data")
+    kind: Kind
+    if event_type == LEGACY_CHANGE:
+        state = data.get("resourceState")
+        if state == "not_exists":
+            kind = "deleted"
+        else:
+            kind = "created" if str(data.get("metageneration", "1")) == "1" else "metadata_updated"
+    else:
+        kind = LEGACY_KINDS.get(event_type, "other")
+    return object_event(
+        kind,
+        data,
+        f"{where}.data",
+        envelope,
+        name=event_type.rsplit("/", 1)[-1].removeprefix("google.storage.object."),
+        time=ctx.get("timestamp"),
+        time_where=f"{ctx_where}.timestamp",
+        message_id=opt_text(ctx.get("eventId"), f"{ctx_where}.eventId"),
+        raw=ev,
+    )
+
+
+def pubsub_message(msg: Any, where: str, envelope: str, message_id: str | None = None) -> list[StorageEvent]:
+    """A Pub/Sub message carrying a GCS notification (attributes + optional JSON_API_V1 data)."""
+    msg = as_dict(msg, where)
+    attrs = as_dict(msg.get("attributes"), f"{where}.attributes")
+    event_type = text(attrs.get("eventType"), f"{where}.attributes.eventType")
+    assert event_type is not None
+    if event_type in PUBSUB_CONTROL:
+        return []
+    if "bucketId" not in attrs and event_type not in PUBSUB_KINDS:
+        raise EventError(f"is {event_type!r}, not a Cloud Storage notification", f"{where}.attributes.eventType")
+    bucket = text(attrs.get("bucketId"), f"{where}.attributes.bucketId")
+    key = text(attrs.get("objectId"), f"{where}.attributes.objectId")
+    data = _decode_data(msg.get("data"), f"{where}.data", attrs.get("payloadFormat"))
+    kind: Kind = PUBSUB_KINDS.get(event_type, "other")
+    superseded = kind in ("deleted", "archived") and bool(attrs.get("overwrittenByGeneration"))
+    mid = message_id or opt_text(msg.get("messageId") or msg.get("message_id"), f"{where}.messageId")
+    time = attrs.get("eventTime") or msg.get("publishTime") or msg.get("publish_time")
+    event = object_event(
+        kind,
+        data,
+        f"{where}.data",
+        envelope,
+        name=event_type,
+        time=time,
+        time_where=f"{where}.attributes.eventTime",
+        message_id=mid,
+        bucket=bucket,
+        key=key,
+        generation=attrs.get("objectGeneration"),
+        superseded=superseded,
+        raw=msg,
+    )
+    return [event]
+
+
+def _decode_data(value: Any, where: str, payload_format: Any) -> dict[str, Any]:
+    """base64 JSON object resource for ``JSON_API_V1``; empty for ``NONE``."""
+    if value is None or value == "" or payload_format == "NONE":
+        return {}
+    if type(value) is dict:  # already decoded by a framework
+        return value
+    if type(value) is not str:
+        raise EventError(f"must be base64 text, got {type(value).__name__}", where)
+    try:
+        decoded = json.loads(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise EventError("is not base64-encoded JSON (payloadFormat JSON_API_V1 expected)", where) from None
+    return as_dict(decoded, where)
+
+
+def is_pubsub_envelope(d: dict[str, Any]) -> bool:
+    """A Pub/Sub push body ``{"message": {...}, "subscription": ...}``."""
+    return type(d.get("message")) is dict and ("subscription" in d or "attributes" in d["message"])

@@ -1,0 +1,183 @@
+"""One secrets interface over AWS Secrets Manager, Azure Key Vault, GCP Secret Manager, env and a file.
+
+    from core.secrets import open_secrets
+    secrets = open_secrets("aws-sm://eu-west-1")
+    password = secrets.get("prod/db", stage="current")
+
+Configuration refers to credentials as ``secret://<store>/<name>[#field]``; ``resolve_reference`` reads
+them through a store registered with ``register_secret_store`` or named by ``CIRCLE_SECRETS_<STORE>``.
+Importing this package loads no cloud SDK; a provider loads its SDK when a URL first names it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import threading
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .api import CURRENT, PENDING, PREVIOUS, STAGES, SecretBackend, SecretValue, SecretVersion, Stage
+from .cache import DEFAULT_MAX_AGE, SecretCache
+from .errors import (
+    SecretNotFound,
+    SecretsConflict,
+    SecretsError,
+    SecretsInvalidArgument,
+    SecretsPermissionDenied,
+    SecretsTransientError,
+    SecretsUnauthenticated,
+    SecretsUnsupported,
+)
+from .store import SecretStore, parse_json_object, pick_field
+
+# scheme -> "module:factory"; a factory takes (location, options) and returns a SecretBackend.
+PROVIDERS: dict[str, str] = {
+    "aws-sm": "core.secrets.providers.aws:AwsSecretsBackend",
+    "keyvault": "core.secrets.providers.key_vault:KeyVaultBackend",
+    "gcp-sm": "core.secrets.providers.gcp:GcpSecretsBackend",
+    "env": "core.secrets.providers.env:EnvBackend",
+    "file": "core.secrets.providers.file:FileBackend",
+}
+
+ENV_PREFIX = "CIRCLE_SECRETS_"
+
+
+def open_secrets(url: str, *, max_age: float = DEFAULT_MAX_AGE, **options: Any) -> SecretStore:
+    """Open ``aws-sm://[region]``, ``keyvault://<vault>``, ``gcp-sm://<project>``, ``env://[PREFIX]`` or
+    ``file:///path/secrets.json``. ``max_age`` (seconds, 0 = no cache) bounds how long reads are cached."""
+    if not isinstance(url, str):
+        raise SecretsInvalidArgument(f"a secrets URL is a string, not {type(url).__name__}")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in PROVIDERS:
+        raise SecretsInvalidArgument(f"unknown secrets URL scheme {scheme!r} in {url!r}; expected one of "
+                                     f"{', '.join(sorted(PROVIDERS))}")
+    if parts.query or parts.fragment:
+        raise SecretsInvalidArgument(f"pass options as keyword arguments, not in the URL {url!r}")
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path:
+            raise SecretsInvalidArgument(f"file URLs must be file:///absolute/path.json, got {url!r}")
+        location = unquote(parts.path)
+    else:
+        if parts.path not in ("", "/"):
+            raise SecretsInvalidArgument(f"{scheme} URLs take no path, got {url!r}")
+        location = unquote(parts.netloc)
+    module_name, _, factory_name = PROVIDERS[scheme].partition(":")
+    factory = getattr(importlib.import_module(module_name), factory_name)
+    return SecretStore(factory(location, options), max_age=max_age)
+
+
+# -- the process registry behind secret:// references ------------------------------------------------
+_registry: dict[str, SecretStore] = {}
+_registry_lock = threading.Lock()
+_STORE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+
+
+def _env_key(store: str) -> str:
+    return ENV_PREFIX + re.sub(r"[^A-Za-z0-9]", "_", store).upper()
+
+
+def register_secret_store(name: str, store: SecretStore | str, **options: Any) -> SecretStore:
+    """Make ``secret://<name>/...`` resolve through ``store`` (a ``SecretStore`` or a URL to open)."""
+    if not isinstance(name, str) or not _STORE_NAME.match(name):
+        raise SecretsInvalidArgument(f"invalid secrets store name {name!r} (letters, digits, '-', '_')")
+    opened = open_secrets(store, **options) if isinstance(store, str) else store
+    if not isinstance(opened, SecretStore):
+        raise SecretsInvalidArgument(f"expected a SecretStore or a URL, got {type(store).__name__}")
+    with _registry_lock:
+        _registry[name] = opened
+    return opened
+
+
+def unregister_secret_store(name: str) -> None:
+    """Forget a registered store (tests, reconfiguration); the store is not closed."""
+    with _registry_lock:
+        _registry.pop(name, None)
+
+
+def get_secret_store(name: str) -> SecretStore:
+    """The store registered as ``name``, else the one ``CIRCLE_SECRETS_<NAME>`` names (opened once)."""
+    with _registry_lock:
+        found = _registry.get(name)
+    if found is not None:
+        return found
+    url = os.environ.get(_env_key(name))
+    if not url:
+        raise SecretsInvalidArgument(f"no secrets store named {name!r}: call register_secret_store() or set "
+                                     f"{_env_key(name)} to a secrets URL")
+    opened = open_secrets(url)
+    with _registry_lock:
+        return _registry.setdefault(name, opened)
+
+
+def parse_reference(reference: str) -> tuple[str, str, str | None]:
+    """Split ``secret://<store>/<name>[#field]`` into (store, name, field)."""
+    if not isinstance(reference, str) or not reference.startswith("secret://"):
+        raise SecretsInvalidArgument("a secret reference looks like secret://<store>/<name>[#field]")
+    rest, _, field = reference[len("secret://"):].partition("#")
+    store, _, name = rest.partition("/")
+    if not store or not name or not _STORE_NAME.match(store):
+        raise SecretsInvalidArgument(f"malformed secret reference {reference!r}; expected "
+                                     "secret://<store>/<name>[#field]")
+    return store, unquote(name), (unquote(field) or None) if "#" in reference else None
+
+
+def resolve_reference(reference: str, *, refresh: bool = False) -> str:
+    """The current value of ``secret://<store>/<name>``, or one field of it with ``#field`` (JSON secrets).
+
+    ``refresh=True`` skips the cache (a credential from it was just rejected).
+    """
+    store_name, name, field = parse_reference(reference)
+    store = get_secret_store(store_name)
+    if refresh:
+        store.invalidate(name)
+    if field is None:
+        return store.get(name)
+    doc = parse_json_object(store.get_secret(name), name=name, provider=store.provider)
+    return pick_field(doc, field, name=name, provider=store.provider)
+
+
+def refresh_reference(reference: str) -> str:
+    """Forget the cached value and read it again: call this when a credential was just rejected."""
+    return resolve_reference(reference, refresh=True)
+
+
+def invalidate_reference(reference: str) -> None:
+    """Forget the cached value behind ``reference`` without reading it."""
+    store_name, name, _ = parse_reference(reference)
+    get_secret_store(store_name).invalidate(name)
+
+
+__all__ = [
+    "CURRENT",
+    "DEFAULT_MAX_AGE",
+    "ENV_PREFIX",
+    "PENDING",
+    "PREVIOUS",
+    "PROVIDERS",
+    "STAGES",
+    "SecretBackend",
+    "SecretCache",
+    "SecretNotFound",
+    "SecretStore",
+    "SecretValue",
+    "SecretVersion",
+    "SecretsConflict",
+    "SecretsError",
+    "SecretsInvalidArgument",
+    "SecretsPermissionDenied",
+    "SecretsTransientError",
+    "SecretsUnauthenticated",
+    "SecretsUnsupported",
+    "Stage",
+    "get_secret_store",
+    "invalidate_reference",
+    "open_secrets",
+    "parse_reference",
+    "refresh_reference",
+    "register_secret_store",
+    "resolve_reference",
+    "unregister_secret_store",
+]

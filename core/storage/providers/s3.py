@@ -1,0 +1,430 @@
+"""Amazon S3 and S3-compatible stores (``s3://bucket[/prefix]``) on boto3.
+
+Provider differences live in ``s3_profiles`` as data; this module reads the profile and never branches
+on a provider's name. The SDK's own retries are off (``total_max_attempts=1``): ``Backend.call`` retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+import boto3
+import botocore.exceptions as bex
+from botocore.config import Config
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from ..api import (
+    Backend,
+    Body,
+    ByteRange,
+    CommonPrefix,
+    DeleteFailure,
+    ListPage,
+    ObjectInfo,
+    ObjectReader,
+    PresignMethod,
+    WriteOptions,
+)
+from ..capabilities import MiB
+from ..errors import (
+    AlreadyExists,
+    IntegrityError,
+    InvalidArgument,
+    NotFound,
+    StorageError,
+    TransientError,
+    Unauthenticated,
+    error_for_status,
+)
+from .s3_profiles import S3Profile, get_profile
+
+CHUNK = 1024 * 1024
+DEFAULT_PART_SIZE = 8 * MiB
+MAX_PART_SIZE = 5 * 1024 * MiB
+OPTIONS = frozenset({
+    "endpoint_url", "region", "access_key_id", "secret_access_key", "session_token", "profile",
+    "aws_profile", "namespace", "part_size", "multipart_threshold", "connect_timeout", "read_timeout",
+    "max_pool_connections",
+})
+_MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
+_CHECKSUM_FIELDS = {"ChecksumCRC32": "crc32", "ChecksumCRC32C": "crc32c", "ChecksumSHA1": "sha1",
+                    "ChecksumSHA256": "sha256", "ChecksumCRC64NVME": "crc64nvme"}
+# DeleteObjects per-key error codes -> the HTTP status they would carry on a single request.
+_DELETE_CODE_STATUS = {"AccessDenied": 403, "NoSuchBucket": 404, "InternalError": 500, "SlowDown": 503,
+                       "PreconditionFailed": 412, "InvalidRequest": 400, "InvalidArgument": 400}
+_TRANSPORT_ERRORS = (bex.HTTPClientError, bex.ConnectionError, bex.ResponseStreamingError,
+                     bex.IncompleteReadError, Urllib3Error, ConnectionError, TimeoutError)
+
+
+class S3Backend(Backend):
+    """A bucket on S3 or an S3-compatible provider chosen by ``profile=`` (see ``s3_profiles``)."""
+
+    provider: ClassVar[str] = "s3"
+
+    def __init__(self, bucket: str, options: dict[str, Any]) -> None:
+        unknown = sorted(set(options) - OPTIONS)
+        if unknown:
+            raise InvalidArgument(f"unknown s3 store option(s): {', '.join(unknown)}; "
+                                  f"expected some of {', '.join(sorted(OPTIONS))}", provider=self.provider)
+        self.profile: S3Profile = get_profile(options.get("profile"))
+        self.profile.check_bucket(bucket)
+        self.bucket = bucket
+        self.capabilities = self.profile.capabilities()
+        self.part_size = _int_option(options, "part_size", max(DEFAULT_PART_SIZE, self.profile.min_part_size),
+                                     self.profile.min_part_size, MAX_PART_SIZE)
+        self.multipart_threshold = _int_option(options, "multipart_threshold", self.part_size, 0, MAX_PART_SIZE)
+        self.client = self._build_client(options)
+
+    # -- client -----------------------------------------------------------------------------------------
+    def _build_client(self, options: dict[str, Any]) -> Any:
+        p = self.profile
+        env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        region: str | None = options.get("region") or env_region
+        endpoint = options.get("endpoint_url") or p.endpoint_for(options.get("region"), options.get("namespace"))
+        if endpoint is not None and region is None:
+            region = "us-east-1"  # any signing region will do for a custom endpoint
+        config = Config(
+            region_name=region,
+            signature_version="s3v4",
+            s3={"addressing_style": p.addressing_style},
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=_float_option(options, "connect_timeout", 10.0),
+            read_timeout=_float_option(options, "read_timeout", 60.0),
+            max_pool_connections=_int_option(options, "max_pool_connections", 20, 1, 1000),
+            request_checksum_calculation=p.checksum_mode,
+            response_checksum_validation=p.checksum_mode,
+            user_agent_extra="circle-core",
+        )
+        key_id, secret = options.get("access_key_id"), options.get("secret_access_key")
+        if bool(key_id) != bool(secret):
+            raise InvalidArgument("access_key_id and secret_access_key must be given together",
+                                  provider=self.provider, bucket=self.bucket)
+        try:
+            session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret,
+                                            aws_session_token=options.get("session_token"),
+                                            profile_name=options.get("aws_profile"))
+            client = session.client("s3", endpoint_url=endpoint, config=config)
+        except bex.ProfileNotFound as exc:
+            raise InvalidArgument(f"AWS profile not found: {exc}", provider=self.provider,
+                                  bucket=self.bucket) from None
+        except ValueError as exc:  # e.g. a malformed endpoint URL
+            raise InvalidArgument(f"cannot build the S3 client: {exc}", provider=self.provider,
+                                  bucket=self.bucket) from None
+        self._install_hooks(client)
+        return client
+
+    def _install_hooks(self, client: Any) -> None:
+        """Per-profile request rewrites as botocore event handlers (no SDK subclassing)."""
+        events = client.meta.events
+        header = self.profile.create_only_header
+        if header is not None and not self.profile.create_only_native:
+            rewrite = _create_only_rewriter(header)
+            for op in ("PutObject", "CompleteMultipartUpload", "CopyObject"):
+                events.register(f"before-call.s3.{op}", rewrite, unique_id=f"circle-create-only-{op}")
+        if self.profile.delete_many_needs_md5:
+            events.register("before-call.s3.DeleteObjects", _content_md5_instead_of_crc,
+                            unique_id="circle-delete-md5")
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- errors -----------------------------------------------------------------------------------------
+    def translate(self, exc: BaseException, operation: str, key: str | None) -> StorageError:
+        where: dict[str, Any] = {"provider": self.provider, "operation": operation, "bucket": self.bucket,
+                                 "key": key}
+        if isinstance(exc, bex.ClientError):
+            err = exc.response.get("Error", {})
+            meta = exc.response.get("ResponseMetadata", {})
+            status = meta.get("HTTPStatusCode")
+            code = str(err.get("Code") or "")
+            cls = error_for_status(status, code)
+            message = f"{code}: {err.get('Message') or 'no message'}" if code else str(err.get("Message"))
+            return cls(message, request_id=meta.get("RequestId"), status=status, **where)
+        if isinstance(exc, bex.NoCredentialsError | bex.PartialCredentialsError):
+            return Unauthenticated(f"no usable AWS credentials: {type(exc).__name__}", **where)
+        if isinstance(exc, bex.ParamValidationError):
+            return InvalidArgument(str(exc), **where)
+        if isinstance(exc, bex.FlexibleChecksumError):
+            return IntegrityError(str(exc), **where)
+        if isinstance(exc, _TRANSPORT_ERRORS):
+            return TransientError(f"{type(exc).__name__}: {exc}", **where)
+        return StorageError(f"{type(exc).__name__}: {exc}", **where)
+
+    def _create_only_call(self, operation: str, key: str, fn: Any) -> Any:
+        """``fn`` with a create-only condition: 412 (S3) or 409 (OSS/COS forbid-overwrite) is AlreadyExists."""
+        def attempt() -> Any:
+            try:
+                return fn()
+            except bex.ClientError as exc:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                code = exc.response.get("Error", {}).get("Code")
+                if status in (409, 412) and code not in ("ConditionalRequestConflict", "OperationAborted"):
+                    raise AlreadyExists(f"{code}: the object exists", provider=self.provider,
+                                        operation=operation, bucket=self.bucket, key=key, status=status,
+                                        request_id=exc.response.get("ResponseMetadata", {}).get("RequestId"),
+                                        ) from exc
+                raise
+        return self.call(operation, key, attempt)
+
+    # -- reads ------------------------------------------------------------------------------------------
+    def head(self, key: str) -> ObjectInfo:
+        extra = {"ChecksumMode": "ENABLED"} if self.profile.response_checksums else {}
+        return self._info(key, self.client.head_object(Bucket=self.bucket, Key=key, **extra))
+
+    def get(self, key: str, rng: ByteRange | None, if_match: str | None) -> ObjectReader:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if rng is not None:
+            kwargs["Range"] = rng.http_header()
+        if if_match:
+            kwargs["IfMatch"] = _quote(if_match)
+        if self.profile.response_checksums:
+            kwargs["ChecksumMode"] = "ENABLED"
+        try:
+            resp = self.client.get_object(**kwargs)
+        except bex.ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 416:
+                return ObjectReader([], self.head(key))
+            raise
+        body = resp["Body"]
+        return ObjectReader(_chunks(body), self._info(key, resp), close=body.close,
+                            translate=lambda e: self.translate(e, "get", key))
+
+    def _info(self, key: str, resp: Mapping[str, Any]) -> ObjectInfo:
+        size = int(resp.get("ContentLength") or 0)
+        content_range = resp.get("ContentRange")  # "bytes 0-4/10" on a ranged GET
+        if content_range and "/" in content_range and not content_range.endswith("*"):
+            size = int(content_range.rsplit("/", 1)[1])
+        etag = _unquote(resp.get("ETag"))
+        return ObjectInfo(key=key, size=size, etag=etag, last_modified=_utc(resp.get("LastModified")),
+                          content_type=resp.get("ContentType"),
+                          metadata={k.lower(): v for k, v in (resp.get("Metadata") or {}).items()},
+                          version=_version(resp.get("VersionId")), checksums=self._checksums(etag, resp))
+
+    def _checksums(self, etag: str | None, resp: Mapping[str, Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.profile.etag_is_md5 and etag and _MD5_HEX.fullmatch(etag):
+            out["md5"] = etag.lower()
+        for field, kind in _CHECKSUM_FIELDS.items():
+            value = resp.get(field)
+            if value and "-" not in value:  # "-N" marks a composite (per-part) checksum, not the object's
+                out[kind] = value
+        return out
+
+    # -- writes -----------------------------------------------------------------------------------------
+    def put(self, key: str, body: Body, opts: WriteOptions) -> ObjectInfo:
+        common: dict[str, Any] = {"Bucket": self.bucket, "Key": key,
+                                  "ContentType": opts.content_type or "application/octet-stream",
+                                  "Metadata": dict(opts.metadata)}
+        cond: dict[str, Any] = {}
+        if opts.if_none_match:
+            cond["IfNoneMatch"] = "*"
+        if opts.if_match:
+            cond["IfMatch"] = _quote(opts.if_match)
+        data = body.read_whole(self.multipart_threshold)
+        if data is not None:
+            def single() -> Any:
+                return self.client.put_object(Body=data, **common, **cond)
+            resp = self._create_only_call("put", key, single) if opts.if_none_match else \
+                self.call("put", key, single)
+            size = len(data)
+        else:
+            resp, size = self._put_multipart(key, body, common, cond, bool(opts.if_none_match))
+        headers = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        etag = _unquote(resp.get("ETag"))
+        return ObjectInfo(key=key, size=size, etag=etag, last_modified=_http_date(headers.get("last-modified")),
+                          content_type=common["ContentType"], metadata=dict(opts.metadata),
+                          version=_version(resp.get("VersionId")), checksums=self._checksums(etag, resp))
+
+    def _put_multipart(self, key: str, body: Body, common: dict[str, Any], cond: dict[str, Any],
+                       create_only: bool) -> tuple[Mapping[str, Any], int]:
+        algo = {"ChecksumAlgorithm": "CRC32"} if self.profile.checksum_mode == "when_supported" else {}
+        upload = self.call("put", key, lambda: self.client.create_multipart_upload(**common, **algo))
+        upload_id = upload["UploadId"]
+        ids = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id}
+        parts: list[dict[str, Any]] = []
+        size = 0
+        try:
+            for number, chunk in enumerate(body.parts(self.part_size), start=1):
+                if number > self.capabilities.write_multi_max_parts:
+                    raise InvalidArgument(f"the body needs more than {self.capabilities.write_multi_max_parts}"
+                                          f" parts of {self.part_size} bytes; raise part_size",
+                                          provider=self.provider, bucket=self.bucket, key=key)
+                resp = self.call("put", key, lambda c=chunk, n=number: self.client.upload_part(
+                    Body=c, PartNumber=n, **ids, **algo))
+                part = {"PartNumber": number, "ETag": resp["ETag"]}
+                if resp.get("ChecksumCRC32"):
+                    part["ChecksumCRC32"] = resp["ChecksumCRC32"]
+                parts.append(part)
+                size += len(chunk)
+
+            def complete() -> Any:
+                return self.client.complete_multipart_upload(MultipartUpload={"Parts": parts}, **ids, **cond)
+            done = self._create_only_call("put", key, complete) if create_only else \
+                self.call("put", key, complete)
+        except BaseException:
+            self._abort(key, upload_id)
+            raise
+        return done, size
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        """Abort a failed multipart upload so no parts linger; a failure here must not mask the cause."""
+        try:
+            self.call("put", key, lambda: self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id))
+        except StorageError:
+            pass
+
+    def delete(self, key: str, if_match: str | None) -> None:
+        extra = {"IfMatch": _quote(if_match)} if if_match else {}
+        self.client.delete_object(Bucket=self.bucket, Key=key, **extra)
+
+    def delete_many(self, keys: list[str]) -> list[DeleteFailure]:
+        if not keys:
+            return []
+        resp = self.client.delete_objects(Bucket=self.bucket,
+                                          Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+        return self.delete_failures(resp)
+
+    def delete_failures(self, resp: Mapping[str, Any]) -> list[DeleteFailure]:
+        """Per-key ``Errors`` of a DeleteObjects response as typed failures (a missing key is no failure)."""
+        failures = []
+        for err in resp.get("Errors") or []:
+            code = str(err.get("Code") or "")
+            if code == "NoSuchKey":
+                continue
+            status = _DELETE_CODE_STATUS.get(code, 0)
+            cls = error_for_status(status, code) if status else StorageError
+            failures.append(DeleteFailure(err["Key"], cls(
+                f"{code}: {err.get('Message') or 'no message'}", provider=self.provider,
+                operation="delete_many", bucket=self.bucket, key=err["Key"], status=status or None)))
+        return failures
+
+    def copy(self, src_key: str, dst_key: str, if_none_match: bool) -> ObjectInfo:
+        def request() -> Any:
+            extra = {"IfNoneMatch": "*"} if if_none_match else {}
+            return self.client.copy_object(Bucket=self.bucket, Key=dst_key, MetadataDirective="COPY",
+                                           CopySource={"Bucket": self.bucket, "Key": src_key}, **extra)
+        if if_none_match:
+            self._create_only_call("copy", dst_key, request)
+        else:
+            request()
+        return self.head(dst_key)
+
+    # -- listing ----------------------------------------------------------------------------------------
+    def list_page(self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None,
+                  start_after: str | None) -> ListPage:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": page_size or 1000}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        if self.profile.list_version == 2:
+            if token:
+                kwargs["ContinuationToken"] = token
+            if start_after:
+                kwargs["StartAfter"] = start_after
+            resp = self.client.list_objects_v2(**kwargs)
+            next_token = resp.get("NextContinuationToken") if resp.get("IsTruncated") else None
+        else:
+            marker = max(filter(None, [token, start_after]), default=None)
+            if marker:
+                kwargs["Marker"] = marker
+            resp = self.client.list_objects(**kwargs)
+            names = [o["Key"] for o in resp.get("Contents") or []] + \
+                    [p["Prefix"] for p in resp.get("CommonPrefixes") or []]
+            next_token = (resp.get("NextMarker") or max(names, default=None)) if resp.get("IsTruncated") else None
+        objects = []
+        for o in resp.get("Contents") or []:
+            etag = _unquote(o.get("ETag"))
+            objects.append(ObjectInfo(key=o["Key"], size=int(o.get("Size") or 0), etag=etag,
+                                      last_modified=_utc(o.get("LastModified")),
+                                      checksums=self._checksums(etag, {})))
+        prefixes = [CommonPrefix(p["Prefix"]) for p in resp.get("CommonPrefixes") or []]
+        return ListPage(objects, prefixes, next_token)
+
+    # -- presign ----------------------------------------------------------------------------------------
+    def presign(self, key: str, method: PresignMethod, expires: int, content_type: str | None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if method == "PUT" and content_type:
+            params["ContentType"] = content_type
+        url: str = self.client.generate_presigned_url("get_object" if method == "GET" else "put_object",
+                                                      Params=params, ExpiresIn=expires, HttpMethod=method)
+        return url
+
+
+# -- request hooks (registered per client by S3Backend._install_hooks) -----------------------------------
+def _create_only_rewriter(header: tuple[str, str]) -> Any:
+    """Rewrite S3's ``If-None-Match: *`` into the provider's create-only header (OSS, COS)."""
+    name, value = header
+
+    def rewrite(params: dict[str, Any], **_: Any) -> None:
+        headers = params["headers"]
+        if headers.get("If-None-Match") == "*":
+            del headers["If-None-Match"]
+            headers[name] = value
+    return rewrite
+
+
+def _content_md5_instead_of_crc(params: dict[str, Any], **_: Any) -> None:
+    """DeleteObjects with ``Content-MD5`` (what pre-2025 S3 APIs require) instead of boto3's CRC32."""
+    body = params.get("body") or b""
+    if isinstance(body, str):
+        body = body.encode()
+    params["headers"]["Content-MD5"] = base64.b64encode(
+        hashlib.md5(body, usedforsecurity=False).digest()).decode()
+    checksum = params.get("context", {}).get("checksum", {})
+    checksum.pop("request_algorithm", None)
+    checksum.pop("request_algorithm_header", None)
+
+
+# -- small helpers -------------------------------------------------------------------------------------
+def _chunks(body: Any) -> Iterator[bytes]:
+    yield from body.iter_chunks(CHUNK)
+
+
+def _quote(etag: str) -> str:
+    return etag if etag.startswith('"') or etag == "*" else f'"{etag}"'
+
+
+def _unquote(etag: str | None) -> str | None:
+    return etag.strip('"') if etag else None
+
+
+def _version(value: str | None) -> str | None:
+    return None if not value or value == "null" else value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int_option(options: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = options.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument(f"s3 option {name} must be an integer in {low}..{high}, got {value!r}")
+    return value
+
+
+def _float_option(options: Mapping[str, Any], name: str, default: float) -> float:
+    value = options.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InvalidArgument(f"s3 option {name} must be a positive number of seconds, got {value!r}")
+    return float(value)

@@ -1,0 +1,47 @@
+"""S3 rig: a fresh (versioned) bucket on the moto server, optionally behind a loopback proxy (``via``)
+and with an S3-compatible provider profile whose endpoint is overridden to point at moto."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from core.storage import ObjectStore, open_store
+from core.storage.providers.s3_profiles import get_profile
+from tests.rigs import RigContext
+
+NAME = "s3"
+NEEDS_EMULATORS = True
+CREDENTIALS = {"access_key_id": "testing", "secret_access_key": "testing"}
+APPID = "1250000000"  # Tencent COS bucket names end in -<APPID>
+
+
+def admin_client(endpoint: str) -> Any:
+    """A plain boto3 client for test setup and inspection (bucket creation, multipart listings)."""
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                        aws_secret_access_key="testing",
+                        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}))
+
+
+def bucket_name(ctx: RigContext, profile: str | None) -> str:
+    name = ctx.unique()
+    return f"{name}-{APPID}" if profile == "tencent" else name
+
+
+def make(ctx: RigContext, via: str | None = None, profile: str | None = None, **options: Any) -> ObjectStore:
+    endpoint = ctx.emulators().s3_endpoint
+    bucket = options.pop("bucket", None) or bucket_name(ctx, profile)
+    admin = admin_client(endpoint)
+    admin.create_bucket(Bucket=bucket)
+    admin.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    admin.close()
+    settings: dict[str, Any] = {"endpoint_url": via or endpoint, "region": "us-east-1", **CREDENTIALS}
+    if profile is not None:
+        settings["profile"] = profile
+        settings["region"] = get_profile(profile).example_regions[0]
+        if "namespace" in get_profile(profile).required_options:
+            settings["namespace"] = "circletest"
+    settings.update(options)
+    return open_store(f"s3://{bucket}", **settings)
