@@ -173,9 +173,15 @@ def legacy_event(ev: dict[str, Any], where: str, envelope: str) -> StorageEvent:
 def pubsub_message(msg: Any, where: str, envelope: str, message_id: str | None = None) -> list[StorageEvent]:
     """A Pub/Sub message carrying a GCS notification (attributes + optional JSON_API_V1 data)."""
     msg = as_dict(msg, where)
-    attrs = as_dict(msg.get("attributes"), f"{where}.attributes")
-    event_type = text(attrs.get("eventType"), f"{where}.attributes.eventType")
-    assert event_type is not None
+    attrs = msg.get("attributes")
+    if attrs is None:
+        raise EventError("missing: not a Cloud Storage notification", f"{where}.attributes")
+    attrs = as_dict(attrs, f"{where}.attributes")
+    event_type = attrs.get("eventType")
+    if not event_type:
+        raise EventError("missing: not a Cloud Storage notification", f"{where}.attributes.eventType")
+    if type(event_type) is not str:
+        raise EventError(f"must be a string, got {type(event_type).__name__}", f"{where}.attributes.eventType")
     if event_type in PUBSUB_CONTROL:
         return []
     if "bucketId" not in attrs and event_type not in PUBSUB_KINDS:

@@ -9,6 +9,7 @@ Importing this package loads no cloud SDK; a provider loads its SDK when a URL f
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -42,13 +43,19 @@ PROVIDERS: dict[str, str] = {
 }
 
 
-def open_store(url: str, *, retry: RetryPolicy | None = None, **options: Any) -> ObjectStore:
+def open_store(url: str, *, retry: RetryPolicy | Mapping[str, Any] | None = None, **options: Any) -> ObjectStore:
     """Open ``s3://bucket[/prefix]``, ``az://container[/prefix]``, ``gs://bucket[/prefix]``,
     ``file:///abs/path`` or ``memory://[name]``. A prefix in the URL scopes every key.
 
     Options are provider settings (``endpoint_url=``, ``region=``, ``profile=``, ``connection_string=``,
     ``project=``, ...); values of the form ``secret://store/name`` are resolved through ``core.secrets``.
+    ``retry`` is a ``RetryPolicy`` or its fields as a mapping (``{max_attempts = 3}`` in circle.toml).
     """
+    if isinstance(retry, Mapping):
+        try:
+            retry = RetryPolicy(**retry)
+        except TypeError as exc:
+            raise InvalidArgument(f"retry: {exc}") from None
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in PROVIDERS:

@@ -1,8 +1,12 @@
 """S3 rig: a fresh (versioned) bucket on the moto server, optionally behind a loopback proxy (``via``)
-and with an S3-compatible provider profile whose endpoint is overridden to point at moto."""
+and with an S3-compatible provider profile whose endpoint is overridden to point at moto.
+
+``CIRCLE_S3_PROFILE=<profile> CIRCLE_RIGS=s3 pytest tests/conformance`` runs the shared suite per profile.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import boto3
@@ -32,6 +36,7 @@ def bucket_name(ctx: RigContext, profile: str | None) -> str:
 
 def make(ctx: RigContext, via: str | None = None, profile: str | None = None, **options: Any) -> ObjectStore:
     endpoint = ctx.emulators().s3_endpoint
+    profile = profile or os.environ.get("CIRCLE_S3_PROFILE") or None  # run the shared suite per profile
     bucket = options.pop("bucket", None) or bucket_name(ctx, profile)
     admin = admin_client(endpoint)
     admin.create_bucket(Bucket=bucket)

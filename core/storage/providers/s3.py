@@ -146,7 +146,8 @@ class S3Backend(Backend):
             code = str(err.get("Code") or "")
             cls = error_for_status(status, code)
             message = f"{code}: {err.get('Message') or 'no message'}" if code else str(err.get("Message"))
-            return cls(message, request_id=meta.get("RequestId"), status=status, **where)
+            request_id = meta.get("RequestId") or meta.get("HTTPHeaders", {}).get("x-amz-request-id") or None
+            return cls(message, request_id=request_id, status=status, **where)
         if isinstance(exc, bex.NoCredentialsError | bex.PartialCredentialsError):
             return Unauthenticated(f"no usable AWS credentials: {type(exc).__name__}", **where)
         if isinstance(exc, bex.ParamValidationError):

@@ -1,0 +1,511 @@
+"""Azure Blob Storage (``az://container[/prefix]``) on azure-storage-blob.
+
+Block blobs only. Small bodies go up in one Put Blob; larger ones are staged block by block and made
+visible by one Put Block List, so a failed upload never shows a partial object. The SDK's own retries
+are off (``retry_total=0``): ``Backend.call`` retries. ETags travel unquoted in ``ObjectInfo`` and are
+re-quoted on the wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, NoReturn
+from urllib.parse import urlsplit
+
+import requests
+from azure.core import MatchConditions
+from azure.core.credentials import AzureSasCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    DecodeError,
+    HttpResponseError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import (
+    BlobBlock,
+    BlobClient,
+    BlobPrefix,
+    BlobProperties,
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerClient,
+    ContentSettings,
+    generate_blob_sas,
+)
+
+from ..api import (
+    Backend,
+    Body,
+    ByteRange,
+    CommonPrefix,
+    DeleteFailure,
+    ListPage,
+    ObjectInfo,
+    ObjectReader,
+    PresignMethod,
+    WriteOptions,
+)
+from ..capabilities import Capabilities, MiB
+from ..errors import (
+    AlreadyExists,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    StorageError,
+    TransientError,
+    Unauthenticated,
+    Unsupported,
+    error_for_status,
+)
+
+DEFAULT_PART_SIZE = 8 * MiB
+MAX_BLOCK_SIZE = 4000 * MiB  # Put Block limit (service version 2019-12-12 and later)
+MAX_SINGLE_PUT = 5000 * MiB  # Put Blob limit
+MAX_BLOCKS = 50_000
+READ_CHUNK = 4 * MiB  # bytes per download request (and the most a reader holds in memory)
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+OPTIONS = frozenset({
+    "connection_string", "account_url", "credential", "api_version", "part_size", "single_put_threshold",
+    "connect_timeout", "read_timeout",
+})
+ENV_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
+ENV_ACCOUNT_URL = "AZURE_STORAGE_ACCOUNT_URL"
+# Azure metadata names must be C# identifiers; our core already allows only [a-z0-9_-].
+_METADATA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Error codes that mean "who you are is not allowed" rather than "we do not know who you are".
+_FORBIDDEN_CODES = {"authorizationfailure", "authorizationpermissionmismatch", "authorizationsourceipmismatch",
+                    "authorizationprotocolmismatch", "authorizationresourcetypemismatch",
+                    "authorizationservicemismatch", "insufficientaccountpermissions"}
+_UNAUTHENTICATED_CODES = {"authenticationfailed", "invalidauthenticationinfo", "noauthenticationinformation"}
+
+
+class AzureBlobBackend(Backend):
+    """One container, reached by connection string, account URL + credential, or Entra ID."""
+
+    provider: ClassVar[str] = "az"
+
+    def __init__(self, bucket: str, options: dict[str, Any]) -> None:
+        unknown = sorted(set(options) - OPTIONS)
+        if unknown:
+            raise InvalidArgument(f"unknown az store option(s): {', '.join(unknown)}; "
+                                  f"expected some of {', '.join(sorted(OPTIONS))}", provider=self.provider)
+        self.bucket = bucket
+        self.part_size = _int_option(options, "part_size", DEFAULT_PART_SIZE, 1, MAX_BLOCK_SIZE)
+        self.single_put_threshold = _int_option(options, "single_put_threshold", self.part_size, 0,
+                                                MAX_SINGLE_PUT)
+        client_kwargs: dict[str, Any] = {
+            "retry_total": 0,  # Backend.call owns retries
+            "connection_timeout": _float_option(options, "connect_timeout", 10.0),
+            "read_timeout": _float_option(options, "read_timeout", 60.0),
+            "max_single_put_size": max(self.single_put_threshold, 1),
+            "max_single_get_size": READ_CHUNK,
+            "max_chunk_get_size": READ_CHUNK,
+        }
+        if options.get("api_version"):
+            client_kwargs["api_version"] = options["api_version"]
+        try:
+            self._service = _service_client(options, client_kwargs)
+        except StorageError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise InvalidArgument(f"cannot build the Azure client: {exc}", provider=self.provider,
+                                  bucket=bucket) from None
+        self._container: ContainerClient = self._service.get_container_client(bucket)
+        credential = self._service.credential
+        self._account_key: str | None = getattr(credential, "account_key", None)
+        self._token_auth = hasattr(credential, "get_token")
+        # a SAS held by the credential policy (not in the URL) must also authorise the copy source
+        self._sas_query = credential.signature.lstrip("?") if isinstance(credential, AzureSasCredential) else ""
+        can_presign = self._account_key is not None or self._token_auth
+        self.capabilities = Capabilities(
+            write_multi_min_size=1,
+            write_multi_max_size=MAX_BLOCK_SIZE,
+            write_multi_max_parts=MAX_BLOCKS,
+            delete_many_max=256,
+            list_max_page_size=5000,
+            presign_read=can_presign,
+            presign_write=can_presign,
+            versioning=False,  # version ids appear only on accounts with blob versioning switched on
+            checksums=frozenset({"md5", "crc64"}),
+        )
+
+    # -- plumbing -------------------------------------------------------------------------------------
+    def _blob(self, key: str) -> BlobClient:
+        return self._container.get_blob_client(key)
+
+    def close(self) -> None:
+        self._service.close()
+
+    def translate(self, exc: BaseException, operation: str, key: str | None) -> StorageError:
+        status: int | None = None
+        code: str | None = None
+        request_id: str | None = None
+        if isinstance(exc, HttpResponseError):
+            status = exc.status_code
+            raw_code = exc.error_code
+            code = str(getattr(raw_code, "value", raw_code)) if raw_code else None
+            if exc.response is not None:
+                request_id = exc.response.headers.get("x-ms-request-id")
+                code = code or exc.response.headers.get("x-ms-error-code")
+        lowered = (code or "").lower()
+        cls: type[StorageError]
+        if isinstance(exc, ServiceRequestError | ServiceResponseError | DecodeError | requests.RequestException
+                      | ConnectionError | TimeoutError):
+            cls = TransientError
+        elif lowered in _FORBIDDEN_CODES:
+            cls = PermissionDenied
+        elif lowered in _UNAUTHENTICATED_CODES or (isinstance(exc, ClientAuthenticationError) and status is None):
+            cls = Unauthenticated
+        elif isinstance(exc, HttpResponseError):
+            cls = error_for_status(status, code)
+        elif isinstance(exc, ValueError | TypeError):
+            cls = InvalidArgument
+        else:
+            cls = StorageError
+        message = _first_line(exc)
+        if code and code not in message:
+            message = f"{code}: {message}"
+        return cls(message, provider=self.provider, operation=operation, bucket=self.bucket, key=key,
+                   request_id=request_id, status=status)
+
+    def _missing_or_mismatch(self, exc: ResourceModifiedError, operation: str, key: str) -> NoReturn:
+        """Azure answers If-Match on a missing blob with 412; the contract says NotFound. One HEAD tells."""
+        err = self.translate(exc, operation, key)
+        try:
+            self._blob(key).get_blob_properties()
+        except ResourceNotFoundError as missing:
+            raise self.translate(missing, operation, key) from exc
+        raise err from exc
+
+    # -- reads ----------------------------------------------------------------------------------------
+    def head(self, key: str) -> ObjectInfo:
+        return _info(key, self._blob(key).get_blob_properties())
+
+    def get(self, key: str, rng: ByteRange | None, if_match: str | None) -> ObjectReader:
+        blob = self._blob(key)
+        conditions = _if_match(if_match)
+        try:
+            offset, length = self._resolve_range(blob, rng, conditions)
+            downloader = blob.download_blob(offset=offset, length=length, max_concurrency=1, **conditions)
+        except ResourceModifiedError as exc:
+            self._missing_or_mismatch(exc, "get", key)
+        except HttpResponseError as exc:
+            if exc.status_code != 416:
+                raise
+            # the range starts past the end: an empty read of an existing object
+            return ObjectReader([], _info(key, blob.get_blob_properties(**conditions)))
+        props = downloader.properties
+        total = _total_size(props.content_range, props.size)
+        info = _info(key, props, size=total)
+        return ObjectReader(_chunks(downloader.chunks()), info,
+                            translate=lambda e: self.translate(e, "get", key))
+
+    @staticmethod
+    def _resolve_range(blob: BlobClient, rng: ByteRange | None,
+                       conditions: dict[str, Any]) -> tuple[int | None, int | None]:
+        """SDK offset/length for a range. Azure has no suffix ranges, so a tail read first learns the size."""
+        if rng is None:
+            return None, None
+        if rng.suffix is not None:
+            size = blob.get_blob_properties(**conditions).size
+            start = max(0, size - rng.suffix)
+            if start >= size:
+                return size, None  # empty object: answered below as a 416
+            return start, size - start
+        if rng.end is None:
+            return (rng.start or None), None
+        return rng.start, rng.end - rng.start
+
+    # -- writes ---------------------------------------------------------------------------------------
+    def put(self, key: str, body: Body, opts: WriteOptions) -> ObjectInfo:
+        metadata = _check_metadata(opts.metadata, self.provider, self.bucket, key)
+        content_type = opts.content_type or DEFAULT_CONTENT_TYPE
+        conditions = _write_conditions(opts)
+        blob = self._blob(key)
+        whole = body.read_whole(self.single_put_threshold)
+        try:
+            if whole is not None:
+                result = self.call("put", key, lambda: blob.upload_blob(
+                    whole, length=len(whole), overwrite=True, metadata=metadata, max_concurrency=1,
+                    content_settings=ContentSettings(content_type=content_type), **conditions))
+                size, md5 = len(whole), result.get("content_md5")
+            else:
+                size, digest, result = self._put_blocks(blob, key, body, content_type, metadata, conditions)
+                md5 = bytearray(digest)
+        except PreconditionFailed as exc:
+            raise self._write_precondition(exc, opts, key) from exc
+        return ObjectInfo(key=key, size=size, etag=_unquote(result.get("etag")),
+                          last_modified=_aware(result.get("last_modified")), content_type=content_type,
+                          metadata=dict(metadata), version=result.get("version_id"),
+                          checksums=_checksums(md5, result.get("content_crc64")))
+
+    def _put_blocks(self, blob: BlobClient, key: str, body: Body, content_type: str,
+                    metadata: dict[str, str], conditions: dict[str, Any]) -> tuple[int, bytes, dict[str, Any]]:
+        """Stage one block per part (one part in memory), then commit: nothing is visible before that."""
+        upload = uuid.uuid4().hex  # block ids are per upload, so concurrent uploads never mix blocks
+        blocks: list[BlobBlock] = []
+        md5 = hashlib.md5(usedforsecurity=False)
+        size = 0
+        for index, part in enumerate(body.parts(self.part_size)):
+            if index >= MAX_BLOCKS:
+                raise InvalidArgument(f"the body needs more than {MAX_BLOCKS} blocks; raise part_size",
+                                      provider=self.provider, bucket=self.bucket, key=key)
+            block_id = base64.b64encode(f"{upload}-{index:06d}".encode()).decode()
+            self.call("put", key, lambda b=block_id, p=part: blob.stage_block(b, p, length=len(p)))  # type: ignore[misc]
+            blocks.append(BlobBlock(block_id))
+            md5.update(part)
+            size += len(part)
+        digest = md5.digest()
+        settings = ContentSettings(content_type=content_type, content_md5=bytearray(digest))
+        result = self.call("put", key, lambda: blob.commit_block_list(
+            blocks, content_settings=settings, metadata=metadata, **conditions))
+        return size, digest, result
+
+    def _write_precondition(self, exc: PreconditionFailed, opts: WriteOptions, key: str) -> StorageError:
+        """A 412 on a write: AlreadyExists for create-only, NotFound when CAS found nothing."""
+        if opts.if_none_match:
+            return AlreadyExists(exc.reason, provider=self.provider, operation="put", bucket=self.bucket,
+                                 key=key, request_id=exc.request_id, status=exc.status)
+        try:
+            self.call("put", key, lambda: self._blob(key).get_blob_properties())
+        except NotFound as missing:
+            return missing
+        return exc
+
+    def delete(self, key: str, if_match: str | None) -> None:
+        try:
+            self._blob(key).delete_blob(**_if_match(if_match))
+        except ResourceModifiedError as exc:
+            self._missing_or_mismatch(exc, "delete", key)
+        except ResourceNotFoundError as exc:
+            if if_match is not None or _code(exc) != "blobnotfound":
+                raise  # a missing container is an error, and CAS on a missing blob is NotFound
+
+    def delete_many(self, keys: list[str]) -> list[DeleteFailure]:
+        """One blob batch request (at most 256 keys); a missing blob is not a failure."""
+        if not keys:
+            return []
+        responses = self._container.delete_blobs(*keys, raise_on_any_failure=False)
+        failures: list[DeleteFailure] = []
+        for key, response in zip(keys, responses, strict=True):
+            status = response.status_code
+            code = response.headers.get("x-ms-error-code")
+            if status < 300 or (status == 404 and (code or "").lower() == "blobnotfound"):
+                continue
+            cls = error_for_status(status, code)
+            if (code or "").lower() in _FORBIDDEN_CODES:
+                cls = PermissionDenied
+            failures.append(DeleteFailure(key, cls(
+                f"{code or status}: {response.reason or 'delete failed'}", provider=self.provider,
+                operation="delete_many", bucket=self.bucket, key=key,
+                request_id=response.headers.get("x-ms-request-id"), status=status)))
+        return failures
+
+    def copy(self, src_key: str, dst_key: str, if_none_match: bool) -> ObjectInfo:
+        """Server-side Copy Blob within the account; properties and metadata come along."""
+        source = self._blob(src_key)
+        target = self._blob(dst_key)
+        conditions: dict[str, Any] = {"match_condition": MatchConditions.IfMissing} if if_none_match else {}
+        source_url = source.url
+        if self._sas_query and "?" not in source_url:
+            source_url += "?" + self._sas_query
+        result = target.start_copy_from_url(source_url, **conditions)
+        status = result.get("copy_status")
+        while status == "pending":  # cross-region/large copies finish asynchronously
+            self.retry.sleep(0.2)
+            props = target.get_blob_properties()
+            status = props.copy.status
+        if status != "success":
+            raise StorageError(f"copy ended with status {status!r}", provider=self.provider,
+                               operation="copy", bucket=self.bucket, key=dst_key)
+        return _info(dst_key, target.get_blob_properties())
+
+    # -- listing --------------------------------------------------------------------------------------
+    def list_page(self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None,
+                  start_after: str | None) -> ListPage:
+        """One page. Azure has no StartAfter: keys up to ``start_after`` are listed and skipped here."""
+        objects: list[ObjectInfo] = []
+        prefixes: list[CommonPrefix] = []
+        while True:
+            if delimiter:
+                paged = self._container.walk_blobs(name_starts_with=prefix or None, delimiter=delimiter,
+                                                   include=["metadata"], results_per_page=page_size)
+            else:
+                paged = self._container.list_blobs(name_starts_with=prefix or None, include=["metadata"],
+                                                   results_per_page=page_size)
+            pages = paged.by_page(continuation_token=token)
+            items = list(next(pages))
+            token = pages.continuation_token or None
+            for item in items:
+                if isinstance(item, BlobPrefix):
+                    if start_after is None or item.name > start_after:
+                        prefixes.append(CommonPrefix(item.name))
+                elif start_after is None or item.name > start_after:
+                    objects.append(_info(item.name, item))
+            if objects or prefixes or token is None:
+                return ListPage(objects, prefixes, token)
+
+    # -- presigning -----------------------------------------------------------------------------------
+    def presign(self, key: str, method: PresignMethod, expires: int, content_type: str | None) -> str:
+        """A SAS URL signed with the account key, or with a user delegation key under Entra ID.
+
+        A PUT through the URL must send ``x-ms-blob-type: BlockBlob``."""
+        now = datetime.now(UTC)
+        expiry = now + timedelta(seconds=expires)
+        if method == "GET":
+            permission = BlobSasPermissions(read=True)
+        else:
+            permission = BlobSasPermissions(create=True, write=True)
+        signing: dict[str, Any]
+        if self._account_key is not None:
+            signing = {"account_key": self._account_key}
+        elif self._token_auth:
+            signing = {"user_delegation_key": self._service.get_user_delegation_key(
+                now - timedelta(minutes=5), expiry)}
+        else:
+            raise Unsupported("presigning needs an account key or an Entra ID credential, not a SAS",
+                              provider=self.provider, bucket=self.bucket, key=key)
+        sas = generate_blob_sas(
+            account_name=self._service.account_name, container_name=self.bucket, blob_name=key,
+            permission=permission, expiry=expiry,
+            content_type=content_type if method == "GET" else None, **signing)
+        return f"{self._blob(key).primary_endpoint.split('?', 1)[0]}?{sas}"
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+def _service_client(options: Mapping[str, Any], kwargs: dict[str, Any]) -> BlobServiceClient:
+    """Options first, then the SDK's environment variables; Entra ID when nothing else is given."""
+    connection_string = options.get("connection_string")
+    account_url = options.get("account_url")
+    credential = options.get("credential")
+    if connection_string and (account_url or credential is not None):
+        raise InvalidArgument("give either connection_string or account_url (+ credential), not both",
+                              provider="az")
+    if not connection_string and not account_url:
+        connection_string = os.environ.get(ENV_CONNECTION_STRING)
+        account_url = None if connection_string else os.environ.get(ENV_ACCOUNT_URL)
+    if connection_string:
+        return BlobServiceClient.from_connection_string(connection_string, **kwargs)
+    if not account_url:
+        raise InvalidArgument(f"an az store needs connection_string= or account_url= (or {ENV_CONNECTION_STRING}"
+                              f" / {ENV_ACCOUNT_URL})", provider="az")
+    if isinstance(credential, str) and credential.startswith("?"):
+        credential = credential[1:]
+    if credential is None and "sig=" not in (urlsplit(account_url).query or ""):
+        from azure.identity import DefaultAzureCredential  # lazy: only Entra ID stores need it
+
+        credential = DefaultAzureCredential()
+    return BlobServiceClient(account_url, credential=credential, **kwargs)
+
+
+def _int_option(options: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidArgument(f"option {name} must be an integer in {low}..{high}, got {value!r}",
+                              provider="az")
+    return value
+
+
+def _float_option(options: Mapping[str, Any], name: str, default: float) -> float:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InvalidArgument(f"option {name} must be a positive number of seconds, got {value!r}",
+                              provider="az")
+    return float(value)
+
+
+def _check_metadata(metadata: Mapping[str, str], provider: str, bucket: str, key: str) -> dict[str, str]:
+    """Azure stores metadata as headers whose names must be C# identifiers: refuse others up front."""
+    for name in metadata:
+        if not _METADATA_NAME.match(name):
+            raise InvalidArgument(f"metadata key {name!r} cannot be stored on Azure: names must start with a "
+                                  f"letter or '_' and hold only letters, digits and '_'",
+                                  provider=provider, operation="put", bucket=bucket, key=key)
+    return dict(metadata)
+
+
+def _quote(etag: str) -> str:
+    return etag if etag.startswith('"') else f'"{etag}"'
+
+
+def _unquote(etag: str | None) -> str | None:
+    return etag.strip().strip('"') if etag else None
+
+
+def _if_match(etag: str | None) -> dict[str, Any]:
+    if not etag:
+        return {}
+    return {"etag": _quote(etag), "match_condition": MatchConditions.IfNotModified}
+
+
+def _write_conditions(opts: WriteOptions) -> dict[str, Any]:
+    if opts.if_none_match:
+        return {"match_condition": MatchConditions.IfMissing}  # If-None-Match: *
+    return _if_match(opts.if_match)
+
+
+def _code(exc: HttpResponseError) -> str:
+    raw = exc.error_code
+    return str(getattr(raw, "value", raw) or "").lower()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__
+
+
+def _aware(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _checksums(md5: Any, crc64: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if md5:
+        out["md5"] = bytes(md5).hex()
+    if crc64:
+        out["crc64"] = base64.b64encode(bytes(crc64)).decode() if not isinstance(crc64, str) else crc64
+    return out
+
+
+def _info(key: str, props: BlobProperties, size: int | None = None) -> ObjectInfo:
+    settings = props.content_settings
+    return ObjectInfo(
+        key=key,
+        size=props.size if size is None else size,
+        etag=_unquote(props.etag),
+        last_modified=_aware(props.last_modified),
+        content_type=settings.content_type,
+        metadata={k.lower(): v for k, v in (props.metadata or {}).items()},
+        version=props.version_id,
+        checksums=_checksums(settings.content_md5, None),
+    )
+
+
+def _total_size(content_range: str | None, fallback: int) -> int:
+    """The whole object's size from ``bytes a-b/total`` (a ranged download reports only its slice)."""
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        if total.isdigit():
+            return int(total)
+    return fallback
+
+
+def _chunks(source: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in source:
+        if chunk:
+            yield bytes(chunk)
+
+
+__all__ = ["AzureBlobBackend"]
