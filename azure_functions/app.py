@@ -7,23 +7,17 @@ from typing import Any
 
 import azure.functions as func
 
+from core.events.azure import from_trigger
 from core.handlers.storage_events import default_handler, handle_or_raise
 
 app = func.FunctionApp()
 
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
-    """The Event Grid-schema form of a trigger's event. With a CloudEvents-schema subscription the
-    Python trigger gives ``None`` for type and time; core.events then infers the kind from ``data.api``."""
-    return {
-        "id": event.id,
-        "topic": event.topic,
-        "subject": event.subject,
-        "eventType": event.event_type,
-        "eventTime": event.event_time.isoformat() if event.event_time else None,
-        "dataVersion": event.data_version,
-        "data": event.get_json(),
-    }
+    """The Event Grid-schema form of a trigger's event (core.events fills what the trigger lost)."""
+    return from_trigger(event_id=event.id, topic=event.topic, subject=event.subject, event_type=event.event_type,
+                        event_time=event.event_time.isoformat() if event.event_time else None,
+                        data_version=event.data_version, data=event.get_json())
 
 
 @app.function_name(name="storage_event")

@@ -31,8 +31,17 @@ __all__ = ["secret_rotation", "storage_event"]
 
 # Never shipped: tests, caches and build leftovers. Tests stay in the repository.
 _IGNORE = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", "*.pyo", "tests", "test_*.py", "*_test.py", "conftest.py",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", "*.egg-info",
+    "__pycache__",
+    "*.pyc",
+    "*.pyo",
+    "tests",
+    "test_*.py",
+    "*_test.py",
+    "conftest.py",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.egg-info",
 )
 
 
@@ -122,11 +131,19 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m scripts.bundle", description=__doc__.splitlines()[0])
     p.add_argument("clouds", nargs="*", metavar="CLOUD", help=f"{', '.join(CLOUDS)} (default: all)")
     p.add_argument("--out", type=Path, default=ROOT / "dist", help="output directory (default: dist)")
-    p.add_argument("--config", type=Path, help=f"configuration to ship as {CONFIG_NAME} "
-                   f"(default: {CONFIG_NAME} at the repository root, if present)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help=f"configuration to ship as {CONFIG_NAME} (default: {CONFIG_NAME} at the repository root, if present)",
+    )
     p.add_argument("--no-config", action="store_true", help="ship no configuration file")
-    p.add_argument("--extra", action="append", default=[], metavar="NAME",
-                   help="also install this pyproject extra (e.g. a target cloud's SDK); repeatable")
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also install this pyproject extra (e.g. a target cloud's SDK); repeatable",
+    )
     return p
 
 

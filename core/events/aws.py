@@ -6,15 +6,16 @@ Keys arrive URL-encoded with ``+`` for spaces on both paths (Powertools decodes 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from hashlib import blake2b
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_to_bytes
 
 from core.events.model import (
     EventError,
     Kind,
     StorageEvent,
     as_dict,
-    change_id,
     opt_text,
     parse_time,
     text,
@@ -46,28 +47,36 @@ _DETAIL_TYPES: dict[str, Kind] = {
 }
 
 _kind_cache: dict[str, Kind] = {}
+_fromisoformat = datetime.fromisoformat
 
 
 def s3_kind(event_name: str) -> Kind:
     """Map an S3 ``eventName`` (``ObjectCreated:Put``, ``s3:ObjectRestore:Completed``...) to a kind."""
-    kind = _kind_cache.get(event_name)
-    if kind is None:
-        name = event_name.removeprefix("s3:")
-        kind = next((k for prefix, k in _NAME_PREFIXES if name.startswith(prefix)), "other")
-        if len(_kind_cache) < 256:
-            _kind_cache[event_name] = kind
+    cached = _kind_cache.get(event_name)
+    if cached is not None:
+        return cached
+    name = event_name.removeprefix("s3:")
+    kind: Kind = next((k for prefix, k in _NAME_PREFIXES if name.startswith(prefix)), "other")
+    if len(_kind_cache) < 256:
+        _kind_cache[event_name] = kind
     return kind
 
 
 def decode_key(raw: str) -> str:
     """S3 event keys are form-encoded (``red+flower.jpg``); decoding is skipped when nothing is encoded."""
-    if "%" in raw or "+" in raw:
-        return unquote_plus(raw)
+    if "%" in raw:
+        # = urllib.parse.unquote_plus, about twice as fast (it is the hot spot of a big batch)
+        return unquote_to_bytes(raw.replace("+", " ")).decode("utf-8", "replace")
+    if "+" in raw:
+        return raw.replace("+", " ")
     return raw
 
 
 def s3_record(rec: dict[str, Any], where: str, envelope: str, message_id: str | None) -> StorageEvent:
-    """One ``Records[i]`` entry of an S3 event notification (``eventSource`` ``aws:s3``)."""
+    """One ``Records[i]`` entry of an S3 event notification (``eventSource`` ``aws:s3``).
+
+    The hot path of a big batch: field paths for errors are only built when a field is wrong.
+    """
     try:
         s3 = rec["s3"]
         obj = s3["object"]
@@ -92,13 +101,18 @@ def s3_record(rec: dict[str, Any], where: str, envelope: str, message_id: str | 
     if sequencer is not None and type(sequencer) is not str:
         sequencer = opt_text(sequencer, f"{where}.s3.object.sequencer")
     size = obj.get("size")
-    if size is not None and type(size) is not int:
+    if size is not None and (type(size) is not int or size < 0):
         size = to_size(size, f"{where}.s3.object.size")
     etag = obj.get("eTag")
-    if etag is not None:
+    if etag is not None and (type(etag) is not str or not etag or etag[0] == '"' or etag[0] == "W"):
         etag = unquote_etag(etag, f"{where}.s3.object.eTag")
-    event_time = parse_time(time_text, f"{where}.eventTime")
-    region = rec.get("awsRegion") or None
+    try:
+        event_time = _fromisoformat(time_text)
+        if event_time.tzinfo is not UTC:
+            raise ValueError
+    except (TypeError, ValueError):
+        event_time = parse_time(time_text, f"{where}.eventTime")
+    region = rec.get("awsRegion")
     return StorageEvent(
         provider="aws",
         kind=kind,
@@ -111,8 +125,8 @@ def s3_record(rec: dict[str, Any], where: str, envelope: str, message_id: str | 
         version=version or None,
         sequencer=sequencer or None,
         account=None,
-        region=region if type(region) is str else None,
-        name=event_name.removeprefix("s3:"),
+        region=region if type(region) is str and region else None,
+        name=event_name[3:] if event_name.startswith("s3:") else event_name,
         message_id=message_id,
         envelope=envelope,
         raw=rec,
@@ -121,35 +135,37 @@ def s3_record(rec: dict[str, Any], where: str, envelope: str, message_id: str | 
 
 def _s3_record_slow(rec: Any, where: str) -> StorageEvent:
     """Walk the required fields in order so the error names the first one that is wrong."""
+    p = f"{where}." if where else ""
     rec = as_dict(rec, where)
-    text(rec.get("eventName"), f"{where}.eventName")
-    text(rec.get("eventTime"), f"{where}.eventTime")
-    s3 = as_dict(rec.get("s3"), f"{where}.s3")
-    bucket = as_dict(s3.get("bucket"), f"{where}.s3.bucket")
-    text(bucket.get("name"), f"{where}.s3.bucket.name")
-    obj = as_dict(s3.get("object"), f"{where}.s3.object")
-    text(obj.get("key"), f"{where}.s3.object.key")
+    text(rec.get("eventName"), f"{p}eventName")
+    text(rec.get("eventTime"), f"{p}eventTime")
+    s3 = as_dict(rec.get("s3"), f"{p}s3")
+    bucket = as_dict(s3.get("bucket"), f"{p}s3.bucket")
+    text(bucket.get("name"), f"{p}s3.bucket.name")
+    obj = as_dict(s3.get("object"), f"{p}s3.object")
+    text(obj.get("key"), f"{p}s3.object.key")
     raise EventError("unreadable S3 record", where)  # pragma: no cover - fields above are exhaustive
 
 
 def eventbridge_event(ev: dict[str, Any], where: str, envelope: str, message_id: str | None) -> StorageEvent:
     """An EventBridge event with ``source`` ``aws.s3`` (``detail-type`` "Object Created" and friends)."""
-    detail_type = text(ev.get("detail-type"), f"{where}.detail-type")
+    p = f"{where}." if where else ""
+    detail_type = text(ev.get("detail-type"), f"{p}detail-type")
     assert detail_type is not None
-    detail = as_dict(ev.get("detail"), f"{where}.detail")
-    bucket_obj = as_dict(detail.get("bucket"), f"{where}.detail.bucket")
-    obj = as_dict(detail.get("object"), f"{where}.detail.object")
-    bucket = text(bucket_obj.get("name"), f"{where}.detail.bucket.name")
-    raw_key = text(obj.get("key"), f"{where}.detail.object.key")
+    detail = as_dict(ev.get("detail"), f"{p}detail")
+    bucket_obj = as_dict(detail.get("bucket"), f"{p}detail.bucket")
+    obj = as_dict(detail.get("object"), f"{p}detail.object")
+    bucket = text(bucket_obj.get("name"), f"{p}detail.bucket.name")
+    raw_key = text(obj.get("key"), f"{p}detail.object.key")
     assert bucket is not None and raw_key is not None
     key = decode_key(raw_key)
     kind: Kind = _DETAIL_TYPES.get(detail_type, "other")
-    version = opt_text(obj.get("version-id"), f"{where}.detail.object.version-id")
-    sequencer = opt_text(obj.get("sequencer"), f"{where}.detail.object.sequencer")
+    version = opt_text(obj.get("version-id"), f"{p}detail.object.version-id")
+    sequencer = opt_text(obj.get("sequencer"), f"{p}detail.object.sequencer")
     time_text = ev.get("time")
-    event_time = parse_time(time_text, f"{where}.time")
-    account = opt_text(ev.get("account"), f"{where}.account")
-    region = opt_text(ev.get("region"), f"{where}.region")
+    event_time = parse_time(time_text, f"{p}time")
+    account = opt_text(ev.get("account"), f"{p}account")
+    region = opt_text(ev.get("region"), f"{p}region")
     return StorageEvent(
         provider="aws",
         kind=kind,
@@ -157,14 +173,14 @@ def eventbridge_event(ev: dict[str, Any], where: str, envelope: str, message_id:
         key=key,
         event_time=event_time,
         event_id=_aws_id(bucket, key, version, sequencer, kind, time_text),
-        size=to_size(obj.get("size"), f"{where}.detail.object.size"),
-        etag=unquote_etag(obj.get("etag"), f"{where}.detail.object.etag"),
+        size=to_size(obj.get("size"), f"{p}detail.object.size"),
+        etag=unquote_etag(obj.get("etag"), f"{p}detail.object.etag"),
         version=version,
         sequencer=sequencer,
         account=account,
         region=region,
         name=detail_type,
-        message_id=message_id or opt_text(ev.get("id"), f"{where}.id"),
+        message_id=message_id or opt_text(ev.get("id"), f"{p}id"),
         envelope=envelope,
         raw=ev,
     )
@@ -173,7 +189,8 @@ def eventbridge_event(ev: dict[str, Any], where: str, envelope: str, message_id:
 def _aws_id(bucket: str, key: str, version: str | None, sequencer: str | None, kind: str, time: Any) -> str:
     """bucket + key + versionId + sequencer + kind: identical for a redelivery and for the same change
     seen through S3 notifications and EventBridge. Without a sequencer the event time stands in."""
-    return change_id("aws", bucket, key, version, sequencer or f"t={time}", kind)
+    text = "\x1f".join((bucket, key, version or "", sequencer or f"t={time}", kind))
+    return "aws:" + blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def is_s3_test_event(d: dict[str, Any]) -> bool:

@@ -53,34 +53,35 @@ def is_storage_type(event_type: str) -> bool:
 
 def blob_event(ev: dict[str, Any], where: str, envelope: str, cloudevents: bool) -> StorageEvent:
     """One Event Grid (``cloudevents=False``) or CloudEvents-schema blob event."""
+    p = f"{where}." if where else ""
     type_field, time_field, origin_field = (
         ("type", "time", "source") if cloudevents else ("eventType", "eventTime", "topic")
     )
-    event_type = text(ev.get(type_field), f"{where}.{type_field}")
+    event_type = text(ev.get(type_field), f"{p}{type_field}")
     assert event_type is not None
-    data = as_dict(ev.get("data"), f"{where}.data")
+    data = as_dict(ev.get("data"), f"{p}data")
     subject = ev.get("subject")
     container, blob = _from_subject(subject) if type(subject) is str else (None, None)
     if container is None or not blob:
-        container, blob = _from_url(data.get("url"), f"{where}.data.url", f"{where}.subject")
-    origin = opt_text(ev.get(origin_field), f"{where}.{origin_field}")
+        container, blob = _from_url(data.get("url"), f"{p}data.url", f"{p}subject")
+    origin = opt_text(ev.get(origin_field), f"{p}{origin_field}")
     account = _account(origin) or _account_from_url(data.get("url"))
-    sequencer = opt_text(data.get("sequencer"), f"{where}.data.sequencer")
-    request_id = opt_text(data.get("requestId"), f"{where}.data.requestId")
-    event_id_field = opt_text(ev.get("id"), f"{where}.id")
+    sequencer = opt_text(data.get("sequencer"), f"{p}data.sequencer")
+    request_id = opt_text(data.get("requestId"), f"{p}data.requestId")
+    event_id_field = opt_text(ev.get("id"), f"{p}id")
     kind: Kind = _TYPES.get(event_type, "other")
-    version = opt_text(data.get("versionId"), f"{where}.data.versionId")
+    version = opt_text(data.get("versionId"), f"{p}data.versionId")
     return StorageEvent(
         provider="azure",
         kind=kind,
         bucket=container,
         key=blob,
-        event_time=parse_time(ev.get(time_field), f"{where}.{time_field}"),
+        event_time=parse_time(ev.get(time_field), f"{p}{time_field}"),
         # sequencer orders changes per blob and is kept on redelivery and across both schemas;
         # requestId, then the Event Grid id, stand in when a (rare) event has no sequencer.
         event_id=change_id("azure", account, container, blob, sequencer or request_id or event_id_field, kind),
-        size=to_size(data.get("contentLength"), f"{where}.data.contentLength"),
-        etag=unquote_etag(data.get("eTag"), f"{where}.data.eTag"),
+        size=to_size(data.get("contentLength"), f"{p}data.contentLength"),
+        etag=unquote_etag(data.get("eTag"), f"{p}data.eTag"),
         version=version,
         sequencer=sequencer,
         account=account,
@@ -139,3 +140,31 @@ def validation_code(ev: dict[str, Any]) -> str | None:
     data = ev.get("data")
     code = data.get("validationCode") if type(data) is dict else None
     return code if type(code) is str and code else None
+
+
+# The blob API call behind a change, for inputs that lost the event type: the Python Event Grid trigger
+# reads only Event Grid-schema fields, so with a CloudEvents-schema subscription type and time are None.
+_API_TYPES = {
+    "PutBlob": "Microsoft.Storage.BlobCreated",
+    "PutBlockList": "Microsoft.Storage.BlobCreated",
+    "CopyBlob": "Microsoft.Storage.BlobCreated",
+    "FlushWithClose": "Microsoft.Storage.BlobCreated",
+    "SftpCommit": "Microsoft.Storage.BlobCreated",
+    "DeleteBlob": "Microsoft.Storage.BlobDeleted",
+    "DeleteFile": "Microsoft.Storage.BlobDeleted",
+    "SftpRemove": "Microsoft.Storage.BlobDeleted",
+}
+
+
+def from_trigger(*, event_id: str | None, topic: str | None, subject: str | None, event_type: str | None,
+                 event_time: str | None, data_version: str | None, data: Any) -> dict[str, Any]:
+    """The Event Grid-schema dict for what an Event Grid trigger handed over, filling a missing type
+    from ``data.api`` and a missing time with the time of receipt."""
+    if not event_type and isinstance(data, dict):
+        event_type = _API_TYPES.get(str(data.get("api")))
+    if not event_time:
+        from datetime import UTC, datetime
+
+        event_time = datetime.now(UTC).isoformat()
+    return {"id": event_id, "topic": topic, "subject": subject, "eventType": event_type,
+            "eventTime": event_time, "dataVersion": data_version, "data": data}

@@ -7,8 +7,10 @@ GCP events arrive as arrays, CloudEvents (structured or binary) and Pub/Sub push
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from core.events import aws, azure, gcp
@@ -23,6 +25,9 @@ from core.events.model import (
 
 _SNS_CONTROL = frozenset({"SubscriptionConfirmation", "UnsubscribeConfirmation"})
 _Controls = list[ControlMessage] | None
+_decode = json.JSONDecoder().decode  # json.loads minus its per-call argument checks
+_BIG_BATCH = 64  # records
+_BIG_TEXT = 64 * 1024  # bytes of JSON
 
 
 def parse_events(payload: Any) -> list[StorageEvent]:
@@ -30,7 +35,8 @@ def parse_events(payload: Any) -> list[StorageEvent]:
 
     Control messages give no events; anything unreadable raises :class:`EventError` naming the field.
     """
-    return _dispatch(_load(payload), "", "", None, None)
+    with _gc_paused(payload):
+        return _dispatch(_load(payload), "", "", None, None)
 
 
 def parse_batch(payload: Any) -> Batch:
@@ -38,7 +44,11 @@ def parse_batch(payload: Any) -> Batch:
     in ``failures`` instead of failing the whole batch, and control messages are returned too.
     An unreadable payload as a whole still raises :class:`EventError`.
     """
-    doc = _load(payload)
+    with _gc_paused(payload):
+        return _parse_batch(_load(payload))
+
+
+def _parse_batch(doc: Any) -> Batch:
     controls: list[ControlMessage] = []
     events: list[StorageEvent] = []
     failures: list[RecordFailure] = []
@@ -123,6 +133,32 @@ def _load(payload: Any, where: str = "payload") -> Any:
         raise EventError(f"is not JSON ({_json_problem(exc)})", where) from None
 
 
+@contextmanager
+def _gc_paused(payload: Any) -> Iterator[None]:
+    """Pause the cyclic collector while a big batch is normalised.
+
+    Parsing allocates only acyclic containers (JSON dicts, frozen events) that all stay alive until
+    the call returns, so the collector cannot free anything; left on, it re-walks the growing batch in
+    repeated full collections (a third of the time of a 10,000-record SQS batch). Reference counting
+    still frees everything as usual, and the previous state is restored on exit.
+    """
+    if type(payload) is dict:
+        records = payload.get("Records")
+        big = type(records) is list and len(records) >= _BIG_BATCH
+    elif isinstance(payload, (str, bytes, bytearray, list)):
+        big = len(payload) >= (_BIG_BATCH if type(payload) is list else _BIG_TEXT)
+    else:
+        big = False
+    if not big or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _json_problem(exc: Exception) -> str:
     """The parser's complaint without echoing the payload (it may hold anything)."""
     if isinstance(exc, json.JSONDecodeError):
@@ -153,7 +189,7 @@ def _dispatch_one(d: Any, where: str, via: str, mid: str | None, controls: _Cont
         if source != "aws.s3":
             raise EventError(f"is {source!r}: only aws.s3 EventBridge events are storage events",
                              _at(where, "source"))
-        return [aws.eventbridge_event(d, where or "event", via + "eventbridge", mid)]
+        return [aws.eventbridge_event(d, where, via + "eventbridge", mid)]
     if "specversion" in d:
         return _cloudevent(d, where, via, controls)
     if "eventType" in d:
@@ -217,7 +253,7 @@ def _nested(body: Any, where: str, via: str, mid: str | None, controls: _Control
     """An SQS body or SNS Message: JSON text holding another envelope."""
     if type(body) is str:
         try:
-            doc = json.loads(body)
+            doc = _decode(body)
         except ValueError as exc:
             raise EventError(f"is not JSON ({_json_problem(exc)}): not a storage notification", where) from None
     elif type(body) is dict:
@@ -226,6 +262,8 @@ def _nested(body: Any, where: str, via: str, mid: str | None, controls: _Control
         raise EventError("missing", where)
     else:
         raise EventError(f"must be JSON text, got {type(body).__name__}", where)
+    if type(doc) is dict and "Records" in doc:  # the common case, without the generic detection
+        return _aws_records(doc["Records"], f"{where}.Records", via, mid, controls)
     return _dispatch(doc, where, via, mid, controls)
 
 
@@ -248,7 +286,7 @@ def _cloudevent(d: dict[str, Any], where: str, via: str, controls: _Controls) ->
     if type(ce_type) is not str or not ce_type:
         raise EventError("missing" if not ce_type else "must be a string", _at(where, "type"))
     if ce_type.startswith(gcp.CLOUDEVENT_PREFIX):
-        return [gcp.cloudevent(d, where or "event", via + "cloudevent")]
+        return [gcp.cloudevent(d, where, via + "cloudevent")]
     if ce_type == gcp.PUBSUB_PUBLISHED:
         data = as_dict(d.get("data"), _at(where, "data"))
         return _pubsub(data.get("message"), _at(where, "data.message"), via + "cloudevent/", None, controls)
@@ -256,7 +294,7 @@ def _cloudevent(d: dict[str, Any], where: str, via: str, controls: _Controls) ->
         _note(controls, ControlMessage("azure", ce_type, azure.validation_code(d), raw=d))
         return []
     if ce_type.startswith("Microsoft.Storage."):
-        return [azure.blob_event(d, where or "event", via + "cloudevents", True)]
+        return [azure.blob_event(d, where, via + "cloudevents", True)]
     raise EventError(f"is {ce_type!r}: not a storage event type", _at(where, "type"))
 
 
@@ -269,7 +307,7 @@ def _event_type(d: dict[str, Any], where: str, via: str, controls: _Controls) ->
         _note(controls, ControlMessage("azure", event_type, azure.validation_code(d), raw=d))
         return []
     if event_type.startswith("Microsoft.Storage."):
-        return [azure.blob_event(d, where or "event", via + "eventgrid", False)]
+        return [azure.blob_event(d, where, via + "eventgrid", False)]
     if "data" in d and (event_type in gcp.LEGACY_KINDS or event_type == gcp.LEGACY_CHANGE
                         or event_type in gcp.LEGACY_PUBSUB):
         return _gcp_legacy(d, where, via, controls)
@@ -286,7 +324,7 @@ def _gcp_legacy(d: dict[str, Any], where: str, via: str, controls: _Controls) ->
         return _pubsub(d.get("data"), _at(where, "data"), via + "legacy/",
                        event_id if type(event_id) is str else None, controls)
     if event_type in gcp.LEGACY_KINDS or event_type == gcp.LEGACY_CHANGE:
-        return [gcp.legacy_event(d, where or "event", via + "legacy")]
+        return [gcp.legacy_event(d, where, via + "legacy")]
     raise EventError(f"is {event_type!r}: not a storage event type", _at(ctx_where, "eventType"))
 
 

@@ -73,13 +73,14 @@ def object_event(
     raw: Any = None,
 ) -> StorageEvent:
     """Build the event from a GCS object resource; ``bucket``/``key``/``generation`` override it."""
-    bucket = bucket or text(data.get("bucket"), f"{where}.bucket")
-    key = key or text(data.get("name"), f"{where}.name")
+    p = f"{where}." if where else ""
+    bucket = bucket or text(data.get("bucket"), f"{p}bucket")
+    key = key or text(data.get("name"), f"{p}name")
     assert bucket is not None and key is not None
-    gen = _int64(generation if generation is not None else data.get("generation"), f"{where}.generation")
-    meta = _int64(data.get("metageneration"), f"{where}.metageneration")
+    gen = _int64(generation if generation is not None else data.get("generation"), f"{p}generation")
+    meta = _int64(data.get("metageneration"), f"{p}metageneration")
     if time is None or time == "":
-        time, time_where = data.get("updated"), f"{where}.updated"
+        time, time_where = data.get("updated"), f"{p}updated"
     event_time = parse_time(time, time_where)
     sequencer = f"{gen:0>20}{meta or '0':0>20}" if gen else None
     # A change is (bucket, name, generation, kind); metadata updates also need the metageneration.
@@ -93,8 +94,8 @@ def object_event(
         key=key,
         event_time=event_time,
         event_id=change_id("gcp", bucket, key, gen, kind, distinct),
-        size=to_size(data.get("size"), f"{where}.size"),
-        etag=unquote_etag(data.get("etag"), f"{where}.etag"),
+        size=to_size(data.get("size"), f"{p}size"),
+        etag=unquote_etag(data.get("etag"), f"{p}etag"),
         version=gen,
         sequencer=sequencer,
         account=None,
@@ -109,9 +110,10 @@ def object_event(
 
 def cloudevent(ev: dict[str, Any], where: str, envelope: str) -> StorageEvent:
     """A structured CloudEvent of type ``google.cloud.storage.object.v1.*``."""
-    ce_type = text(ev.get("type"), f"{where}.type")
+    p = f"{where}." if where else ""
+    ce_type = text(ev.get("type"), f"{p}type")
     assert ce_type is not None
-    data = as_dict(ev.get("data"), f"{where}.data")
+    data = as_dict(ev.get("data"), f"{p}data")
     bucket = key = None
     if not data.get("bucket"):
         bucket = _bucket_from_source(ev.get("source"))
@@ -121,12 +123,12 @@ def cloudevent(ev: dict[str, Any], where: str, envelope: str) -> StorageEvent:
     return object_event(
         CLOUDEVENT_KINDS.get(ce_type, "other"),
         data,
-        f"{where}.data",
+        f"{p}data",
         envelope,
         name=ce_type.removeprefix(CLOUDEVENT_PREFIX),
         time=ev.get("time"),
-        time_where=f"{where}.time",
-        message_id=opt_text(ev.get("id"), f"{where}.id"),
+        time_where=f"{p}time",
+        message_id=opt_text(ev.get("id"), f"{p}id"),
         bucket=bucket,
         key=key,
         raw=ev,
@@ -142,12 +144,14 @@ def _bucket_from_source(source: Any) -> str | None:
 
 def legacy_event(ev: dict[str, Any], where: str, envelope: str) -> StorageEvent:
     """Background-function events: ``{"context": {...}, "data": {...}}`` or the older flat form."""
-    ctx = ev["context"] if "context" in ev else ev
-    ctx_where = f"{where}.context" if "context" in ev else where
-    ctx = as_dict(ctx, ctx_where)
-    event_type = text(ctx.get("eventType"), f"{ctx_where}.eventType")
+    p = f"{where}." if where else ""
+    ctx = ev.get("context", ev)
+    ctx_where = f"{p}context" if "context" in ev else where
+    cp = f"{ctx_where}." if ctx_where else ""
+    ctx = as_dict(ctx, ctx_where or "payload")
+    event_type = text(ctx.get("eventType"), f"{cp}eventType")
     assert event_type is not None
-    data = as_dict(ev.get("data"), f"{where}.data")
+    data = as_dict(ev.get("data"), f"{p}data")
     kind: Kind
     if event_type == LEGACY_CHANGE:
         state = data.get("resourceState")
@@ -160,47 +164,48 @@ def legacy_event(ev: dict[str, Any], where: str, envelope: str) -> StorageEvent:
     return object_event(
         kind,
         data,
-        f"{where}.data",
+        f"{p}data",
         envelope,
         name=event_type.rsplit("/", 1)[-1].removeprefix("google.storage.object."),
         time=ctx.get("timestamp"),
-        time_where=f"{ctx_where}.timestamp",
-        message_id=opt_text(ctx.get("eventId"), f"{ctx_where}.eventId"),
+        time_where=f"{cp}timestamp",
+        message_id=opt_text(ctx.get("eventId"), f"{cp}eventId"),
         raw=ev,
     )
 
 
 def pubsub_message(msg: Any, where: str, envelope: str, message_id: str | None = None) -> list[StorageEvent]:
     """A Pub/Sub message carrying a GCS notification (attributes + optional JSON_API_V1 data)."""
+    p = f"{where}." if where else ""
     msg = as_dict(msg, where)
     attrs = msg.get("attributes")
     if attrs is None:
-        raise EventError("missing: not a Cloud Storage notification", f"{where}.attributes")
-    attrs = as_dict(attrs, f"{where}.attributes")
+        raise EventError("missing: not a Cloud Storage notification", f"{p}attributes")
+    attrs = as_dict(attrs, f"{p}attributes")
     event_type = attrs.get("eventType")
     if not event_type:
-        raise EventError("missing: not a Cloud Storage notification", f"{where}.attributes.eventType")
+        raise EventError("missing: not a Cloud Storage notification", f"{p}attributes.eventType")
     if type(event_type) is not str:
-        raise EventError(f"must be a string, got {type(event_type).__name__}", f"{where}.attributes.eventType")
+        raise EventError(f"must be a string, got {type(event_type).__name__}", f"{p}attributes.eventType")
     if event_type in PUBSUB_CONTROL:
         return []
     if "bucketId" not in attrs and event_type not in PUBSUB_KINDS:
-        raise EventError(f"is {event_type!r}, not a Cloud Storage notification", f"{where}.attributes.eventType")
-    bucket = text(attrs.get("bucketId"), f"{where}.attributes.bucketId")
-    key = text(attrs.get("objectId"), f"{where}.attributes.objectId")
-    data = _decode_data(msg.get("data"), f"{where}.data", attrs.get("payloadFormat"))
+        raise EventError(f"is {event_type!r}, not a Cloud Storage notification", f"{p}attributes.eventType")
+    bucket = text(attrs.get("bucketId"), f"{p}attributes.bucketId")
+    key = text(attrs.get("objectId"), f"{p}attributes.objectId")
+    data = _decode_data(msg.get("data"), f"{p}data", attrs.get("payloadFormat"))
     kind: Kind = PUBSUB_KINDS.get(event_type, "other")
     superseded = kind in ("deleted", "archived") and bool(attrs.get("overwrittenByGeneration"))
-    mid = message_id or opt_text(msg.get("messageId") or msg.get("message_id"), f"{where}.messageId")
+    mid = message_id or opt_text(msg.get("messageId") or msg.get("message_id"), f"{p}messageId")
     time = attrs.get("eventTime") or msg.get("publishTime") or msg.get("publish_time")
     event = object_event(
         kind,
         data,
-        f"{where}.data",
+        f"{p}data",
         envelope,
         name=event_type,
         time=time,
-        time_where=f"{where}.attributes.eventTime",
+        time_where=f"{p}attributes.eventTime",
         message_id=mid,
         bucket=bucket,
         key=key,

@@ -310,7 +310,7 @@ def test_non_storage_aws_payloads_are_rejected_with_the_field(name: str, where: 
 def test_scheduled_event_template_is_not_a_storage_event() -> None:
     text = template("samcli_ScheduledEvent.template.json", region="us-east-1", partition="aws",
                     account_id="123456789012", rule="nightly")
-    with pytest.raises(EventError, match="source is 'aws.events'"):
+    with pytest.raises(EventError, match=r"source is 'aws\.events'"):
         parse_events(text)
 
 

@@ -177,6 +177,9 @@ class AwsSecretsBackend(SecretBackend):
 
     def promote(self, name: str, version: str) -> None:
         labels = self._labels(name, "promote")
+        if version not in labels and not any(v.id == version for v in self.list_versions(name)):
+            # checked first: moto (and a half-done call) would otherwise strip AWSCURRENT from the secret
+            raise SecretNotFound(f"no version {version!r}", provider=self.provider, operation="promote", name=name)
         current = next((v for v, ls in labels.items() if "AWSCURRENT" in ls), None)
         if current != version:
             params: dict[str, Any] = {"SecretId": name, "VersionStage": "AWSCURRENT", "MoveToVersionId": version}

@@ -37,6 +37,16 @@ TOKEN_VERSION_KEY = "circle-token-version"
 _OPTIONS = {"credentials", "api_endpoint", "transport", "client"}
 
 
+def _status_name(exc: Any) -> str | None:
+    """The canonical code (``FAILED_PRECONDITION``, ...) from a REST error body, or gRPC's status."""
+    response = getattr(exc, "response", None)
+    try:
+        return str(response.json()["error"]["status"]) if response is not None else None
+    except Exception:  # noqa: BLE001 - not JSON, or no status: fall back to the class
+        grpc_status = getattr(exc, "grpc_status_code", None)
+        return getattr(grpc_status, "name", None)
+
+
 class GcpSecretsBackend(SecretBackend):
     provider = "gcp-sm"
     name_pattern = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
@@ -66,7 +76,7 @@ class GcpSecretsBackend(SecretBackend):
         return f"projects/{self._project}/secrets/{name}"
 
     # -- error translation ----------------------------------------------------------------------------
-    def _call(self, operation: str, name: str, method: str, **kwargs: Any) -> Any:
+    def _call(self, operation: str, name: str, method: str, /, **kwargs: Any) -> Any:
         from google.api_core import exceptions as gexc
         from google.auth import exceptions as auth_exc
 
@@ -87,16 +97,20 @@ class GcpSecretsBackend(SecretBackend):
     def _raise(self, exc: Any, operation: str, name: str) -> NoReturn:
         from google.api_core import exceptions as gexc
 
+        # over REST the exception class follows the HTTP status; the canonical code is in the body
+        status_name = _status_name(exc)
         cls: type[SecretsError]
-        if isinstance(exc, gexc.NotFound):
+        if status_name == "FAILED_PRECONDITION" or isinstance(exc, gexc.FailedPrecondition):
+            # the version is disabled or destroyed: reads are refused, as Key Vault does with a 403
+            cls = SecretsPermissionDenied if operation == "get" else SecretsConflict
+        elif status_name == "ABORTED":
+            cls = SecretsConflict
+        elif isinstance(exc, gexc.NotFound):
             cls = SecretNotFound
         elif isinstance(exc, gexc.Unauthenticated | gexc.Unauthorized):
             cls = SecretsUnauthenticated
         elif isinstance(exc, gexc.Forbidden):
             cls = SecretsPermissionDenied
-        elif isinstance(exc, gexc.FailedPrecondition):
-            # the version is disabled or destroyed: reads are refused, as Key Vault does with a 403
-            cls = SecretsPermissionDenied if operation == "get" else SecretsConflict
         elif isinstance(exc, gexc.Conflict):
             cls = SecretsConflict
         elif isinstance(exc, gexc.BadRequest):
@@ -106,8 +120,10 @@ class GcpSecretsBackend(SecretBackend):
         else:
             cls = SecretsError
         status = getattr(exc, "code", None)
-        raise cls(str(getattr(exc, "message", ""))[:300], provider=self.provider, operation=operation, name=name,
-                  code=getattr(exc, "reason", None) or type(exc).__name__,
+        message = str(getattr(exc, "message", ""))
+        message = message.partition(": ")[2] or message  # drop the "METHOD url: " prefix
+        raise cls(message[:300], provider=self.provider, operation=operation, name=name,
+                  code=status_name or type(exc).__name__,
                   status=status if isinstance(status, int) else None) from None
 
     # -- helpers --------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ outside Circle Core that read "latest" see it early. See docs/secrets.md.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, NoReturn
 
 from ..api import CURRENT, PENDING, PREVIOUS, SecretBackend, SecretValue, SecretVersion
@@ -21,6 +22,7 @@ from ..errors import (
     SecretsConflict,
     SecretsError,
     SecretsInvalidArgument,
+    SecretsPermissionDenied,
     SecretsTransientError,
     SecretsUnauthenticated,
     error_for_status,
@@ -28,6 +30,7 @@ from ..errors import (
 
 STAGE_TAG = "circle-stage"
 TOKEN_TAG = "circle-token"
+SEQ_TAG = "circle-seq"  # creation order finer than Key Vault's whole-second ``created``
 RETIRED = "retired"
 _OPTIONS = {"vault_url", "credential", "connection_verify", "verify_challenge_resource", "api_version", "client"}
 
@@ -39,6 +42,17 @@ def vault_url_for(location: str) -> str:
     if "." in location or ":" in location:
         return f"https://{location}"
     return f"https://{location}.vault.azure.net"
+
+
+def _seq() -> str:
+    return str(time.time_ns())
+
+
+def _order(p: Any) -> tuple[float, int]:
+    """Oldest first: by ``created`` and, within one second, by our sequence tag."""
+    created = p.created_on.timestamp() if p.created_on is not None else 0.0
+    seq = (p.tags or {}).get(SEQ_TAG, "0")
+    return created, int(seq) if seq.isdigit() else 0
 
 
 class KeyVaultBackend(SecretBackend):
@@ -85,6 +99,9 @@ class KeyVaultBackend(SecretBackend):
         except ServiceRequestError as exc:
             raise SecretsTransientError(type(exc).__name__, provider=self.provider, operation=operation,
                                         name=name) from None
+        except ValueError as exc:  # the SDK refused the vault's bearer challenge (resource/domain mismatch)
+            raise SecretsUnauthenticated(f"authentication challenge refused: {str(exc)[:200]}",
+                                         provider=self.provider, operation=operation, name=name) from None
 
     def _raise(self, exc: Any, operation: str, name: str, cls: type[SecretsError] | None) -> NoReturn:
         status = getattr(exc, "status_code", None)
@@ -105,7 +122,7 @@ class KeyVaultBackend(SecretBackend):
         props = self._call(operation, name, listing)
         if not props:
             raise SecretNotFound("no such secret", provider=self.provider, operation=operation, name=name)
-        props.sort(key=lambda p: (p.created_on is not None, p.created_on))
+        props.sort(key=_order)
         return props  # type: ignore[no-any-return]
 
     @staticmethod
@@ -134,8 +151,11 @@ class KeyVaultBackend(SecretBackend):
     # -- operations -----------------------------------------------------------------------------------
     def read(self, name: str, *, version: str | None, stage: str | None) -> SecretValue:
         if version is None and stage in (None, CURRENT):
-            latest = self._call("get", name, self._client.get_secret, name)
-            if self._stage_of(latest.properties) in (None, CURRENT):
+            try:
+                latest = self._call("get", name, self._client.get_secret, name)
+            except SecretsPermissionDenied:
+                latest = None  # the latest version is disabled (a discarded pending one): look it up
+            if latest is not None and self._stage_of(latest.properties) in (None, CURRENT):
                 return SecretValue(latest.value, latest.properties.version)
         if version is None:
             version = self._resolve(self._props(name, "get")).get(stage or CURRENT)
@@ -156,7 +176,7 @@ class KeyVaultBackend(SecretBackend):
         return self._resolve(self._props(name, "stages"))
 
     def write(self, name: str, value: str) -> str:
-        secret = self._call("put", name, self._client.set_secret, name, value, tags={STAGE_TAG: CURRENT})
+        secret = self._call("put", name, self._client.set_secret, name, value, tags={STAGE_TAG: CURRENT, SEQ_TAG: _seq()})
         new = secret.properties.version
         props = self._props(name, "put")
         implicit = self._resolve([p for p in props if p.version != new]).get(CURRENT)
@@ -169,7 +189,7 @@ class KeyVaultBackend(SecretBackend):
             if (p.tags or {}).get(TOKEN_TAG) == token:
                 return str(p.version)
         secret = self._call("put_pending", name, self._client.set_secret, name, value,
-                            tags={STAGE_TAG: PENDING, TOKEN_TAG: token})
+                            tags={STAGE_TAG: PENDING, TOKEN_TAG: token, SEQ_TAG: _seq()})
         for p in props:  # one pending version at a time, as AWS moves its AWSPENDING label
             if self._stage_of(p) == PENDING:
                 self._tag(name, p, "put_pending", RETIRED)

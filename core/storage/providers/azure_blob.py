@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import uuid
@@ -30,6 +31,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
+from azure.core.paging import ItemPaged
 from azure.storage.blob import (
     BlobBlock,
     BlobClient,
@@ -72,6 +74,7 @@ DEFAULT_PART_SIZE = 8 * MiB
 MAX_BLOCK_SIZE = 4000 * MiB  # Put Block limit (service version 2019-12-12 and later)
 MAX_SINGLE_PUT = 5000 * MiB  # Put Blob limit
 MAX_BLOCKS = 50_000
+LIST_MAX = 5000  # List Blobs maxresults limit
 READ_CHUNK = 4 * MiB  # bytes per download request (and the most a reader holds in memory)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 OPTIONS = frozenset({
@@ -132,7 +135,7 @@ class AzureBlobBackend(Backend):
             write_multi_max_size=MAX_BLOCK_SIZE,
             write_multi_max_parts=MAX_BLOCKS,
             delete_many_max=256,
-            list_max_page_size=5000,
+            list_max_page_size=LIST_MAX,
             presign_read=can_presign,
             presign_write=can_presign,
             versioning=False,  # version ids appear only on accounts with blob versioning switched on
@@ -152,11 +155,10 @@ class AzureBlobBackend(Backend):
         request_id: str | None = None
         if isinstance(exc, HttpResponseError):
             status = exc.status_code
-            raw_code = exc.error_code
-            code = str(getattr(raw_code, "value", raw_code)) if raw_code else None
-            if exc.response is not None:
-                request_id = exc.response.headers.get("x-ms-request-id")
-                code = code or exc.response.headers.get("x-ms-error-code")
+            code = _code(exc) or None
+            headers: Mapping[str, str] = getattr(exc.response, "headers", None) or {}
+            request_id = headers.get("x-ms-request-id")
+            code = code or headers.get("x-ms-error-code")
         lowered = (code or "").lower()
         cls: type[StorageError]
         if isinstance(exc, ServiceRequestError | ServiceResponseError | DecodeError | requests.RequestException
@@ -288,11 +290,12 @@ class AzureBlobBackend(Backend):
         except ResourceModifiedError as exc:
             self._missing_or_mismatch(exc, "delete", key)
         except ResourceNotFoundError as exc:
-            if if_match is not None or _code(exc) != "blobnotfound":
+            if if_match is not None or _code(exc).lower() != "blobnotfound":
                 raise  # a missing container is an error, and CAS on a missing blob is NotFound
 
     def delete_many(self, keys: list[str]) -> list[DeleteFailure]:
         """One blob batch request (at most 256 keys); a missing blob is not a failure."""
+        keys = list(dict.fromkeys(keys))  # one sub-request per blob, even if the caller repeats a key
         if not keys:
             return []
         responses = self._container.delete_blobs(*keys, raise_on_any_failure=False)
@@ -321,10 +324,13 @@ class AzureBlobBackend(Backend):
             source_url += "?" + self._sas_query
         result = target.start_copy_from_url(source_url, **conditions)
         status = result.get("copy_status")
-        while status == "pending":  # cross-region/large copies finish asynchronously
+        deadline = self.retry.clock() + self.retry.total_timeout
+        while status == "pending":  # large copies finish asynchronously
+            if self.retry.clock() > deadline:
+                raise StorageError("the copy is still pending; it continues on the service",
+                                   provider=self.provider, operation="copy", bucket=self.bucket, key=dst_key)
             self.retry.sleep(0.2)
-            props = target.get_blob_properties()
-            status = props.copy.status
+            status = target.get_blob_properties().copy.status
         if status != "success":
             raise StorageError(f"copy ended with status {status!r}", provider=self.provider,
                                operation="copy", bucket=self.bucket, key=dst_key)
@@ -333,27 +339,37 @@ class AzureBlobBackend(Backend):
     # -- listing --------------------------------------------------------------------------------------
     def list_page(self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None,
                   start_after: str | None) -> ListPage:
-        """One page. Azure has no StartAfter: keys up to ``start_after`` are listed and skipped here."""
-        objects: list[ObjectInfo] = []
-        prefixes: list[CommonPrefix] = []
+        """One full page in key order. Azure has no StartAfter: names up to it are listed and skipped here.
+
+        The token is ours: the service's continuation marker plus the last name returned, so a page can
+        end inside a service page (skipped names would otherwise leave pages short).
+        """
+        limit = page_size or LIST_MAX
+        marker, resume_after = _decode_token(token)
+        after = max(filter(None, [start_after, resume_after]), default=None)
+        entries: list[tuple[str, ObjectInfo | CommonPrefix]] = []
         while True:
-            if delimiter:
-                paged = self._container.walk_blobs(name_starts_with=prefix or None, delimiter=delimiter,
-                                                   include=["metadata"], results_per_page=page_size)
-            else:
-                paged = self._container.list_blobs(name_starts_with=prefix or None, include=["metadata"],
-                                                   results_per_page=page_size)
-            pages = paged.by_page(continuation_token=token)
-            items = list(next(pages))
-            token = pages.continuation_token or None
-            for item in items:
-                if isinstance(item, BlobPrefix):
-                    if start_after is None or item.name > start_after:
-                        prefixes.append(CommonPrefix(item.name))
-                elif start_after is None or item.name > start_after:
-                    objects.append(_info(item.name, item))
-            if objects or prefixes or token is None:
-                return ListPage(objects, prefixes, token)
+            pages: Any = self._pager(prefix, delimiter, limit).by_page(continuation_token=marker)
+            batch = sorted((_entry(item) for item in next(pages)), key=lambda e: e[0])
+            next_marker = pages.continuation_token or None
+            fresh = [e for e in batch if after is None or e[0] > after]
+            room = limit - len(entries)
+            if len(fresh) > room:  # this service page overflows ours: resume inside it next time
+                entries += fresh[:room]
+                return _list_page(entries, _encode_token(marker, entries[-1][0]))
+            entries += fresh
+            if next_marker is None:
+                return _list_page(entries, None)
+            marker = next_marker
+            if len(entries) == limit:
+                return _list_page(entries, _encode_token(marker, None))
+
+    def _pager(self, prefix: str, delimiter: str | None, page_size: int) -> ItemPaged[Any]:
+        if delimiter:
+            return self._container.walk_blobs(name_starts_with=prefix or None, delimiter=delimiter,
+                                              include=["metadata"], results_per_page=page_size)
+        return self._container.list_blobs(name_starts_with=prefix or None, include=["metadata"],
+                                          results_per_page=page_size)
 
     # -- presigning -----------------------------------------------------------------------------------
     def presign(self, key: str, method: PresignMethod, expires: int, content_type: str | None) -> str:
@@ -362,10 +378,8 @@ class AzureBlobBackend(Backend):
         A PUT through the URL must send ``x-ms-blob-type: BlockBlob``."""
         now = datetime.now(UTC)
         expiry = now + timedelta(seconds=expires)
-        if method == "GET":
-            permission = BlobSasPermissions(read=True)
-        else:
-            permission = BlobSasPermissions(create=True, write=True)
+        permission = (BlobSasPermissions(read=True) if method == "GET"
+                      else BlobSasPermissions(create=True, write=True))
         signing: dict[str, Any]
         if self._account_key is not None:
             signing = {"account_key": self._account_key}
@@ -376,7 +390,7 @@ class AzureBlobBackend(Backend):
             raise Unsupported("presigning needs an account key or an Entra ID credential, not a SAS",
                               provider=self.provider, bucket=self.bucket, key=key)
         sas = generate_blob_sas(
-            account_name=self._service.account_name, container_name=self.bucket, blob_name=key,
+            account_name=str(self._service.account_name), container_name=self.bucket, blob_name=key,
             permission=permission, expiry=expiry,
             content_type=content_type if method == "GET" else None, **signing)
         return f"{self._blob(key).primary_endpoint.split('?', 1)[0]}?{sas}"
@@ -455,8 +469,9 @@ def _write_conditions(opts: WriteOptions) -> dict[str, Any]:
 
 
 def _code(exc: HttpResponseError) -> str:
-    raw = exc.error_code
-    return str(getattr(raw, "value", raw) or "").lower()
+    """The service's error code (``BlobNotFound``...), as given; the SDK may hold an enum or nothing."""
+    raw = getattr(exc, "error_code", None)
+    return str(getattr(raw, "value", raw) or "")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -500,6 +515,36 @@ def _total_size(content_range: str | None, fallback: int) -> int:
         if total.isdigit():
             return int(total)
     return fallback
+
+
+def _entry(item: BlobProperties | BlobPrefix) -> tuple[str, ObjectInfo | CommonPrefix]:
+    if isinstance(item, BlobPrefix):
+        return str(item.name), CommonPrefix(str(item.name))
+    return item.name, _info(item.name, item)
+
+
+def _list_page(entries: list[tuple[str, ObjectInfo | CommonPrefix]], token: str | None) -> ListPage:
+    objects = [e for _, e in entries if isinstance(e, ObjectInfo)]
+    prefixes = [e for _, e in entries if isinstance(e, CommonPrefix)]
+    return ListPage(objects, prefixes, token)
+
+
+def _encode_token(marker: str | None, after: str | None) -> str:
+    raw = json.dumps({"m": marker, "a": after}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str | None) -> tuple[str | None, str | None]:
+    if not token:
+        return None, None
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        marker, after = state["m"], state["a"]
+        if not all(v is None or isinstance(v, str) for v in (marker, after)):
+            raise TypeError
+    except (ValueError, TypeError, KeyError):
+        raise InvalidArgument("the list token is not one this az store issued", provider="az") from None
+    return marker, after
 
 
 def _chunks(source: Iterator[bytes]) -> Iterator[bytes]:

@@ -63,6 +63,7 @@ class FileBackend(Backend):
     def __init__(self, bucket: str, options: dict[str, Any] | None = None) -> None:
         if options:
             raise InvalidArgument(f"file stores take no options, got {sorted(options)}", provider="file")
+        self.bucket = bucket
         if not bucket or not os.path.isabs(bucket):
             raise InvalidArgument(f"a file store needs an absolute path (file:///abs/path), got {bucket!r}",
                                   provider="file")

@@ -332,7 +332,7 @@ class S3Backend(Backend):
             resp = self.client.list_objects_v2(**kwargs)
             next_token = resp.get("NextContinuationToken") if resp.get("IsTruncated") else None
         else:
-            marker = max(filter(None, [token, start_after]), default=None)
+            marker = token or start_after  # a token already lies past start_after
             if marker:
                 kwargs["Marker"] = marker
             resp = self.client.list_objects(**kwargs)

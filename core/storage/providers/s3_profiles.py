@@ -179,7 +179,7 @@ def get_profile(name: str | None) -> S3Profile:
 def profiles_table() -> str:
     """A Markdown table of every profile's quirks (pasted into docs/storage/s3.md)."""
     cols = ["profile", "endpoint", "addressing", "checksums", "DeleteObjects MD5", "min part", "ETag=MD5",
-            "list", "create-only", "If-Match put/delete/copy-create"]
+            "list", "create-only", "If-Match put / If-Match delete / create-only copy"]
     rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for p in PROFILES.values():
         create = f"`{p.create_only_header[0]}: {p.create_only_header[1]}`" if p.create_only_header else "no"

@@ -1,0 +1,57 @@
+"""The Secrets Manager rotation Lambda: ``rotation(event, context)``. Thin: read the four-step event,
+call ``core.handlers.rotation.aws_step``, raise on failure (Secrets Manager then marks the rotation
+failed and retries it on its own schedule).
+
+The event is ``{"Step", "SecretId", "ClientRequestToken", "RotationToken"?}``; the function's role
+needs DescribeSecret/GetSecretValue/PutSecretValue/UpdateSecretVersionStage on the secret plus what the
+rotator needs (IAM key calls for ``aws_iam_access_key``); see docs/rotation.md and template.yaml.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.handlers.rotation import aws_step
+from core.secrets import SecretStore
+from core.secrets.errors import SecretNotFound, SecretsInvalidArgument
+from core.secrets.providers.aws import AwsSecretsBackend
+from core.secrets.rotation.config import load_rotations
+
+
+class RotationBackend(AwsSecretsBackend):
+    """``put_pending`` that fills the version Secrets Manager staged as AWSPENDING *without a value*
+    before calling ``createSecret`` (the provider's version treats "token is staged" as "value stored").
+    Remove once ``AwsSecretsBackend.put_pending`` checks for a value."""
+
+    def put_pending(self, name: str, value: str, token: str) -> str:
+        try:
+            self._call("put_pending", name, "get_secret_value", SecretId=name, VersionId=token)
+            return token  # the token's version has a value: the first value wins
+        except SecretNotFound:
+            pass
+        self._call("put_pending", name, "put_secret_value", SecretId=name, ClientRequestToken=token,
+                   SecretString=value, VersionStages=["AWSPENDING"])
+        return token
+
+
+def _client() -> Any:
+    import boto3  # the adapter may import the SDK; AWS_ENDPOINT_URL / region come from the environment
+
+    session: Any = boto3.session.Session()
+    return session.client("secretsmanager")
+
+
+def rotation(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One rotation step. Returns a small summary (Secrets Manager ignores it; logs and tests use it)."""
+    missing = [k for k in ("Step", "SecretId", "ClientRequestToken") if not event.get(k)]
+    if missing:
+        raise SecretsInvalidArgument(f"rotation event without {', '.join(missing)}", operation="rotate")
+    client = _client()
+    secrets = SecretStore(RotationBackend("", {"client": client}), max_age=0)
+    try:
+        result = aws_step(str(event["Step"]), str(event["SecretId"]), str(event["ClientRequestToken"]),
+                          secrets=secrets, describe=lambda secret_id: client.describe_secret(SecretId=secret_id),
+                          specs=load_rotations())
+    finally:
+        secrets.close()
+    return {"step": event["Step"], "secret": result.name, "version": result.version, "outcome": result.outcome}

@@ -1,0 +1,769 @@
+"""Deploy a bundle natively: ``python -m scripts.deploy aws|azure|gcp [--execute]``.
+
+Prints the exact commands (AWS SAM, Azure CLI + Core Tools, gcloud) as a shell script, filled in from
+``CIRCLE_*`` environment variables; unset values appear as ``<CIRCLE_...>`` placeholders. With
+``--execute`` it runs them, but only when the cloud's CLI is on PATH, every placeholder is filled and the
+bundle exists. Values later commands need (principal ids, resource ids) are captured from earlier ones,
+printed as ``NAME=$(...)``. docs/deploy.md explains each step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON_VERSION = "3.13"  # Lambda python3.13, Azure --runtime-version 3.13, Cloud Functions python313
+
+# Names the platforms route events to; tests check the adapters really define them.
+AZURE_BLOB_FUNCTION = "storage_event"
+AZURE_KEYVAULT_FUNCTION = "secret_near_expiry"
+GCP_STORAGE_TARGET = "storage_event"
+GCP_ROTATION_TARGET = "secret_rotation"
+
+BLOB_EVENT_TYPES = ("Microsoft.Storage.BlobCreated", "Microsoft.Storage.BlobDeleted")
+# Only fully committed writes and real deletes (the Azure docs' recommended data.api filter).
+BLOB_APIS = ("CopyBlob", "PutBlob", "PutBlockList", "FlushWithClose", "DeleteBlob", "DeleteFile")
+GCS_EVENT_TYPES = {
+    "finalized": "google.cloud.storage.object.v1.finalized",
+    "deleted": "google.cloud.storage.object.v1.deleted",
+}
+_VAR = re.compile(r"\$\{([A-Z_]+)\}")
+_PLACEHOLDER = re.compile(r"<(CIRCLE_[A-Z0-9_]+|AWS_[A-Z_]+)>")
+
+
+class DeployError(Exception):
+    """The plan cannot run as asked (missing CLI, unset setting, missing bundle, failed step)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command. ``capture`` stores its stripped stdout in a variable later steps use as ``${NAME}``."""
+
+    purpose: str
+    argv: tuple[str, ...]
+    capture: str | None = None
+    cwd: str | None = None  # relative to the repository root
+    ok_if_exists: bool = False
+
+    def render(self) -> str:
+        words = " ".join(_quote(a) for a in self.argv)
+        line = f"{self.capture}=$({words})" if self.capture else words
+        if self.cwd:
+            line = f"(cd {shlex.quote(self.cwd)} && {line})"
+        return line + ("  # fine if it already exists" if self.ok_if_exists else "")
+
+
+@dataclass
+class Plan:
+    cloud: str
+    tools: tuple[str, ...]
+    credentials: str
+    bundle: str
+    steps: list[Step] = field(default_factory=list)
+
+    def add(
+        self, purpose: str, *argv: str, capture: str | None = None, cwd: str | None = None, ok_if_exists: bool = False
+    ) -> None:
+        self.steps.append(Step(purpose, tuple(argv), capture=capture, cwd=cwd, ok_if_exists=ok_if_exists))
+
+    def placeholders(self) -> list[str]:
+        found = {m for s in self.steps for a in s.argv for m in _PLACEHOLDER.findall(a)}
+        return sorted(found)
+
+    def render(self) -> str:
+        out = [
+            f"# Circle Core: deploy to {self.cloud}. Needs: {', '.join(self.tools)} on PATH; "
+            f"credentials: {self.credentials}.",
+            f"# Bundle: {self.bundle} (make bundle).",
+        ]
+        if missing := self.placeholders():
+            out.append(f"# Set these before running with --execute: {', '.join(missing)}")
+        for step in self.steps:
+            out += ["", f"# {step.purpose}", step.render()]
+        return "\n".join(out) + "\n"
+
+
+def _quote(arg: str) -> str:
+    if _VAR.search(arg):  # keep ${NAME} expandable: double quotes, nothing else special inside
+        return '"' + arg.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`") + '"'
+    return shlex.quote(arg)
+
+
+class Settings:
+    """``CIRCLE_*`` settings read from an environment mapping; an unset required one is a placeholder."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def __call__(self, name: str, default: str | None = None) -> str:
+        value = self.env.get(name, "").strip()
+        return value or (default if default is not None else f"<{name}>")
+
+    def has(self, *names: str) -> bool:
+        return all(self.env.get(n, "").strip() for n in names)
+
+
+# --- AWS -----------------------------------------------------------------------------------------
+def plan_aws(s: Settings) -> Plan:
+    plan = Plan(
+        "aws",
+        ("sam", "aws"),
+        "an AWS profile or AWS_ACCESS_KEY_ID/... with CloudFormation, IAM, Lambda, S3, SQS and Secrets Manager rights",
+        "dist/aws (template.yaml: CodeUri: dist/aws/)",
+    )
+    plan.add(
+        "Lint the template (cfn-lint with the SAM transform; also run by tests/deploy).",
+        "sam",
+        "validate",
+        "--lint",
+        "--template-file",
+        "template.yaml",
+    )
+    plan.add(
+        f"Build: installs dist/aws/requirements.txt for python{PYTHON_VERSION}/arm64 into .aws-sam/.",
+        "sam",
+        "build",
+        "--template-file",
+        "template.yaml",
+    )
+    region = ("--region", s("AWS_REGION")) if s.has("AWS_REGION") else ()
+    stack = s("CIRCLE_AWS_STACK", "circle-core")
+    if not s.has("CIRCLE_AWS_SOURCE_BUCKET", "CIRCLE_AWS_ROTATED_USER"):
+        plan.add(
+            "First deployment: SAM asks for every parameter and saves the answers in samconfig.toml "
+            "(set CIRCLE_AWS_SOURCE_BUCKET and CIRCLE_AWS_ROTATED_USER for an unattended deploy).",
+            "sam",
+            "deploy",
+            "--guided",
+            "--stack-name",
+            stack,
+            "--capabilities",
+            "CAPABILITY_IAM",
+            *region,
+        )
+    else:
+        overrides = [
+            f"SourceBucketName={s('CIRCLE_AWS_SOURCE_BUCKET')}",
+            f"RotatedUserName={s('CIRCLE_AWS_ROTATED_USER')}",
+            f"CircleEnv={s('CIRCLE_ENV', 'prod')}",
+        ]
+        for env, param in (
+            ("CIRCLE_AWS_TARGET_BUCKETS", "TargetBucketNames"),
+            ("CIRCLE_AWS_ROTATION_SECRET_ARN", "RotationSecretArn"),
+            ("CIRCLE_AWS_ROTATION_SCHEDULE", "RotationScheduleExpression"),
+            ("CIRCLE_AWS_EXTRA_SECRET_ARNS", "ExtraSecretArns"),
+            ("CIRCLE_AWS_ENABLE_HTTP_API", "EnableHttpApi"),
+        ):
+            if s.has(env):
+                overrides.append(f"{param}={s(env)}")
+        plan.add(
+            "Deploy the stack (S3 -> SQS -> StorageEventFunction, DLQ, RotationFunction + schedule).",
+            "sam",
+            "deploy",
+            "--stack-name",
+            stack,
+            "--capabilities",
+            "CAPABILITY_IAM",
+            "--resolve-s3",
+            "--no-fail-on-empty-changeset",
+            "--parameter-overrides",
+            *overrides,
+            *region,
+        )
+    plan.add(
+        "The rotated secret's ARN (a stack output).",
+        "aws",
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        stack,
+        "--query",
+        "Stacks[0].Outputs[?OutputKey=='RotationSecretArn'].OutputValue",
+        "--output",
+        "text",
+        *region,
+        capture="SECRET_ARN",
+    )
+    plan.add(
+        "Rotate once now: the first rotation mints the first key pair (later ones follow the schedule).",
+        "aws",
+        "secretsmanager",
+        "rotate-secret",
+        "--secret-id",
+        "${SECRET_ARN}",
+        *region,
+    )
+    return plan
+
+
+# --- Azure ---------------------------------------------------------------------------------------
+def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
+    tools = ("az", "func") if publish == "func" else ("az",)
+    plan = Plan(
+        "azure",
+        tools,
+        "`az login` as a user who can create resources and role assignments in the resource group",
+        "dist/azure (function_app.py + host.json at its root)",
+    )
+    rg, app, host = (
+        s("CIRCLE_AZ_RESOURCE_GROUP", "circle-core"),
+        s("CIRCLE_AZ_FUNCTION_APP"),
+        s("CIRCLE_AZ_HOST_STORAGE"),
+    )
+    location, source, vault = s("CIRCLE_AZ_LOCATION"), s("CIRCLE_AZ_SOURCE_ACCOUNT"), s("CIRCLE_AZ_KEY_VAULT")
+    dead_letters = "eventgrid-deadletter"
+    plan.add(
+        "Register the Event Grid resource provider (once per subscription).",
+        "az",
+        "provider",
+        "register",
+        "--namespace",
+        "Microsoft.EventGrid",
+        "--wait",
+    )
+    plan.add("Resource group.", "az", "group", "create", "--name", rg, "--location", location)
+    plan.add(
+        "Storage account for the Functions host (and the Event Grid dead letters).",
+        "az",
+        "storage",
+        "account",
+        "create",
+        "--name",
+        host,
+        "--resource-group",
+        rg,
+        "--location",
+        location,
+        "--sku",
+        "Standard_LRS",
+        "--allow-blob-public-access",
+        "false",
+    )
+    plan.add(
+        "Function app on the Flex Consumption plan.",
+        "az",
+        "functionapp",
+        "create",
+        "--name",
+        app,
+        "--resource-group",
+        rg,
+        "--storage-account",
+        host,
+        "--flexconsumption-location",
+        location,
+        "--runtime",
+        "python",
+        "--runtime-version",
+        PYTHON_VERSION,
+    )
+    plan.add(
+        "Managed identity for the app; later role assignments use its principal id.",
+        "az",
+        "functionapp",
+        "identity",
+        "assign",
+        "--name",
+        app,
+        "--resource-group",
+        rg,
+        "--query",
+        "principalId",
+        "--output",
+        "tsv",
+        capture="PRINCIPAL_ID",
+    )
+    plan.add(
+        "Configuration: the bundle's circle.toml and the overlay to apply.",
+        "az",
+        "functionapp",
+        "config",
+        "appsettings",
+        "set",
+        "--name",
+        app,
+        "--resource-group",
+        rg,
+        "--settings",
+        "CIRCLE_CONFIG=/home/site/wwwroot/circle.toml",
+        f"CIRCLE_ENV={s('CIRCLE_ENV', 'prod')}",
+    )
+    plan.add(
+        "Resource id of the watched storage account.",
+        "az",
+        "storage",
+        "account",
+        "show",
+        "--name",
+        source,
+        "--query",
+        "id",
+        "--output",
+        "tsv",
+        capture="SOURCE_ID",
+    )
+    plan.add(
+        "Read access to the watched account's blobs (data plane only).",
+        "az",
+        "role",
+        "assignment",
+        "create",
+        "--assignee-object-id",
+        "${PRINCIPAL_ID}",
+        "--assignee-principal-type",
+        "ServicePrincipal",
+        "--role",
+        "Storage Blob Data Reader",
+        "--scope",
+        "${SOURCE_ID}",
+    )
+    plan.add(
+        "Resource id of the Key Vault holding the credentials.",
+        "az",
+        "keyvault",
+        "show",
+        "--name",
+        vault,
+        "--query",
+        "id",
+        "--output",
+        "tsv",
+        capture="VAULT_ID",
+    )
+    plan.add(
+        "Read and write secret versions for rotation (RBAC vault).",
+        "az",
+        "role",
+        "assignment",
+        "create",
+        "--assignee-object-id",
+        "${PRINCIPAL_ID}",
+        "--assignee-principal-type",
+        "ServicePrincipal",
+        "--role",
+        "Key Vault Secrets Officer",
+        "--scope",
+        "${VAULT_ID}",
+    )
+    if publish == "func":
+        plan.add(
+            "Publish the bundle (remote build installs requirements.txt).",
+            "func",
+            "azure",
+            "functionapp",
+            "publish",
+            app,
+            "--python",
+            cwd="dist/azure",
+        )
+    else:
+        plan.add(
+            "Zip the bundle.",
+            sys.executable,
+            "-c",
+            "import shutil; shutil.make_archive('dist/azure', 'zip', 'dist/azure')",
+        )
+        plan.add(
+            "Zip deploy with a remote build.",
+            "az",
+            "functionapp",
+            "deployment",
+            "source",
+            "config-zip",
+            "--name",
+            app,
+            "--resource-group",
+            rg,
+            "--src",
+            "dist/azure.zip",
+            "--build-remote",
+            "true",
+        )
+    plan.add(
+        "Resource ids for the subscriptions' endpoint and dead-letter container.",
+        "az",
+        "functionapp",
+        "show",
+        "--name",
+        app,
+        "--resource-group",
+        rg,
+        "--query",
+        "id",
+        "--output",
+        "tsv",
+        capture="APP_ID",
+    )
+    plan.add(
+        "Host storage account id.",
+        "az",
+        "storage",
+        "account",
+        "show",
+        "--name",
+        host,
+        "--resource-group",
+        rg,
+        "--query",
+        "id",
+        "--output",
+        "tsv",
+        capture="HOST_ID",
+    )
+    plan.add(
+        "Dead-letter container for undeliverable events.",
+        "az",
+        "storage",
+        "container-rm",
+        "create",
+        "--storage-account",
+        host,
+        "--resource-group",
+        rg,
+        "--name",
+        dead_letters,
+        ok_if_exists=True,
+    )
+    subject = (
+        ("--subject-begins-with", f"/blobServices/default/containers/{s('CIRCLE_AZ_SOURCE_CONTAINER')}/")
+        if s.has("CIRCLE_AZ_SOURCE_CONTAINER")
+        else ()
+    )
+    delivery = (
+        "--event-delivery-schema",
+        "eventgridschema",
+        "--max-delivery-attempts",
+        "30",
+        "--event-ttl",
+        "1440",
+        "--deadletter-endpoint",
+        f"${{HOST_ID}}/blobServices/default/containers/{dead_letters}",
+    )
+    plan.add(
+        "Blob created/deleted events -> the storage_event function (Event Grid schema: the Python "
+        "trigger reads only its fields), with retries and dead-lettering.",
+        "az",
+        "eventgrid",
+        "event-subscription",
+        "create",
+        "--name",
+        "circle-blob-events",
+        "--source-resource-id",
+        "${SOURCE_ID}",
+        "--endpoint-type",
+        "azurefunction",
+        "--endpoint",
+        f"${{APP_ID}}/functions/{AZURE_BLOB_FUNCTION}",
+        "--included-event-types",
+        *BLOB_EVENT_TYPES,
+        "--advanced-filter",
+        "data.api",
+        "StringIn",
+        *BLOB_APIS,
+        *subject,
+        *delivery,
+    )
+    plan.add(
+        "Key Vault SecretNearExpiry (30 days before expiry) -> the rotation function.",
+        "az",
+        "eventgrid",
+        "event-subscription",
+        "create",
+        "--name",
+        "circle-secret-near-expiry",
+        "--source-resource-id",
+        "${VAULT_ID}",
+        "--endpoint-type",
+        "azurefunction",
+        "--endpoint",
+        f"${{APP_ID}}/functions/{AZURE_KEYVAULT_FUNCTION}",
+        "--included-event-types",
+        "Microsoft.KeyVault.SecretNearExpiry",
+        *delivery,
+    )
+    return plan
+
+
+# --- GCP -----------------------------------------------------------------------------------------
+def plan_gcp(s: Settings, *, now: datetime | None = None) -> Plan:
+    plan = Plan(
+        "gcp",
+        ("gcloud",),
+        "`gcloud auth login` as a project owner (or an account with the "
+        "Functions, Eventarc, Pub/Sub, IAM and Secret Manager admin roles)",
+        "dist/gcp (main.py at its root)",
+    )
+    project, region, bucket = s("CIRCLE_GCP_PROJECT"), s("CIRCLE_GCP_REGION"), s("CIRCLE_GCP_BUCKET")
+    sa_name = s("CIRCLE_GCP_SERVICE_ACCOUNT_NAME", "circle-core")
+    sa = f"{sa_name}@{project}.iam.gserviceaccount.com"
+    topic, secret = s("CIRCLE_GCP_ROTATION_TOPIC", "circle-secret-rotation"), s("CIRCLE_GCP_SECRET")
+    next_rotation = s(
+        "CIRCLE_GCP_NEXT_ROTATION", ((now or datetime.now(UTC)) + timedelta(days=1)).strftime("%Y-%m-%dT%H:00:00Z")
+    )
+    p = f"--project={project}"
+    plan.add(
+        "Enable the APIs.",
+        "gcloud",
+        "services",
+        "enable",
+        "cloudfunctions.googleapis.com",
+        "run.googleapis.com",
+        "eventarc.googleapis.com",
+        "cloudbuild.googleapis.com",
+        "artifactregistry.googleapis.com",
+        "pubsub.googleapis.com",
+        "secretmanager.googleapis.com",
+        "storage.googleapis.com",
+        p,
+    )
+    plan.add(
+        "Project number (names the Secret Manager service agent).",
+        "gcloud",
+        "projects",
+        "describe",
+        project,
+        "--format=value(projectNumber)",
+        capture="PROJECT_NUMBER",
+    )
+    plan.add("Cloud Storage service agent.", "gcloud", "storage", "service-agent", p, capture="GCS_AGENT")
+    plan.add(
+        "Cloud Storage publishes object events to Pub/Sub for Eventarc.",
+        "gcloud",
+        "projects",
+        "add-iam-policy-binding",
+        project,
+        "--member=serviceAccount:${GCS_AGENT}",
+        "--role=roles/pubsub.publisher",
+        "--condition=None",
+    )
+    plan.add(
+        "Service account the functions run as.",
+        "gcloud",
+        "iam",
+        "service-accounts",
+        "create",
+        sa_name,
+        p,
+        "--display-name=Circle Core functions",
+        ok_if_exists=True,
+    )
+    plan.add(
+        "Read the watched bucket.",
+        "gcloud",
+        "storage",
+        "buckets",
+        "add-iam-policy-binding",
+        f"gs://{bucket}",
+        f"--member=serviceAccount:{sa}",
+        "--role=roles/storage.objectViewer",
+    )
+    for target in filter(None, s("CIRCLE_GCP_TARGET_BUCKETS", "").split(",")):
+        plan.add(
+            f"Write replicas into gs://{target}.",
+            "gcloud",
+            "storage",
+            "buckets",
+            "add-iam-policy-binding",
+            f"gs://{target.strip()}",
+            f"--member=serviceAccount:{sa}",
+            "--role=roles/storage.objectUser",
+        )
+    plan.add(
+        "Receive Eventarc events.",
+        "gcloud",
+        "projects",
+        "add-iam-policy-binding",
+        project,
+        f"--member=serviceAccount:{sa}",
+        "--role=roles/eventarc.eventReceiver",
+        "--condition=None",
+    )
+    common = (
+        "--gen2",
+        f"--runtime=python{PYTHON_VERSION.replace('.', '')}",
+        p,
+        f"--region={region}",
+        "--source=dist/gcp",
+        f"--service-account={sa}",
+        f"--trigger-service-account={sa}",
+        f"--set-env-vars=CIRCLE_CONFIG=/workspace/circle.toml,CIRCLE_ENV={s('CIRCLE_ENV', 'prod')}",
+        "--memory=512Mi",
+        "--timeout=540s",
+        "--ingress-settings=internal-only",
+        "--no-allow-unauthenticated",
+        "--retry",
+    )
+    functions = []
+    for kind, event_type in GCS_EVENT_TYPES.items():
+        name = f"circle-storage-{kind}"
+        functions.append(name)
+        plan.add(
+            f"Objects {kind} in gs://{bucket} -> storage_event (Eventarc, retried until it succeeds).",
+            "gcloud",
+            "functions",
+            "deploy",
+            name,
+            f"--entry-point={GCP_STORAGE_TARGET}",
+            f"--trigger-event-filters=type={event_type}",
+            f"--trigger-event-filters=bucket={bucket}",
+            f"--trigger-location={s('CIRCLE_GCP_BUCKET_LOCATION', region)}",
+            *common,
+        )
+    plan.add(
+        "Topic Secret Manager publishes rotation notices to.",
+        "gcloud",
+        "pubsub",
+        "topics",
+        "create",
+        topic,
+        p,
+        ok_if_exists=True,
+    )
+    plan.add(
+        "Create the Secret Manager service agent.",
+        "gcloud",
+        "beta",
+        "services",
+        "identity",
+        "create",
+        "--service=secretmanager.googleapis.com",
+        p,
+    )
+    plan.add(
+        "Let Secret Manager publish to the topic.",
+        "gcloud",
+        "pubsub",
+        "topics",
+        "add-iam-policy-binding",
+        topic,
+        p,
+        "--member=serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-secretmanager.iam.gserviceaccount.com",
+        "--role=roles/pubsub.publisher",
+    )
+    plan.add(
+        "Rotation schedule on the secret: SECRET_ROTATE messages every period.",
+        "gcloud",
+        "secrets",
+        "update",
+        secret,
+        p,
+        f"--add-topics=projects/{project}/topics/{topic}",
+        f"--next-rotation-time={next_rotation}",
+        f"--rotation-period={s('CIRCLE_GCP_ROTATION_PERIOD', '2592000s')}",
+    )
+    for role in ("roles/secretmanager.secretAccessor", "roles/secretmanager.secretVersionManager"):
+        plan.add(
+            f"{role} on the rotated secret only.",
+            "gcloud",
+            "secrets",
+            "add-iam-policy-binding",
+            secret,
+            p,
+            f"--member=serviceAccount:{sa}",
+            f"--role={role}",
+        )
+    plan.add(
+        "Rotate GCS HMAC keys (the GCS HMAC rotator).",
+        "gcloud",
+        "projects",
+        "add-iam-policy-binding",
+        project,
+        f"--member=serviceAccount:{sa}",
+        "--role=roles/storage.hmacKeyAdmin",
+        "--condition=None",
+    )
+    functions.append("circle-secret-rotation")
+    plan.add(
+        "Pub/Sub SECRET_ROTATE -> secret_rotation (retried until it succeeds).",
+        "gcloud",
+        "functions",
+        "deploy",
+        "circle-secret-rotation",
+        f"--entry-point={GCP_ROTATION_TARGET}",
+        f"--trigger-topic={topic}",
+        *common,
+    )
+    for name in functions:
+        plan.add(
+            f"Let the trigger's service account invoke {name}.",
+            "gcloud",
+            "functions",
+            "add-invoker-policy-binding",
+            name,
+            f"--region={region}",
+            p,
+            f"--member=serviceAccount:{sa}",
+        )
+    return plan
+
+
+PLANNERS: dict[str, Callable[[Settings], Plan]] = {"aws": plan_aws, "azure": plan_azure, "gcp": plan_gcp}
+
+
+def execute(plan: Plan, *, dist: Path = ROOT / "dist") -> None:
+    """Run the plan's steps in order; refuse before the first step if anything is missing."""
+    if missing_tools := [t for t in plan.tools if shutil.which(t) is None]:
+        raise DeployError(
+            f"{', '.join(missing_tools)} not found on PATH: install it, or run without "
+            "--execute and follow the printed commands"
+        )
+    if placeholders := plan.placeholders():
+        raise DeployError(f"set {', '.join(placeholders)} (see docs/deploy.md)")
+    if not (dist / plan.cloud).is_dir():
+        raise DeployError(f"dist/{plan.cloud} does not exist: run `make bundle` first")
+    values: dict[str, str] = {}
+    for step in plan.steps:
+        argv = [_VAR.sub(lambda m: values[m.group(1)], a) for a in step.argv]
+        print(f"# {step.purpose}\n{step.render()}", flush=True)
+        proc = subprocess.run(
+            argv,
+            cwd=ROOT / (step.cwd or ""),
+            text=True,
+            check=False,
+            stdout=subprocess.PIPE if step.capture else None,
+            stderr=subprocess.PIPE if step.ok_if_exists else None,
+        )
+        if proc.returncode != 0:
+            if step.ok_if_exists and "already exist" in (proc.stderr or "").lower():
+                continue
+            raise DeployError(f"step failed ({proc.returncode}): {step.purpose}\n{proc.stderr or ''}".rstrip())
+        if step.capture:
+            values[step.capture] = (proc.stdout or "").strip()
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.deploy", description=__doc__.splitlines()[0])
+    parser.add_argument("cloud", choices=sorted(PLANNERS))
+    parser.add_argument("--execute", action="store_true", help="run the commands (default: print them)")
+    parser.add_argument(
+        "--azure-publish",
+        choices=["func", "zip"],
+        default="func",
+        help="publish with Core Tools (func) or an az zip deploy",
+    )
+    args = parser.parse_args(argv)
+    settings = Settings(os.environ if env is None else env)
+    plan = plan_azure(settings, publish=args.azure_publish) if args.cloud == "azure" else PLANNERS[args.cloud](settings)
+    if not args.execute:
+        print(plan.render(), end="")
+        return 0
+    try:
+        execute(plan)
+    except DeployError as exc:
+        print(f"deploy: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

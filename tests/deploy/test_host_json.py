@@ -1,0 +1,140 @@
+"""host.json: schema-style checks of what the Functions host reads (no schema ships offline, so the rules
+are written out here from the host.json v2 reference), applied to the real file and to broken copies."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST_JSON = ROOT / "host.json"
+
+BUNDLE_ID = "Microsoft.Azure.Functions.ExtensionBundle"
+# Top-level keys the host.json 2.x reference documents; anything else is a typo the host ignores silently.
+KNOWN_KEYS = {
+    "version",
+    "aggregator",
+    "concurrency",
+    "console",
+    "customHandler",
+    "extensions",
+    "extensionBundle",
+    "functions",
+    "functionTimeout",
+    "healthMonitor",
+    "logging",
+    "managedDependency",
+    "retry",
+    "singleton",
+    "telemetryMode",
+    "watchDirectories",
+    "watchFiles",
+}
+LOG_LEVELS = {"Trace", "Debug", "Information", "Warning", "Error", "Critical", "None"}
+CONSUMPTION_MAX_TIMEOUT = timedelta(minutes=10)
+_RANGE = re.compile(r"^\[(\d+)\.\*,\s*(\d+)\.0\.0\)$")
+_TIMESPAN = re.compile(r"^(\d{2}):(\d{2}):(\d{2})$")
+
+
+def problems(host: dict[str, Any]) -> list[str]:
+    """Every way ``host`` breaks the rules the deployment relies on (empty when it is fine)."""
+    out: list[str] = []
+    if host.get("version") != "2.0":
+        out.append('version must be "2.0"')
+    if unknown := set(host) - KNOWN_KEYS:
+        out.append(f"unknown top-level keys: {sorted(unknown)}")
+    if "functions" in host:
+        out.append("functions would restrict which functions the host loads")
+
+    bundle = host.get("extensionBundle") or {}
+    if bundle.get("id") != BUNDLE_ID:
+        out.append(f"extensionBundle.id must be {BUNDLE_ID}")
+    m = _RANGE.match(str(bundle.get("version", "")))
+    # Python v2 programming model and the Event Grid trigger need bundle 4.x; a range must not float to 5.
+    if not m or int(m.group(1)) != 4 or int(m.group(2)) != 5:
+        out.append("extensionBundle.version must be the range [4.*, 5.0.0)")
+
+    t = _TIMESPAN.match(str(host.get("functionTimeout", "")))
+    if not t:
+        out.append("functionTimeout must be hh:mm:ss")
+    else:
+        timeout = timedelta(hours=int(t[1]), minutes=int(t[2]), seconds=int(t[3]))
+        if not timedelta(0) < timeout <= CONSUMPTION_MAX_TIMEOUT:
+            out.append("functionTimeout must be positive and at most 00:10:00 (Consumption plan limit)")
+
+    logging = host.get("logging") or {}
+    levels = logging.get("logLevel") or {}
+    if "default" not in levels:
+        out.append("logging.logLevel.default is missing")
+    if bad := {k: v for k, v in levels.items() if v not in LOG_LEVELS}:
+        out.append(f"logging.logLevel has invalid levels: {bad}")
+    sampling = (logging.get("applicationInsights") or {}).get("samplingSettings") or {}
+    if not isinstance(sampling.get("isEnabled"), bool):
+        out.append("logging.applicationInsights.samplingSettings.isEnabled must be a boolean")
+    rate = sampling.get("maxTelemetryItemsPerSecond")
+    if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:
+        out.append("samplingSettings.maxTelemetryItemsPerSecond must be a positive integer")
+    # Requests and exceptions are never sampled away: every invocation and failure stays countable.
+    excluded = set(str(sampling.get("excludedTypes", "")).split(";"))
+    if not {"Request", "Exception"} <= excluded:
+        out.append("samplingSettings.excludedTypes must include Request and Exception")
+
+    text = json.dumps(host)
+    if re.search(r"AccountKey=|InstrumentationKey=|SharedAccessSignature|sig=", text):
+        out.append("host.json must not carry credentials (use app settings / Key Vault references)")
+    return out
+
+
+@pytest.fixture(scope="module")
+def host() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(HOST_JSON.read_text(encoding="utf-8"))
+    return data
+
+
+def test_host_json_passes_every_rule(host: dict[str, Any]) -> None:
+    assert problems(host) == []
+
+
+def _set(host: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    broken = copy.deepcopy(host)
+    *parents, leaf = path.split(".")
+    node = broken
+    for key in parents:
+        node = node.setdefault(key, {})
+    if value is _DELETE:
+        node.pop(leaf, None)
+    else:
+        node[leaf] = value
+    return broken
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        ("version", "1.0", "version"),
+        ("extensionBundle.version", "[3.*, 4.0.0)", "extensionBundle.version"),
+        ("extensionBundle.version", "4.*", "extensionBundle.version"),
+        ("extensionBundle.id", "Microsoft.Azure.Functions.ExtensionBundle.Preview", "extensionBundle.id"),
+        ("functionTimeout", "00:30:00", "functionTimeout"),
+        ("functionTimeout", "10 minutes", "functionTimeout"),
+        ("logging.logLevel.default", "Info", "logging.logLevel"),
+        ("logging.applicationInsights.samplingSettings.excludedTypes", "Exception", "excludedTypes"),
+        ("logging.applicationInsights.samplingSettings.maxTelemetryItemsPerSecond", 0, "maxTelemetryItems"),
+        ("functionTimeOut", "00:05:00", "unknown top-level keys"),
+        ("functions", ["storage_event"], "functions"),
+        ("extensionBundle", _DELETE, "extensionBundle.id"),
+        ("logging.applicationInsights.connectionString", "InstrumentationKey=00000000", "credentials"),
+    ],
+)
+def test_each_rule_rejects_a_broken_copy(host: dict[str, Any], path: str, value: Any, expected: str) -> None:
+    found = problems(_set(host, path, value))
+    assert any(expected in p for p in found), found

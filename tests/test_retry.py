@@ -1,0 +1,317 @@
+"""Retries end to end: faults injected between the SDKs and the emulators by a loopback proxy.
+
+The proxy counts every request, so each test asserts the exact number of attempts: a fault costs one
+extra request and no more (SDK-internal retries are off; ``Backend.call`` owns retries). The first
+part checks the proxy itself against a stdlib upstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+
+from core.storage import NotFound, ObjectStore, RetryPolicy, TransientError
+from tests import rigs
+from tests.conftest import available_rigs
+from tests.fakes.fault_proxy import Fault, FaultProxy, Seen, drop, server_busy_503, slowdown_503, status
+
+# -- the proxy against a plain upstream -----------------------------------------------------------------
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Upstream for proxy tests: answers with the request's body, a digest and the headers it saw."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", ""):
+            out = b""
+            while (size := int(self.rfile.readline().split(b";")[0], 16)) != 0:
+                out += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+            return out
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_PUT(self) -> None:
+        body = self._read_body()
+        self.send_response(201)
+        self.send_header("ETag", f'"{hashlib.md5(body, usedforsecurity=False).hexdigest()}"')
+        self.send_header("x-ms-seen-range", self.headers.get("Range", ""))
+        self.send_header("x-goog-seen-te", self.headers.get("Transfer-Encoding", ""))
+        port = self.server.server_address[1]  # type: ignore[index]
+        self.send_header("Location", f"http://127.0.0.1:{port}/next?x=1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._read_body()
+        self.send_response(206)
+        self.send_header("Content-Range", "bytes 0-9/100")
+        self.send_header("x-amz-seen-range", self.headers.get("Range", ""))
+        self.send_header("Transfer-Encoding", "chunked")  # a streamed response of unknown length
+        self.end_headers()
+        for piece in (b"a" * 70000, b"b" * 5):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.write(b"0\r\n\r\n")
+
+    def do_HEAD(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "12345")
+        self.send_header("ETag", '"abc"')
+        self.end_headers()
+
+
+@pytest.fixture
+def echo_proxy() -> Iterator[FaultProxy]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with FaultProxy(f"http://127.0.0.1:{server.server_address[1]}") as proxy:
+            yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_proxy_streams_chunked_request_and_response_bodies(echo_proxy: FaultProxy) -> None:
+    data = [bytes([i]) * 50_000 for i in range(5)]
+    response = requests.put(echo_proxy.url + "/k?partNumber=1", data=iter(data), timeout=10,
+                            headers={"Range": "bytes=1-2"})
+    assert response.status_code == 201
+    assert response.content == b"".join(data)
+    digest = hashlib.md5(b"".join(data), usedforsecurity=False).hexdigest()
+    assert response.headers["ETag"] == f'"{digest}"'
+    assert response.headers["x-ms-seen-range"] == "bytes=1-2"
+    assert response.headers["x-goog-seen-te"] == "chunked"
+    assert response.headers["Location"] == echo_proxy.url + "/next?x=1"  # points back at the proxy
+    got = requests.get(echo_proxy.url + "/k", headers={"Range": "bytes=0-9"}, timeout=10)
+    assert got.status_code == 206
+    assert got.content == b"a" * 70000 + b"b" * 5
+    assert got.headers["x-amz-seen-range"] == "bytes=0-9"
+    assert got.headers["Content-Range"] == "bytes 0-9/100"
+    head = requests.head(echo_proxy.url + "/k", timeout=10)
+    assert (head.status_code, head.headers["Content-Length"], head.headers["ETag"]) == (200, "12345", '"abc"')
+    assert [(s.method, s.path, s.fault, s.status) for s in echo_proxy.requests] == [
+        ("PUT", "/k?partNumber=1", None, 201), ("GET", "/k", None, 206), ("HEAD", "/k", None, 200)]
+    assert echo_proxy.requests[0].headers["range"] == "bytes=1-2"
+
+
+def test_proxy_injects_scripted_faults_in_order(echo_proxy: FaultProxy) -> None:
+    echo_proxy.inject(slowdown_503(), method="PUT", times=1)
+    echo_proxy.inject(status(429), method="PUT", times=1)
+    echo_proxy.inject(server_busy_503(), path_contains="busy", times=None)
+    with requests.Session() as session:
+        first = session.put(echo_proxy.url + "/a", data=b"x", timeout=10)
+        assert first.status_code == 503 and b"<Code>SlowDown</Code>" in first.content
+        assert session.put(echo_proxy.url + "/a", data=b"x", timeout=10).status_code == 429
+        assert session.put(echo_proxy.url + "/a", data=b"x", timeout=10).status_code == 201  # kept alive
+        for _ in range(2):
+            busy = session.get(echo_proxy.url + "/busy", timeout=10)
+            assert busy.status_code == 503 and busy.headers["x-ms-error-code"] == "ServerBusy"
+    assert echo_proxy.count() == 5
+    assert echo_proxy.count(faulted=True) == 4
+    assert [s.fault for s in echo_proxy.requests] == ["503", "429", None, "503", "503"]
+
+
+def test_proxy_drops_connection_without_answer(echo_proxy: FaultProxy) -> None:
+    echo_proxy.inject(drop(), skip=1)
+    address = urlsplit(echo_proxy.url)
+    conn = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    conn.request("PUT", "/ok", body=b"1")
+    assert conn.getresponse().read() == b"1"  # the first matching request is let through
+    conn.request("PUT", "/dropped", body=b"2")
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        conn.getresponse()
+    conn.close()
+    assert [s.fault for s in echo_proxy.requests] == [None, "drop"]
+    echo_proxy.clear()
+    assert requests.put(echo_proxy.url + "/again", data=b"3", timeout=10).status_code == 201
+    assert echo_proxy.count() == 1
+
+
+# -- retries through the proxy, per emulator rig -------------------------------------------------------
+
+EMULATOR_RIGS = [n for n in available_rigs() if getattr(rigs.load(n), "NEEDS_EMULATORS", False)]
+UPSTREAM = {"s3": "s3_endpoint", "azure": "azure_endpoint", "gcs": "gcs_endpoint"}
+THROTTLE: dict[str, Callable[[], Fault]] = {"s3": slowdown_503, "azure": server_busy_503,
+                                            "gcs": lambda: status(503)}
+FAST = RetryPolicy(max_attempts=4, total_timeout=60.0, initial_backoff=0.005, max_backoff=0.02)
+SMALL_PART = 256 * 1024
+
+
+class Proxied:
+    """A rig's store reached through a fault proxy."""
+
+    def __init__(self, name: str, ctx: rigs.RigContext, proxy: FaultProxy) -> None:
+        self.name, self.ctx, self.proxy = name, ctx, proxy
+        self.stores: list[ObjectStore] = []
+        self.store = self.open(retry=FAST)
+
+    def open(self, **options: Any) -> ObjectStore:
+        store = rigs.make(self.name, self.ctx, via=self.proxy.url, **options)
+        self.stores.append(store)
+        return store
+
+    def requests_for(self, op: Callable[[], object]) -> list[Seen]:
+        """Run ``op`` with no fault armed and return the requests it made."""
+        self.proxy.clear()
+        op()
+        seen = self.proxy.requests
+        self.proxy.clear()
+        return seen
+
+
+@pytest.fixture(params=EMULATOR_RIGS)
+def proxied(request: pytest.FixtureRequest, rig_context: rigs.RigContext) -> Iterator[Proxied]:
+    name = str(request.param)
+    upstream = getattr(rig_context.emulators(), UPSTREAM[name])
+    with FaultProxy(upstream) as proxy:
+        rig = Proxied(name, rig_context, proxy)
+        try:
+            yield rig
+        finally:
+            for store in rig.stores:
+                store.close()
+
+
+OPERATIONS: dict[str, tuple[Callable[[ObjectStore], object], str]] = {
+    "put": (lambda s: s.put("r/obj", b"payload"), "throttle"),
+    "get": (lambda s: s.get("r/obj").read(), "500"),
+    "head": (lambda s: s.head("r/obj"), "429"),
+    "list": (lambda s: s.list_page("r/"), "drop"),
+    "delete": (lambda s: s.delete("r/gone"), "throttle"),
+}
+
+
+def _fault(kind: str, rig: str) -> Fault:
+    return {"throttle": THROTTLE[rig](), "500": status(500), "429": status(429), "drop": drop()}.get(kind) \
+        or status(int(kind))
+
+
+@pytest.mark.parametrize("op_name", list(OPERATIONS))
+def test_operation_succeeds_after_faults(proxied: Proxied, op_name: str) -> None:
+    store, proxy = proxied.store, proxied.proxy
+    op, kind = OPERATIONS[op_name]
+    store.put("r/obj", b"payload")
+    store.put("r/gone", b"x")
+    baseline = proxied.requests_for(lambda: op(store))
+    assert baseline, "the operation made no request through the proxy"
+    store.put("r/gone", b"x")
+    proxy.clear()
+    proxy.inject(_fault(kind, proxied.name), times=2)
+    result = op(store)
+    assert proxy.count(faulted=True) == 2
+    assert proxy.count() == len(baseline) + 2, [(s.method, s.path, s.fault) for s in proxy.requests]
+    if op_name == "get":
+        assert result == b"payload"
+    if op_name == "delete":
+        proxy.clear()
+        assert not store.exists("r/gone")
+
+
+def test_non_retryable_error_is_not_retried(proxied: Proxied) -> None:
+    store, proxy = proxied.store, proxied.proxy
+    store.put("r/obj", b"payload")
+    proxy.clear()
+    proxy.inject(status(403, "forbidden"), times=None)
+    with pytest.raises(PermissionError) as caught:
+        store.head("r/obj")
+    assert caught.value.retryable is False  # type: ignore[attr-defined]
+    assert proxy.count() == 1
+    proxy.clear()
+    proxy.inject(status(403, "forbidden"), times=None)
+    with pytest.raises(PermissionError):
+        store.put("r/new", b"x")
+    assert proxy.count() == 1
+
+
+def test_attempt_cap_is_honoured(proxied: Proxied) -> None:
+    store, proxy = proxied.store, proxied.proxy
+    proxy.inject(THROTTLE[proxied.name](), times=None)
+    with pytest.raises(TransientError) as caught:
+        store.put("r/never", b"x")
+    assert caught.value.retryable
+    assert proxy.count() == FAST.max_attempts, [(s.method, s.path, s.fault) for s in proxy.requests]
+
+
+def test_total_time_budget_is_honoured(proxied: Proxied) -> None:
+    budget = RetryPolicy(max_attempts=1000, total_timeout=0.8, initial_backoff=0.2, max_backoff=0.2)
+    store = proxied.open(retry=budget)
+    proxy = proxied.proxy
+    proxy.clear()
+    proxy.inject(THROTTLE[proxied.name](), times=None)
+    started = time.monotonic()
+    with pytest.raises(TransientError):
+        store.head("r/obj")
+    elapsed = time.monotonic() - started
+    assert elapsed < budget.total_timeout + 1.5
+    assert 2 <= proxy.count() < 1000
+
+
+def _multipart(proxied: Proxied) -> tuple[ObjectStore, bytes]:
+    caps = proxied.store.capabilities
+    part = max(caps.write_multi_min_size, SMALL_PART)
+    store = proxied.open(retry=FAST, part_size=part)
+    return store, bytes(range(256)) * (part * 5 // 2 // 256)
+
+
+def _stream(data: bytes) -> Iterator[bytes]:
+    for i in range(0, len(data), 64 * 1024):
+        yield data[i:i + 64 * 1024]
+
+
+def _signature(seen: Seen) -> tuple[str, frozenset[str], str | None]:
+    """What kind of request this is, independent of the key: method, query names, Azure's ``comp``."""
+    query = dict(parse_qsl(seen.path.partition("?")[2], keep_blank_values=True))
+    return seen.method, frozenset(query), query.get("comp")
+
+
+def test_multipart_upload_retries_a_failed_part(proxied: Proxied) -> None:
+    store, data = _multipart(proxied)
+    baseline = proxied.requests_for(lambda: store.put("mp/base", _stream(data)))
+    assert len(baseline) >= 3, "2.5 parts should take several requests"
+    proxied.proxy.inject(THROTTLE[proxied.name](), skip=1, times=2)  # the second request: a part upload
+    store.put("mp/obj", _stream(data))
+    assert proxied.proxy.count(faulted=True) == 2
+    assert proxied.proxy.count() == len(baseline) + 2
+    proxied.proxy.clear()
+    assert hashlib.md5(store.get("mp/obj").read(), usedforsecurity=False).digest() == \
+        hashlib.md5(data, usedforsecurity=False).digest()
+
+
+def test_multipart_upload_whose_commit_keeps_failing_leaves_nothing(proxied: Proxied) -> None:
+    store, data = _multipart(proxied)
+    baseline = proxied.requests_for(lambda: store.put("mp/base", _stream(data)))
+    commit = _signature(baseline[-1])
+    earlier = sum(1 for s in baseline[:-1] if _signature(s) == commit)
+    proxied.proxy.inject(status(503), skip=earlier, times=None, match=lambda s: _signature(s) == commit)
+    with pytest.raises(TransientError):
+        store.put("mp/failed", _stream(data))
+    assert proxied.proxy.count(faulted=True) == FAST.max_attempts
+    proxied.proxy.clear()
+    with pytest.raises(NotFound):
+        store.head("mp/failed")
+    assert [o.key for o in store.list("mp/")] == ["mp/base"]  # type: ignore[union-attr]
+    if proxied.name == "s3":
+        from tests.rigs.s3 import admin_client
+
+        admin = admin_client(proxied.ctx.emulators().s3_endpoint)
+        bucket = store.url.split("://", 1)[1].split("/", 1)[0]
+        assert admin.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+        admin.close()
