@@ -264,3 +264,31 @@ def test_reader_close_releases_descriptor(fs: ObjectStore) -> None:
             reader.read(1)
     if before is not None:
         assert len(os.listdir("/proc/self/fd")) <= before + 2
+
+
+def test_concurrent_puts_and_deletes_sharing_folders(root: Path, fs: ObjectStore) -> None:
+    """Deletes prune empty folders while other writers create files in them: no write may fail."""
+    errors: list[str] = []
+
+    def worker(seed: int) -> None:
+        for n in range(120):
+            key = f"a/b{(seed + n) % 3}/c{(seed * 7 + n) % 4}"
+            try:
+                if (seed + n) % 2:
+                    fs.put(key, f"{seed}-{n}".encode())
+                else:
+                    fs.delete(key)
+                list(fs.list("a/"))
+            except StorageError as exc:
+                errors.append(repr(exc))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    for entry in fs.list():
+        assert isinstance(entry, ObjectInfo)
+        assert entry.etag == md5_hex(fs.get(entry.key).read())
+    assert not [p for p in tree(root) if ".circle-tmp-" in p]

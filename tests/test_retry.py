@@ -79,7 +79,7 @@ class _Echo(BaseHTTPRequestHandler):
 def echo_proxy() -> Iterator[FaultProxy]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         with FaultProxy(f"http://127.0.0.1:{server.server_address[1]}") as proxy:

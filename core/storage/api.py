@@ -276,7 +276,7 @@ class Body:
         elif isinstance(data, str):
             raise InvalidArgument("put() takes bytes, a binary file or an iterable of bytes, not str")
         else:
-            self._source = (bytes(c) for c in data)
+            self._source = _checked_chunks(data)
             self.known_size = None
         self._pending: list[bytes] = []
         self._pending_len = 0
@@ -289,8 +289,6 @@ class Body:
             except StopIteration:
                 self._exhausted = True
                 return
-            if not isinstance(chunk, bytes):
-                raise InvalidArgument(f"put() iterable yielded {type(chunk).__name__}, not bytes")
             if chunk:
                 self._pending.append(chunk)
                 self._pending_len += len(chunk)
@@ -315,3 +313,11 @@ class Body:
             yield part
             if self._exhausted and not self._pending:
                 return
+
+
+def _checked_chunks(data: Iterable[bytes]) -> Iterator[bytes]:
+    """Chunks of a put iterable as bytes; anything else (``str``, ``int``) is a clear error."""
+    for chunk in data:
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise InvalidArgument(f"put() iterable yielded {type(chunk).__name__}, not bytes")
+        yield bytes(chunk)

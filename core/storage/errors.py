@@ -16,7 +16,7 @@ _SECRET_PATTERNS = [
                r"x-goog-credential|awsaccesskeyid)=)[^&\s'\"]+"),
     # connection strings and key material
     re.compile(r"(?i)((?:accountkey|sharedaccesssignature|sharedaccesskey|password|secret_access_key|"
-               r"aws_secret_access_key|client_secret|private_key)\s*[=:]\s*['\"]?)[^;&\s'\"]+"),
+               r"aws_secret_access_key|client_secret|private_key)['\"]?\s*[=:]\s*['\"]?)[^;&\s'\"]+"),
     re.compile(r"(?i)(authorization\s*[=:]\s*['\"]?)[^'\"\n]+"),
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*-----END [A-Z ]*PRIVATE KEY-----"),
 ]

@@ -62,6 +62,10 @@ class ObjectStore:
     def __repr__(self) -> str:
         return f"ObjectStore({self.url!r})"
 
+    def scoped(self, prefix: str) -> ObjectStore:
+        """The same store seen through a further key prefix (sharing its client and retry policy)."""
+        return ObjectStore(self._backend, prefix=self._prefix + prefix)
+
     def close(self) -> None:
         self._backend.close()
 

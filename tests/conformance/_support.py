@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
+import pytest
+
 from core.storage import CommonPrefix, ObjectInfo, ObjectStore, Unsupported
+from tests import rigs
 
 SMALL_PART = 256 * 1024  # part size for stores without a minimum (memory, file)
 
@@ -56,3 +59,11 @@ def assert_unsupported(fn: object, *args: object, **kwargs: object) -> None:
     except Unsupported:
         return
     raise AssertionError(f"{fn} did not raise Unsupported although the capability is absent")
+
+
+def expect_gap(request: pytest.FixtureRequest, rig: str, gap: str) -> None:
+    """Mark this test xfail(strict) when the rig's emulator does not enforce ``gap``: the test still
+    runs, and must fail, so a fixed emulator turns it red until the mark goes."""
+    reason = rigs.emulator_gaps(rig).get(gap)
+    if reason:
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))

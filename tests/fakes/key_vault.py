@@ -208,7 +208,7 @@ def _handler_for(vault: FakeKeyVault) -> type[BaseHTTPRequestHandler]:
             return set_secret(name, key, payload)
         if method == "GET" and rest == "versions":
             return list_versions(name, key, query)
-        if method == "GET" and rest is not None or method == "GET" and rest is None:
+        if method == "GET":
             return get_secret(name, key, rest or "")
         if method == "PATCH":
             return update_secret(name, key, rest or "", payload)
@@ -253,7 +253,9 @@ def _handler_for(vault: FakeKeyVault) -> type[BaseHTTPRequestHandler]:
     def list_versions(name: str, key: str, query: dict[str, str]) -> tuple[int, Any]:
         versions = vault.secrets.get(key)
         if not versions:
-            return find(name, key, "")[1]
+            err = find(name, key, "")[1]
+            assert err is not None
+            return err
         try:
             size = int(query.get("maxresults", "25"))
             start = int(query.get("$skiptoken", "0"))

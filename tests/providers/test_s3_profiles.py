@@ -66,7 +66,7 @@ def backend(store: ObjectStore) -> S3Backend:
 
 def offline(profile: str, bucket: str = "photos-1250000000", **options: Any) -> ObjectStore:
     """A store built for the real provider (no request is made)."""
-    extra = {"namespace": "acme"} if profile == "oci" else {}
+    extra: dict[str, Any] = {"namespace": "acme"} if profile == "oci" else {}
     return open_store(f"s3://{bucket}", profile=profile, region=REGIONS[profile], access_key_id="AKIAX",
                       secret_access_key="not-used", **extra, **options)
 
@@ -228,7 +228,7 @@ def test_behaviour(pstore: tuple[str, ObjectStore]) -> None:
 
 
 def test_multipart(pstore: tuple[str, ObjectStore], rig_context: RigContext) -> None:
-    profile, store = pstore
+    _, store = pstore
     part = backend(store).part_size
     data = bytes(range(256)) * (part * 9 // 4 // 256)  # 2.25 parts
     info = store.put("mp", iter([data[i:i + MiB] for i in range(0, len(data), MiB)]))
@@ -318,7 +318,9 @@ def test_virtual_hosted_addressing_end_to_end(profile: str, rig_context: RigCont
                                               forward_proxy: list[str]) -> None:
     """OSS accepts only virtual-hosted requests: the bucket must travel in the Host header."""
     bucket = rig.bucket_name(rig_context, profile)
-    rig.admin_client(rig_context.emulators().s3_endpoint).create_bucket(Bucket=bucket)
+    admin = rig.fresh_admin_client(rig_context.emulators().s3_endpoint)  # not cached: HTTP_PROXY is set
+    admin.create_bucket(Bucket=bucket)
+    admin.close()
     forward_proxy.clear()  # the path-style admin request above went through the proxy too
     domain = f"{REGIONS[profile]}.circle-test.invalid:{urlsplit(rig_context.emulators().s3_endpoint).port}"
     store = open_store(f"s3://{bucket}", profile=profile, endpoint_url=f"http://{domain}",

@@ -16,7 +16,9 @@ from typing import Any
 
 from core.storage import ObjectStore
 
-RIG_MODULES = ["memory", "file", "s3", "azure", "gcs"]
+# "module:variant" runs a rig again with a variant (the S3-compatible provider profiles on moto).
+RIG_MODULES = ["memory", "file", "s3", "s3:digitalocean", "s3:oci", "s3:ibm", "s3:alibaba", "s3:tencent",
+               "azure", "gcs"]
 
 
 @dataclass
@@ -33,9 +35,18 @@ class RigContext:
 
 
 def load(name: str) -> ModuleType:
-    return importlib.import_module(f"tests.rigs.{name}")
+    return importlib.import_module(f"tests.rigs.{name.partition(':')[0]}")
 
 
 def make(name: str, ctx: RigContext, **options: Any) -> ObjectStore:
+    variant = name.partition(":")[2]
+    if variant:
+        options.setdefault("profile", variant)
     store: ObjectStore = load(name).make(ctx, **options)
     return store
+
+
+def emulator_gaps(name: str) -> dict[str, str]:
+    """Capabilities a rig's store claims (true on the real service) that its emulator does not enforce."""
+    gaps: Callable[..., dict[str, str]] | None = getattr(load(name), "emulator_gaps", None)
+    return gaps(name.partition(":")[2] or None) if gaps else {}

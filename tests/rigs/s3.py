@@ -6,6 +6,7 @@ and with an S3-compatible provider profile whose endpoint is overridden to point
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -47,11 +48,17 @@ def emulator_gaps(profile: str | None = None) -> dict[str, str]:
     return gaps
 
 
-def admin_client(endpoint: str) -> Any:
+def fresh_admin_client(endpoint: str) -> Any:
     """A plain boto3 client for test setup and inspection (bucket creation, multipart listings)."""
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
                         aws_secret_access_key="testing",
                         config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}))
+
+
+@functools.cache
+def admin_client(endpoint: str) -> Any:
+    """``fresh_admin_client`` made once per endpoint (client creation costs tens of milliseconds)."""
+    return fresh_admin_client(endpoint)
 
 
 def bucket_name(ctx: RigContext, profile: str | None) -> str:
@@ -66,7 +73,6 @@ def make(ctx: RigContext, via: str | None = None, profile: str | None = None, **
     admin = admin_client(endpoint)
     admin.create_bucket(Bucket=bucket)
     admin.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    admin.close()
     settings: dict[str, Any] = {"endpoint_url": via or endpoint, "region": "us-east-1", **CREDENTIALS}
     if profile is not None:
         settings["profile"] = profile

@@ -36,7 +36,8 @@ class AwsRig:
 
     def client(self, service: str, **creds: Any) -> Any:
         creds = creds or {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-        return boto3.session.Session().client(service, endpoint_url=self.endpoint, region_name="us-east-1", **creds)
+        session: Any = boto3.session.Session()
+        return session.client(service, endpoint_url=self.endpoint, region_name="us-east-1", **creds)
 
     def new_user(self) -> str:
         user = f"circle-{uuid.uuid4().hex[:10]}"

@@ -7,6 +7,7 @@ expects. Promoting moves ``AWSCURRENT``; the service moves ``AWSPREVIOUS`` by it
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from typing import Any, NoReturn
@@ -49,6 +50,33 @@ _OPTIONS = {"region", "endpoint_url", "profile", "client", "aws_access_key_id", 
             "aws_session_token", "max_attempts"}
 
 
+class _RedactSecretBodies(logging.Filter):
+    """botocore logs request parameters and response bodies at DEBUG; blank those carrying a value."""
+
+    MARKERS = ("SecretString", "SecretBinary")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a record that cannot render cannot leak either
+            return True
+        if any(m in text for m in self.MARKERS):
+            record.msg = "[circle: botocore debug record withheld: it carried a Secrets Manager value]"
+            record.args = ()
+        return True
+
+
+_REDACTOR = _RedactSecretBodies()
+
+
+def _install_log_redaction() -> None:
+    """Attach the filter to the loggers that echo wire data (idempotent; filters run only at DEBUG)."""
+    for name in ("botocore.endpoint", "botocore.parsers", "botocore.hooks", "botocore.auth"):
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)
+
+
 class AwsSecretsBackend(SecretBackend):
     provider = "aws-sm"
     name_pattern = re.compile(r"^[A-Za-z0-9/_+=.@\-]{1,512}$")
@@ -59,7 +87,8 @@ class AwsSecretsBackend(SecretBackend):
         if unknown:
             raise SecretsInvalidArgument(f"unknown aws-sm:// options: {', '.join(sorted(unknown))}",
                                          provider=self.provider)
-        self._client = options.get("client")
+        _install_log_redaction()
+        self._client: Any = options.get("client")
         if self._client is None:
             import boto3  # lazy: only when an aws-sm:// store is opened
             from botocore.config import Config

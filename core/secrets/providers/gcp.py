@@ -9,6 +9,7 @@ no Circle Core store has written. A rotation token is remembered in the secret's
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any, NoReturn
 
@@ -42,7 +43,7 @@ def _status_name(exc: Any) -> str | None:
     response = getattr(exc, "response", None)
     try:
         return str(response.json()["error"]["status"]) if response is not None else None
-    except Exception:  # noqa: BLE001 - not JSON, or no status: fall back to the class
+    except Exception:  # not JSON, or no status: fall back to the class
         grpc_status = getattr(exc, "grpc_status_code", None)
         return getattr(grpc_status, "name", None)
 
@@ -60,7 +61,7 @@ class GcpSecretsBackend(SecretBackend):
         if not re.match(r"^[a-z0-9][a-z0-9\-:.]{0,99}$", project or ""):
             raise SecretsInvalidArgument(f"gcp-sm:// needs a project id, got {project!r}", provider=self.provider)
         self._project = project
-        self._client = options.get("client")
+        self._client: Any = options.get("client")
         if self._client is None:
             from google.cloud import secretmanager  # lazy: only for gcp-sm:// stores
 
@@ -207,21 +208,17 @@ class GcpSecretsBackend(SecretBackend):
         secret = self._get_secret(name, "stages")
         aliases = self._aliases(secret)
         if CURRENT not in aliases:
-            try:
+            with contextlib.suppress(SecretNotFound, SecretsPermissionDenied):
                 aliases[CURRENT] = self.read(name, version=None, stage=CURRENT).version or ""
-            except (SecretNotFound, SecretsPermissionDenied):
-                pass
         return {k: v for k, v in aliases.items() if v}
 
     def write(self, name: str, value: str) -> str:
         try:
             secret = self._get_secret(name, "put")
         except SecretNotFound:
-            try:
+            with contextlib.suppress(SecretsConflict):  # created concurrently
                 self._call("put", name, "create_secret", parent=f"projects/{self._project}", secret_id=name,
                            secret={"replication": {"automatic": {}}})
-            except SecretsConflict:
-                pass  # created concurrently
             secret = self._get_secret(name, "put")
         aliases = self._aliases(secret)
         if CURRENT not in aliases:  # an unmanaged secret's newest version becomes previous

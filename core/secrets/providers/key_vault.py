@@ -65,7 +65,7 @@ class KeyVaultBackend(SecretBackend):
         if unknown:
             raise SecretsInvalidArgument(f"unknown keyvault:// options: {', '.join(sorted(unknown))}",
                                          provider=self.provider)
-        self._client = options.get("client")
+        self._client: Any = options.get("client")
         if self._client is None:
             from azure.keyvault.secrets import SecretClient  # lazy: only for keyvault:// stores
 
@@ -176,7 +176,8 @@ class KeyVaultBackend(SecretBackend):
         return self._resolve(self._props(name, "stages"))
 
     def write(self, name: str, value: str) -> str:
-        secret = self._call("put", name, self._client.set_secret, name, value, tags={STAGE_TAG: CURRENT, SEQ_TAG: _seq()})
+        secret = self._call("put", name, self._client.set_secret, name, value,
+                            tags={STAGE_TAG: CURRENT, SEQ_TAG: _seq()})
         new = secret.properties.version
         props = self._props(name, "put")
         implicit = self._resolve([p for p in props if p.version != new]).get(CURRENT)

@@ -83,8 +83,10 @@ OPTIONS = frozenset({
 })
 ENV_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 ENV_ACCOUNT_URL = "AZURE_STORAGE_ACCOUNT_URL"
-# Azure metadata names must be C# identifiers; our core already allows only [a-z0-9_-].
+# Azure metadata names must be C# identifiers; the core allows [A-Za-z0-9_-]. Other names are stored
+# hex-encoded behind a reserved prefix, so "content-sha" written on S3 survives a trip through Azure.
 _METADATA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_ENCODED_PREFIX = "circlehex_"
 # Error codes that mean "who you are is not allowed" rather than "we do not know who you are".
 _FORBIDDEN_CODES = {"authorizationfailure", "authorizationpermissionmismatch", "authorizationsourceipmismatch",
                     "authorizationprotocolmismatch", "authorizationresourcetypemismatch",
@@ -248,7 +250,7 @@ class AzureBlobBackend(Backend):
             raise self._write_precondition(exc, opts, key) from exc
         return ObjectInfo(key=key, size=size, etag=_unquote(result.get("etag")),
                           last_modified=_aware(result.get("last_modified")), content_type=content_type,
-                          metadata=dict(metadata), version=result.get("version_id"),
+                          metadata=dict(opts.metadata), version=result.get("version_id"),
                           checksums=_checksums(md5, result.get("content_crc64")))
 
     def _put_blocks(self, blob: BlobClient, key: str, body: Body, content_type: str,
@@ -439,13 +441,28 @@ def _float_option(options: Mapping[str, Any], name: str, default: float) -> floa
 
 
 def _check_metadata(metadata: Mapping[str, str], provider: str, bucket: str, key: str) -> dict[str, str]:
-    """Azure stores metadata as headers whose names must be C# identifiers: refuse others up front."""
-    for name in metadata:
-        if not _METADATA_NAME.match(name):
-            raise InvalidArgument(f"metadata key {name!r} cannot be stored on Azure: names must start with a "
-                                  f"letter or '_' and hold only letters, digits and '_'",
+    """Metadata names as Azure stores them: C# identifiers as they are, others (``multi-word``,
+    ``9lives``) hex-encoded behind a reserved prefix that ``_decode_metadata`` reverses."""
+    out = {}
+    for name, value in metadata.items():
+        if name.lower().startswith(_ENCODED_PREFIX):
+            raise InvalidArgument(f"metadata key {name!r} uses the reserved prefix {_ENCODED_PREFIX!r}",
                                   provider=provider, operation="put", bucket=bucket, key=key)
-    return dict(metadata)
+        out[name if _METADATA_NAME.match(name) else _ENCODED_PREFIX + name.encode().hex()] = value
+    return out
+
+
+def _decode_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    out = {}
+    for name, value in (metadata or {}).items():
+        name = name.lower()
+        if name.startswith(_ENCODED_PREFIX):
+            try:
+                name = bytes.fromhex(name[len(_ENCODED_PREFIX):]).decode()
+            except ValueError:
+                pass  # not ours: keep it as stored
+        out[name] = value
+    return out
 
 
 def _quote(etag: str) -> str:
@@ -502,7 +519,7 @@ def _info(key: str, props: BlobProperties, size: int | None = None) -> ObjectInf
         etag=_unquote(props.etag),
         last_modified=_aware(props.last_modified),
         content_type=settings.content_type,
-        metadata={k.lower(): v for k, v in (props.metadata or {}).items()},
+        metadata=_decode_metadata(props.metadata),
         version=props.version_id,
         checksums=_checksums(settings.content_md5, None),
     )

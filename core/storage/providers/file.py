@@ -361,13 +361,15 @@ class FileBackend(Backend):
     def _create_in(self, root: int, folders: list[str], name: str) -> tuple[int, int]:
         """Make ``folders`` and create ``name`` in them: (folder fd, file fd). Retries if a concurrent
         delete pruned a just-made empty folder (a folder holding our temp file is never pruned)."""
-        for attempt in range(5):
-            dir_fd = self._open_dir(root, folders, create=True)
+        for attempt in range(10):
+            dir_fd = -1
             try:
+                dir_fd = self._open_dir(root, folders, create=True)
                 return dir_fd, os.open(name, _TMP_FLAGS, 0o666, dir_fd=dir_fd)
             except FileNotFoundError:
-                os.close(dir_fd)
-                if attempt == 4:
+                if dir_fd >= 0:
+                    os.close(dir_fd)
+                if attempt == 9:
                     raise
         raise AssertionError("unreachable")
 

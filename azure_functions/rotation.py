@@ -1,0 +1,118 @@
+"""Azure Functions rotation triggers, as a Blueprint (``app.register_functions(bp)`` in app.py).
+
+- ``secret_near_expiry``: Event Grid ``Microsoft.KeyVault.SecretNearExpiry`` (Key Vault publishes it 30
+  days before a version's ``expires``): rotate, then give the new version a new expiry.
+- ``force_rotation``: ``POST /api/rotate/{name}?vault=<vault>`` (function key) rotates now.
+
+Thin: the work is ``core.handlers.rotation``. Raising makes Event Grid retry (and dead-letter) the event;
+a redelivery resumes the same rotation (the token derives from the event id).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import azure.functions as func
+
+from core.handlers.rotation import force_rotation, rotate_near_expiry
+from core.secrets import SecretsError, SecretStore, open_secrets
+from core.secrets.errors import SecretNotFound, SecretsConflict, SecretsInvalidArgument
+from core.secrets.rotation.config import load_rotations
+from core.secrets.rotation.errors import RotationTestFailed
+
+log = logging.getLogger("azure_functions.rotation")
+bp = func.Blueprint()
+
+#: vault name -> (SecretStore, azure.keyvault.secrets.SecretClient); replaceable with ``use_vaults``
+VaultOpener = Callable[[str], tuple[SecretStore, Any]]
+
+
+def _open_vault(vault: str) -> tuple[SecretStore, Any]:
+    from azure.identity import DefaultAzureCredential
+    from azure.keyvault.secrets import SecretClient
+
+    url = os.environ.get("CIRCLE_KEYVAULT_URL") or f"https://{vault}.vault.azure.net"
+    client = SecretClient(url, DefaultAzureCredential())
+    return open_secrets(f"keyvault://{vault}", client=client, max_age=0), client
+
+
+_opener: VaultOpener = _open_vault
+_vaults: dict[str, tuple[SecretStore, Any]] = {}
+
+
+def use_vaults(opener: VaultOpener | None) -> None:
+    """Replace how a vault name becomes a store and its SDK client (tests, sovereign clouds)."""
+    global _opener
+    _opener = opener or _open_vault
+    _vaults.clear()
+
+
+def _vault(vault: str) -> tuple[SecretStore, Any]:
+    if vault not in _vaults:
+        _vaults[vault] = _opener(vault)
+    return _vaults[vault]
+
+
+def _set_expiry(store: SecretStore, name: str, version: str, expires_on: datetime) -> None:
+    for secrets, client in _vaults.values():
+        if secrets is store:
+            client.update_secret_properties(name, version, expires_on=expires_on)
+            return
+
+
+def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
+    return {"id": event.id, "topic": event.topic, "subject": event.subject, "eventType": event.event_type,
+            "dataVersion": event.data_version, "data": event.get_json()}
+
+
+def handle_near_expiry(event: func.EventGridEvent) -> dict[str, Any] | None:
+    """Rotate the secret a SecretNearExpiry event names (other Key Vault events are ignored)."""
+    result = rotate_near_expiry(event_grid_dict(event), secrets_for_vault=lambda v: _vault(v)[0],
+                                set_expiry=_set_expiry, specs=load_rotations())
+    return None if result is None else {"secret": result.name, "version": result.version,
+                                        "outcome": result.outcome}
+
+
+def handle_force(req: func.HttpRequest) -> func.HttpResponse:
+    """Rotate ``{name}`` in ``?vault=`` (or ``CIRCLE_ROTATION_VAULT``) now. Answers never carry values."""
+    name = req.route_params.get("name", "")
+    vault = req.params.get("vault") or os.environ.get("CIRCLE_ROTATION_VAULT", "")
+    if req.method != "POST":
+        return _json(405, {"error": "use POST"})
+    if not vault:
+        return _json(400, {"error": "name the vault with ?vault= or CIRCLE_ROTATION_VAULT"})
+    try:
+        result = force_rotation(_vault(vault)[0], name, specs=load_rotations())
+    except SecretsInvalidArgument as exc:
+        return _json(400, {"error": exc.reason})
+    except SecretNotFound as exc:
+        return _json(404, {"error": exc.reason})
+    except SecretsConflict as exc:
+        return _json(409, {"error": exc.reason})
+    except RotationTestFailed as exc:
+        return _json(502, {"error": exc.reason})
+    except SecretsError as exc:
+        log.error("forced rotation failed", extra={"secret_name": name, "error": exc.reason})
+        return _json(500, {"error": "rotation failed"})
+    return _json(200, {"secret": result.name, "version": result.version, "outcome": result.outcome})
+
+
+def _json(status: int, body: dict[str, Any]) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json")
+
+
+@bp.function_name(name="secret_near_expiry")
+@bp.event_grid_trigger(arg_name="event")
+def secret_near_expiry(event: func.EventGridEvent) -> None:
+    handle_near_expiry(event)
+
+
+@bp.function_name(name="force_rotation")
+@bp.route(route="rotate/{name}", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+def force_rotation_http(req: func.HttpRequest) -> func.HttpResponse:
+    return handle_force(req)
