@@ -2,6 +2,7 @@
 
 - ``storage_event``: S3 notifications delivered directly, through SQS (partial batch failures, so one
   bad message is retried or dead-lettered alone) or through EventBridge.
+- ``rotation``: the Secrets Manager four-step rotation contract (aws_lambda/rotation.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from aws_lambda.rotation import rotation
 from core.handlers.storage_events import EventResult, default_handler, handle_or_raise
+
+__all__ = ["rotation", "storage_event"]
 
 logger = Logger(service="circle-core")
 metrics = Metrics(namespace="CircleCore", service="circle-core")

@@ -7,10 +7,13 @@ from typing import Any
 
 import azure.functions as func
 
+from azure_functions.rotation import bp as rotation_bp
 from core.events.azure import from_trigger
+from core.handlers.http_events import handle_http_event
 from core.handlers.storage_events import default_handler, handle_or_raise
 
 app = func.FunctionApp()
+app.register_functions(rotation_bp)
 
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
@@ -25,3 +28,12 @@ def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
 def storage_event(event: func.EventGridEvent) -> None:
     """``Microsoft.Storage.BlobCreated`` / ``BlobDeleted``: replicate per the configured rules."""
     handle_or_raise(default_handler(), event_grid_dict(event))
+
+
+@app.function_name(name="storage_webhook")
+@app.route(route="events", methods=["POST", "OPTIONS"], auth_level=func.AuthLevel.FUNCTION)
+def storage_webhook(req: func.HttpRequest) -> func.HttpResponse:
+    """Event Grid webhook delivery (either schema), answering the validation handshakes."""
+    answer = handle_http_event(default_handler(), req.method, dict(req.headers), req.get_body())
+    return func.HttpResponse(answer.json(), status_code=answer.status, headers=dict(answer.headers),
+                             mimetype="application/json")

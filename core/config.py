@@ -110,7 +110,7 @@ def parse_config(data: Mapping[str, Any], *, env: str | None = None) -> Config:
         if env not in overlays:
             raise ConfigError(f"env.{env}: CIRCLE_ENV names an environment the file does not define")
         data = _deep_merge(data, overlays[env])
-    unknown = set(data) - {"stores", "replication"}
+    unknown = set(data) - {"stores", "replication", "rotation"}  # [[rotation]]: core.secrets.rotation.config
     if unknown:
         raise ConfigError(f"unknown top-level field(s): {', '.join(sorted(unknown))}")
     stores = _parse_stores(data.get("stores", {}))

@@ -9,6 +9,9 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from core.handlers.storage_events import default_handler, handle_or_raise
+from gcp_functions.rotation import secret_rotation
+
+__all__ = ["secret_rotation", "storage_event"]
 
 
 def cloud_event_dict(event: CloudEvent) -> dict[str, Any]:

@@ -67,6 +67,20 @@ SPECS: dict[str, BundleSpec] = {
 CLOUDS = tuple(SPECS)
 
 
+# Store URL scheme -> the storage-only extra its provider needs.
+STORAGE_EXTRAS = {"s3": "s3", "az": "azure-blob", "gs": "gcs"}
+
+
+def storage_extras(config: Path) -> list[str]:
+    """The storage extras for every store a configuration names (in any ``[env.*]`` overlay too), so a
+    bundle can write to the other clouds its replication rules target."""
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    layers = [data, *[v for v in data.get("env", {}).values() if isinstance(v, dict)]]
+    schemes = {str(store.get("url", "")).split("://", 1)[0].lower()
+               for layer in layers for store in layer.get("stores", {}).values() if isinstance(store, dict)}
+    return [STORAGE_EXTRAS[s] for s in sorted(schemes) if s in STORAGE_EXTRAS]
+
+
 def requirements(cloud: str, *, extras: Sequence[str] = (), pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
     """The project's base dependencies plus the ``cloud`` extra (and any named ``extras``), in order."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
@@ -99,9 +113,10 @@ def build(
     if cloud not in SPECS:
         raise BundleError(f"unknown cloud {cloud!r}: choose from {', '.join(CLOUDS)}")
     spec = SPECS[cloud]
-    reqs = requirements(cloud, extras=extras, pyproject=root / "pyproject.toml")
     if config is not None and not config.is_file():
         raise BundleError(f"--config {config}: no such file")
+    wanted = [*extras, *(storage_extras(config) if config is not None else [])]
+    reqs = requirements(cloud, extras=wanted, pyproject=root / "pyproject.toml")
     target = out / cloud
     staging = out / f".{cloud}.building"
     shutil.rmtree(staging, ignore_errors=True)

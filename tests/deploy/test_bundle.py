@@ -201,3 +201,14 @@ def test_a_failed_build_keeps_the_previous_bundle(tmp_path: Path) -> None:
 def test_cli_rejects_an_unknown_cloud(capsys: pytest.CaptureFixture[str]) -> None:
     assert bundle.main(["aws", "oracle"]) == 2
     assert "unknown cloud oracle" in capsys.readouterr().err
+
+
+def test_a_config_adds_the_storage_sdks_of_the_stores_it_names(tmp_path: Path) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text('[stores.src]\nurl = "s3://in"\n[stores.dst]\nurl = "memory://x"\n'
+                      '[env.prod.stores.dst]\nurl = "gs://replica"\n')
+    assert bundle.storage_extras(config) == ["gcs", "s3"]
+    built = bundle.build("azure", tmp_path / "out", config=config)
+    reqs = [ln for ln in (built / "requirements.txt").read_text().splitlines() if not ln.startswith("#")]
+    assert reqs == list(dict.fromkeys(BASE + EXTRAS["azure"] + EXTRAS["gcs"] + EXTRAS["s3"]))
+    assert not any(r.startswith(("functions-framework", "aws-lambda-powertools")) for r in reqs)

@@ -6,6 +6,7 @@ and the blob is replicated from Azurite to moto and fake-gcs-server."""
 from __future__ import annotations
 
 import copy
+import functools
 import datetime as dt
 import json
 import sys
@@ -29,10 +30,14 @@ RPC = SimpleNamespace(BindingInfo=SimpleNamespace(**{"in": 0, "out": 1, "inout":
                                                      "string": 1, "binary": 2, "stream": 3}))
 
 
+@functools.cache
 def _indexed() -> dict[str, Any]:
+    """Index the app once per process, as the worker does at start."""
     from azure_functions_runtime import loader
+    from azure_functions_runtime.bindings import meta
     from azure_functions_runtime.functions import Registry
 
+    meta.load_binding_registry()  # what the worker does on init, before it indexes
     registry = Registry()
     functions = loader.index_function_app(str(ROOT / "function_app.py"))
     return {f.get_function_name(): (f, registry.add_indexed_function(function=f, protos=RPC))
@@ -96,3 +101,34 @@ def test_a_failed_event_raises_so_event_grid_retries(clouds: ThreeClouds, monkey
     with pytest.raises(ReplicationFailed, match="gs/replica/data/x.bin"):
         info.func(_event(clouds, "msdocs_eventgridschema_BlobCreated.json", "data/x.bin"))
     assert clouds.s3.get("replica/data/x.bin").read() == b"x"  # the healthy target still converged
+
+
+def _webhook(method: str, body: bytes, headers: dict[str, str]) -> Any:
+    import azure.functions as func
+
+    _, info = _indexed()["storage_webhook"]
+    return info.func(func.HttpRequest(method=method, url="https://circle.example/api/events", headers=headers,
+                                      body=body))
+
+
+def test_webhook_answers_the_event_grid_validation_handshake(clouds: ThreeClouds) -> None:
+    body = (DATA / "msdocs_SubscriptionValidationEvent.json").read_bytes()
+    response = _webhook("POST", body, {"aeg-event-type": "SubscriptionValidation"})
+    assert response.status_code == 200
+    assert json.loads(response.get_body()) == json.loads(
+        (DATA / "msdocs_SubscriptionValidationResponse.json").read_text())
+    options = _webhook("OPTIONS", b"", {"WebHook-Request-Origin": "eventgrid.azure.net"})
+    assert (options.status_code, options.headers["WebHook-Allowed-Origin"]) == (200, "eventgrid.azure.net")
+
+
+def test_webhook_replicates_cloudevents_schema_deliveries(clouds: ThreeClouds) -> None:
+    clouds.az.put("data/hook.txt", b"via webhook")
+    raw = json.loads((DATA / "msdocs_cloudevents_BlobCreated.json").read_text())
+    raw[0]["subject"] = f"/blobServices/default/containers/{clouds.bucket}/blobs/data/hook.txt"
+    response = _webhook("POST", json.dumps(raw).encode(), {"aeg-event-type": "Notification",
+                                                          "Content-Type": "application/cloudevents-batch+json"})
+    assert response.status_code == 200, response.get_body()
+    for target in clouds.targets().values():
+        assert target.get("replica/data/hook.txt").read() == b"via webhook"
+    bad = _webhook("POST", b"{not json", {"aeg-event-type": "Notification"})
+    assert bad.status_code == 400  # unreadable: Event Grid dead-letters instead of retrying

@@ -105,6 +105,7 @@ def test_deleted_event_propagates_and_failure_answers_500(clouds: ThreeClouds, s
         assert not target.exists("replica/data/gone.txt")
 
     # An unreadable event must not be acknowledged: a 500 makes Eventarc (deployed with --retry) redeliver.
-    bad = _attributes(clouds, "data/x", "finalized") | {"data": {"bucket": clouds.bucket}}
+    bad = _attributes(clouds, "data/x", "finalized") | {"data": {"bucket": clouds.bucket, "size": "many"}}
+    del bad["subject"]  # and no object name in the data either
     resp = requests.post(server, json=bad, headers={"Content-Type": "application/cloudevents+json"}, timeout=30)
     assert resp.status_code == 500
