@@ -47,9 +47,8 @@ def storage_event(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     """Replicate the objects named by a storage event. SQS batches answer ``batchItemFailures``;
     a direct or EventBridge delivery raises on failure so Lambda retries it and then dead-letters it."""
     if _is_sqs_batch(event):
-        response: dict[str, Any] = process_partial_response(
-            event=event, record_handler=_handle_sqs_record, processor=_sqs, context=context)
-        return response
+        return dict(process_partial_response(
+            event=event, record_handler=_handle_sqs_record, processor=_sqs, context=context))
     logger.set_correlation_id(event.get("id") or context.aws_request_id)
     results = handle_or_raise(default_handler(), event)
     _record(results)

@@ -12,26 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from core.handlers.rotation import aws_step
-from core.secrets import SecretStore
-from core.secrets.errors import SecretNotFound, SecretsInvalidArgument
-from core.secrets.providers.aws import AwsSecretsBackend
+from core.secrets import open_secrets
+from core.secrets.errors import SecretsInvalidArgument
 from core.secrets.rotation.config import load_rotations
-
-
-class RotationBackend(AwsSecretsBackend):
-    """``put_pending`` that fills the version Secrets Manager staged as AWSPENDING *without a value*
-    before calling ``createSecret`` (the provider's version treats "token is staged" as "value stored").
-    Remove once ``AwsSecretsBackend.put_pending`` checks for a value."""
-
-    def put_pending(self, name: str, value: str, token: str) -> str:
-        try:
-            self._call("put_pending", name, "get_secret_value", SecretId=name, VersionId=token)
-            return token  # the token's version has a value: the first value wins
-        except SecretNotFound:
-            pass
-        self._call("put_pending", name, "put_secret_value", SecretId=name, ClientRequestToken=token,
-                   SecretString=value, VersionStages=["AWSPENDING"])
-        return token
 
 
 def _client() -> Any:
@@ -47,7 +30,7 @@ def rotation(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if missing:
         raise SecretsInvalidArgument(f"rotation event without {', '.join(missing)}", operation="rotate")
     client = _client()
-    secrets = SecretStore(RotationBackend("", {"client": client}), max_age=0)
+    secrets = open_secrets("aws-sm://", client=client, max_age=0)  # every step reads the service afresh
     try:
         result = aws_step(str(event["Step"]), str(event["SecretId"]), str(event["ClientRequestToken"]),
                           secrets=secrets, describe=lambda secret_id: client.describe_secret(SecretId=secret_id),

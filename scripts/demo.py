@@ -49,7 +49,7 @@ def main() -> None:
             src, dst = stores[label], stores[names[(i + 1) % len(names)]]
             info = copy_object(src, "hello/world.txt", dst, f"copies/from-{src.provider}.txt")
             print(f"copy {src.url} -> {dst.url}/copies/from-{src.provider}.txt  ({info.size} bytes, verified)")
-        for label, store in stores.items():
+        for store in stores.values():
             keys = [getattr(o, "key", None) for o in store.list()]
             print(f"list {store.url}: {keys}")
             for key in keys:

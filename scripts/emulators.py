@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,10 +66,8 @@ class Emulators:
     def stop(self) -> None:
         for proc in self._procs:
             if proc.poll() is None:
-                try:
+                with suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         for proc in self._procs:
             try:
                 proc.wait(timeout=5)
@@ -155,7 +153,5 @@ if __name__ == "__main__":
         for name, value in emu.env().items():
             print(f"export {name}='{value}'")
         print("# emulators running; Ctrl-C to stop", flush=True)
-        try:
+        with suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass

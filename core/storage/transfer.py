@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator, Mapping
 
@@ -59,7 +60,5 @@ def _mismatch(src: ObjectInfo, dst: ObjectInfo, counted: int, streamed_md5: str)
 
 
 def _remove_quietly(store: ObjectStore, key: str, etag: str | None) -> None:
-    try:
+    with contextlib.suppress(StorageError):
         store.delete(key, if_match=etag if etag and store.capabilities.delete_with_if_match else None)
-    except StorageError:
-        pass

@@ -6,8 +6,8 @@ and the blob is replicated from Azurite to moto and fake-gcs-server."""
 from __future__ import annotations
 
 import copy
-import functools
 import datetime as dt
+import functools
 import json
 import sys
 from pathlib import Path
@@ -98,7 +98,7 @@ def test_a_failed_event_raises_so_event_grid_retries(clouds: ThreeClouds, monkey
     reset_default_handler()
     _, info = _indexed()["storage_event"]
     clouds.az.put("data/x.bin", b"x")
-    with pytest.raises(ReplicationFailed, match="gs/replica/data/x.bin"):
+    with pytest.raises(ReplicationFailed, match=r"gs/replica/data/x\.bin"):
         info.func(_event(clouds, "msdocs_eventgridschema_BlobCreated.json", "data/x.bin"))
     assert clouds.s3.get("replica/data/x.bin").read() == b"x"  # the healthy target still converged
 

@@ -84,5 +84,5 @@ def test_missing_env_and_file_are_clear(tmp_path: Path, monkeypatch: pytest.Monk
     bad.write_text("[stores\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_config(bad)
-    with pytest.raises(ConfigError, match="env.staging"):
+    with pytest.raises(ConfigError, match=r"env\.staging"):
         parse_config({"stores": {}}, env="staging")

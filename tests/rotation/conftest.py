@@ -89,10 +89,8 @@ class LambdaContext:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:circle-rotation"
 
 
-@pytest.fixture
-def aws(emulators: Any, emulator_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsRig]:
-    endpoint = emulators.s3_endpoint
-    monkeypatch.delenv("CIRCLE_CONFIG", raising=False)
+def aws_rig(endpoint: str) -> AwsRig:
+    """An ``AwsRig`` on the moto server at ``endpoint`` (also used by the secrets and storage tests)."""
     # moto invokes a rotation Lambda from RotateSecret; the docker-less stub lets it stage the version
     requests.post(f"{endpoint}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
     kw: dict[str, Any] = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
@@ -105,5 +103,10 @@ def aws(emulators: Any, emulator_env: dict[str, str], monkeypatch: pytest.Monkey
         z.writestr("handler.py", "def rotation(event, context):\n    return None\n")
     arn = lam.create_function(FunctionName=f"rot-{uuid.uuid4().hex[:10]}", Runtime="python3.13", Role=role,
                               Handler="handler.rotation", Code={"ZipFile": code.getvalue()})["FunctionArn"]
-    rig = AwsRig(endpoint, arn, session.client("secretsmanager", **kw), iam, session.client("s3", **kw))
-    yield rig
+    return AwsRig(endpoint, arn, session.client("secretsmanager", **kw), iam, session.client("s3", **kw))
+
+
+@pytest.fixture
+def aws(emulators: Any, emulator_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsRig]:
+    monkeypatch.delenv("CIRCLE_CONFIG", raising=False)
+    yield aws_rig(emulators.s3_endpoint)

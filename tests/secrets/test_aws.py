@@ -8,7 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from core.secrets import SecretsUnauthenticated
+from core.secrets import PENDING, SecretsUnauthenticated
+from tests.rotation.conftest import aws_rig
 from tests.secrets.conftest import open_aws
 
 
@@ -32,6 +33,30 @@ def test_stages_are_aws_labels_and_the_token_is_the_version_id(emulators: Any, c
     store.promote(secret_name, token)
     labels = client.describe_secret(SecretId=secret_name)["VersionIdsToStages"]
     assert labels == {v1: ["AWSPREVIOUS"], token: ["AWSCURRENT"]}
+
+
+def test_put_pending_fills_the_empty_version_rotate_secret_staged(emulators: Any, client: Any,
+                                                                  secret_name: str) -> None:
+    """The real flow: RotateSecret stages the token's version as AWSPENDING *without a value*, then
+    invokes the rotation function, whose createSecret step stores the value under that token."""
+    rig = aws_rig(emulators.s3_endpoint)
+    store = open_aws(emulators, max_age=0)
+    v1 = store.put(secret_name, "current-value")
+    token = rig.start_rotation(secret_name)
+    assert client.describe_secret(SecretId=secret_name)["VersionIdsToStages"][token] == ["AWSPENDING"]
+    with pytest.raises(client.exceptions.ResourceNotFoundException):  # staged, but no value yet
+        client.get_secret_value(SecretId=secret_name, VersionId=token)
+
+    assert store.put_pending(secret_name, "pending-value", token) == token
+
+    assert client.get_secret_value(SecretId=secret_name, VersionId=token,
+                                   VersionStage="AWSPENDING")["SecretString"] == "pending-value"
+    assert store.get(secret_name, stage=PENDING) == "pending-value"
+    assert store.put_pending(secret_name, "another-value", token) == token  # a redelivered step
+    assert store.get(secret_name, version=token) == "pending-value"  # the first value wins
+    assert store.get(secret_name) == "current-value"
+    assert client.describe_secret(SecretId=secret_name)["VersionIdsToStages"] == {
+        v1: ["AWSCURRENT"], token: ["AWSPENDING"]}
 
 
 def test_a_secret_made_outside_is_read_through_its_labels(emulators: Any, client: Any, secret_name: str) -> None:

@@ -70,3 +70,19 @@ def test_missing_json_field_error_does_not_quote_the_document(tmp_path: object) 
         assert "pw-distinctive-123" not in "".join(traceback.format_exception(info.value))
     finally:
         unregister_secret_store("redact-test")
+
+
+def test_the_sdk_wire_filter_withholds_bodies_and_values_and_keeps_other_lines(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from core.secrets.redaction import LOGGERS, WITHHELD, SdkWireFilter, install_sdk_log_redaction
+
+    install_sdk_log_redaction()
+    install_sdk_log_redaction()
+    for name in LOGGERS:  # installed once however often it is called
+        assert sum(isinstance(f, SdkWireFilter) for f in logging.getLogger(name).filters) == 1
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("botocore.parsers").debug("Response body:\n%r", b'{"AccessKeyId": "AK", "x": "sk-1"}')
+        logging.getLogger("botocore.hooks").debug("Event %s carries %s", "before-call", '{"SecretString": "sk-2"}')
+        logging.getLogger("botocore.endpoint").debug("Response status %s", 200)
+    assert "sk-1" not in caplog.text and "sk-2" not in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [WITHHELD, WITHHELD, "Response status 200"]

@@ -7,7 +7,6 @@ expects. Promoting moves ``AWSCURRENT``; the service moves ``AWSPREVIOUS`` by it
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
 from typing import Any, NoReturn
@@ -22,6 +21,7 @@ from ..errors import (
     SecretsTransientError,
     SecretsUnauthenticated,
 )
+from ..redaction import install_sdk_log_redaction
 
 AWS_LABEL = {CURRENT: "AWSCURRENT", PENDING: "AWSPENDING", PREVIOUS: "AWSPREVIOUS"}
 PORTABLE = {v: k for k, v in AWS_LABEL.items()}
@@ -50,33 +50,6 @@ _OPTIONS = {"region", "endpoint_url", "profile", "client", "aws_access_key_id", 
             "aws_session_token", "max_attempts"}
 
 
-class _RedactSecretBodies(logging.Filter):
-    """botocore logs request parameters and response bodies at DEBUG; blank those carrying a value."""
-
-    MARKERS = ("SecretString", "SecretBinary")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            text = record.getMessage()
-        except Exception:  # a record that cannot render cannot leak either
-            return True
-        if any(m in text for m in self.MARKERS):
-            record.msg = "[circle: botocore debug record withheld: it carried a Secrets Manager value]"
-            record.args = ()
-        return True
-
-
-_REDACTOR = _RedactSecretBodies()
-
-
-def _install_log_redaction() -> None:
-    """Attach the filter to the loggers that echo wire data (idempotent; filters run only at DEBUG)."""
-    for name in ("botocore.endpoint", "botocore.parsers", "botocore.hooks", "botocore.auth"):
-        logger = logging.getLogger(name)
-        if _REDACTOR not in logger.filters:
-            logger.addFilter(_REDACTOR)
-
-
 class AwsSecretsBackend(SecretBackend):
     provider = "aws-sm"
     name_pattern = re.compile(r"^[A-Za-z0-9/_+=.@\-]{1,512}$")
@@ -87,7 +60,7 @@ class AwsSecretsBackend(SecretBackend):
         if unknown:
             raise SecretsInvalidArgument(f"unknown aws-sm:// options: {', '.join(sorted(unknown))}",
                                          provider=self.provider)
-        _install_log_redaction()
+        install_sdk_log_redaction()  # botocore logs request and response bodies at DEBUG
         self._client: Any = options.get("client")
         if self._client is None:
             import boto3  # lazy: only when an aws-sm:// store is opened
@@ -193,15 +166,20 @@ class AwsSecretsBackend(SecretBackend):
         return found
 
     def put_pending(self, name: str, value: str, token: str) -> str:
-        if token in self._labels(name, "put_pending"):
-            return token  # this token's version exists: first value wins
+        # RotateSecret stages the token's version as AWSPENDING *without a value* before it invokes the
+        # rotation function, so "the token is staged" does not mean "the value is stored": ask for it.
+        try:
+            self._call("put_pending", name, "get_secret_value", SecretId=name, VersionId=token)
+            return token  # this token's version has a value: the first value wins
+        except SecretNotFound:
+            pass  # no such version yet, or the empty one RotateSecret staged: write the value into it
         try:
             self._call("put_pending", name, "put_secret_value", SecretId=name, ClientRequestToken=token,
                        SecretString=value, VersionStages=[AWS_LABEL[PENDING]])
         except SecretsConflict as exc:
             if exc.code != "ResourceExistsException":
                 raise
-            # the token's version exists without labels (discarded); it keeps its first value
+            # written concurrently by a redelivered step: that value stays (first value wins)
         return token
 
     def promote(self, name: str, version: str) -> None:

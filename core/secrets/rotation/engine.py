@@ -24,12 +24,10 @@ from ..api import CURRENT, PENDING, PREVIOUS
 from ..errors import SecretNotFound, SecretsError
 from ..store import SecretStore
 from .errors import RotationConflict, RotationError, RotationRefused, RotationTestFailed
-from .redaction import install_sdk_log_redaction
 from .rotators import Credential, Rotator, RotatorContext
 from .strategies import DUAL, Strategy
 
 log = logging.getLogger("core.secrets.rotation")
-install_sdk_log_redaction()  # rotations read and write secret values through SDKs that log bodies at DEBUG
 
 TOKEN_FIELD = "rotation_token"
 _TOKEN_NAMESPACE = uuid.UUID("6f1c3b52-8d0e-4f5e-9a51-6c6f7265726f")

@@ -9,6 +9,7 @@ re-quoted on the wire.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -457,10 +458,8 @@ def _decode_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     for name, value in (metadata or {}).items():
         name = name.lower()
         if name.startswith(_ENCODED_PREFIX):
-            try:
+            with contextlib.suppress(ValueError):  # not ours: keep it as stored
                 name = bytes.fromhex(name[len(_ENCODED_PREFIX):]).decode()
-            except ValueError:
-                pass  # not ours: keep it as stored
         out[name] = value
     return out
 

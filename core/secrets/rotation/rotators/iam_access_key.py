@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import SecretsInvalidArgument
+from ...redaction import install_sdk_log_redaction
 from ..errors import RotationError, RotationTestFailed
 from . import Credential, RotatorContext, carry_over, require
 
@@ -44,6 +45,7 @@ class IamAccessKeyRotator:
         unknown = set(params) - _PARAMS
         if unknown:
             raise SecretsInvalidArgument(f"{KIND}: unknown parameter(s) {', '.join(sorted(unknown))}")
+        install_sdk_log_redaction()  # CreateAccessKey's response body holds the new secret key
         self.params = dict(params)
         self._factory = client_factory or _default_factory
         self._kwargs: dict[str, Any] = {k: v for k, v in (("endpoint_url", params.get("endpoint_url")),
