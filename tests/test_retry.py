@@ -1,8 +1,9 @@
 """Retries end to end: faults injected between the SDKs and the emulators by a loopback proxy.
 
 The proxy counts every request, so each test asserts the exact number of attempts: a fault costs one
-extra request and no more (SDK-internal retries are off; ``Backend.call`` owns retries). The first
-part checks the proxy itself against a stdlib upstream.
+extra request and no more (SDK-internal retries are off; ``Backend.call`` owns retries), except that a
+GCS resumable chunk is resent only after asking the session what it committed (one more request). The
+first part checks the proxy itself against a stdlib upstream.
 """
 
 from __future__ import annotations
@@ -147,7 +148,10 @@ def test_proxy_drops_connection_without_answer(echo_proxy: FaultProxy) -> None:
 
 # -- retries through the proxy, per emulator rig -------------------------------------------------------
 
-EMULATOR_RIGS = [n for n in available_rigs() if getattr(rigs.load(n), "NEEDS_EMULATORS", False)]
+# Base rigs only: retries live in Backend.call, once per provider; the S3 profile variants (``s3:oci``, ...)
+# change request shapes, not how failed requests are retried, and would only repeat these tests.
+EMULATOR_RIGS = [n for n in available_rigs()
+                 if ":" not in n and getattr(rigs.load(n), "NEEDS_EMULATORS", False)]
 UPSTREAM = {"s3": "s3_endpoint", "azure": "azure_endpoint", "gcs": "gcs_endpoint"}
 THROTTLE: dict[str, Callable[[], Fault]] = {"s3": slowdown_503, "azure": server_busy_503,
                                             "gcs": lambda: status(503)}
@@ -282,14 +286,34 @@ def _signature(seen: Seen) -> tuple[str, frozenset[str], str | None]:
     return seen.method, frozenset(query), query.get("comp")
 
 
+def _status_query(seen: Seen) -> bool:
+    """A GCS resumable session's status query: an empty PUT asking what the session has committed."""
+    return seen.method == "PUT" and seen.headers.get("content-range") == "bytes */*"
+
+
 def test_multipart_upload_retries_a_failed_part(proxied: Proxied) -> None:
     store, data = _multipart(proxied)
     baseline = proxied.requests_for(lambda: store.put("mp/base", _stream(data)))
     assert len(baseline) >= 3, "2.5 parts should take several requests"
     proxied.proxy.inject(THROTTLE[proxied.name](), skip=1, times=2)  # the second request: a part upload
+    extra = 0
+    if proxied.name == "gcs":
+        # Before a failed chunk is resent, the session is asked what it committed (an empty PUT with
+        # ``Content-Range: bytes */*``; GCS answers 308 with the committed Range). Here the second fault
+        # hits that query, so the retries cost three requests: the failed query, a query answered, the
+        # resent chunk. fake-gcs-server cannot answer the query (it finalizes the session with what it
+        # has, fsouza/fake-gcs-server#1362; pinned by a strict xfail in tests/providers/test_gcs.py), so
+        # the proxy answers it as GCS would: the failed chunk never reached the emulator, so nothing is
+        # committed yet (308 without a Range header).
+        proxied.proxy.inject(Fault(308), match=_status_query, times=None)  # consulted after the 503s
+        extra = 1
     store.put("mp/obj", _stream(data))
-    assert proxied.proxy.count(faulted=True) == 2
-    assert proxied.proxy.count() == len(baseline) + 2
+    assert proxied.proxy.count(faulted=True) == 2 + extra
+    assert proxied.proxy.count() == len(baseline) + 2 + extra
+    if proxied.name == "gcs":
+        first = f"bytes 0-{SMALL_PART - 1}/*"
+        assert [(s.headers.get("content-range"), s.fault) for s in proxied.proxy.requests[1:5]] == [
+            (first, "503"), ("bytes */*", "503"), ("bytes */*", "308"), (first, None)]
     proxied.proxy.clear()
     assert hashlib.md5(store.get("mp/obj").read(), usedforsecurity=False).digest() == \
         hashlib.md5(data, usedforsecurity=False).digest()
@@ -304,6 +328,9 @@ def test_multipart_upload_whose_commit_keeps_failing_leaves_nothing(proxied: Pro
     with pytest.raises(TransientError):
         store.put("mp/failed", _stream(data))
     assert proxied.proxy.count(faulted=True) == FAST.max_attempts
+    if proxied.name == "gcs":  # a retry first asks the session what it committed; those queries fail too
+        faulted = [s.headers.get("content-range") for s in proxied.proxy.requests if s.fault]
+        assert faulted == [baseline[-1].headers.get("content-range")] + ["bytes */*"] * (FAST.max_attempts - 1)
     proxied.proxy.clear()
     with pytest.raises(NotFound):
         store.head("mp/failed")

@@ -37,6 +37,7 @@ from core.storage import (
 )
 from core.storage.providers.gcs import GCSBackend
 from scripts.emulators import free_port
+from tests.fakes.fault_proxy import FaultProxy, status
 from tests.rigs import RigContext
 from tests.rigs import gcs as rig
 
@@ -245,6 +246,39 @@ def test_resumable_create_only_is_enforced_server_side(store: ObjectStore, endpo
     else:
         raise AssertionError("the create-only resumable upload overwrote a concurrent write")
     assert store.get("race").read() == b"winner"
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="fake-gcs-server finalizes a resumable session when asked for its status "
+                          "(fsouza/fake-gcs-server#1362); GCS answers 308 with the committed Range")
+def test_resumable_status_query_leaves_the_session_open(store: ObjectStore, endpoint: str) -> None:
+    """What the provider's retry of a failed chunk relies on (``ResumableUpload.recover``)."""
+    start = requests.post(f"{endpoint}/upload/storage/v1/b/{backend(store).bucket}/o?uploadType=resumable",
+                          json={"name": "status"}, timeout=10)
+    session = start.headers["Location"]
+    chunk = requests.put(session, data=b"a" * PART, headers={"Content-Range": f"bytes 0-{PART - 1}/*"},
+                         timeout=10)
+    assert (chunk.status_code, chunk.headers.get("Range")) == (308, f"bytes=0-{PART - 1}")
+    query = requests.put(session, headers={"Content-Range": "bytes */*"}, timeout=10)
+    assert (query.status_code, query.headers.get("Range")) == (308, f"bytes=0-{PART - 1}")
+    assert not store.exists("status")
+
+
+def test_resumable_session_closed_early_is_not_accepted(rig_context: RigContext, endpoint: str) -> None:
+    """A status query answered with a finished object shorter than what was sent fails the put and removes
+    that object. fake-gcs-server does this to any status query (see the xfail above), which makes the
+    case reproducible: the second chunk fails once, the query closes the session after the first."""
+    with FaultProxy(endpoint) as proxy:
+        s = rig.make(rig_context, via=proxy.url, part_size=PART, retry=RetryPolicy(initial_backoff=0.001))
+        try:
+            proxy.inject(status(503), method="PUT", skip=1, times=1)
+            with pytest.raises(IntegrityError, match="closed before all data was sent"):
+                s.put("short", stream(blob_data(PART * 3)))
+            assert [(r.headers.get("content-range"), r.status) for r in proxy.requests[1:4]] == [
+                (f"bytes 0-{PART - 1}/*", 308), (f"bytes {PART}-{2 * PART - 1}/*", 503), ("bytes */*", 200)]
+            assert not s.exists("short")
+        finally:
+            s.close()
 
 
 # -- deletes -------------------------------------------------------------------------------------------------

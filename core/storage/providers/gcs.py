@@ -157,10 +157,16 @@ class GCSBackend(Backend):
         if options.get("endpoint_url"):
             kwargs["client_options"] = {"api_endpoint": str(options["endpoint_url"]).rstrip("/")}
         try:
-            return Client(**kwargs)
+            client = Client(**kwargs)
         except gauth_exc.GoogleAuthError as exc:
             raise Unauthenticated(f"no usable Google credentials: {type(exc).__name__}",
                                   provider=self.provider, bucket=self.bucket) from None
+        # Since 3.x the client fetches bucket metadata (a background ``buckets.get`` with the SDK's own
+        # retries) on first use of a bucket, only to label OpenTelemetry spans. That request ignores
+        # ``retry=None`` and the shared RetryPolicy, needs ``storage.buckets.get`` and makes request
+        # counts racy; every SDK use of the cache is guarded by its truthiness, so None turns it off.
+        client._bucket_metadata_cache = None
+        return client
 
     def close(self) -> None:
         self.client.close()
@@ -271,16 +277,80 @@ class GCSBackend(Backend):
             return self._info(blob)
         if opts.if_none_match:
             self.call("put", key, lambda: self._ensure_absent(key, "put"))
-        blob.chunk_size = self.part_size
         stream = _PartStream(body.parts(self.part_size))
         try:
-            self._conditional("put", key, opts.if_none_match, lambda: blob.upload_from_file(
-                stream, content_type=content_type, timeout=self.timeout, retry=None, **cond), retryable=False)
+            self._resumable_upload(blob, key, stream, content_type, cond, opts.if_none_match)
         except StorageError:
             if stream.error is not None:  # the caller's iterable failed: raise its own error
                 raise stream.error from None
             raise
         return self._info(blob)
+
+    def _resumable_upload(self, blob: Blob, key: str, stream: _PartStream, content_type: str,
+                          cond: Mapping[str, int], create_only: bool) -> None:
+        """A resumable upload, one chunk (= one part) per request, each request retried by ``self.call``.
+
+        The session is started the way ``Blob.upload_from_file`` starts it (same URL, metadata, conditions
+        and crc32c check), but the chunk loop is ours: the SDK's loop can only retry with its own policy.
+        After a failed chunk, ``recover`` asks the session what it committed (an empty PUT with
+        ``Content-Range: bytes */*``) and rewinds the stream there; the chunk is then resent from the
+        part kept in memory. So a retried chunk costs two requests: the status query and the resend.
+        Nothing is committed until the final chunk is acknowledged, so a failed upload leaves no object.
+        """
+        upload, transport = self._conditional("put", key, create_only, lambda: blob._initiate_resumable_upload(
+            self.client, stream, content_type, None, chunk_size=self.part_size, timeout=self.timeout,
+            checksum="auto", retry=None, **cond))
+        failed = False  # the previous attempt did not get its chunk acknowledged
+
+        def send_chunk() -> Any:
+            """One attempt: (status query and rewind,) then the next chunk. The final answer, or None."""
+            nonlocal failed
+            if failed:
+                try:
+                    upload.recover(transport)  # seeks the stream to the committed offset
+                except InvalidResponse as exc:
+                    if getattr(exc.response, "status_code", None) not in (200, 201):
+                        raise
+                    return self._closed_session(key, stream, exc.response)
+                failed = False
+            if stream.tell() != upload.bytes_uploaded:  # the server kept only part of the last chunk
+                stream.seek(upload.bytes_uploaded)
+            failed = True
+            try:
+                response = upload.transmit_next_chunk(transport, timeout=self.timeout)
+            except Exception as exc:
+                if stream.error is not None:  # the caller's data failed: nothing to retry
+                    raise self._error(StorageError, "the put body failed", "put", key) from exc
+                raise
+            failed = False
+            return response if upload.finished else None
+
+        response: Any = None
+        try:
+            while response is None:
+                response = self._conditional("put", key, create_only, send_chunk)
+        except IntegrityError as exc:
+            if isinstance(exc.__cause__, DataCorruption):
+                self._discard(key, exc.__cause__.response)
+            raise
+        blob._set_properties(response.json())  # what upload_from_file does with the final answer
+
+    def _closed_session(self, key: str, stream: _PartStream, response: Any) -> Any:
+        """The status query found the session closed with an object: the final chunk was committed but its
+        answer was lost (GCS checked the crc32c sent with it), unless the object is short of what was sent."""
+        if stream.exhausted and int(response.json().get("size", -1)) == stream.tell():
+            return response
+        self._discard(key, response)
+        raise self._error(IntegrityError, "the upload session was closed before all data was sent", "put", key)
+
+    def _discard(self, key: str, response: Any) -> None:
+        """Delete the object an upload created although it is wrong (as ``upload_from_file`` does on a
+        checksum mismatch), only in the generation named by the upload's answer."""
+        try:
+            generation = int(response.json()["generation"])
+            self._bucket.blob(key).delete(if_generation_match=generation, timeout=self.timeout, retry=None)
+        except Exception:  # best effort: the IntegrityError is what the caller must see
+            pass
 
     def _conditional(self, operation: str, key: str, create_only: bool, fn: Callable[[], T], *,
                      retryable: bool = True) -> T:
@@ -427,44 +497,66 @@ class GCSBackend(Backend):
 
 
 class _PartStream(io.RawIOBase):
-    """A forward-only file over ``Body.parts`` for the SDK's resumable upload (which reads one chunk of
-    ``chunk_size`` bytes at a time and checks ``tell()``), holding at most one part in memory.
+    """A file over ``Body.parts`` for a resumable upload, holding at most one part in memory.
 
+    The upload reads one chunk at a time and checks ``tell()``; the last chunk read is kept so ``seek``
+    can rewind into it when the server did not commit all of it (a failed or partly kept chunk).
     An exception from the caller's data is kept in ``error`` so ``put`` can re-raise it unchanged.
     """
 
     def __init__(self, parts: Iterator[bytes]) -> None:
         super().__init__()
         self._parts = parts
-        self._buffer = b""
+        self._pending = b""  # bytes taken from ``parts`` (or rewound) and not handed out yet
+        self._last = b""  # the chunk handed out last, ending at ``_position``
         self._position = 0
         self.error: BaseException | None = None
+        self.exhausted = False  # every part has been taken
 
     def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
         return True
 
     def tell(self) -> int:
         return self._position
 
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Rewind within the last chunk read (all a resumable upload ever needs)."""
+        start = self._position - len(self._last)
+        if whence != io.SEEK_SET or not start <= offset <= self._position:
+            raise ValueError(f"cannot seek a put body to byte {offset}: bytes {start}..{self._position} are kept")
+        back = self._position - offset
+        if back:
+            keep = len(self._last) - back
+            self._pending = self._last[keep:] + self._pending
+            self._last = self._last[:keep]
+            self._position = offset
+        return offset
+
     def read(self, size: int | None = -1) -> bytes:
         want = size if size is not None and size >= 0 else None
+        self._last = b""  # the previous chunk was acknowledged: it is never resent
         pieces = []
         have = 0
         while want is None or have < want:
-            if not self._buffer:
+            if not self._pending:
                 try:
-                    self._buffer = next(self._parts)
+                    self._pending = next(self._parts)
                 except StopIteration:
+                    self.exhausted = True
                     break
                 except BaseException as exc:
                     self.error = exc
                     raise
-            take = len(self._buffer) if want is None else min(want - have, len(self._buffer))
-            pieces.append(self._buffer[:take])
-            self._buffer = self._buffer[take:]
+            take = len(self._pending) if want is None else min(want - have, len(self._pending))
+            pieces.append(self._pending[:take])
+            self._pending = self._pending[take:]
             have += take
         out = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         self._position += len(out)
+        self._last = out
         return out
 
     def readinto(self, target: Any) -> int:
