@@ -14,7 +14,6 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import azure.functions as func
@@ -28,41 +27,32 @@ from core.secrets.rotation.errors import RotationTestFailed
 log = logging.getLogger("azure_functions.rotation")
 bp = func.Blueprint()
 
-#: vault name -> (SecretStore, azure.keyvault.secrets.SecretClient); replaceable with ``use_vaults``
-VaultOpener = Callable[[str], tuple[SecretStore, Any]]
+#: vault name -> SecretStore; replaceable with ``use_vaults``
+VaultOpener = Callable[[str], SecretStore]
 
 
-def _open_vault(vault: str) -> tuple[SecretStore, Any]:
-    from azure.identity import DefaultAzureCredential
-    from azure.keyvault.secrets import SecretClient
-
-    url = os.environ.get("CIRCLE_KEYVAULT_URL") or f"https://{vault}.vault.azure.net"
-    client = SecretClient(url, DefaultAzureCredential())
-    return open_secrets(f"keyvault://{vault}", client=client, max_age=0), client
+def _open_vault(vault: str) -> SecretStore:
+    """``CIRCLE_KEYVAULT_URL`` (sovereign clouds, tests) or the public vault URL; DefaultAzureCredential."""
+    url = os.environ.get("CIRCLE_KEYVAULT_URL")
+    options = {"vault_url": url} if url else {}
+    return open_secrets(f"keyvault://{vault}", max_age=0, **options)
 
 
 _opener: VaultOpener = _open_vault
-_vaults: dict[str, tuple[SecretStore, Any]] = {}
+_vaults: dict[str, SecretStore] = {}
 
 
 def use_vaults(opener: VaultOpener | None) -> None:
-    """Replace how a vault name becomes a store and its SDK client (tests, sovereign clouds)."""
+    """Replace how a vault name becomes a store (tests, sovereign clouds)."""
     global _opener
     _opener = opener or _open_vault
     _vaults.clear()
 
 
-def _vault(vault: str) -> tuple[SecretStore, Any]:
+def _vault(vault: str) -> SecretStore:
     if vault not in _vaults:
         _vaults[vault] = _opener(vault)
     return _vaults[vault]
-
-
-def _set_expiry(store: SecretStore, name: str, version: str, expires_on: datetime) -> None:
-    for secrets, client in _vaults.values():
-        if secrets is store:
-            client.update_secret_properties(name, version, expires_on=expires_on)
-            return
 
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
@@ -72,8 +62,7 @@ def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
 
 def handle_near_expiry(event: func.EventGridEvent) -> dict[str, Any] | None:
     """Rotate the secret a SecretNearExpiry event names (other Key Vault events are ignored)."""
-    result = rotate_near_expiry(event_grid_dict(event), secrets_for_vault=lambda v: _vault(v)[0],
-                                set_expiry=_set_expiry, specs=load_rotations())
+    result = rotate_near_expiry(event_grid_dict(event), secrets_for_vault=_vault, specs=load_rotations())
     return None if result is None else {"secret": result.name, "version": result.version,
                                         "outcome": result.outcome}
 
@@ -87,7 +76,7 @@ def handle_force(req: func.HttpRequest) -> func.HttpResponse:
     if not vault:
         return _json(400, {"error": "name the vault with ?vault= or CIRCLE_ROTATION_VAULT"})
     try:
-        result = force_rotation(_vault(vault)[0], name, specs=load_rotations())
+        result = force_rotation(_vault(vault), name, specs=load_rotations())
     except SecretsInvalidArgument as exc:
         return _json(400, {"error": exc.reason})
     except SecretNotFound as exc:

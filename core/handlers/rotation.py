@@ -3,8 +3,8 @@
 - ``aws_step``: Secrets Manager's four-step Lambda contract (``createSecret`` ... ``finishSecret``, also
   the snake_case names), with the checks the aws-samples rotation template makes first: rotation must be
   enabled on the secret and the token must be a version Secrets Manager staged as ``AWSPENDING``.
-- ``rotate_near_expiry``: Key Vault ``Microsoft.KeyVault.SecretNearExpiry`` (Event Grid): rotate, then give
-  the new version a new expiry, so the next warning comes one period later.
+- ``rotate_near_expiry``: Key Vault ``Microsoft.KeyVault.SecretNearExpiry`` (Event Grid): rotate, writing
+  the new version with a new expiry, so the next warning comes one period later.
 - ``rotate_on_pubsub``: Secret Manager ``SECRET_ROTATE`` Pub/Sub messages: rotate (a new version becomes
   current). Other event types (``TOPIC_CONFIGURED``, ``SECRET_UPDATE``, ...) are ignored.
 - ``force_rotation``: rotate now (the HTTP trigger).
@@ -128,13 +128,12 @@ def parse_key_vault_event(event: Mapping[str, Any]) -> tuple[str, str, str, str]
 
 
 def rotate_near_expiry(event: Mapping[str, Any], *, secrets_for_vault: Callable[[str], SecretStore],
-                       set_expiry: Callable[[SecretStore, str, str, datetime], None] | None = None,
                        specs: Sequence[RotationSpec] = (), clients: RotatorClients | None = None,
                        now: datetime | None = None) -> RotationResult | None:
     """Rotate the secret a ``SecretNearExpiry`` event names; other events are ignored (None).
 
-    A redelivered event (same id) resumes the same rotation. ``set_expiry`` (adapter-provided: expiry is
-    a Key Vault attribute outside ``SecretStore``) gets the new version and its new expiry.
+    A redelivered event (same id) resumes the same rotation. The new version is written with an expiry
+    ``expires_in_days`` (spec, default 90) from now, so the next warning comes one period later.
     """
     parsed = parse_key_vault_event(event)
     if parsed is None or parsed[0] != NEAR_EXPIRY:
@@ -143,10 +142,8 @@ def rotate_near_expiry(event: Mapping[str, Any], *, secrets_for_vault: Callable[
     _, vault, name, event_id = parsed
     secrets = secrets_for_vault(vault)
     engine, spec = engine_for(secrets, name, specs=specs, clients=clients)
-    result = engine.rotate(token_for(f"keyvault:{vault}:{event_id}"))
-    if set_expiry is not None and result.version:
-        days = spec.expires_in_days if spec else 90
-        set_expiry(secrets, name, result.version, (now or datetime.now(UTC)) + timedelta(days=days))
+    expires_on = (now or datetime.now(UTC)) + timedelta(days=spec.expires_in_days if spec else 90)
+    result = engine.rotate(token_for(f"keyvault:{vault}:{event_id}"), expires_on=expires_on)
     log.info("secret rotated on near expiry", extra={"secret_name": name, "secret_version": result.version})
     return result
 

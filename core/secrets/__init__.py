@@ -15,6 +15,7 @@ import importlib
 import os
 import re
 import threading
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -129,14 +130,31 @@ def resolve_reference(reference: str, *, refresh: bool = False) -> str:
 
     ``refresh=True`` skips the cache (a credential from it was just rejected).
     """
-    store_name, name, field = parse_reference(reference)
-    store = get_secret_store(store_name)
-    if refresh:
-        store.invalidate(name)
-    if field is None:
-        return store.get(name)
-    doc = parse_json_object(store.get_secret(name), name=name, provider=store.provider)
-    return pick_field(doc, field, name=name, provider=store.provider)
+    return resolve_references({"": reference}, refresh=refresh)[""]
+
+
+def resolve_references(references: Mapping[str, str], *, refresh: bool = False) -> dict[str, str]:
+    """Resolve several references (option -> ``secret://...``), reading each secret once, so the fields
+    of one credential (an access key id and its secret key) always come from the same version.
+
+    ``refresh=True`` skips the cache (a credential from it was just rejected).
+    """
+    parsed = {key: parse_reference(ref) for key, ref in references.items()}
+    read: dict[tuple[str, str], SecretValue] = {}
+    out: dict[str, str] = {}
+    for key, (store_name, name, field) in parsed.items():
+        store = get_secret_store(store_name)
+        value = read.get((store_name, name))
+        if value is None:
+            if refresh:
+                store.invalidate(name)
+            value = read[(store_name, name)] = store.get_secret(name)
+        if field is None:
+            out[key] = value.reveal()
+        else:
+            doc = parse_json_object(value, name=name, provider=store.provider)
+            out[key] = pick_field(doc, field, name=name, provider=store.provider)
+    return out
 
 
 def refresh_reference(reference: str) -> str:
@@ -179,5 +197,6 @@ __all__ = [
     "refresh_reference",
     "register_secret_store",
     "resolve_reference",
+    "resolve_references",
     "unregister_secret_store",
 ]

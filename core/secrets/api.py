@@ -80,6 +80,8 @@ class SecretBackend(ABC):
     name_pattern: re.Pattern[str] = re.compile(r"^[A-Za-z0-9_.\-/]{1,255}$")
     max_value_bytes: int = 64 * 1024
     read_only: bool = False
+    #: versions can carry an expiry (Key Vault's ``expires``); ``SecretStore`` refuses one otherwise
+    supports_expiry: bool = False
 
     def describe(self) -> str:
         """``scheme://where`` for messages and reprs; never contains credentials."""
@@ -90,7 +92,7 @@ class SecretBackend(ABC):
         """Return the value (with its version id) of one version, or of the version holding ``stage``."""
 
     @abstractmethod
-    def write(self, name: str, value: str) -> str:
+    def write(self, name: str, value: str, *, expires_on: datetime | None = None) -> str:
         """Add a version that becomes ``current``; return its id."""
 
     @abstractmethod
@@ -98,7 +100,7 @@ class SecretBackend(ABC):
         """Every version still known to the service, oldest first."""
 
     @abstractmethod
-    def put_pending(self, name: str, value: str, token: str) -> str:
+    def put_pending(self, name: str, value: str, token: str, *, expires_on: datetime | None = None) -> str:
         """Add a ``pending`` version keyed by ``token`` (idempotent); return its id."""
 
     @abstractmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import datetime
 from typing import Any
 
 from .api import CURRENT, STAGES, SecretBackend, SecretValue, SecretVersion
@@ -107,25 +108,30 @@ class SecretStore:
         return self._backend.stages(name).get(stage)
 
     # -- writes ---------------------------------------------------------------------------------------
-    def put(self, name: str, value: str | dict[str, Any]) -> str:
-        """Store a new ``current`` version (creating the secret); a dict is stored as JSON. Returns its id."""
+    def put(self, name: str, value: str | dict[str, Any], *, expires_on: datetime | None = None) -> str:
+        """Store a new ``current`` version (creating the secret); a dict is stored as JSON. Returns its id.
+        ``expires_on`` (timezone-aware) is the version's expiry where the service has one (Key Vault)."""
         self._name(name, "put")
         text = self._value(name, value, "put")
-        version = self._backend.write(name, text)
+        self._expiry(name, expires_on, "put")
+        version = self._backend.write(name, text, expires_on=expires_on)
         self._cache.invalidate(name)
         log.info("secret written", extra={"secret_name": name, "secret_version": version,
                                           "secret_store": self.url})
         return version
 
-    def put_pending(self, name: str, value: str | dict[str, Any], token: str) -> str:
+    def put_pending(self, name: str, value: str | dict[str, Any], token: str, *,
+                    expires_on: datetime | None = None) -> str:
         """Add a ``pending`` version keyed by ``token``; calling again with the same token writes nothing
-        and returns the same version (the first value wins). The secret must exist."""
+        and returns the same version (the first value wins). The secret must exist. ``expires_on`` as
+        for ``put``."""
         self._name(name, "put_pending")
         text = self._value(name, value, "put_pending")
         if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
             raise SecretsInvalidArgument("a rotation token is 32..64 characters of [A-Za-z0-9_-]",
                                          operation="put_pending", name=name, provider=self.provider)
-        version = self._backend.put_pending(name, text, token)
+        self._expiry(name, expires_on, "put_pending")
+        version = self._backend.put_pending(name, text, token, expires_on=expires_on)
         self._cache.invalidate(name)
         log.info("pending version stored", extra={"secret_name": name, "secret_version": version,
                                                   "secret_store": self.url})
@@ -174,6 +180,16 @@ class SecretStore:
         if stage not in STAGES:
             raise SecretsInvalidArgument(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}",
                                          operation=operation, name=name, provider=self.provider)
+
+    def _expiry(self, name: str, expires_on: object, operation: str) -> None:
+        if expires_on is None:
+            return
+        if not isinstance(expires_on, datetime) or expires_on.tzinfo is None:
+            raise SecretsInvalidArgument("expires_on is a timezone-aware datetime", operation=operation, name=name,
+                                         provider=self.provider)
+        if not self._backend.supports_expiry:
+            raise SecretsUnsupported(f"{self.provider} versions have no expiry", operation=operation, name=name,
+                                     provider=self.provider)
 
     def _value(self, name: str, value: object, operation: str) -> str:
         if isinstance(value, dict):

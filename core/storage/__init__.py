@@ -9,7 +9,7 @@ Importing this package loads no cloud SDK; a provider loads its SDK when a URL f
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -63,25 +63,51 @@ def open_store(url: str, *, retry: RetryPolicy | Mapping[str, Any] | None = None
                               f"{', '.join(sorted(PROVIDERS))}")
     module_name, _, factory_name = PROVIDERS[scheme].partition(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
-    options = _resolve_secret_refs(options)
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise InvalidArgument(f"file URLs must be file:///absolute/path, got {url!r}")
-        return ObjectStore(factory(unquote(parts.path), options), retry=retry)
-    bucket = parts.netloc
-    if not bucket and scheme != "memory":
-        raise InvalidArgument(f"the store URL {url!r} names no bucket or container")
-    return ObjectStore(factory(bucket, options), prefix=unquote(parts.path), retry=retry)
+        location, prefix = unquote(parts.path), ""
+    else:
+        location, prefix = parts.netloc, unquote(parts.path)
+        if not location and scheme != "memory":
+            raise InvalidArgument(f"the store URL {url!r} names no bucket or container")
+    resolved = _resolve_secret_refs(options)
+    reopen = _reopener(factory, location, options, resolved) if resolved is not options else None
+    return ObjectStore(factory(location, resolved), prefix=prefix, retry=retry, reopen=reopen)
 
 
-def _resolve_secret_refs(options: dict[str, Any]) -> dict[str, Any]:
-    """Replace ``secret://store/name[#field]`` option values with the secret's value."""
-    if not any(isinstance(v, str) and v.startswith("secret://") for v in options.values()):
+def _is_reference(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("secret://")
+
+
+def _resolve_secret_refs(options: dict[str, Any], *, refresh: bool = False) -> dict[str, Any]:
+    """Replace ``secret://store/name[#field]`` option values with the secret's value (``options`` itself
+    when none is a reference). ``refresh=True`` reads past the secrets cache."""
+    refs = {k: v for k, v in options.items() if _is_reference(v)}
+    if not refs:
         return options
-    from core.secrets import resolve_reference  # lazy: most stores reference no secret
+    from core.secrets import resolve_references  # lazy: most stores reference no secret
 
-    return {k: resolve_reference(v) if isinstance(v, str) and v.startswith("secret://") else v
-            for k, v in options.items()}
+    return {**options, **resolve_references(refs, refresh=refresh)}
+
+
+def _reopener(factory: Callable[[str, dict[str, Any]], Backend], location: str, options: dict[str, Any],
+              resolved: dict[str, Any]) -> Callable[[], Backend | None]:
+    """How a store whose options reference secrets rebuilds its backend after a credential was rejected:
+    read the references again past the cache; None when they still hold what is in use (a retry
+    would fail the same way)."""
+    in_use = resolved
+
+    def reopen() -> Backend | None:
+        nonlocal in_use
+        fresh = _resolve_secret_refs(options, refresh=True)
+        if fresh == in_use:
+            return None
+        backend = factory(location, fresh)
+        in_use = fresh
+        return backend
+
+    return reopen
 
 
 __all__ = [

@@ -7,8 +7,10 @@ retries and error translation. A ``Backend`` only maps each operation onto its S
 from __future__ import annotations
 
 import dataclasses
+import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TypeVar
+from typing import IO, TypeVar, cast
 
 from .api import (
     Backend,
@@ -24,22 +26,75 @@ from .api import (
     WriteOptions,
 )
 from .capabilities import Capabilities
-from .errors import InvalidArgument, InvalidKey, NotFound, StorageError, Unsupported
+from .errors import (
+    InvalidArgument,
+    InvalidKey,
+    NotFound,
+    PermissionDenied,
+    StorageError,
+    Unauthenticated,
+    Unsupported,
+)
 from .retry import RetryPolicy
 
 T = TypeVar("T")
 MAX_KEY_BYTES = 1024
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+#: a store whose credentials come from secret references rebuilds its backend with this (None: unchanged)
+Reopen = Callable[[], Backend | None]
+#: what may be cured by reading a rotated credential again
+_REJECTED = (Unauthenticated, PermissionDenied)
+
+log = logging.getLogger("core.storage")
+
+
+class _Handle:
+    """The backend a store (and its scoped views) uses, replaceable once its credential was rejected."""
+
+    def __init__(self, backend: Backend, reopen: Reopen | None) -> None:
+        self.backend = backend
+        self.reopen = reopen
+        self._lock = threading.Lock()
+
+    def renew(self, failed: Backend, error: StorageError) -> bool:
+        """After ``failed`` had a credential rejected: rebuild it from freshly read secrets. True when a
+        retry may succeed (a new backend is in place); False without secret references or when the
+        secrets still hold the rejected credential. Concurrent callers rebuild once."""
+        if self.reopen is None:
+            return False
+        with self._lock:
+            if self.backend is not failed:
+                return True  # another thread already renewed it
+            try:
+                fresh = self.reopen()
+            except Exception as exc:  # the secrets service failed too: report the storage error
+                raise error from exc
+            if fresh is None:
+                return False
+            fresh.retry = failed.retry
+            self.backend = fresh
+        log.info("store credential refreshed after rejection",
+                 extra={"store": fresh.describe(), "operation": error.operation})
+        failed.close()
+        return True
 
 
 class ObjectStore:
     """One bucket or container (optionally scoped to a key prefix) on any provider."""
 
-    def __init__(self, backend: Backend, *, prefix: str = "", retry: RetryPolicy | None = None) -> None:
-        self._backend = backend
+    def __init__(self, backend: Backend, *, prefix: str = "", retry: RetryPolicy | None = None,
+                 reopen: Reopen | None = None) -> None:
+        """``reopen`` (built by ``open_store`` for options that reference secrets) rebuilds the backend
+        with re-read credentials; an operation rejected as Unauthenticated/PermissionDenied is then
+        retried once on the new backend."""
+        self._handle = _Handle(backend, reopen)
         self._prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         if retry is not None:
             backend.retry = retry
+
+    @property
+    def _backend(self) -> Backend:
+        return self._handle.backend
 
     # -- identity -------------------------------------------------------------------------------------
     @property
@@ -64,7 +119,9 @@ class ObjectStore:
 
     def scoped(self, prefix: str) -> ObjectStore:
         """The same store seen through a further key prefix (sharing its client and retry policy)."""
-        return ObjectStore(self._backend, prefix=self._prefix + prefix)
+        view = ObjectStore(self._backend, prefix=self._prefix + prefix)
+        view._handle = self._handle  # a renewed credential serves every view
+        return view
 
     def close(self) -> None:
         self._backend.close()
@@ -102,6 +159,14 @@ class ObjectStore:
                               bucket=self._backend.bucket)
 
     def _call(self, operation: str, key: str | None, fn: Callable[[], T]) -> T:
+        """One backend request (``fn`` reads ``self._backend`` when it runs); retried once on a renewed
+        backend when the credential was rejected and secret references may hold a rotated one."""
+        backend = self._backend
+        try:
+            return backend.call(operation, key, fn)
+        except _REJECTED as exc:
+            if not self._handle.renew(backend, exc):
+                raise
         return self._backend.call(operation, key, fn)
 
     # -- operations -----------------------------------------------------------------------------------
@@ -120,7 +185,15 @@ class ObjectStore:
             self._require(caps.write_with_if_match, "do compare-and-swap writes")
         if opts.if_none_match and opts.if_match:
             raise InvalidArgument("if_none_match and if_match cannot be combined")
-        info = self._backend.put(full, Body(data), opts)
+        rewind = _rewinder(data)  # before the first attempt reads the body
+        backend = self._backend
+        try:
+            info = backend.put(full, Body(data), opts)
+        except _REJECTED as exc:
+            if rewind is None or not self._handle.renew(backend, exc):
+                raise
+            rewind()
+            info = self._backend.put(full, Body(data), opts)
         return self._strip(info)
 
     def get(self, key: str, *, start: int | None = None, end: int | None = None,
@@ -241,6 +314,19 @@ def _create_only(if_none_match: str | None) -> bool:
     if if_none_match != "*":
         raise InvalidArgument('if_none_match supports only "*" (create-only)')
     return True
+
+
+def _rewinder(data: PutData) -> Callable[[], object] | None:
+    """How to offer ``data`` again for a retried put: bytes always, a seekable file from where it was;
+    None for a one-shot stream (that put is not retried)."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return lambda: None
+    seekable = getattr(data, "seekable", None)
+    if callable(seekable) and seekable():
+        stream = cast(IO[bytes], data)
+        start = stream.tell()
+        return lambda: stream.seek(start)
+    return None
 
 
 def _unquote(etag: str | None) -> str | None:

@@ -10,6 +10,7 @@ import json
 import uuid
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,17 @@ class AwsRig:
 
     def value(self, secret_id: str, stage: str = "AWSCURRENT") -> dict[str, Any]:
         return dict(json.loads(self.sm.get_secret_value(SecretId=secret_id, VersionStage=stage)["SecretString"]))
+
+
+@contextmanager
+def moto_auth(endpoint: str) -> Iterator[None]:
+    """Make moto check signatures and IAM policies (it does not by default), then turn it off again.
+    The switch is server-wide: keep whatever runs inside in one test, and never leave it on."""
+    requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
+    try:
+        yield
+    finally:
+        requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()
 
 
 def step_event(step: str, secret_id: str, token: str) -> dict[str, Any]:

@@ -4,19 +4,16 @@ moto server's; the steps run through ``aws_lambda.rotation.rotation`` with the r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 
 from aws_lambda.rotation import rotation
 from core.secrets import SecretsInvalidArgument
 from core.secrets.rotation.errors import RotationRefused, RotationTestFailed
 from core.storage import open_store
 from core.storage.errors import StorageError
-from tests.rotation.conftest import AwsRig, LambdaContext, step_event
+from tests.rotation.conftest import AwsRig, LambdaContext, moto_auth, step_event
 
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
@@ -31,16 +28,6 @@ def seeded(aws: AwsRig) -> tuple[str, str, str]:
     user = aws.new_user()
     name, arn = aws.new_secret({"kind": "aws_iam_access_key", "user_name": user})
     return user, name, arn
-
-
-@contextmanager
-def moto_auth(endpoint: str) -> Iterator[None]:
-    """Make moto check signatures and IAM policies (it does not by default), then turn it off again."""
-    requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
-    try:
-        yield
-    finally:
-        requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf", timeout=10).raise_for_status()
 
 
 def test_four_steps_rotate_the_key_and_the_new_key_reads_and_writes_s3(aws: AwsRig,

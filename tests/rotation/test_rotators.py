@@ -174,8 +174,8 @@ def test_gcs_failed_test_deactivates_and_deletes_the_pending_key(store: SecretSt
 
 @pytest.mark.xfail(strict=True, reason="fake-gcs-server does not implement projects/{p}/hmacKeys (404)")
 def test_gcs_hmac_rotation_on_fake_gcs_server(emulators: Any, store: SecretStore) -> None:
+    import google.cloud.storage as storage
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
 
     client = storage.Client(project="circle-test", credentials=AnonymousCredentials(),
                             client_options={"api_endpoint": emulators.gcs_endpoint})

@@ -9,7 +9,6 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import azure.functions as func
 import pytest
@@ -43,9 +42,9 @@ def vault(fake_vault: FakeKeyVault) -> Iterator[tuple[SecretStore, SecretClient]
     store = open_secrets("keyvault://localhost", client=client, max_age=0)
     opened: list[str] = []
 
-    def opener(name: str) -> tuple[SecretStore, Any]:
+    def opener(name: str) -> SecretStore:
         opened.append(name)
-        return store, client
+        return store
 
     az.use_vaults(opener)
     try:

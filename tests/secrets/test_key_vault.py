@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from azure.keyvault.secrets import SecretClient
 
-from core.secrets import SecretsPermissionDenied, SecretsUnauthenticated
+from core.secrets import (
+    SecretNotFound,
+    SecretsInvalidArgument,
+    SecretsPermissionDenied,
+    SecretsUnauthenticated,
+    SecretsUnsupported,
+    open_secrets,
+)
 from tests.fakes.key_vault import FakeKeyVault
 from tests.secrets.conftest import StaticTokenCredential, open_key_vault
 
@@ -93,3 +101,24 @@ def test_the_vault_url_is_derived_from_the_name() -> None:
 
     assert vault_url_for("myvault") == "https://myvault.vault.azure.net"
     assert vault_url_for("myvault.vault.azure.cn") == "https://myvault.vault.azure.cn"
+
+
+def test_versions_carry_an_expiry(key_vault: FakeKeyVault, secret_name: str) -> None:
+    store = open_key_vault(key_vault)
+    first_expiry = datetime.now(UTC).replace(microsecond=0) + timedelta(days=90)
+    v1 = store.put(secret_name, "one", expires_on=first_expiry)
+    pending = store.put_pending(secret_name, "two", str(uuid.uuid4()), expires_on=first_expiry + timedelta(days=1))
+    client = raw_client(key_vault)
+    assert client.get_secret(secret_name, v1).properties.expires_on == first_expiry
+    assert client.get_secret(secret_name, pending).properties.expires_on == first_expiry + timedelta(days=1)
+    with pytest.raises(SecretsInvalidArgument):  # naive: which zone would it be in?
+        store.put(secret_name, "three", expires_on=datetime.now() + timedelta(days=1))
+    assert [v.id for v in store.versions(secret_name)] == [v1, pending]  # the refused put wrote nothing
+
+
+def test_stores_without_expiry_refuse_one(tmp_path: Path) -> None:
+    store = open_secrets(f"file://{tmp_path}/s.json")
+    with pytest.raises(SecretsUnsupported):
+        store.put("x", "value", expires_on=datetime.now(UTC) + timedelta(days=1))
+    with pytest.raises(SecretNotFound):
+        store.get("x")

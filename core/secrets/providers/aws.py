@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 from typing import Any, NoReturn
 
 from ..api import CURRENT, PENDING, PREVIOUS, SecretBackend, SecretValue, SecretVersion
@@ -127,7 +128,7 @@ class AwsSecretsBackend(SecretBackend):
                                              operation="get", name=name) from None
         return SecretValue(text, out.get("VersionId"))
 
-    def write(self, name: str, value: str) -> str:
+    def write(self, name: str, value: str, *, expires_on: datetime | None = None) -> str:
         token = str(uuid.uuid4())
         try:
             out = self._call("put", name, "put_secret_value", SecretId=name, ClientRequestToken=token,
@@ -165,7 +166,8 @@ class AwsSecretsBackend(SecretBackend):
                     found[PORTABLE[label]] = vid
         return found
 
-    def put_pending(self, name: str, value: str, token: str) -> str:
+    def put_pending(self, name: str, value: str, token: str, *,
+                    expires_on: datetime | None = None) -> str:
         # RotateSecret stages the token's version as AWSPENDING *without a value* before it invokes the
         # rotation function, so "the token is staged" does not mean "the value is stored": ask for it.
         try:

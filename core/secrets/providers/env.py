@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from ..api import CURRENT, SecretBackend, SecretValue, SecretVersion
@@ -52,10 +53,11 @@ class EnvBackend(SecretBackend):
     def _read_only(self, operation: str, name: str) -> SecretsUnsupported:
         return SecretsUnsupported("env:// is read-only", provider="env", operation=operation, name=name)
 
-    def write(self, name: str, value: str) -> str:
+    def write(self, name: str, value: str, *, expires_on: datetime | None = None) -> str:
         raise self._read_only("put", name)
 
-    def put_pending(self, name: str, value: str, token: str) -> str:
+    def put_pending(self, name: str, value: str, token: str, *,
+                    expires_on: datetime | None = None) -> str:
         raise self._read_only("put_pending", name)
 
     def promote(self, name: str, version: str) -> None:

@@ -135,7 +135,7 @@ class FileBackend(SecretBackend):
                                   "token": token}
         return vid
 
-    def write(self, name: str, value: str) -> str:
+    def write(self, name: str, value: str, *, expires_on: datetime | None = None) -> str:
         with self._lock:
             doc = self._load("put")
             entry = doc["secrets"].setdefault(name, {"versions": {}, "stages": {}})
@@ -144,7 +144,8 @@ class FileBackend(SecretBackend):
             self._save(doc)
             return vid
 
-    def put_pending(self, name: str, value: str, token: str) -> str:
+    def put_pending(self, name: str, value: str, token: str, *,
+                    expires_on: datetime | None = None) -> str:
         with self._lock:
             doc = self._load("put_pending")
             entry = self._secret(doc, name, "put_pending")

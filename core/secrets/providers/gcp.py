@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from datetime import datetime
 from typing import Any, NoReturn
 
 from ..api import (
@@ -212,7 +213,7 @@ class GcpSecretsBackend(SecretBackend):
                 aliases[CURRENT] = self.read(name, version=None, stage=CURRENT).version or ""
         return {k: v for k, v in aliases.items() if v}
 
-    def write(self, name: str, value: str) -> str:
+    def write(self, name: str, value: str, *, expires_on: datetime | None = None) -> str:
         try:
             secret = self._get_secret(name, "put")
         except SecretNotFound:
@@ -229,7 +230,8 @@ class GcpSecretsBackend(SecretBackend):
         self._set_aliases(name, secret, promote_stages(aliases, new), "put")
         return new
 
-    def put_pending(self, name: str, value: str, token: str) -> str:
+    def put_pending(self, name: str, value: str, token: str, *,
+                    expires_on: datetime | None = None) -> str:
         secret = self._get_secret(name, "put_pending")
         annotations = dict(secret.annotations)
         if annotations.get(TOKEN_KEY) == token and annotations.get(TOKEN_VERSION_KEY):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 from typing import Any, NoReturn
 
 from ..api import CURRENT, PENDING, PREVIOUS, SecretBackend, SecretValue, SecretVersion
@@ -59,6 +60,7 @@ class KeyVaultBackend(SecretBackend):
     provider = "keyvault"
     name_pattern = re.compile(r"^[0-9A-Za-z\-]{1,127}$")
     max_value_bytes = 25 * 1024
+    supports_expiry = True
 
     def __init__(self, location: str, options: dict[str, Any]) -> None:
         unknown = set(options) - _OPTIONS
@@ -175,8 +177,8 @@ class KeyVaultBackend(SecretBackend):
     def stages(self, name: str) -> dict[str, str]:
         return self._resolve(self._props(name, "stages"))
 
-    def write(self, name: str, value: str) -> str:
-        secret = self._call("put", name, self._client.set_secret, name, value,
+    def write(self, name: str, value: str, *, expires_on: datetime | None = None) -> str:
+        secret = self._call("put", name, self._client.set_secret, name, value, expires_on=expires_on,
                             tags={STAGE_TAG: CURRENT, SEQ_TAG: _seq()})
         new = secret.properties.version
         props = self._props(name, "put")
@@ -184,12 +186,13 @@ class KeyVaultBackend(SecretBackend):
         self._demote(name, props, new, "put", implicit=implicit)
         return str(new)
 
-    def put_pending(self, name: str, value: str, token: str) -> str:
+    def put_pending(self, name: str, value: str, token: str, *,
+                    expires_on: datetime | None = None) -> str:
         props = self._props(name, "put_pending")
         for p in props:
             if (p.tags or {}).get(TOKEN_TAG) == token:
                 return str(p.version)
-        secret = self._call("put_pending", name, self._client.set_secret, name, value,
+        secret = self._call("put_pending", name, self._client.set_secret, name, value, expires_on=expires_on,
                             tags={STAGE_TAG: PENDING, TOKEN_TAG: token, SEQ_TAG: _seq()})
         for p in props:  # one pending version at a time, as AWS moves its AWSPENDING label
             if self._stage_of(p) == PENDING:

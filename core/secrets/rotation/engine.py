@@ -19,6 +19,7 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..api import CURRENT, PENDING, PREVIOUS
 from ..errors import SecretNotFound, SecretsError
@@ -122,8 +123,9 @@ class RotationEngine:
         return pending, current, previous
 
     # -- the four steps ----------------------------------------------------------------------------------
-    def create(self, token: str) -> RotationResult:
-        """Mint a credential and store it as the ``pending`` version keyed by ``token``."""
+    def create(self, token: str, *, expires_on: datetime | None = None) -> RotationResult:
+        """Mint a credential and store it as the ``pending`` version keyed by ``token`` (with an expiry
+        where the store has one: Key Vault's SecretNearExpiry then fires one period later)."""
         with self._lock:
             current, pending, previous = self._fresh()
             if current is not None and current.token == token:
@@ -138,7 +140,7 @@ class RotationEngine:
             doc = self.rotator.create(ctx)
             doc[TOKEN_FIELD] = token
             try:
-                version = self.secrets.put_pending(self.name, doc, token)
+                version = self.secrets.put_pending(self.name, doc, token, expires_on=expires_on)
                 stored = self._load(version=version)
                 if stored is None or stored.token != token:
                     raise self._error(RotationError, "the secrets store did not keep the pending value for this "
@@ -196,11 +198,11 @@ class RotationEngine:
             self._retire(self._ctx(token, current, None), pending, current, token)
             return RotationResult(self.name, token, pending.version, "finished")
 
-    def rotate(self, token: str | None = None) -> RotationResult:
+    def rotate(self, token: str | None = None, *, expires_on: datetime | None = None) -> RotationResult:
         """All four steps with one token (a fresh one unless given: pass one to resume)."""
         token = token or new_token()
         with self._lock:
-            self.create(token)
+            self.create(token, expires_on=expires_on)
             self.set(token)
             self.test(token)
             return self.finish(token)
