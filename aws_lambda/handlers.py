@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aws_lambda.rotation import rotation
 from core.handlers.storage_events import EventResult, default_handler, handle_or_raise
 
 __all__ = ["rotation", "storage_event"]
@@ -47,9 +46,18 @@ def storage_event(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     """Replicate the objects named by a storage event. SQS batches answer ``batchItemFailures``;
     a direct or EventBridge delivery raises on failure so Lambda retries it and then dead-letters it."""
     if _is_sqs_batch(event):
-        return dict(process_partial_response(
-            event=event, record_handler=_handle_sqs_record, processor=_sqs, context=context))
+        return dict(
+            process_partial_response(event=event, record_handler=_handle_sqs_record, processor=_sqs, context=context)
+        )
     logger.set_correlation_id(event.get("id") or context.aws_request_id)
     results = handle_or_raise(default_handler(), event)
     _record(results)
     return {"events": [r.as_dict() for r in results]}
+
+
+def rotation(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The Secrets Manager rotation contract (aws_lambda/rotation.py), imported on first call so the
+    storage-event function's cold start does not pay for the rotation engine."""
+    from aws_lambda.rotation import rotation as rotate
+
+    return rotate(event, context)

@@ -32,9 +32,14 @@ def rotation(event: dict[str, Any], context: Any) -> dict[str, Any]:
     client = _client()
     secrets = open_secrets("aws-sm://", client=client, max_age=0)  # every step reads the service afresh
     try:
-        result = aws_step(str(event["Step"]), str(event["SecretId"]), str(event["ClientRequestToken"]),
-                          secrets=secrets, describe=lambda secret_id: client.describe_secret(SecretId=secret_id),
-                          specs=load_rotations())
+        result = aws_step(
+            str(event["Step"]),
+            str(event["SecretId"]),
+            str(event["ClientRequestToken"]),
+            secrets=secrets,
+            describe=lambda secret_id: client.describe_secret(SecretId=secret_id),
+            specs=load_rotations(),
+        )
     finally:
         secrets.close()
     return {"step": event["Step"], "secret": result.name, "version": result.version, "outcome": result.outcome}

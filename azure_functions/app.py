@@ -18,9 +18,15 @@ app.register_functions(rotation_bp)
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
     """The Event Grid-schema form of a trigger's event (core.events fills what the trigger lost)."""
-    return from_trigger(event_id=event.id, topic=event.topic, subject=event.subject, event_type=event.event_type,
-                        event_time=event.event_time.isoformat() if event.event_time else None,
-                        data_version=event.data_version, data=event.get_json())
+    return from_trigger(
+        event_id=event.id,
+        topic=event.topic,
+        subject=event.subject,
+        event_type=event.event_type,
+        event_time=event.event_time.isoformat() if event.event_time else None,
+        data_version=event.data_version,
+        data=event.get_json(),
+    )
 
 
 @app.function_name(name="storage_event")
@@ -35,5 +41,6 @@ def storage_event(event: func.EventGridEvent) -> None:
 def storage_webhook(req: func.HttpRequest) -> func.HttpResponse:
     """Event Grid webhook delivery (either schema), answering the validation handshakes."""
     answer = handle_http_event(default_handler(), req.method, dict(req.headers), req.get_body())
-    return func.HttpResponse(answer.json(), status_code=answer.status, headers=dict(answer.headers),
-                             mimetype="application/json")
+    return func.HttpResponse(
+        answer.json(), status_code=answer.status, headers=dict(answer.headers), mimetype="application/json"
+    )

@@ -14,25 +14,24 @@ import json
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from core.handlers.rotation import force_rotation, rotate_near_expiry
-from core.secrets import SecretsError, SecretStore, open_secrets
-from core.secrets.errors import SecretNotFound, SecretsConflict, SecretsInvalidArgument
-from core.secrets.rotation.config import load_rotations
-from core.secrets.rotation.errors import RotationTestFailed
+if TYPE_CHECKING:  # the rotation engine is imported on first use: the app's cold start skips it
+    from core.secrets import SecretStore
 
 log = logging.getLogger("azure_functions.rotation")
 bp = func.Blueprint()
 
 #: vault name -> SecretStore; replaceable with ``use_vaults``
-VaultOpener = Callable[[str], SecretStore]
+VaultOpener = Callable[[str], "SecretStore"]
 
 
 def _open_vault(vault: str) -> SecretStore:
     """``CIRCLE_KEYVAULT_URL`` (sovereign clouds, tests) or the public vault URL; DefaultAzureCredential."""
+    from core.secrets import open_secrets
+
     url = os.environ.get("CIRCLE_KEYVAULT_URL")
     options = {"vault_url": url} if url else {}
     return open_secrets(f"keyvault://{vault}", max_age=0, **options)
@@ -56,19 +55,33 @@ def _vault(vault: str) -> SecretStore:
 
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
-    return {"id": event.id, "topic": event.topic, "subject": event.subject, "eventType": event.event_type,
-            "dataVersion": event.data_version, "data": event.get_json()}
+    return {
+        "id": event.id,
+        "topic": event.topic,
+        "subject": event.subject,
+        "eventType": event.event_type,
+        "dataVersion": event.data_version,
+        "data": event.get_json(),
+    }
 
 
 def handle_near_expiry(event: func.EventGridEvent) -> dict[str, Any] | None:
     """Rotate the secret a SecretNearExpiry event names (other Key Vault events are ignored)."""
+    from core.handlers.rotation import rotate_near_expiry
+    from core.secrets.rotation.config import load_rotations
+
     result = rotate_near_expiry(event_grid_dict(event), secrets_for_vault=_vault, specs=load_rotations())
-    return None if result is None else {"secret": result.name, "version": result.version,
-                                        "outcome": result.outcome}
+    return None if result is None else {"secret": result.name, "version": result.version, "outcome": result.outcome}
 
 
 def handle_force(req: func.HttpRequest) -> func.HttpResponse:
     """Rotate ``{name}`` in ``?vault=`` (or ``CIRCLE_ROTATION_VAULT``) now. Answers never carry values."""
+    from core.handlers.rotation import force_rotation
+    from core.secrets import SecretsError
+    from core.secrets.errors import SecretNotFound, SecretsConflict, SecretsInvalidArgument
+    from core.secrets.rotation.config import load_rotations
+    from core.secrets.rotation.errors import RotationTestFailed
+
     name = req.route_params.get("name", "")
     vault = req.params.get("vault") or os.environ.get("CIRCLE_ROTATION_VAULT", "")
     if req.method != "POST":

@@ -36,8 +36,15 @@ class Run:
 
 def _stores(emu: emulators.Emulators, name: str) -> dict[str, tuple[str, dict[str, Any]]]:
     return {
-        "s3": (f"s3://{name}", {"endpoint_url": emu.s3_endpoint, "region": "us-east-1",
-                                "access_key_id": "testing", "secret_access_key": "testing"}),
+        "s3": (
+            f"s3://{name}",
+            {
+                "endpoint_url": emu.s3_endpoint,
+                "region": "us-east-1",
+                "access_key_id": "testing",
+                "secret_access_key": "testing",
+            },
+        ),
         "az": (f"az://{name}", {"connection_string": emu.azure_connection_string}),
         "gs": (f"gs://{name}", {"endpoint_url": emu.gcs_endpoint, "project": "bench", "anonymous": True}),
     }
@@ -51,12 +58,18 @@ def _seed(emu: emulators.Emulators, name: str, key: str, size: int) -> None:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage as gcs
 
-    s3 = boto3.client("s3", endpoint_url=emu.s3_endpoint, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=emu.s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     s3.create_bucket(Bucket=name)
     BlobServiceClient.from_connection_string(emu.azure_connection_string).create_container(name)
-    gcs.Client(project="bench", credentials=AnonymousCredentials(),
-               client_options={"api_endpoint": emu.gcs_endpoint}).create_bucket(name)
+    gcs.Client(
+        project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": emu.gcs_endpoint}
+    ).create_bucket(name)
 
     class Random:
         def __init__(self) -> None:
@@ -70,11 +83,18 @@ def _seed(emu: emulators.Emulators, name: str, key: str, size: int) -> None:
     s3.upload_fileobj(Random(), name, key, Config=TransferConfig(multipart_chunksize=32 * MiB))
 
 
-def _circle(stores: dict[str, tuple[str, dict[str, Any]]], src: str, dst: str, key: str) -> Run:
-    job = {"src_url": stores[src][0], "src_options": stores[src][1], "dst_url": stores[dst][0],
-           "dst_options": stores[dst][1], "key": key}
-    out = subprocess.run([sys.executable, "-m", "bench.copy_worker", json.dumps(job)], check=True,
-                         capture_output=True, text=True).stdout
+def _circle(stores: dict[str, tuple[str, dict[str, Any]]], src: str, dst: str, key: str, dst_key: str) -> Run:
+    job = {
+        "src_url": stores[src][0],
+        "src_options": stores[src][1],
+        "dst_url": stores[dst][0],
+        "dst_options": stores[dst][1],
+        "key": key,
+        "dst_key": dst_key,
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.copy_worker", json.dumps(job)], check=True, capture_output=True, text=True
+    ).stdout
     res = json.loads(out)
     growth = (res["rss_peak_kib"] - res["rss_before_kib"]) / 1024
     return Run("circle", f"{src}->{dst}", res["seconds"], growth)
@@ -82,25 +102,31 @@ def _circle(stores: dict[str, tuple[str, dict[str, Any]]], src: str, dst: str, k
 
 def _rclone_env(emu: emulators.Emulators) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
-    env.update({
-        "RCLONE_CONFIG_S3_TYPE": "s3", "RCLONE_CONFIG_S3_PROVIDER": "Other",
-        "RCLONE_CONFIG_S3_ENDPOINT": emu.s3_endpoint, "RCLONE_CONFIG_S3_REGION": "us-east-1",
-        "RCLONE_CONFIG_S3_ACCESS_KEY_ID": "testing", "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": "testing",
-        "RCLONE_CONFIG_S3_FORCE_PATH_STYLE": "true",
-        "RCLONE_CONFIG_AZ_TYPE": "azureblob", "RCLONE_CONFIG_AZ_USE_EMULATOR": "true",
-        "RCLONE_CONFIG_AZ_ENDPOINT": f"{emu.azure_endpoint}/{emulators.AZURITE_ACCOUNT}",
-        "RCLONE_CONFIG_GS_TYPE": "google cloud storage", "RCLONE_CONFIG_GS_ANONYMOUS": "true",
-        "RCLONE_CONFIG_GS_ENDPOINT": f"{emu.gcs_endpoint}/storage/v1/",
-        "RCLONE_CONFIG": "/dev/null",
-    })
+    env.update(
+        {
+            "RCLONE_CONFIG_S3_TYPE": "s3",
+            "RCLONE_CONFIG_S3_PROVIDER": "Other",
+            "RCLONE_CONFIG_S3_ENDPOINT": emu.s3_endpoint,
+            "RCLONE_CONFIG_S3_REGION": "us-east-1",
+            "RCLONE_CONFIG_S3_ACCESS_KEY_ID": "testing",
+            "RCLONE_CONFIG_S3_SECRET_ACCESS_KEY": "testing",
+            "RCLONE_CONFIG_S3_FORCE_PATH_STYLE": "true",
+            "RCLONE_CONFIG_AZ_TYPE": "azureblob",
+            "RCLONE_CONFIG_AZ_USE_EMULATOR": "true",
+            "RCLONE_CONFIG_AZ_ENDPOINT": f"{emu.azure_endpoint}/{emulators.AZURITE_ACCOUNT}",
+            "RCLONE_CONFIG_GS_TYPE": "google cloud storage",
+            "RCLONE_CONFIG_GS_ANONYMOUS": "true",
+            "RCLONE_CONFIG_GS_ENDPOINT": f"{emu.gcs_endpoint}/storage/v1/",
+            "RCLONE_CONFIG": "/dev/null",
+        }
+    )
     return env
 
 
-def _rclone(emu: emulators.Emulators, name: str, src: str, dst: str, key: str) -> Run:
+def _rclone(emu: emulators.Emulators, name: str, src: str, dst: str, key: str, dst_key: str) -> Run:
     import time
 
-    cmd = ["rclone", "copyto", f"{src}:{name}/{key}", f"{dst}:{name}/{key}-rclone", "--s3-no-head",
-           "--retries", "1", "-q"]
+    cmd = ["rclone", "copyto", f"{src}:{name}/{key}", f"{dst}:{name}/{dst_key}", "--s3-no-head", "--retries", "1", "-q"]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=_rclone_env(emu))
     _, status, usage = os.wait4(proc.pid, 0)
@@ -122,11 +148,16 @@ def main() -> None:
         name, key = f"bench-{uuid.uuid4().hex[:8]}", "big.bin"
         _seed(emu, name, key, size)
         stores = _stores(emu, name)
+        from core.storage import copy_object, open_store  # the second hop reads the same bytes from Azure
+
+        copy_object(
+            open_store(stores["s3"][0], **stores["s3"][1]), key, open_store(stores["az"][0], **stores["az"][1]), key
+        )
         runs: list[Run] = []
-        for _ in range(args.rounds):
+        for n in range(args.rounds):  # a fresh destination key every time: rclone skips up-to-date copies
             for src, dst in (("s3", "az"), ("az", "gs")):
-                runs.append(_circle(stores, src, dst, key))
-                runs.append(_rclone(emu, name, src, dst, key))
+                runs.append(_circle(stores, src, dst, key, f"{key}-circle-{n}"))
+                runs.append(_rclone(emu, name, src, dst, key, f"{key}-rclone-{n}"))
     print(f"cross-cloud copy of {args.size_mib} MiB (best of {args.rounds} rounds)")
     print(f"{'hop':<8} {'tool':<7} {'seconds':>8} {'MiB/s':>8} {'peak RSS MiB':>13}")
     best: dict[tuple[str, str], Run] = {}

@@ -27,10 +27,9 @@ def main(job: dict[str, object]) -> dict[str, object]:
     dst.list_page(page_size=1)
     rss_before = _status_kib("VmRSS")
     started = time.perf_counter()
-    info = copy_object(src, str(job["key"]), dst, str(job["key"]))
+    info = copy_object(src, str(job["key"]), dst, str(job["dst_key"]))
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "bytes": info.size, "rss_before_kib": rss_before,
-            "rss_peak_kib": _status_kib("VmHWM")}
+    return {"seconds": seconds, "bytes": info.size, "rss_before_kib": rss_before, "rss_peak_kib": _status_kib("VmHWM")}
 
 
 if __name__ == "__main__":

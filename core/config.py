@@ -18,9 +18,7 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,8 +67,13 @@ class ReplicationRule:
 
     def matches(self, key: str) -> bool:
         """Whether a key (relative to the source store) falls under this rule."""
-        return (key.startswith(self.prefix) and key.endswith(self.suffix)
-                and (self.glob is None or fnmatch.fnmatchcase(key, self.glob)))
+        if not (key.startswith(self.prefix) and key.endswith(self.suffix)):
+            return False
+        if self.glob is None:
+            return True
+        import fnmatch
+
+        return fnmatch.fnmatchcase(key, self.glob)
 
     def target_key(self, key: str) -> str:
         return self.target_prefix + key
@@ -89,6 +92,8 @@ class Config:
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: str | None = None) -> Config:
     """Read and validate the configuration named by ``path`` or ``CIRCLE_CONFIG``."""
+    import tomllib  # only when a file is read: adapters import this module on every cold start
+
     path = path or os.environ.get("CIRCLE_CONFIG")
     if not path:
         raise ConfigError("CIRCLE_CONFIG is not set: name the configuration file")
@@ -137,8 +142,7 @@ def _parse_stores(raw: Any) -> dict[str, StoreConfig]:
 def _parse_rule(index: int, raw: Any, stores: Mapping[str, StoreConfig]) -> ReplicationRule:
     where = f"replication[{index}]"
     _expect(raw, dict, where)
-    known = {"name", "source", "targets", "prefix", "suffix", "glob", "target_prefix", "propagate_deletes",
-             "verify"}
+    known = {"name", "source", "targets", "prefix", "suffix", "glob", "target_prefix", "propagate_deletes", "verify"}
     unknown = set(raw) - known
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
@@ -163,10 +167,16 @@ def _parse_rule(index: int, raw: Any, stores: Mapping[str, StoreConfig]) -> Repl
         if flag in raw:
             _expect(raw[flag], bool, f"{where}.{flag}")
     return ReplicationRule(
-        name=raw.get("name", f"{source}->{','.join(targets)}"), source=source, targets=tuple(targets),
-        prefix=raw.get("prefix", ""), suffix=raw.get("suffix", ""), glob=raw.get("glob"),
-        target_prefix=raw.get("target_prefix", ""), propagate_deletes=raw.get("propagate_deletes", False),
-        verify=raw.get("verify", True))
+        name=raw.get("name", f"{source}->{','.join(targets)}"),
+        source=source,
+        targets=tuple(targets),
+        prefix=raw.get("prefix", ""),
+        suffix=raw.get("suffix", ""),
+        glob=raw.get("glob"),
+        target_prefix=raw.get("target_prefix", ""),
+        propagate_deletes=raw.get("propagate_deletes", False),
+        verify=raw.get("verify", True),
+    )
 
 
 def _expect(value: Any, kind: type, where: str) -> None:

@@ -76,8 +76,12 @@ def storage_extras(config: Path) -> list[str]:
     bundle can write to the other clouds its replication rules target."""
     data = tomllib.loads(config.read_text(encoding="utf-8"))
     layers = [data, *[v for v in data.get("env", {}).values() if isinstance(v, dict)]]
-    schemes = {str(store.get("url", "")).split("://", 1)[0].lower()
-               for layer in layers for store in layer.get("stores", {}).values() if isinstance(store, dict)}
+    schemes = {
+        str(store.get("url", "")).split("://", 1)[0].lower()
+        for layer in layers
+        for store in layer.get("stores", {}).values()
+        if isinstance(store, dict)
+    }
     return [STORAGE_EXTRAS[s] for s in sorted(schemes) if s in STORAGE_EXTRAS]
 
 

@@ -12,8 +12,13 @@ from scripts import emulators
 
 def open_demo_stores(emu: emulators.Emulators) -> dict[str, ObjectStore]:
     name = f"circle-demo-{uuid.uuid4().hex[:8]}"
-    s3 = open_store(f"s3://{name}", endpoint_url=emu.s3_endpoint, region="us-east-1",
-                    access_key_id="testing", secret_access_key="testing")
+    s3 = open_store(
+        f"s3://{name}",
+        endpoint_url=emu.s3_endpoint,
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
     az = open_store(f"az://{name}", connection_string=emu.azure_connection_string)
     gs = open_store(f"gs://{name}", endpoint_url=emu.gcs_endpoint, project="circle-demo", anonymous=True)
     _create_buckets(emu, name)
@@ -27,23 +32,35 @@ def _create_buckets(emu: emulators.Emulators, name: str) -> None:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage as gcs
 
-    boto3.client("s3", endpoint_url=emu.s3_endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                 aws_secret_access_key="testing").create_bucket(Bucket=name)
+    boto3.client(
+        "s3",
+        endpoint_url=emu.s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=name)
     BlobServiceClient.from_connection_string(emu.azure_connection_string).create_container(name)
-    gcs.Client(project="circle-demo", credentials=AnonymousCredentials(),
-               client_options={"api_endpoint": emu.gcs_endpoint}).create_bucket(name)
+    gcs.Client(
+        project="circle-demo", credentials=AnonymousCredentials(), client_options={"api_endpoint": emu.gcs_endpoint}
+    ).create_bucket(name)
 
 
 def main() -> None:
     started = time.monotonic()
     with emulators.running() as emu:
-        print(f"emulators up in {time.monotonic() - started:.1f}s: moto {emu.s3_endpoint}, "
-              f"Azurite {emu.azure_endpoint}, fake-gcs-server {emu.gcs_endpoint}")
+        print(
+            f"emulators up in {time.monotonic() - started:.1f}s: moto {emu.s3_endpoint}, "
+            f"Azurite {emu.azure_endpoint}, fake-gcs-server {emu.gcs_endpoint}"
+        )
         stores = open_demo_stores(emu)
         names = list(stores)
         for label, store in stores.items():
-            info = store.put("hello/world.txt", f"hello from {label}\n".encode(), content_type="text/plain",
-                             metadata={"origin": label.split()[0]})
+            info = store.put(
+                "hello/world.txt",
+                f"hello from {label}\n".encode(),
+                content_type="text/plain",
+                metadata={"origin": label.split()[0]},
+            )
             print(f"put  {store.url}/hello/world.txt  {info.size} bytes  etag {info.etag}")
         for i, label in enumerate(names):
             src, dst = stores[label], stores[names[(i + 1) % len(names)]]
@@ -55,8 +72,10 @@ def main() -> None:
             for key in keys:
                 if key and key.startswith("copies/"):
                     with store.get(key) as reader:
-                        print(f"read {store.url}/{key}: {reader.read().decode().strip()!r} "
-                              f"(content-type {reader.info.content_type}, metadata {dict(reader.info.metadata)})")
+                        print(
+                            f"read {store.url}/{key}: {reader.read().decode().strip()!r} "
+                            f"(content-type {reader.info.content_type}, metadata {dict(reader.info.metadata)})"
+                        )
         for store in stores.values():
             store.close()
     print(f"emulators stopped; demo took {time.monotonic() - started:.1f}s")

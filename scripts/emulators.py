@@ -48,8 +48,10 @@ class Emulators:
 
     @property
     def azure_connection_string(self) -> str:
-        return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-                f"BlobEndpoint={self.azure_endpoint}/{AZURITE_ACCOUNT};")
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={self.azure_endpoint}/{AZURITE_ACCOUNT};"
+        )
 
     def env(self) -> dict[str, str]:
         """Environment variables the SDKs (and ``open_store``) read to reach the emulators."""
@@ -81,8 +83,9 @@ class Emulators:
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
-        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=ROOT)
+        return subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT
+        )
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
@@ -122,13 +125,42 @@ def start() -> Emulators:
     try:
         moto = _spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3)], logs["moto"])
         emu._procs.append(moto)
-        azurite = _spawn([str(azurite_binary()), "--blobHost", "127.0.0.1", "--blobPort", str(az),
-                          "--location", str(Path(tmp) / "azurite"), "--skipApiVersionCheck", "--loose",
-                          "--silent"], logs["azurite"])
+        azurite = _spawn(
+            [
+                str(azurite_binary()),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(az),
+                "--location",
+                str(Path(tmp) / "azurite"),
+                "--skipApiVersionCheck",
+                "--loose",
+                "--silent",
+            ],
+            logs["azurite"],
+        )
         emu._procs.append(azurite)
-        gcs = _spawn([str(fake_gcs_binary()), "-scheme", "http", "-host", "127.0.0.1", "-port", str(gs),
-                      "-public-host", f"127.0.0.1:{gs}", "-external-url", f"http://127.0.0.1:{gs}",
-                      "-backend", "memory", "-log-level", "error"], logs["gcs"])
+        gcs = _spawn(
+            [
+                str(fake_gcs_binary()),
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                str(gs),
+                "-public-host",
+                f"127.0.0.1:{gs}",
+                "-external-url",
+                f"http://127.0.0.1:{gs}",
+                "-backend",
+                "memory",
+                "-log-level",
+                "error",
+            ],
+            logs["gcs"],
+        )
         emu._procs.append(gcs)
         _wait_http(f"{emu.s3_endpoint}/moto-api/", moto, logs["moto"])
         _wait_http(f"{emu.azure_endpoint}/{AZURITE_ACCOUNT}?comp=list", azurite, logs["azurite"])

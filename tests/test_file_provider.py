@@ -66,16 +66,36 @@ def test_bad_roots_and_options(tmp_path: Path) -> None:
         open_store(f"file://{tmp_path}/afile")
 
 
-@pytest.mark.parametrize("key", [
-    "..", "../escape", "a/../../escape", "./a", "a/./b", "a//b", "/etc/passwd", "a/", "dir/",
-    ".circle-meta/m/x", "a/.circle-meta", ".circle-tmp-1234", "a/.circle-tmp-x", "x" * 256 + "/y",
-])
-def test_keys_that_cannot_be_stored_are_refused_before_touching_disk(root: Path, fs: ObjectStore,
-                                                                      key: str) -> None:
+@pytest.mark.parametrize(
+    "key",
+    [
+        "..",
+        "../escape",
+        "a/../../escape",
+        "./a",
+        "a/./b",
+        "a//b",
+        "/etc/passwd",
+        "a/",
+        "dir/",
+        ".circle-meta/m/x",
+        "a/.circle-meta",
+        ".circle-tmp-1234",
+        "a/.circle-tmp-x",
+        "x" * 256 + "/y",
+    ],
+)
+def test_keys_that_cannot_be_stored_are_refused_before_touching_disk(root: Path, fs: ObjectStore, key: str) -> None:
     fs.put("existing", b"1")
     before = tree(root)
-    for op in (lambda: fs.put(key, b"data"), lambda: fs.get(key), lambda: fs.head(key),
-               lambda: fs.delete(key), lambda: fs.copy("existing", key), lambda: fs.copy(key, "other")):
+    for op in (
+        lambda: fs.put(key, b"data"),
+        lambda: fs.get(key),
+        lambda: fs.head(key),
+        lambda: fs.delete(key),
+        lambda: fs.copy("existing", key),
+        lambda: fs.copy(key, "other"),
+    ):
         with pytest.raises(InvalidKey) as caught:
             op()
         assert caught.value.provider == "file"

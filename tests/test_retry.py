@@ -92,8 +92,9 @@ def echo_proxy() -> Iterator[FaultProxy]:
 
 def test_proxy_streams_chunked_request_and_response_bodies(echo_proxy: FaultProxy) -> None:
     data = [bytes([i]) * 50_000 for i in range(5)]
-    response = requests.put(echo_proxy.url + "/k?partNumber=1", data=iter(data), timeout=10,
-                            headers={"Range": "bytes=1-2"})
+    response = requests.put(
+        echo_proxy.url + "/k?partNumber=1", data=iter(data), timeout=10, headers={"Range": "bytes=1-2"}
+    )
     assert response.status_code == 201
     assert response.content == b"".join(data)
     digest = hashlib.md5(b"".join(data), usedforsecurity=False).hexdigest()
@@ -109,7 +110,10 @@ def test_proxy_streams_chunked_request_and_response_bodies(echo_proxy: FaultProx
     head = requests.head(echo_proxy.url + "/k", timeout=10)
     assert (head.status_code, head.headers["Content-Length"], head.headers["ETag"]) == (200, "12345", '"abc"')
     assert [(s.method, s.path, s.fault, s.status) for s in echo_proxy.requests] == [
-        ("PUT", "/k?partNumber=1", None, 201), ("GET", "/k", None, 206), ("HEAD", "/k", None, 200)]
+        ("PUT", "/k?partNumber=1", None, 201),
+        ("GET", "/k", None, 206),
+        ("HEAD", "/k", None, 200),
+    ]
     assert echo_proxy.requests[0].headers["range"] == "bytes=1-2"
 
 
@@ -150,11 +154,9 @@ def test_proxy_drops_connection_without_answer(echo_proxy: FaultProxy) -> None:
 
 # Base rigs only: retries live in Backend.call, once per provider; the S3 profile variants (``s3:oci``, ...)
 # change request shapes, not how failed requests are retried, and would only repeat these tests.
-EMULATOR_RIGS = [n for n in available_rigs()
-                 if ":" not in n and getattr(rigs.load(n), "NEEDS_EMULATORS", False)]
+EMULATOR_RIGS = [n for n in available_rigs() if ":" not in n and getattr(rigs.load(n), "NEEDS_EMULATORS", False)]
 UPSTREAM = {"s3": "s3_endpoint", "azure": "azure_endpoint", "gcs": "gcs_endpoint"}
-THROTTLE: dict[str, Callable[[], Fault]] = {"s3": slowdown_503, "azure": server_busy_503,
-                                            "gcs": lambda: status(503)}
+THROTTLE: dict[str, Callable[[], Fault]] = {"s3": slowdown_503, "azure": server_busy_503, "gcs": lambda: status(503)}
 FAST = RetryPolicy(max_attempts=4, total_timeout=60.0, initial_backoff=0.005, max_backoff=0.02)
 SMALL_PART = 256 * 1024
 
@@ -204,8 +206,9 @@ OPERATIONS: dict[str, tuple[Callable[[ObjectStore], object], str]] = {
 
 
 def _fault(kind: str, rig: str) -> Fault:
-    return {"throttle": THROTTLE[rig](), "500": status(500), "429": status(429), "drop": drop()}.get(kind) \
-        or status(int(kind))
+    return {"throttle": THROTTLE[rig](), "500": status(500), "429": status(429), "drop": drop()}.get(kind) or status(
+        int(kind)
+    )
 
 
 @pytest.mark.parametrize("op_name", list(OPERATIONS))
@@ -277,7 +280,7 @@ def _multipart(proxied: Proxied) -> tuple[ObjectStore, bytes]:
 
 def _stream(data: bytes) -> Iterator[bytes]:
     for i in range(0, len(data), 64 * 1024):
-        yield data[i:i + 64 * 1024]
+        yield data[i : i + 64 * 1024]
 
 
 def _signature(seen: Seen) -> tuple[str, frozenset[str], str | None]:
@@ -313,10 +316,16 @@ def test_multipart_upload_retries_a_failed_part(proxied: Proxied) -> None:
     if proxied.name == "gcs":
         first = f"bytes 0-{SMALL_PART - 1}/*"
         assert [(s.headers.get("content-range"), s.fault) for s in proxied.proxy.requests[1:5]] == [
-            (first, "503"), ("bytes */*", "503"), ("bytes */*", "308"), (first, None)]
+            (first, "503"),
+            ("bytes */*", "503"),
+            ("bytes */*", "308"),
+            (first, None),
+        ]
     proxied.proxy.clear()
-    assert hashlib.md5(store.get("mp/obj").read(), usedforsecurity=False).digest() == \
-        hashlib.md5(data, usedforsecurity=False).digest()
+    assert (
+        hashlib.md5(store.get("mp/obj").read(), usedforsecurity=False).digest()
+        == hashlib.md5(data, usedforsecurity=False).digest()
+    )
 
 
 def test_multipart_upload_whose_commit_keeps_failing_leaves_nothing(proxied: Proxied) -> None:

@@ -47,18 +47,20 @@ def test_byte_range_from_slice() -> None:
         ByteRange.from_slice(0, -1)
 
 
-@pytest.mark.parametrize(("rng", "header", "resolved", "empty"), [
-    (ByteRange(start=5), "bytes=5-", (5, 10), False),
-    (ByteRange(start=2, end=4), "bytes=2-3", (2, 4), False),
-    (ByteRange(suffix=3), "bytes=-3", (7, 10), False),
-    (ByteRange(suffix=30), "bytes=-30", (0, 10), False),
-    (ByteRange(start=20), "bytes=20-", (10, 10), False),
-    (ByteRange(start=3, end=50), "bytes=3-49", (3, 10), False),
-    (ByteRange(start=4, end=4), "bytes=4-3", (4, 4), True),
-    (ByteRange(suffix=0), "bytes=-0", (10, 10), True),
-])
-def test_byte_range_header_resolve_empty(rng: ByteRange, header: str, resolved: tuple[int, int],
-                                         empty: bool) -> None:
+@pytest.mark.parametrize(
+    ("rng", "header", "resolved", "empty"),
+    [
+        (ByteRange(start=5), "bytes=5-", (5, 10), False),
+        (ByteRange(start=2, end=4), "bytes=2-3", (2, 4), False),
+        (ByteRange(suffix=3), "bytes=-3", (7, 10), False),
+        (ByteRange(suffix=30), "bytes=-30", (0, 10), False),
+        (ByteRange(start=20), "bytes=20-", (10, 10), False),
+        (ByteRange(start=3, end=50), "bytes=3-49", (3, 10), False),
+        (ByteRange(start=4, end=4), "bytes=4-3", (4, 4), True),
+        (ByteRange(suffix=0), "bytes=-0", (10, 10), True),
+    ],
+)
+def test_byte_range_header_resolve_empty(rng: ByteRange, header: str, resolved: tuple[int, int], empty: bool) -> None:
     assert rng.resolve(10) == resolved
     assert rng.is_empty is empty
     if not empty:
@@ -224,8 +226,14 @@ def test_retry_never_retries_non_retryable_or_when_told_not_to() -> None:
 
 def test_retry_honours_total_time_budget() -> None:
     clock = FakeClock()
-    policy = RetryPolicy(max_attempts=1000, total_timeout=10.0, initial_backoff=1.0, max_backoff=4.0,
-                         sleep=clock.sleep, clock=clock.clock)
+    policy = RetryPolicy(
+        max_attempts=1000,
+        total_timeout=10.0,
+        initial_backoff=1.0,
+        max_backoff=4.0,
+        sleep=clock.sleep,
+        clock=clock.clock,
+    )
     calls, fn = _failing([TransientError("x") for _ in range(1000)])
     with pytest.raises(TransientError):
         policy.call(fn)  # type: ignore[arg-type]
@@ -302,17 +310,20 @@ def test_open_store_rejects_unknown_schemes_and_options() -> None:
 # -- errors and redaction ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "secret"), [
-    ("https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeefcafe&X-Amz-Credential=AKIAXYZ/2024", "deadbeefcafe"),
-    ("https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeefcafe&X-Amz-Credential=AKIAXYZ/2024", "AKIAXYZ"),
-    ("https://acct.blob.core.windows.net/c/b?sv=2022&sig=c2VjcmV0c2ln%3D&se=2030", "c2VjcmV0c2ln"),
-    ("https://storage.googleapis.com/b/o?X-Goog-Signature=0a1b2c3d4e", "0a1b2c3d4e"),
-    ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=S3cr3tKey==;EndpointSuffix=x", "S3cr3tKey"),
-    ("aws_secret_access_key = wJalrXUtnFEMI", "wJalrXUtnFEMI"),
-    ("Authorization: Bearer ya29.tokenvalue", "ya29.tokenvalue"),
-    ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----", "MIIEvQIBADANBg"),
-    ('{"client_secret": "hunter2hunter2"}', "hunter2hunter2"),
-])
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeefcafe&X-Amz-Credential=AKIAXYZ/2024", "deadbeefcafe"),
+        ("https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeefcafe&X-Amz-Credential=AKIAXYZ/2024", "AKIAXYZ"),
+        ("https://acct.blob.core.windows.net/c/b?sv=2022&sig=c2VjcmV0c2ln%3D&se=2030", "c2VjcmV0c2ln"),
+        ("https://storage.googleapis.com/b/o?X-Goog-Signature=0a1b2c3d4e", "0a1b2c3d4e"),
+        ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=S3cr3tKey==;EndpointSuffix=x", "S3cr3tKey"),
+        ("aws_secret_access_key = wJalrXUtnFEMI", "wJalrXUtnFEMI"),
+        ("Authorization: Bearer ya29.tokenvalue", "ya29.tokenvalue"),
+        ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----", "MIIEvQIBADANBg"),
+        ('{"client_secret": "hunter2hunter2"}', "hunter2hunter2"),
+    ],
+)
 def test_redact_removes_credentials(text: str, secret: str) -> None:
     out = redact(text)
     assert secret not in out
@@ -325,8 +336,15 @@ def test_redact_keeps_ordinary_text() -> None:
 
 
 def test_error_messages_are_redacted_and_carry_context() -> None:
-    err = NotFound("fetching https://x/y?sig=TOPSECRET failed", provider="az", operation="get", bucket="c",
-                   key="y", request_id="r-1", status=404)
+    err = NotFound(
+        "fetching https://x/y?sig=TOPSECRET failed",
+        provider="az",
+        operation="get",
+        bucket="c",
+        key="y",
+        request_id="r-1",
+        status=404,
+    )
     assert "TOPSECRET" not in str(err)
     assert str(err).startswith("get az://c/y: ")
     assert "(request id r-1)" in str(err)
@@ -344,14 +362,27 @@ def test_error_tree_mixes_in_builtins_and_retryability() -> None:
     assert TransientError("x", retryable=False).retryable is False
 
 
-@pytest.mark.parametrize(("status", "code", "cls"), [
-    (404, None, NotFound), (503, "SlowDown", Throttled), (503, "ServerBusy", Throttled),
-    (503, "InternalError", TransientError), (500, None, TransientError), (429, None, Throttled),
-    (412, None, PreconditionFailed), (409, "BlobAlreadyExists", AlreadyExists), (401, None, Unauthenticated),
-    (403, "SignatureDoesNotMatch", Unauthenticated), (403, "AccessDenied", PermissionDenied),
-    (400, None, InvalidArgument), (None, None, TransientError), (418, None, StorageError),
-    (408, None, TransientError), (200, "NoSuchKey", NotFound),
-])
+@pytest.mark.parametrize(
+    ("status", "code", "cls"),
+    [
+        (404, None, NotFound),
+        (503, "SlowDown", Throttled),
+        (503, "ServerBusy", Throttled),
+        (503, "InternalError", TransientError),
+        (500, None, TransientError),
+        (429, None, Throttled),
+        (412, None, PreconditionFailed),
+        (409, "BlobAlreadyExists", AlreadyExists),
+        (401, None, Unauthenticated),
+        (403, "SignatureDoesNotMatch", Unauthenticated),
+        (403, "AccessDenied", PermissionDenied),
+        (400, None, InvalidArgument),
+        (None, None, TransientError),
+        (418, None, StorageError),
+        (408, None, TransientError),
+        (200, "NoSuchKey", NotFound),
+    ],
+)
 def test_error_for_status(status: int | None, code: str | None, cls: type[StorageError]) -> None:
     assert error_for_status(status, code) is cls
 
@@ -376,3 +407,32 @@ def test_importing_core_loads_no_cloud_sdk() -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "none"
+
+
+def test_prefetch_yields_in_order_raises_errors_and_stops_its_reader() -> None:
+    import threading
+
+    from core.storage.transfer import prefetch
+
+    assert list(prefetch(iter([b"a", b"b", b"c"]), depth=1)) == [b"a", b"b", b"c"]
+
+    def failing() -> Iterator[bytes]:
+        yield b"x"
+        raise OSError("source connection dropped")
+
+    with pytest.raises(OSError, match="dropped"):
+        list(prefetch(failing()))
+
+    pulled = 0
+
+    def endless() -> Iterator[bytes]:
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield b"."
+
+    gen = prefetch(endless(), depth=2)
+    next(gen)
+    gen.close()  # the consumer gives up: the reader thread must end, having read only a bounded amount
+    assert not any(t.name == "circle-prefetch" for t in threading.enumerate())
+    assert pulled <= 5

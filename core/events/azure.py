@@ -35,10 +35,12 @@ _TYPES: dict[str, Kind] = {
 }
 
 # Storage events that are about a policy run or the account, not one blob: no StorageEvent.
-_ACCOUNT_LEVEL = frozenset({
-    "Microsoft.Storage.LifecyclePolicyCompleted",
-    "Microsoft.Storage.BlobInventoryPolicyCompleted",
-})
+_ACCOUNT_LEVEL = frozenset(
+    {
+        "Microsoft.Storage.LifecyclePolicyCompleted",
+        "Microsoft.Storage.BlobInventoryPolicyCompleted",
+    }
+)
 
 VALIDATION = "Microsoft.EventGrid.SubscriptionValidationEvent"
 CONTROL_TYPES = frozenset({VALIDATION, "Microsoft.EventGrid.SubscriptionDeletedEvent"}) | _ACCOUNT_LEVEL
@@ -97,7 +99,7 @@ def _from_subject(subject: str) -> tuple[str | None, str | None]:
     """``/blobServices/default/containers/<c>/blobs/<path>`` -> (c, path); blob names are not encoded."""
     if not subject.startswith(_SUBJECT_PREFIX):
         return None, None
-    rest = subject[len(_SUBJECT_PREFIX):]
+    rest = subject[len(_SUBJECT_PREFIX) :]
     container, sep, tail = rest.partition("/blobs/")
     if not sep or not container or "/" in container:
         return None, None
@@ -123,7 +125,7 @@ def _account(origin: str | None) -> str | None:
     i = origin.find(marker)
     if i < 0:
         return None
-    return origin[i + len(marker):].split("/", 1)[0] or None
+    return origin[i + len(marker) :].split("/", 1)[0] or None
 
 
 def _account_from_url(url: Any) -> str | None:
@@ -156,8 +158,16 @@ _API_TYPES = {
 }
 
 
-def from_trigger(*, event_id: str | None, topic: str | None, subject: str | None, event_type: str | None,
-                 event_time: str | None, data_version: str | None, data: Any) -> dict[str, Any]:
+def from_trigger(
+    *,
+    event_id: str | None,
+    topic: str | None,
+    subject: str | None,
+    event_type: str | None,
+    event_time: str | None,
+    data_version: str | None,
+    data: Any,
+) -> dict[str, Any]:
     """The Event Grid-schema dict for what an Event Grid trigger handed over, filling a missing type
     from ``data.api`` and a missing time with the time of receipt."""
     if not event_type and isinstance(data, dict):
@@ -166,5 +176,12 @@ def from_trigger(*, event_id: str | None, topic: str | None, subject: str | None
         from datetime import UTC, datetime
 
         event_time = datetime.now(UTC).isoformat()
-    return {"id": event_id, "topic": topic, "subject": subject, "eventType": event_type,
-            "eventTime": event_time, "dataVersion": data_version, "data": data}
+    return {
+        "id": event_id,
+        "topic": topic,
+        "subject": subject,
+        "eventType": event_type,
+        "eventTime": event_time,
+        "dataVersion": data_version,
+        "data": data,
+    }

@@ -187,8 +187,7 @@ def _dispatch_one(d: Any, where: str, via: str, mid: str | None, controls: _Cont
     if "detail-type" in d:
         source = d.get("source")
         if source != "aws.s3":
-            raise EventError(f"is {source!r}: only aws.s3 EventBridge events are storage events",
-                             _at(where, "source"))
+            raise EventError(f"is {source!r}: only aws.s3 EventBridge events are storage events", _at(where, "source"))
         return [aws.eventbridge_event(d, where, via + "eventbridge", mid)]
     if "specversion" in d:
         return _cloudevent(d, where, via, controls)
@@ -206,11 +205,17 @@ def _dispatch_one(d: Any, where: str, via: str, mid: str | None, controls: _Cont
     if type(d.get("attributes")) is dict and "eventType" in d["attributes"]:
         return _pubsub(d, where, via, mid, controls)
     if d.get("kind") == "storage#object":
-        raise EventError("is a bare GCS object resource: its event type travels in the ce-type header; "
-                         "use parse_cloudevent(headers, body)", where or "payload")
+        raise EventError(
+            "is a bare GCS object resource: its event type travels in the ce-type header; "
+            "use parse_cloudevent(headers, body)",
+            where or "payload",
+        )
     keys = ", ".join(sorted(str(k) for k in d)[:8])
-    raise EventError(f"has an unknown envelope (keys: {keys}); expected an S3/SQS/SNS/EventBridge record, "
-                     "an Event Grid event, a CloudEvent or a Pub/Sub message", where or "payload")
+    raise EventError(
+        f"has an unknown envelope (keys: {keys}); expected an S3/SQS/SNS/EventBridge record, "
+        "an Event Grid event, a CloudEvent or a Pub/Sub message",
+        where or "payload",
+    )
 
 
 def _note(controls: _Controls, message: ControlMessage) -> None:
@@ -218,8 +223,9 @@ def _note(controls: _Controls, message: ControlMessage) -> None:
         controls.append(message)
 
 
-def _aws_records(records: Any, where: str, via: str, mid: str | None, controls: _Controls,
-                 start: int = 0) -> list[StorageEvent]:
+def _aws_records(
+    records: Any, where: str, via: str, mid: str | None, controls: _Controls, start: int = 0
+) -> list[StorageEvent]:
     if type(records) is not list:
         raise EventError(f"must be an array, got {type(records).__name__}", where)
     out: list[StorageEvent] = []
@@ -232,20 +238,31 @@ def _aws_records(records: Any, where: str, via: str, mid: str | None, controls: 
             out.append(s3_record(rec, w, s3_via, mid))
         elif src == "aws:sqs":
             message_id = rec.get("messageId")
-            out.extend(_nested(rec.get("body"), f"{w}.body", via + "sqs/",
-                               message_id if type(message_id) is str else mid, controls))
+            out.extend(
+                _nested(
+                    rec.get("body"), f"{w}.body", via + "sqs/", message_id if type(message_id) is str else mid, controls
+                )
+            )
         elif type(rec) is dict and rec.get("EventSource") == "aws:sns":
             sns = as_dict(rec.get("Sns"), f"{w}.Sns")
             message_id = sns.get("MessageId")
-            out.extend(_nested(sns.get("Message"), f"{w}.Sns.Message", via + "sns/",
-                               mid or (message_id if type(message_id) is str else None), controls))
+            out.extend(
+                _nested(
+                    sns.get("Message"),
+                    f"{w}.Sns.Message",
+                    via + "sns/",
+                    mid or (message_id if type(message_id) is str else None),
+                    controls,
+                )
+            )
         elif type(rec) is not dict:
             raise EventError(f"must be a JSON object, got {type(rec).__name__}", w)
         elif src is not None and str(src).endswith(":s3"):
             raise EventError(f"is {src!r}, not aws:s3", f"{w}.eventSource")
         else:
-            raise EventError(f"is {src or rec.get('EventSource')!r}: expected aws:s3, aws:sqs or aws:sns",
-                             f"{w}.eventSource")
+            raise EventError(
+                f"is {src or rec.get('EventSource')!r}: expected aws:s3, aws:sqs or aws:sns", f"{w}.eventSource"
+            )
     return out
 
 
@@ -267,8 +284,7 @@ def _nested(body: Any, where: str, via: str, mid: str | None, controls: _Control
     return _dispatch(doc, where, via, mid, controls)
 
 
-def _sns_envelope(d: dict[str, Any], where: str, via: str, mid: str | None,
-                  controls: _Controls) -> list[StorageEvent]:
+def _sns_envelope(d: dict[str, Any], where: str, via: str, mid: str | None, controls: _Controls) -> list[StorageEvent]:
     """An SNS message as delivered to SQS (wrapped, not raw delivery) or to an HTTP endpoint."""
     sns_type = d.get("Type")
     if sns_type in _SNS_CONTROL:
@@ -277,8 +293,9 @@ def _sns_envelope(d: dict[str, Any], where: str, via: str, mid: str | None,
     if sns_type != "Notification":
         raise EventError(f"is {sns_type!r}, not an SNS Notification", _at(where, "Type"))
     own = d.get("MessageId")
-    return _nested(d.get("Message"), _at(where, "Message"), via + "sns/",
-                   mid or (own if type(own) is str else None), controls)
+    return _nested(
+        d.get("Message"), _at(where, "Message"), via + "sns/", mid or (own if type(own) is str else None), controls
+    )
 
 
 def _cloudevent(d: dict[str, Any], where: str, via: str, controls: _Controls) -> list[StorageEvent]:
@@ -308,8 +325,9 @@ def _event_type(d: dict[str, Any], where: str, via: str, controls: _Controls) ->
         return []
     if event_type.startswith("Microsoft.Storage."):
         return [azure.blob_event(d, where, via + "eventgrid", False)]
-    if "data" in d and (event_type in gcp.LEGACY_KINDS or event_type == gcp.LEGACY_CHANGE
-                        or event_type in gcp.LEGACY_PUBSUB):
+    if "data" in d and (
+        event_type in gcp.LEGACY_KINDS or event_type == gcp.LEGACY_CHANGE or event_type in gcp.LEGACY_PUBSUB
+    ):
         return _gcp_legacy(d, where, via, controls)
     raise EventError(f"is {event_type!r}: not a storage event type", _at(where, "eventType"))
 
@@ -321,8 +339,9 @@ def _gcp_legacy(d: dict[str, Any], where: str, via: str, controls: _Controls) ->
     event_type = ctx.get("eventType")
     if event_type in gcp.LEGACY_PUBSUB:
         event_id = ctx.get("eventId")
-        return _pubsub(d.get("data"), _at(where, "data"), via + "legacy/",
-                       event_id if type(event_id) is str else None, controls)
+        return _pubsub(
+            d.get("data"), _at(where, "data"), via + "legacy/", event_id if type(event_id) is str else None, controls
+        )
     if event_type in gcp.LEGACY_KINDS or event_type == gcp.LEGACY_CHANGE:
         return [gcp.legacy_event(d, where, via + "legacy")]
     raise EventError(f"is {event_type!r}: not a storage event type", _at(ctx_where, "eventType"))
@@ -340,8 +359,11 @@ def _delivery_id(rec: Any) -> str | None:
     """The id a partial-batch response reports: SQS messageId, SNS MessageId, event id."""
     if type(rec) is not dict:
         return None
-    for value in (rec.get("messageId"), (rec.get("Sns") or {}).get("MessageId") if type(rec.get("Sns")) is dict
-                  else None, rec.get("id")):
+    for value in (
+        rec.get("messageId"),
+        (rec.get("Sns") or {}).get("MessageId") if type(rec.get("Sns")) is dict else None,
+        rec.get("id"),
+    ):
         if type(value) is str and value:
             return value
     return None

@@ -27,14 +27,14 @@ class HttpAnswer:
         return json.dumps(self.body)
 
 
-def handle_http_event(handler: StorageEventHandler, method: str, headers: Mapping[str, str],
-                      body: bytes) -> HttpAnswer:
+def handle_http_event(handler: StorageEventHandler, method: str, headers: Mapping[str, str], body: bytes) -> HttpAnswer:
     """Answer one webhook request: handshakes first, then the events it carries."""
     lowered = {k.lower(): v for k, v in headers.items()}
     if method.upper() == "OPTIONS" and "webhook-request-origin" in lowered:
         # CloudEvents 1.0 webhook abuse protection (Event Grid's CloudEvents-schema handshake).
-        return HttpAnswer(200, {}, {"WebHook-Allowed-Origin": lowered["webhook-request-origin"],
-                                    "WebHook-Allowed-Rate": "*"})
+        return HttpAnswer(
+            200, {}, {"WebHook-Allowed-Origin": lowered["webhook-request-origin"], "WebHook-Allowed-Rate": "*"}
+        )
     if lowered.get("aeg-event-type") == "SubscriptionValidation" or b"SubscriptionValidationEvent" in body[:4096]:
         code = subscription_validation_code(body)
         if code:

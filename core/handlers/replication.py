@@ -39,8 +39,11 @@ class Outcome:
 
 
 def _replica_of(source: ObjectInfo, replica: ObjectInfo | None) -> bool:
-    return (replica is not None and replica.metadata.get(SOURCE_ETAG) == source.etag
-            and replica.metadata.get(SOURCE_VERSION, "") == (source.version or ""))
+    return (
+        replica is not None
+        and replica.metadata.get(SOURCE_ETAG) == source.etag
+        and replica.metadata.get(SOURCE_VERSION, "") == (source.version or "")
+    )
 
 
 def _head_or_none(store: ObjectStore, key: str) -> ObjectInfo | None:
@@ -50,8 +53,9 @@ def _head_or_none(store: ObjectStore, key: str) -> ObjectInfo | None:
         return None
 
 
-def sync_created(source: ObjectStore, key: str, target: ObjectStore, target_key: str, *,
-                 target_name: str, verify: bool = True) -> Outcome:
+def sync_created(
+    source: ObjectStore, key: str, target: ObjectStore, target_key: str, *, target_name: str, verify: bool = True
+) -> Outcome:
     """Copy ``key`` to the target unless the replica already holds the source's current state."""
     for _ in range(MAX_RACES):
         current = _head_or_none(source, key)
@@ -62,17 +66,24 @@ def sync_created(source: ObjectStore, key: str, target: ObjectStore, target_key:
             return Outcome(target_name, target_key, "skipped", "replica is up to date")
         stamp = {SOURCE_ETAG: current.etag or "", SOURCE_VERSION: current.version or ""}
         try:
-            copy_object(source, key, target, target_key, src_if_match=current.etag, metadata=stamp,
-                        if_match=replica.etag if replica else None,
-                        if_none_match=None if replica else "*", verify=verify)
+            copy_object(
+                source,
+                key,
+                target,
+                target_key,
+                src_if_match=current.etag,
+                metadata=stamp,
+                if_match=replica.etag if replica else None,
+                if_none_match=None if replica else "*",
+                verify=verify,
+            )
         except (PreconditionFailed, AlreadyExists, NotFound):
             continue  # the source or the replica changed under us: look again
         return Outcome(target_name, target_key, "copied", f"source etag {current.etag}")
     return Outcome(target_name, target_key, "failed", "source or replica kept changing; will retry")
 
 
-def sync_deleted(source: ObjectStore, key: str, target: ObjectStore, target_key: str, *,
-                 target_name: str) -> Outcome:
+def sync_deleted(source: ObjectStore, key: str, target: ObjectStore, target_key: str, *, target_name: str) -> Outcome:
     """Delete the replica only if the source is really gone and the replica is one we made."""
     for _ in range(MAX_RACES):
         if _head_or_none(source, key) is not None:
@@ -83,8 +94,7 @@ def sync_deleted(source: ObjectStore, key: str, target: ObjectStore, target_key:
         if SOURCE_ETAG not in replica.metadata:
             return Outcome(target_name, target_key, "skipped", "target object is not a replica")
         try:
-            target.delete(target_key, if_match=replica.etag if target.capabilities.delete_with_if_match
-                          else None)
+            target.delete(target_key, if_match=replica.etag if target.capabilities.delete_with_if_match else None)
         except (PreconditionFailed, NotFound):
             continue
         return Outcome(target_name, target_key, "deleted")

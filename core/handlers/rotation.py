@@ -34,10 +34,14 @@ from core.secrets.rotation.errors import RotationRefused
 log = logging.getLogger("core.handlers.rotation")
 
 AWS_STEPS = {
-    "createSecret": "create", "create_secret": "create",
-    "setSecret": "set", "set_secret": "set",
-    "testSecret": "test", "test_secret": "test",
-    "finishSecret": "finish", "finish_secret": "finish",
+    "createSecret": "create",
+    "create_secret": "create",
+    "setSecret": "set",
+    "set_secret": "set",
+    "testSecret": "test",
+    "test_secret": "test",
+    "finishSecret": "finish",
+    "finish_secret": "finish",
 }
 NEAR_EXPIRY = "Microsoft.KeyVault.SecretNearExpiry"
 SECRET_ROTATE = "SECRET_ROTATE"
@@ -45,8 +49,14 @@ SECRET_ROTATE = "SECRET_ROTATE"
 RotatorClients = Mapping[str, Mapping[str, Any]]  # rotator kind -> keyword clients (tests, custom SDK clients)
 
 
-def engine_for(secrets: SecretStore, name: str, *, specs: Sequence[RotationSpec] = (), spec_name: str | None = None,
-               clients: RotatorClients | None = None) -> tuple[RotationEngine, RotationSpec | None]:
+def engine_for(
+    secrets: SecretStore,
+    name: str,
+    *,
+    specs: Sequence[RotationSpec] = (),
+    spec_name: str | None = None,
+    clients: RotatorClients | None = None,
+) -> tuple[RotationEngine, RotationSpec | None]:
     """The engine for ``name``: its ``[[rotation]]`` spec, else the ``kind`` of the current document."""
     spec = find_spec(specs, spec_name or name)
     if spec is not None:
@@ -59,18 +69,29 @@ def engine_for(secrets: SecretStore, name: str, *, specs: Sequence[RotationSpec]
         found = doc.get("kind")
         kind = found if isinstance(found, str) else ""
         if not kind:
-            raise SecretsInvalidArgument("no [[rotation]] entry names this secret and its value has no 'kind' "
-                                         "field: cannot tell which rotator to run", operation="rotate", name=name,
-                                         provider=secrets.provider)
+            raise SecretsInvalidArgument(
+                "no [[rotation]] entry names this secret and its value has no 'kind' "
+                "field: cannot tell which rotator to run",
+                operation="rotate",
+                name=name,
+                provider=secrets.provider,
+            )
         params, strategy = {}, str(doc.get("strategy", "dual"))
     rotator = rotator_for(kind, params, **dict((clients or {}).get(kind, {})))
     return RotationEngine(secrets, name, rotator, strategy_for(strategy)), spec
 
 
 # -- AWS Secrets Manager ---------------------------------------------------------------------------------
-def aws_step(step: str, secret_id: str, token: str, *, secrets: SecretStore,
-             describe: Callable[[str], Mapping[str, Any]], specs: Sequence[RotationSpec] = (),
-             clients: RotatorClients | None = None) -> RotationResult:
+def aws_step(
+    step: str,
+    secret_id: str,
+    token: str,
+    *,
+    secrets: SecretStore,
+    describe: Callable[[str], Mapping[str, Any]],
+    specs: Sequence[RotationSpec] = (),
+    clients: RotatorClients | None = None,
+) -> RotationResult:
     """Run one step of Secrets Manager's rotation contract for ``secret_id`` (name or ARN).
 
     ``describe`` is ``DescribeSecret`` (the adapter passes the boto3 client's method): Secrets Manager's
@@ -78,26 +99,29 @@ def aws_step(step: str, secret_id: str, token: str, *, secrets: SecretStore,
     """
     action = AWS_STEPS.get(step) if isinstance(step, str) else None
     if action is None:
-        raise SecretsInvalidArgument(f"unknown rotation step {step!r}; expected one of "
-                                     f"{', '.join(sorted(AWS_STEPS))}", operation="rotate")
+        raise SecretsInvalidArgument(
+            f"unknown rotation step {step!r}; expected one of {', '.join(sorted(AWS_STEPS))}", operation="rotate"
+        )
     if not isinstance(token, str) or not token:
         raise SecretsInvalidArgument("ClientRequestToken is required", operation=action)
     meta = describe(secret_id)
     name = str(meta.get("Name") or secret_id)
     if not meta.get("RotationEnabled"):
-        raise RotationRefused("rotation is not enabled for this secret", operation=action, name=name,
-                              provider="aws-sm")
+        raise RotationRefused("rotation is not enabled for this secret", operation=action, name=name, provider="aws-sm")
     stages = (meta.get("VersionIdsToStages") or {}).get(token)
     if stages is None:
-        raise RotationRefused(f"version {token} has no stage for rotation of this secret", operation=action,
-                              name=name, provider="aws-sm")
+        raise RotationRefused(
+            f"version {token} has no stage for rotation of this secret", operation=action, name=name, provider="aws-sm"
+        )
     if "AWSCURRENT" in stages and action != "finish":
-        log.info("rotation version already current", extra={"secret_name": name, "rotation_token": token,
-                                                            "step": action})
+        log.info(
+            "rotation version already current", extra={"secret_name": name, "rotation_token": token, "step": action}
+        )
         return RotationResult(name, token, token, "already-current")
     if "AWSCURRENT" not in stages and "AWSPENDING" not in stages:
-        raise RotationRefused(f"version {token} is not staged as AWSPENDING", operation=action, name=name,
-                              provider="aws-sm")
+        raise RotationRefused(
+            f"version {token} is not staged as AWSPENDING", operation=action, name=name, provider="aws-sm"
+        )
     engine, _ = engine_for(secrets, name, specs=specs, spec_name=secret_id, clients=clients)
     log.info("rotation step", extra={"secret_name": name, "rotation_token": token, "step": action})
     result: RotationResult = getattr(engine, action)(token)
@@ -127,9 +151,14 @@ def parse_key_vault_event(event: Mapping[str, Any]) -> tuple[str, str, str, str]
     return event_type, str(vault), str(name).strip(), str(event.get("id") or new_token())
 
 
-def rotate_near_expiry(event: Mapping[str, Any], *, secrets_for_vault: Callable[[str], SecretStore],
-                       specs: Sequence[RotationSpec] = (), clients: RotatorClients | None = None,
-                       now: datetime | None = None) -> RotationResult | None:
+def rotate_near_expiry(
+    event: Mapping[str, Any],
+    *,
+    secrets_for_vault: Callable[[str], SecretStore],
+    specs: Sequence[RotationSpec] = (),
+    clients: RotatorClients | None = None,
+    now: datetime | None = None,
+) -> RotationResult | None:
     """Rotate the secret a ``SecretNearExpiry`` event names; other events are ignored (None).
 
     A redelivered event (same id) resumes the same rotation. The new version is written with an expiry
@@ -162,8 +191,9 @@ def parse_pubsub_message(message: Mapping[str, Any]) -> tuple[str, str, str, str
     secret_id = str(attributes.get("secretId", ""))
     parts = secret_id.split("/")
     if len(parts) != 4 or parts[0] != "projects" or parts[2] != "secrets" or not parts[1] or not parts[3]:
-        raise SecretsInvalidArgument(f"secretId {secret_id!r} is not projects/<project>/secrets/<name>",
-                                     operation="pubsub")
+        raise SecretsInvalidArgument(
+            f"secretId {secret_id!r} is not projects/<project>/secrets/<name>", operation="pubsub"
+        )
     resource: dict[str, Any] = {}
     data = inner.get("data")
     if isinstance(data, str) and data:
@@ -176,9 +206,13 @@ def parse_pubsub_message(message: Mapping[str, Any]) -> tuple[str, str, str, str
     return event_type, parts[1], parts[3], message_id, resource
 
 
-def rotate_on_pubsub(message: Mapping[str, Any], *, secrets_for_project: Callable[[str], SecretStore],
-                     specs: Sequence[RotationSpec] = (), clients: RotatorClients | None = None,
-                     ) -> RotationResult | None:
+def rotate_on_pubsub(
+    message: Mapping[str, Any],
+    *,
+    secrets_for_project: Callable[[str], SecretStore],
+    specs: Sequence[RotationSpec] = (),
+    clients: RotatorClients | None = None,
+) -> RotationResult | None:
     """Rotate on ``SECRET_ROTATE`` (a new version becomes current); ignore every other event type."""
     event_type, project, name, message_id, _ = parse_pubsub_message(message)
     if event_type != SECRET_ROTATE:
@@ -192,8 +226,9 @@ def rotate_on_pubsub(message: Mapping[str, Any], *, secrets_for_project: Callabl
     return result
 
 
-def force_rotation(secrets: SecretStore, name: str, *, specs: Sequence[RotationSpec] = (),
-                   clients: RotatorClients | None = None) -> RotationResult:
+def force_rotation(
+    secrets: SecretStore, name: str, *, specs: Sequence[RotationSpec] = (), clients: RotatorClients | None = None
+) -> RotationResult:
     """Rotate ``name`` now, outside any schedule (the HTTP trigger, an operator)."""
     engine, _ = engine_for(secrets, name, specs=specs, clients=clients)
     return engine.rotate()

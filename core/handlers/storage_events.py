@@ -29,8 +29,15 @@ class EventResult:
 
     def as_dict(self) -> dict[str, Any]:
         e = self.event
-        return {"event_id": e.event_id, "provider": e.provider, "kind": e.kind, "bucket": e.bucket,
-                "key": e.key, "ok": self.ok, "outcomes": [o.as_dict() for o in self.outcomes]}
+        return {
+            "event_id": e.event_id,
+            "provider": e.provider,
+            "kind": e.kind,
+            "bucket": e.bucket,
+            "key": e.key,
+            "ok": self.ok,
+            "outcomes": [o.as_dict() for o in self.outcomes],
+        }
 
 
 class StorageEventHandler:
@@ -71,8 +78,7 @@ class StorageEventHandler:
         try:
             source_store, target_store = self.store(rule.source), self.store(target)
             if event.kind == "created":
-                return sync_created(source_store, key, target_store, target_key, target_name=target,
-                                    verify=rule.verify)
+                return sync_created(source_store, key, target_store, target_key, target_name=target, verify=rule.verify)
             if event.kind == "deleted":
                 if not rule.propagate_deletes:
                     return Outcome(target, target_key, "skipped", "rule does not propagate deletes")
@@ -88,7 +94,7 @@ def _relative_key(source: StoreConfig, event: StorageEvent) -> str | None:
         return None
     if not event.key.startswith(source.prefix):
         return None
-    return event.key[len(source.prefix):]
+    return event.key[len(source.prefix) :]
 
 
 class ReplicationFailed(Exception):

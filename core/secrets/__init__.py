@@ -53,8 +53,9 @@ def open_secrets(url: str, *, max_age: float = DEFAULT_MAX_AGE, **options: Any) 
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in PROVIDERS:
-        raise SecretsInvalidArgument(f"unknown secrets URL scheme {scheme!r} in {url!r}; expected one of "
-                                     f"{', '.join(sorted(PROVIDERS))}")
+        raise SecretsInvalidArgument(
+            f"unknown secrets URL scheme {scheme!r} in {url!r}; expected one of {', '.join(sorted(PROVIDERS))}"
+        )
     if parts.query or parts.fragment:
         raise SecretsInvalidArgument(f"pass options as keyword arguments, not in the URL {url!r}")
     if scheme == "file":
@@ -106,8 +107,9 @@ def get_secret_store(name: str) -> SecretStore:
         return found
     url = os.environ.get(_env_key(name))
     if not url:
-        raise SecretsInvalidArgument(f"no secrets store named {name!r}: call register_secret_store() or set "
-                                     f"{_env_key(name)} to a secrets URL")
+        raise SecretsInvalidArgument(
+            f"no secrets store named {name!r}: call register_secret_store() or set {_env_key(name)} to a secrets URL"
+        )
     opened = open_secrets(url)
     with _registry_lock:
         return _registry.setdefault(name, opened)
@@ -117,11 +119,12 @@ def parse_reference(reference: str) -> tuple[str, str, str | None]:
     """Split ``secret://<store>/<name>[#field]`` into (store, name, field)."""
     if not isinstance(reference, str) or not reference.startswith("secret://"):
         raise SecretsInvalidArgument("a secret reference looks like secret://<store>/<name>[#field]")
-    rest, _, field = reference[len("secret://"):].partition("#")
+    rest, _, field = reference[len("secret://") :].partition("#")
     store, _, name = rest.partition("/")
     if not store or not name or not _STORE_NAME.match(store):
-        raise SecretsInvalidArgument(f"malformed secret reference {reference!r}; expected "
-                                     "secret://<store>/<name>[#field]")
+        raise SecretsInvalidArgument(
+            f"malformed secret reference {reference!r}; expected secret://<store>/<name>[#field]"
+        )
     return store, unquote(name), (unquote(field) or None) if "#" in reference else None
 
 

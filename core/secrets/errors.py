@@ -41,8 +41,9 @@ class SecretsError(Exception):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        head = " ".join(p for p in (self.operation, f"{self.provider or '?'}:{self.name}" if self.name else
-                                    self.provider) if p)
+        head = " ".join(
+            p for p in (self.operation, f"{self.provider or '?'}:{self.name}" if self.name else self.provider) if p
+        )
         text = f"{head}: {self.reason}" if head else self.reason
         if self.code:
             text += f" [{self.code}]"

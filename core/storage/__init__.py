@@ -59,8 +59,9 @@ def open_store(url: str, *, retry: RetryPolicy | Mapping[str, Any] | None = None
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in PROVIDERS:
-        raise InvalidArgument(f"unknown store URL scheme {scheme!r} in {url!r}; expected one of "
-                              f"{', '.join(sorted(PROVIDERS))}")
+        raise InvalidArgument(
+            f"unknown store URL scheme {scheme!r} in {url!r}; expected one of {', '.join(sorted(PROVIDERS))}"
+        )
     module_name, _, factory_name = PROVIDERS[scheme].partition(":")
     factory = getattr(importlib.import_module(module_name), factory_name)
     if scheme == "file":
@@ -91,8 +92,9 @@ def _resolve_secret_refs(options: dict[str, Any], *, refresh: bool = False) -> d
     return {**options, **resolve_references(refs, refresh=refresh)}
 
 
-def _reopener(factory: Callable[[str, dict[str, Any]], Backend], location: str, options: dict[str, Any],
-              resolved: dict[str, Any]) -> Callable[[], Backend | None]:
+def _reopener(
+    factory: Callable[[str, dict[str, Any]], Backend], location: str, options: dict[str, Any], resolved: dict[str, Any]
+) -> Callable[[], Backend | None]:
     """How a store whose options reference secrets rebuilds its backend after a credential was rejected:
     read the references again past the cache; None when they still hold what is in use (a retry
     would fail the same way)."""

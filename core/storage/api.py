@@ -115,9 +115,13 @@ class ObjectReader(io.RawIOBase):
     object is never held in memory whole.
     """
 
-    def __init__(self, chunks: Iterable[bytes], info: ObjectInfo,
-                 close: Callable[[], None] | None = None,
-                 translate: Callable[[BaseException], StorageError] | None = None) -> None:
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        info: ObjectInfo,
+        close: Callable[[], None] | None = None,
+        translate: Callable[[BaseException], StorageError] | None = None,
+    ) -> None:
         super().__init__()
         self.info = info
         self._chunks = iter(chunks)
@@ -242,8 +246,9 @@ class Backend(abc.ABC):
         return failures
 
     @abc.abstractmethod
-    def list_page(self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None,
-                  start_after: str | None) -> ListPage: ...
+    def list_page(
+        self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None, start_after: str | None
+    ) -> ListPage: ...
 
     @abc.abstractmethod
     def copy(self, src_key: str, dst_key: str, if_none_match: bool) -> ObjectInfo: ...
@@ -301,18 +306,33 @@ class Body:
         return None
 
     def parts(self, part_size: int) -> Iterator[bytes]:
-        """Consecutive parts of exactly ``part_size`` bytes (the last may be smaller)."""
+        """Consecutive parts of exactly ``part_size`` bytes (the last may be smaller).
+
+        Only the part being handed out and the chunks still to be cut are held: nothing else stays
+        referenced while the caller uploads a part.
+        """
         while True:
             self._fill(part_size)
             if not self._pending:
                 return
-            joined = b"".join(self._pending)
-            part, rest = joined[:part_size], joined[part_size:]
-            self._pending = [rest] if rest else []
-            self._pending_len = len(rest)
-            yield part
+            yield self._take(part_size)
             if self._exhausted and not self._pending:
                 return
+
+    def _take(self, size: int) -> bytes:
+        """Cut the first ``size`` pending bytes (a whole chunk is handed on without a copy)."""
+        taken: list[bytes] = []
+        have = 0
+        while self._pending and have < size:
+            chunk = self._pending.pop(0)
+            need = size - have
+            if len(chunk) > need:
+                self._pending.insert(0, chunk[need:])
+                chunk = chunk[:need]
+            taken.append(chunk)
+            have += len(chunk)
+        self._pending_len -= have
+        return taken[0] if len(taken) == 1 else b"".join(taken)
 
 
 def _checked_chunks(data: Iterable[bytes]) -> Iterator[bytes]:

@@ -12,11 +12,15 @@ from typing import Any
 
 _SECRET_PATTERNS = [
     # query-string signatures: S3 (SigV2/V4), GCS V4, Azure SAS
-    re.compile(r"(?i)((?:x-amz-signature|x-goog-signature|signature|sig|x-amz-security-token|x-amz-credential|"
-               r"x-goog-credential|awsaccesskeyid)=)[^&\s'\"]+"),
+    re.compile(
+        r"(?i)((?:x-amz-signature|x-goog-signature|signature|sig|x-amz-security-token|x-amz-credential|"
+        r"x-goog-credential|awsaccesskeyid)=)[^&\s'\"]+"
+    ),
     # connection strings and key material
-    re.compile(r"(?i)((?:accountkey|sharedaccesssignature|sharedaccesskey|password|secret_access_key|"
-               r"aws_secret_access_key|client_secret|private_key)['\"]?\s*[=:]\s*['\"]?)[^;&\s'\"]+"),
+    re.compile(
+        r"(?i)((?:accountkey|sharedaccesssignature|sharedaccesskey|password|secret_access_key|"
+        r"aws_secret_access_key|client_secret|private_key)['\"]?\s*[=:]\s*['\"]?)[^;&\s'\"]+"
+    ),
     re.compile(r"(?i)(authorization\s*[=:]\s*['\"]?)[^'\"\n]+"),
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*-----END [A-Z ]*PRIVATE KEY-----"),
 ]
@@ -132,13 +136,25 @@ class Throttled(TransientError):
 def error_for_status(status: int | None, code: str | None = None) -> type[StorageError]:
     """Pick the error class for an HTTP status (and a provider error code where it refines it)."""
     code = (code or "").lower()
-    if code in {"slowdown", "throttling", "throttlingexception", "requestlimitexceeded", "toomanyrequests",
-                "serverbusy"}:
+    if code in {
+        "slowdown",
+        "throttling",
+        "throttlingexception",
+        "requestlimitexceeded",
+        "toomanyrequests",
+        "serverbusy",
+    }:
         return Throttled
     if code in {"nosuchkey", "nosuchbucket", "blobnotfound", "containernotfound", "notfound", "404"}:
         return NotFound
-    if code in {"invalidaccesskeyid", "signaturedoesnotmatch", "expiredtoken", "authenticationfailed",
-                "invalidtoken", "unrecognizedclientexception"}:
+    if code in {
+        "invalidaccesskeyid",
+        "signaturedoesnotmatch",
+        "expiredtoken",
+        "authenticationfailed",
+        "invalidtoken",
+        "unrecognizedclientexception",
+    }:
         return Unauthenticated
     if status is None:
         return TransientError

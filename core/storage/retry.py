@@ -46,8 +46,13 @@ class RetryPolicy:
                 delay = self.backoff(attempt - 1)
                 if self.clock() - started + delay > self.total_timeout:
                     raise
-                log.debug("retrying %s after %s (attempt %d, sleeping %.3fs)", exc.operation,
-                          type(exc).__name__, attempt, delay)
+                log.debug(
+                    "retrying %s after %s (attempt %d, sleeping %.3fs)",
+                    exc.operation,
+                    type(exc).__name__,
+                    attempt,
+                    delay,
+                )
                 self.sleep(delay)
 
 

@@ -73,8 +73,10 @@ class _Handle:
                 return False
             fresh.retry = failed.retry
             self.backend = fresh
-        log.info("store credential refreshed after rejection",
-                 extra={"store": fresh.describe(), "operation": error.operation})
+        log.info(
+            "store credential refreshed after rejection",
+            extra={"store": fresh.describe(), "operation": error.operation},
+        )
         failed.close()
         return True
 
@@ -82,8 +84,9 @@ class _Handle:
 class ObjectStore:
     """One bucket or container (optionally scoped to a key prefix) on any provider."""
 
-    def __init__(self, backend: Backend, *, prefix: str = "", retry: RetryPolicy | None = None,
-                 reopen: Reopen | None = None) -> None:
+    def __init__(
+        self, backend: Backend, *, prefix: str = "", retry: RetryPolicy | None = None, reopen: Reopen | None = None
+    ) -> None:
         """``reopen`` (built by ``open_store`` for options that reference secrets) rebuilds the backend
         with re-read credentials; an operation rejected as Unauthenticated/PermissionDenied is then
         retried once on the new backend."""
@@ -142,8 +145,11 @@ class ObjectStore:
         except UnicodeEncodeError:
             raise InvalidKey("the key is not valid UTF-8", provider=self.provider) from None
         if size > MAX_KEY_BYTES:
-            raise InvalidKey(f"the key is {size} bytes; at most {MAX_KEY_BYTES} are allowed",
-                             provider=self.provider, key=key[:64] + "...")
+            raise InvalidKey(
+                f"the key is {size} bytes; at most {MAX_KEY_BYTES} are allowed",
+                provider=self.provider,
+                key=key[:64] + "...",
+            )
         if "\x00" in full:
             raise InvalidKey("the key contains NUL", provider=self.provider, key=key.replace("\x00", "\\0"))
         return full
@@ -151,12 +157,13 @@ class ObjectStore:
     def _strip(self, info: ObjectInfo) -> ObjectInfo:
         if not self._prefix:
             return info
-        return dataclasses.replace(info, key=info.key[len(self._prefix):])
+        return dataclasses.replace(info, key=info.key[len(self._prefix) :])
 
     def _require(self, flag: bool, what: str) -> None:
         if not flag:
-            raise Unsupported(f"{self.provider} stores cannot {what}", provider=self.provider,
-                              bucket=self._backend.bucket)
+            raise Unsupported(
+                f"{self.provider} stores cannot {what}", provider=self.provider, bucket=self._backend.bucket
+            )
 
     def _call(self, operation: str, key: str | None, fn: Callable[[], T]) -> T:
         """One backend request (``fn`` reads ``self._backend`` when it runs); retried once on a renewed
@@ -170,14 +177,25 @@ class ObjectStore:
         return self._backend.call(operation, key, fn)
 
     # -- operations -----------------------------------------------------------------------------------
-    def put(self, key: str, data: PutData, *, content_type: str | None = None,
-            metadata: Mapping[str, str] | None = None, if_none_match: str | None = None,
-            if_match: str | None = None) -> ObjectInfo:
+    def put(
+        self,
+        key: str,
+        data: PutData,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: str | None = None,
+        if_match: str | None = None,
+    ) -> ObjectInfo:
         """Write an object. ``if_none_match="*"`` is create-only (``AlreadyExists``); ``if_match=etag``
         is compare-and-swap (``PreconditionFailed``). A failed write leaves no partial object."""
         full = self._full(key)
-        opts = WriteOptions(content_type=content_type, metadata=normalise_metadata(metadata),
-                            if_none_match=_create_only(if_none_match), if_match=_unquote(if_match))
+        opts = WriteOptions(
+            content_type=content_type,
+            metadata=normalise_metadata(metadata),
+            if_none_match=_create_only(if_none_match),
+            if_match=_unquote(if_match),
+        )
         caps = self.capabilities
         if opts.if_none_match:
             self._require(caps.write_with_if_none_match, "do create-only writes")
@@ -196,8 +214,9 @@ class ObjectStore:
             info = self._backend.put(full, Body(data), opts)
         return self._strip(info)
 
-    def get(self, key: str, *, start: int | None = None, end: int | None = None,
-            if_match: str | None = None) -> ObjectReader:
+    def get(
+        self, key: str, *, start: int | None = None, end: int | None = None, if_match: str | None = None
+    ) -> ObjectReader:
         """A streaming reader; ``start``/``end`` slice like Python (``end`` exclusive, negative ``start``
         alone reads the tail)."""
         full = self._full(key)
@@ -238,12 +257,19 @@ class ObjectStore:
         batch = max(1, self.capabilities.delete_many_max)
         failures: list[DeleteFailure] = []
         for i in range(0, len(full_keys), batch):
-            chunk = full_keys[i:i + batch]
+            chunk = full_keys[i : i + batch]
             failures += self._call("delete_many", None, lambda c=chunk: self._backend.delete_many(c))  # type: ignore[misc]
-        return [DeleteFailure(f.key[len(self._prefix):], f.error) for f in failures]
+        return [DeleteFailure(f.key[len(self._prefix) :], f.error) for f in failures]
 
-    def list_page(self, prefix: str = "", *, delimiter: str | None = None, page_size: int | None = None,
-                  token: str | None = None, start_after: str | None = None) -> ListPage:
+    def list_page(
+        self,
+        prefix: str = "",
+        *,
+        delimiter: str | None = None,
+        page_size: int | None = None,
+        token: str | None = None,
+        start_after: str | None = None,
+    ) -> ListPage:
         """One page of a listing with a resumable ``next_token``."""
         if delimiter is not None:
             self._require(self.capabilities.list_with_delimiter, "list with a delimiter")
@@ -251,16 +277,21 @@ class ObjectStore:
             raise InvalidArgument(f"page_size must be 1..{self.capabilities.list_max_page_size}")
         full_prefix = self._prefix + prefix
         full_after = self._prefix + start_after if start_after is not None else None
-        page = self._call("list", full_prefix, lambda: self._backend.list_page(
-            full_prefix, delimiter, page_size, token, full_after))
+        page = self._call(
+            "list", full_prefix, lambda: self._backend.list_page(full_prefix, delimiter, page_size, token, full_after)
+        )
         if not self._prefix:
             return page
         cut = len(self._prefix)
-        return ListPage([self._strip(o) for o in page.objects],
-                        [CommonPrefix(p.prefix[cut:]) for p in page.prefixes], page.next_token)
+        return ListPage(
+            [self._strip(o) for o in page.objects],
+            [CommonPrefix(p.prefix[cut:]) for p in page.prefixes],
+            page.next_token,
+        )
 
-    def list(self, prefix: str = "", *, delimiter: str | None = None,
-             start_after: str | None = None) -> Iterator[ObjectInfo | CommonPrefix]:
+    def list(
+        self, prefix: str = "", *, delimiter: str | None = None, start_after: str | None = None
+    ) -> Iterator[ObjectInfo | CommonPrefix]:
         """Every object (and, with a delimiter, every common prefix) under ``prefix``, page by page."""
         token: str | None = None
         while True:
@@ -280,18 +311,20 @@ class ObjectStore:
             self._require(self.capabilities.copy_with_if_none_match, "do create-only copies")
         return self._strip(self._call("copy", dst, lambda: self._backend.copy(src, dst, create_only)))
 
-    def presign(self, key: str, method: PresignMethod = "GET", expires: int = 3600, *,
-                content_type: str | None = None) -> str:
+    def presign(
+        self, key: str, method: PresignMethod = "GET", expires: int = 3600, *, content_type: str | None = None
+    ) -> str:
         """A URL that grants ``method`` on ``key`` for ``expires`` seconds, signed locally."""
         full = self._full(key)
         if method not in ("GET", "PUT"):
             raise InvalidArgument(f"presign method must be GET or PUT, not {method!r}")
-        self._require(self.capabilities.presign_read if method == "GET" else self.capabilities.presign_write,
-                      f"presign {method} URLs")
+        self._require(
+            self.capabilities.presign_read if method == "GET" else self.capabilities.presign_write,
+            f"presign {method} URLs",
+        )
         if not 0 < int(expires) <= MAX_PRESIGN_SECONDS:
             raise InvalidArgument(f"expires must be 1..{MAX_PRESIGN_SECONDS} seconds")
-        return self._call("presign", full,
-                          lambda: self._backend.presign(full, method, int(expires), content_type))
+        return self._call("presign", full, lambda: self._backend.presign(full, method, int(expires), content_type))
 
 
 def normalise_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:

@@ -4,19 +4,67 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator, Mapping
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Mapping
 
 from .api import ObjectInfo
 from .errors import IntegrityError, StorageError
 from .store import ObjectStore
 
-COPY_CHUNK = 8 * 1024 * 1024
+PREFETCH_CHUNKS = 2  # chunks read ahead while the destination writes: overlap, bounded memory
+_END = object()
 
 
-def copy_object(src_store: ObjectStore, src_key: str, dst_store: ObjectStore, dst_key: str, *,
-                if_none_match: str | None = None, if_match: str | None = None,
-                src_if_match: str | None = None, metadata: Mapping[str, str] | None = None,
-                verify: bool = True) -> ObjectInfo:
+def prefetch(chunks: Iterable[bytes], depth: int = PREFETCH_CHUNKS) -> Iterator[bytes]:
+    """Yield ``chunks`` while a thread reads up to ``depth`` ahead (the read side and the write side
+    then overlap, as rclone's async reader does). Closing the generator stops the reader thread."""
+    ahead: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        """Queue ``item`` unless the consumer has gone; False once it has."""
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                if not offer(chunk):
+                    return
+            offer(_END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer(exc)
+
+    reader = threading.Thread(target=pump, name="circle-prefetch", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join()
+
+
+def copy_object(
+    src_store: ObjectStore,
+    src_key: str,
+    dst_store: ObjectStore,
+    dst_key: str,
+    *,
+    if_none_match: str | None = None,
+    if_match: str | None = None,
+    src_if_match: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    verify: bool = True,
+) -> ObjectInfo:
     """Stream ``src_key`` to ``dst_key`` across any two stores, keeping content type and metadata.
 
     Memory stays bounded by one upload part. The size (and the MD5 where both sides expose one) is
@@ -31,14 +79,20 @@ def copy_object(src_store: ObjectStore, src_key: str, dst_store: ObjectStore, ds
 
         def chunks() -> Iterator[bytes]:
             nonlocal counted
-            for chunk in reader:
+            for chunk in prefetch(reader):
                 counted += len(chunk)
                 md5.update(chunk)
                 yield chunk
 
         merged = {**src.metadata, **(metadata or {})}
-        info = dst_store.put(dst_key, chunks(), content_type=src.content_type, metadata=merged,
-                             if_none_match=if_none_match, if_match=if_match)
+        info = dst_store.put(
+            dst_key,
+            chunks(),
+            content_type=src.content_type,
+            metadata=merged,
+            if_none_match=if_none_match,
+            if_match=if_match,
+        )
     if verify:
         problem = _mismatch(src, info, counted, md5.hexdigest())
         if problem:

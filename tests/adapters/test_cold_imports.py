@@ -8,16 +8,21 @@ import sys
 
 import pytest
 
-SDK_ROOTS = {"aws": ("boto3", "botocore", "aws_lambda_powertools"), "azure": ("azure",),
-             "gcp": ("google", "functions_framework", "cloudevents")}
+SDK_ROOTS = {
+    "aws": ("boto3", "botocore", "aws_lambda_powertools"),
+    "azure": ("azure",),
+    "gcp": ("google", "functions_framework", "cloudevents"),
+}
 ENTRY = {"aws": "aws_lambda.handlers", "azure": "azure_functions.app", "gcp": "gcp_functions.main"}
 
 
 def _loaded_roots(module: str) -> set[str]:
     """Top-level packages that importing ``module`` loads, in a fresh interpreter (modules present at
     start-up, such as the ``google`` namespace stubs that *-nspkg.pth files create, do not count)."""
-    code = ("import json, sys; before = set(sys.modules); import " + module + "; "
-            "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))")
+    code = (
+        "import json, sys; before = set(sys.modules); import " + module + "; "
+        "print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before})))"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     return set(json.loads(out))
 
@@ -35,6 +40,8 @@ def test_an_adapter_loads_only_its_own_clouds_sdk(cloud: str) -> None:
 
 
 def test_core_and_its_handlers_load_no_cloud_sdk() -> None:
-    roots = _loaded_roots("core, core.storage, core.events, core.config, core.secrets, "
-                          "core.handlers.storage_events, core.handlers.http_events")
+    roots = _loaded_roots(
+        "core, core.storage, core.events, core.config, core.secrets, "
+        "core.handlers.storage_events, core.handlers.http_events"
+    )
     assert not roots & {r for rs in SDK_ROOTS.values() for r in rs}

@@ -32,7 +32,7 @@ def chunks(data: bytes, size: int = 64 * 1024, fail_after: int | None = None) ->
     for i in range(0, len(data), size):
         if fail_after is not None and sent >= fail_after:
             raise RuntimeError("the source failed mid-stream")
-        piece = data[i:i + size]
+        piece = data[i : i + size]
         sent += len(piece)
         yield piece
     if fail_after is not None:

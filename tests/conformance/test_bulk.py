@@ -33,8 +33,9 @@ def _multipart_store(store: ObjectStore, rig: str, other_store: Any) -> tuple[Ob
     return other_store(rig, part_size=part), part
 
 
-def test_streaming_put_above_part_size(store: ObjectStore, rig: str, other_store: Any,
-                                       request: pytest.FixtureRequest) -> None:
+def test_streaming_put_above_part_size(
+    store: ObjectStore, rig: str, other_store: Any, request: pytest.FixtureRequest
+) -> None:
     expect_gap(request, rig, "write_multi_with_if_match")
     expect_gap(request, rig, "write_with_if_none_match")
     target, part = _multipart_store(store, rig, other_store)
@@ -63,8 +64,9 @@ def test_streaming_put_above_part_size(store: ObjectStore, rig: str, other_store
 
 
 @pytest.mark.parametrize("fail_after_parts", [0.5, 1.5])
-def test_failed_streaming_put_leaves_nothing(store: ObjectStore, rig: str, other_store: Any,
-                                             fail_after_parts: float) -> None:
+def test_failed_streaming_put_leaves_nothing(
+    store: ObjectStore, rig: str, other_store: Any, fail_after_parts: float
+) -> None:
     target, part = _multipart_store(store, rig, other_store)
     data = bytes(range(256)) * (part * 3 // 256)
     with pytest.raises(RuntimeError, match="mid-stream"):

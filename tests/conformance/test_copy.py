@@ -46,8 +46,9 @@ def test_create_only_copy(store: ObjectStore, rig: str, request: pytest.FixtureR
 
 
 @pytest.mark.parametrize("direction", ["to-memory", "from-memory"])
-def test_cross_store_copy(store: ObjectStore, other_store: Any, direction: str, rig: str,
-                          request: pytest.FixtureRequest) -> None:
+def test_cross_store_copy(
+    store: ObjectStore, other_store: Any, direction: str, rig: str, request: pytest.FixtureRequest
+) -> None:
     if direction == "from-memory":
         expect_gap(request, rig, "write_with_if_none_match")
     memory = other_store("memory")

@@ -79,16 +79,19 @@ def test_reader_streams_chunks_and_reads_partially(store: ObjectStore) -> None:
 RANGE_DATA = bytes(range(256)) * 4
 
 
-@pytest.mark.parametrize(("start", "end", "expected"), [
-    (100, None, RANGE_DATA[100:]),
-    (100, 200, RANGE_DATA[100:200]),
-    (-10, None, RANGE_DATA[-10:]),
-    (2000, None, b""),
-    (10, 5000, RANGE_DATA[10:]),
-    (0, 1, RANGE_DATA[:1]),
-    (5, 5, b""),
-    (-5000, None, RANGE_DATA),
-])
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (100, None, RANGE_DATA[100:]),
+        (100, 200, RANGE_DATA[100:200]),
+        (-10, None, RANGE_DATA[-10:]),
+        (2000, None, b""),
+        (10, 5000, RANGE_DATA[10:]),
+        (0, 1, RANGE_DATA[:1]),
+        (5, 5, b""),
+        (-5000, None, RANGE_DATA),
+    ],
+)
 def test_ranges(store: ObjectStore, start: int, end: int | None, expected: bytes) -> None:
     store.put("range.bin", RANGE_DATA)
     if not store.capabilities.read_with_range:

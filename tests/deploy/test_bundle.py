@@ -205,8 +205,9 @@ def test_cli_rejects_an_unknown_cloud(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_a_config_adds_the_storage_sdks_of_the_stores_it_names(tmp_path: Path) -> None:
     config = tmp_path / "circle.toml"
-    config.write_text('[stores.src]\nurl = "s3://in"\n[stores.dst]\nurl = "memory://x"\n'
-                      '[env.prod.stores.dst]\nurl = "gs://replica"\n')
+    config.write_text(
+        '[stores.src]\nurl = "s3://in"\n[stores.dst]\nurl = "memory://x"\n[env.prod.stores.dst]\nurl = "gs://replica"\n'
+    )
     assert bundle.storage_extras(config) == ["gcs", "s3"]
     built = bundle.build("azure", tmp_path / "out", config=config)
     reqs = [ln for ln in (built / "requirements.txt").read_text().splitlines() if not ln.startswith("#")]

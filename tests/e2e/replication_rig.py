@@ -29,8 +29,13 @@ class ThreeClouds:
     emulators: Emulators
 
     def boto(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.emulators.s3_endpoint, region_name="us-east-1",
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return boto3.client(
+            service,
+            endpoint_url=self.emulators.s3_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     source_name: str = "s3"
 
@@ -49,32 +54,55 @@ def toml_value(value: Any) -> str:
     return json.dumps(value)  # JSON strings and booleans are valid TOML
 
 
-def build(emu: Emulators, tmp_path: Path, monkeypatch: Any, *, source: str = "s3",
-          target_prefix: str = "replica/") -> ThreeClouds:
+def build(
+    emu: Emulators, tmp_path: Path, monkeypatch: Any, *, source: str = "s3", target_prefix: str = "replica/"
+) -> ThreeClouds:
     """Buckets named alike on the three emulators; the rule replicates ``source``'s ``data/`` prefix
     into the other two under ``target_prefix``, propagating deletes."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
-    s3_opts = {"endpoint_url": emu.s3_endpoint, "region": "us-east-1", "access_key_id": "testing",
-               "secret_access_key": "testing"}
+    s3_opts = {
+        "endpoint_url": emu.s3_endpoint,
+        "region": "us-east-1",
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+    }
     az_opts = {"connection_string": emu.azure_connection_string}
     gs_opts = {"endpoint_url": emu.gcs_endpoint, "project": "circle-test", "anonymous": True}
-    boto3.client("s3", endpoint_url=emu.s3_endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                 aws_secret_access_key="testing").create_bucket(Bucket=name)
+    boto3.client(
+        "s3",
+        endpoint_url=emu.s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=name)
     BlobServiceClient.from_connection_string(emu.azure_connection_string).create_container(name)
-    gcs.Client(project="circle-test", credentials=AnonymousCredentials(),
-               client_options={"api_endpoint": emu.gcs_endpoint}).create_bucket(name)
+    gcs.Client(
+        project="circle-test", credentials=AnonymousCredentials(), client_options={"api_endpoint": emu.gcs_endpoint}
+    ).create_bucket(name)
     lines = []
-    for store, url, opts in (("s3", f"s3://{name}", s3_opts), ("az", f"az://{name}", az_opts),
-                             ("gs", f"gs://{name}", gs_opts)):
+    for store, url, opts in (
+        ("s3", f"s3://{name}", s3_opts),
+        ("az", f"az://{name}", az_opts),
+        ("gs", f"gs://{name}", gs_opts),
+    ):
         lines.append(f"[stores.{store}]\nurl = {toml_value(url)}")
         lines += [f"{k} = {toml_value(v)}" for k, v in opts.items()]
     targets = [n for n in ("s3", "az", "gs") if n != source]
-    lines.append(f'[[replication]]\nsource = "{source}"\nprefix = "data/"\ntargets = {toml_value(targets)}\n'
-                 f'target_prefix = {toml_value(target_prefix)}\npropagate_deletes = true')
+    lines.append(
+        f'[[replication]]\nsource = "{source}"\nprefix = "data/"\ntargets = {toml_value(targets)}\n'
+        f"target_prefix = {toml_value(target_prefix)}\npropagate_deletes = true"
+    )
     path = tmp_path / "circle.toml"
     path.write_text("\n".join(lines) + "\n")
     monkeypatch.setenv("CIRCLE_CONFIG", str(path))
     monkeypatch.delenv("CIRCLE_ENV", raising=False)
     reset_default_handler()
-    return ThreeClouds(name, path, open_store(f"s3://{name}", **s3_opts), open_store(f"az://{name}", **az_opts),
-                       open_store(f"gs://{name}", **gs_opts), emu, source)
+    return ThreeClouds(
+        name,
+        path,
+        open_store(f"s3://{name}", **s3_opts),
+        open_store(f"az://{name}", **az_opts),
+        open_store(f"gs://{name}", **gs_opts),
+        emu,
+        source,
+    )

@@ -29,8 +29,10 @@ def _queue_for(clouds: ThreeClouds) -> str:
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     clouds.boto("s3").put_bucket_notification_configuration(
         Bucket=clouds.bucket,
-        NotificationConfiguration={"QueueConfigurations": [
-            {"QueueArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]})
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]
+        },
+    )
     return str(url)
 
 
@@ -38,16 +40,25 @@ def _drain(clouds: ThreeClouds, url: str) -> list[dict[str, Any]]:
     """Receive every message on the queue as Lambda's SQS event records."""
     sqs, records = clouds.boto("sqs"), []
     while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                  AttributeNames=["All"]).get("Messages", [])
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]).get(
+            "Messages", []
+        )
         if not got:
             return records
         for m in got:
-            records.append({"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                            "attributes": m.get("Attributes", {}), "messageAttributes": {},
-                            "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-                            "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{clouds.bucket}-events",
-                            "awsRegion": "us-east-1"})
+            records.append(
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:us-east-1:123456789012:{clouds.bucket}-events",
+                    "awsRegion": "us-east-1",
+                }
+            )
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
@@ -84,7 +95,8 @@ def test_a_poison_message_fails_alone(clouds: ThreeClouds) -> None:
 
 
 def test_duplicates_and_disorder_converge_with_one_copy_per_version(
-        clouds: ThreeClouds, caplog: pytest.LogCaptureFixture) -> None:
+    clouds: ThreeClouds, caplog: pytest.LogCaptureFixture
+) -> None:
     url = _queue_for(clouds)
     rng = random.Random(7)
     keys = [f"data/k{i}" for i in range(4)]
@@ -108,11 +120,17 @@ def test_duplicates_and_disorder_converge_with_one_copy_per_version(
         assert handlers.storage_event({"Records": delivery}, LambdaContext()) == {"batchItemFailures": []}
     source = {o.key: clouds.source.get(o.key).read() for o in clouds.source.list("data/")}  # type: ignore[union-attr]
     for target in clouds.targets().values():
-        replica = {o.key.removeprefix("replica/"): target.get(o.key).read()  # type: ignore[union-attr]
-                   for o in target.list("replica/")}
+        replica = {
+            o.key.removeprefix("replica/"): target.get(o.key).read()  # type: ignore[union-attr]
+            for o in target.list("replica/")
+        }
         assert replica == source
-    actions = Counter(o["action"] for rec in caplog.records if rec.name == "circle.storage_events"
-                      for o in json.loads(rec.getMessage())["outcomes"])
+    actions = Counter(
+        o["action"]
+        for rec in caplog.records
+        if rec.name == "circle.storage_events"
+        for o in json.loads(rec.getMessage())["outcomes"]
+    )
     assert actions["copied"] == versions_written * len(clouds.targets())
     assert actions["deleted"] == 2 * len(clouds.targets())
     assert actions["failed"] == 0

@@ -26,8 +26,11 @@ DATA = Path(__file__).resolve().parent / "data"
 
 # The worker gRPC contract's enum values (FunctionRpc.proto, BindingInfo): the host hands these to the
 # indexer as ``protos``; they match azure.functions' BindingDirection and DataType numbering.
-RPC = SimpleNamespace(BindingInfo=SimpleNamespace(**{"in": 0, "out": 1, "inout": 2, "undefined": 0,
-                                                     "string": 1, "binary": 2, "stream": 3}))
+RPC = SimpleNamespace(
+    BindingInfo=SimpleNamespace(
+        **{"in": 0, "out": 1, "inout": 2, "undefined": 0, "string": 1, "binary": 2, "stream": 3}
+    )
+)
 
 
 @functools.cache
@@ -40,8 +43,7 @@ def _indexed() -> dict[str, Any]:
     meta.load_binding_registry()  # what the worker does on init, before it indexes
     registry = Registry()
     functions = loader.index_function_app(str(ROOT / "function_app.py"))
-    return {f.get_function_name(): (f, registry.add_indexed_function(function=f, protos=RPC))
-            for f in functions}
+    return {f.get_function_name(): (f, registry.add_indexed_function(function=f, protos=RPC)) for f in functions}
 
 
 def test_indexer_loads_the_app_with_its_bindings() -> None:
@@ -68,9 +70,15 @@ def _event(clouds: ThreeClouds, sample: str, key: str) -> Any:
     if raw["eventType"].endswith("BlobCreated"):
         info = clouds.az.head(key)
         raw["data"].update(eTag=f'"{info.etag}"', contentLength=info.size, contentType=info.content_type)
-    return func.EventGridEvent(id=raw["id"], data=raw["data"], topic=raw["topic"], subject=raw["subject"],
-                               event_type=raw["eventType"], event_time=dt.datetime.fromisoformat(
-                                   raw["eventTime"][:26] + "+00:00"), data_version=raw["dataVersion"])
+    return func.EventGridEvent(
+        id=raw["id"],
+        data=raw["data"],
+        topic=raw["topic"],
+        subject=raw["subject"],
+        event_type=raw["eventType"],
+        event_time=dt.datetime.fromisoformat(raw["eventTime"][:26] + "+00:00"),
+        data_version=raw["dataVersion"],
+    )
 
 
 def test_indexed_function_replicates_blob_events(clouds: ThreeClouds) -> None:
@@ -107,8 +115,9 @@ def _webhook(method: str, body: bytes, headers: dict[str, str]) -> Any:
     import azure.functions as func
 
     _, info = _indexed()["storage_webhook"]
-    return info.func(func.HttpRequest(method=method, url="https://circle.example/api/events", headers=headers,
-                                      body=body))
+    return info.func(
+        func.HttpRequest(method=method, url="https://circle.example/api/events", headers=headers, body=body)
+    )
 
 
 def test_webhook_answers_the_event_grid_validation_handshake(clouds: ThreeClouds) -> None:
@@ -116,7 +125,8 @@ def test_webhook_answers_the_event_grid_validation_handshake(clouds: ThreeClouds
     response = _webhook("POST", body, {"aeg-event-type": "SubscriptionValidation"})
     assert response.status_code == 200
     assert json.loads(response.get_body()) == json.loads(
-        (DATA / "msdocs_SubscriptionValidationResponse.json").read_text())
+        (DATA / "msdocs_SubscriptionValidationResponse.json").read_text()
+    )
     options = _webhook("OPTIONS", b"", {"WebHook-Request-Origin": "eventgrid.azure.net"})
     assert (options.status_code, options.headers["WebHook-Allowed-Origin"]) == (200, "eventgrid.azure.net")
 
@@ -125,8 +135,11 @@ def test_webhook_replicates_cloudevents_schema_deliveries(clouds: ThreeClouds) -
     clouds.az.put("data/hook.txt", b"via webhook")
     raw = json.loads((DATA / "msdocs_cloudevents_BlobCreated.json").read_text())
     raw[0]["subject"] = f"/blobServices/default/containers/{clouds.bucket}/blobs/data/hook.txt"
-    response = _webhook("POST", json.dumps(raw).encode(), {"aeg-event-type": "Notification",
-                                                          "Content-Type": "application/cloudevents-batch+json"})
+    response = _webhook(
+        "POST",
+        json.dumps(raw).encode(),
+        {"aeg-event-type": "Notification", "Content-Type": "application/cloudevents-batch+json"},
+    )
     assert response.status_code == 200, response.get_body()
     for target in clouds.targets().values():
         assert target.get("replica/data/hook.txt").read() == b"via webhook"

@@ -34,10 +34,27 @@ def server(clouds: ThreeClouds, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "CIRCLE_CONFIG": str(clouds.config_path), "PYTHONPATH": str(ROOT)}
     log = open(tmp_path / "ff.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "functions_framework", "--target", "storage_event",
-                             "--source", str(ROOT / "gcp_functions" / "main.py"), "--signature-type",
-                             "cloudevent", "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "functions_framework",
+            "--target",
+            "storage_event",
+            "--source",
+            str(ROOT / "gcp_functions" / "main.py"),
+            "--signature-type",
+            "cloudevent",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -58,15 +75,27 @@ def _object_data(clouds: ThreeClouds, key: str) -> dict[str, Any]:
     """The real sample's shape, with the fields that name our object filled in from its head."""
     info = clouds.gs.head(key)
     data = copy.deepcopy(json.loads(SAMPLE.read_text()))
-    data.update(bucket=clouds.bucket, name=key, size=str(info.size), generation=info.version,
-                id=f"{clouds.bucket}/{key}/{info.version}", etag=info.etag, contentType=info.content_type)
+    data.update(
+        bucket=clouds.bucket,
+        name=key,
+        size=str(info.size),
+        generation=info.version,
+        id=f"{clouds.bucket}/{key}/{info.version}",
+        etag=info.etag,
+        contentType=info.content_type,
+    )
     return data
 
 
 def _attributes(clouds: ThreeClouds, key: str, kind: str) -> dict[str, str]:
-    return {"specversion": "1.0", "id": uuid.uuid4().hex, "type": f"google.cloud.storage.object.v1.{kind}",
-            "source": f"//storage.googleapis.com/projects/_/buckets/{clouds.bucket}",
-            "subject": f"objects/{key}", "time": "2026-11-28T10:00:00Z"}
+    return {
+        "specversion": "1.0",
+        "id": uuid.uuid4().hex,
+        "type": f"google.cloud.storage.object.v1.{kind}",
+        "source": f"//storage.googleapis.com/projects/_/buckets/{clouds.bucket}",
+        "subject": f"objects/{key}",
+        "time": "2026-11-28T10:00:00Z",
+    }
 
 
 def test_binary_and_structured_cloudevents_replicate(clouds: ThreeClouds, server: str) -> None:
@@ -75,15 +104,21 @@ def test_binary_and_structured_cloudevents_replicate(clouds: ThreeClouds, server
 
     attrs = _attributes(clouds, "data/binary.txt", "finalized")
     headers = {f"ce-{k}": v for k, v in attrs.items() if k != "specversion"} | {
-        "ce-specversion": "1.0", "Content-Type": "application/json"}
-    binary = requests.post(server, headers=headers, data=json.dumps(_object_data(clouds, "data/binary.txt")),
-                           timeout=30)
+        "ce-specversion": "1.0",
+        "Content-Type": "application/json",
+    }
+    binary = requests.post(
+        server, headers=headers, data=json.dumps(_object_data(clouds, "data/binary.txt")), timeout=30
+    )
     assert binary.status_code == 200, binary.text
 
     structured = _attributes(clouds, "data/structured.txt", "finalized") | {
-        "datacontenttype": "application/json", "data": _object_data(clouds, "data/structured.txt")}
-    resp = requests.post(server, headers={"Content-Type": "application/cloudevents+json"},
-                         data=json.dumps(structured), timeout=30)
+        "datacontenttype": "application/json",
+        "data": _object_data(clouds, "data/structured.txt"),
+    }
+    resp = requests.post(
+        server, headers={"Content-Type": "application/cloudevents+json"}, data=json.dumps(structured), timeout=30
+    )
     assert resp.status_code == 200, resp.text
 
     for target in clouds.targets().values():
@@ -95,12 +130,20 @@ def test_binary_and_structured_cloudevents_replicate(clouds: ThreeClouds, server
 def test_deleted_event_propagates_and_failure_answers_500(clouds: ThreeClouds, server: str) -> None:
     clouds.gs.put("data/gone.txt", b"bye")
     created = _attributes(clouds, "data/gone.txt", "finalized") | {"data": _object_data(clouds, "data/gone.txt")}
-    assert requests.post(server, json=created, headers={"Content-Type": "application/cloudevents+json"},
-                         timeout=30).status_code == 200
+    assert (
+        requests.post(
+            server, json=created, headers={"Content-Type": "application/cloudevents+json"}, timeout=30
+        ).status_code
+        == 200
+    )
     deleted = _attributes(clouds, "data/gone.txt", "deleted") | {"data": _object_data(clouds, "data/gone.txt")}
     clouds.gs.delete("data/gone.txt")
-    assert requests.post(server, json=deleted, headers={"Content-Type": "application/cloudevents+json"},
-                         timeout=30).status_code == 200
+    assert (
+        requests.post(
+            server, json=deleted, headers={"Content-Type": "application/cloudevents+json"}, timeout=30
+        ).status_code
+        == 200
+    )
     for target in clouds.targets().values():
         assert not target.exists("replica/data/gone.txt")
 

@@ -48,8 +48,11 @@ def test_awsdocs_put_direct_from_bytes_str_and_dict() -> None:
 
 def test_powertools_s3_event() -> None:
     ev = only(parse_events(load("powertools_s3Event.json")))
-    assert (ev.kind, ev.bucket, ev.key) == ("created", "lambda-artifacts-deafc19498e3f2df",
-                                           "b21b84d653bb07b05b1e6b33684dc11b")
+    assert (ev.kind, ev.bucket, ev.key) == (
+        "created",
+        "lambda-artifacts-deafc19498e3f2df",
+        "b21b84d653bb07b05b1e6b33684dc11b",
+    )
     assert ev.size == 1305107
     assert ev.etag == "b21b84d653bb07b05b1e6b33684dc11b"
     assert ev.version is None
@@ -109,8 +112,7 @@ def test_intelligent_tiering_transition_is_other() -> None:
 def test_samcli_put_and_delete_templates_filled() -> None:
     values = {"region": "eu-west-3", "bucket": "my-bucket", "partition": "aws", "key": "dir/red+flower%282%29.jpg"}
     put = only(parse_events(template("samcli_S3Put.template.json", **values)))
-    assert (put.kind, put.bucket, put.key, put.region) == ("created", "my-bucket", "dir/red flower(2).jpg",
-                                                          "eu-west-3")
+    assert (put.kind, put.bucket, put.key, put.region) == ("created", "my-bucket", "dir/red flower(2).jpg", "eu-west-3")
     assert (put.size, put.etag) == (1024, "0123456789abcdef0123456789abcdef")
     delete = only(parse_events(template("samcli_S3Delete.template.json", **values)))
     assert (delete.kind, delete.key, delete.size) == ("deleted", "dir/red flower(2).jpg", None)
@@ -167,16 +169,31 @@ def test_powertools_s3_sqs_event() -> None:
 
 
 def test_samcli_sqs_template_around_the_docs_put() -> None:
-    text = template("samcli_Sqs.template.json", body=raw(PUT).decode(), account_id="123456789012",
-                    md5_of_body="x", partition="aws", region="us-west-2", queue_name="q")
+    text = template(
+        "samcli_Sqs.template.json",
+        body=raw(PUT).decode(),
+        account_id="123456789012",
+        md5_of_body="x",
+        partition="aws",
+        region="us-west-2",
+        queue_name="q",
+    )
     ev = only(parse_events(text))
     check_docs_put(ev)
     assert ev.message_id == "19dd0b57-b21e-4ac1-bd88-01bbb068cb78"
 
 
 def test_samcli_sns_template_around_the_docs_put() -> None:
-    text = template("samcli_Sns.template.json", message=raw(PUT).decode(), partition="aws", region="us-west-2",
-                    accountId="123456789012", account_id="123456789012", topic="t", subject="Amazon S3 Notification")
+    text = template(
+        "samcli_Sns.template.json",
+        message=raw(PUT).decode(),
+        partition="aws",
+        region="us-west-2",
+        accountId="123456789012",
+        account_id="123456789012",
+        topic="t",
+        subject="Amazon S3 Notification",
+    )
     ev = only(parse_events(text))
     check_docs_put(ev)
     assert ev.envelope == "sns/s3"
@@ -215,10 +232,18 @@ def test_s3_sns_sqs_raw_message_delivery() -> None:
 
 
 def test_s3_test_event_through_sqs_and_sns_confirmation_are_controls() -> None:
-    confirmation = {"Type": "SubscriptionConfirmation", "TopicArn": "arn:aws:sns:eu-west-1:1:t", "Message": "x",
-                    "SubscribeURL": "https://sns.example/confirm"}
-    doc = {"Records": [sqs_record(raw("awsdocs_s3_TestEvent.json").decode(), "a"),
-                       sqs_record(json.dumps(confirmation), "b")]}
+    confirmation = {
+        "Type": "SubscriptionConfirmation",
+        "TopicArn": "arn:aws:sns:eu-west-1:1:t",
+        "Message": "x",
+        "SubscribeURL": "https://sns.example/confirm",
+    }
+    doc = {
+        "Records": [
+            sqs_record(raw("awsdocs_s3_TestEvent.json").decode(), "a"),
+            sqs_record(json.dumps(confirmation), "b"),
+        ]
+    }
     assert parse_events(doc) == []
     assert [c.name for c in parse_batch(doc).controls] == ["s3:TestEvent", "sns:SubscriptionConfirmation"]
 
@@ -274,13 +299,26 @@ def test_same_change_via_notification_and_eventbridge_has_one_event_id() -> None
     rec = load(PUT)["Records"][0]
     obj = rec["s3"]["object"]
     bridge = {
-        "version": "0", "id": "e-1", "detail-type": "Object Created", "source": "aws.s3",
-        "account": "123456789012", "time": "1970-01-01T00:00:00Z", "region": "us-west-2",
+        "version": "0",
+        "id": "e-1",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "1970-01-01T00:00:00Z",
+        "region": "us-west-2",
         "resources": ["arn:aws:s3:::mybucket"],
-        "detail": {"version": "0", "bucket": {"name": "mybucket"},
-                   "object": {"key": obj["key"], "size": obj["size"], "etag": obj["eTag"],
-                              "version-id": obj["versionId"], "sequencer": obj["sequencer"]},
-                   "reason": "PutObject"},
+        "detail": {
+            "version": "0",
+            "bucket": {"name": "mybucket"},
+            "object": {
+                "key": obj["key"],
+                "size": obj["size"],
+                "etag": obj["eTag"],
+                "version-id": obj["versionId"],
+                "sequencer": obj["sequencer"],
+            },
+            "reason": "PutObject",
+        },
     }
     via_bridge = only(parse_events(bridge))
     check_docs_put(only(parse_events(load(PUT))))
@@ -308,15 +346,25 @@ def test_non_storage_aws_payloads_are_rejected_with_the_field(name: str, where: 
 
 
 def test_scheduled_event_template_is_not_a_storage_event() -> None:
-    text = template("samcli_ScheduledEvent.template.json", region="us-east-1", partition="aws",
-                    account_id="123456789012", rule="nightly")
+    text = template(
+        "samcli_ScheduledEvent.template.json",
+        region="us-east-1",
+        partition="aws",
+        account_id="123456789012",
+        rule="nightly",
+    )
     with pytest.raises(EventError, match=r"source is 'aws\.events'"):
         parse_events(text)
 
 
 def test_parse_batch_reports_the_bad_sqs_message_and_keeps_the_rest() -> None:
-    doc = {"Records": [sqs_record(raw(PUT).decode(), "good"), sqs_record("hello world", "bad"),
-                       sqs_record(raw("powertools_s3Event.json").decode(), "good2")]}
+    doc = {
+        "Records": [
+            sqs_record(raw(PUT).decode(), "good"),
+            sqs_record("hello world", "bad"),
+            sqs_record(raw("powertools_s3Event.json").decode(), "good2"),
+        ]
+    }
     with pytest.raises(EventError, match=r"^Records\[1\]\.body is not JSON"):
         parse_events(doc)
     batch = parse_batch(doc)

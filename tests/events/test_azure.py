@@ -93,7 +93,8 @@ def test_validation_handshake() -> None:
     assert parse_events(payload) == []
     controls = parse_batch(payload).controls
     assert [(c.provider, c.name, c.validation_code) for c in controls] == [
-        ("azure", "Microsoft.EventGrid.SubscriptionValidationEvent", expected)]
+        ("azure", "Microsoft.EventGrid.SubscriptionValidationEvent", expected)
+    ]
 
 
 @pytest.mark.parametrize("payload", [b"not json", b"[]", raw(CREATED[0]), {"eventType": 3}, 42])
@@ -112,10 +113,14 @@ def test_cloudevents_binary_mode_for_azure() -> None:
 def test_other_event_grid_types_are_rejected_and_lifecycle_runs_are_controls() -> None:
     with pytest.raises(EventError, match=r"^\[0\]\.eventType is 'Microsoft\.KeyVault\.SecretNewVersionCreated'"):
         parse_events(raw("keyvault-SecretNewVersionCreated.eventgrid-schema.json"))
-    run = {"topic": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a",
-           "subject": "BlobDataManagement/LifeCycleManagement/SummaryReport", "id": "1",
-           "eventType": "Microsoft.Storage.LifecyclePolicyCompleted", "eventTime": "2024-01-01T00:00:00Z",
-           "data": {}}
+    run = {
+        "topic": "/subscriptions/s/resourceGroups/g/providers/Microsoft.Storage/storageAccounts/a",
+        "subject": "BlobDataManagement/LifeCycleManagement/SummaryReport",
+        "id": "1",
+        "eventType": "Microsoft.Storage.LifecyclePolicyCompleted",
+        "eventTime": "2024-01-01T00:00:00Z",
+        "data": {},
+    }
     assert parse_events([run]) == []
 
 
@@ -139,8 +144,15 @@ def test_trigger_input_without_type_or_time_is_completed_from_data_api() -> None
     from core.events.azure import from_trigger
 
     sample = load("msdocs_cloudevents_BlobDeleted.json")[0]
-    payload = from_trigger(event_id=sample["id"], topic=None, subject=sample["subject"],
-                           event_type=None, event_time=None, data_version=None, data=sample["data"])
+    payload = from_trigger(
+        event_id=sample["id"],
+        topic=None,
+        subject=sample["subject"],
+        event_type=None,
+        event_time=None,
+        data_version=None,
+        data=sample["data"],
+    )
     [event] = parse_events(payload)
     assert (event.kind, event.bucket, event.key) == ("deleted", "testcontainer", "file-to-delete.txt")
     assert event.event_time.tzinfo is not None

@@ -23,9 +23,14 @@ def only(events: list[StorageEvent]) -> StorageEvent:
 
 
 def ce_headers(ce_type: str, **extra: str) -> dict[str, str]:
-    headers = {"Ce-Specversion": "1.0", "Ce-Type": ce_type, "Ce-Id": "1234",
-               "Ce-Source": "//storage.googleapis.com/projects/_/buckets/sample-bucket",
-               "Ce-Time": "2020-04-23T07:38:57.772Z", "Content-Type": "application/json"}
+    headers = {
+        "Ce-Specversion": "1.0",
+        "Ce-Type": ce_type,
+        "Ce-Id": "1234",
+        "Ce-Source": "//storage.googleapis.com/projects/_/buckets/sample-bucket",
+        "Ce-Time": "2020-04-23T07:38:57.772Z",
+        "Content-Type": "application/json",
+    }
     headers.update(extra)
     return headers
 
@@ -61,9 +66,15 @@ def test_binary_cloudevent_deleted_complex_numbers_as_numbers() -> None:
 
 @pytest.mark.parametrize(("suffix", "kind"), [("archived", "archived"), ("metadataUpdated", "metadata_updated")])
 def test_structured_cloudevent_kinds(suffix: str, kind: str) -> None:
-    event = {"specversion": "1.0", "type": f"google.cloud.storage.object.v1.{suffix}", "id": "9",
-             "source": "//storage.googleapis.com/projects/_/buckets/sample-bucket",
-             "subject": "objects/folder/Test.cs", "time": "2020-04-23T07:38:57.772Z", "data": load(SIMPLE)}
+    event = {
+        "specversion": "1.0",
+        "type": f"google.cloud.storage.object.v1.{suffix}",
+        "id": "9",
+        "source": "//storage.googleapis.com/projects/_/buckets/sample-bucket",
+        "subject": "objects/folder/Test.cs",
+        "time": "2020-04-23T07:38:57.772Z",
+        "data": load(SIMPLE),
+    }
     ev = only(parse_events(json.dumps(event)))
     check_simple(ev)
     assert ev.kind == kind
@@ -73,20 +84,33 @@ def test_structured_cloudevent_kinds(suffix: str, kind: str) -> None:
 def test_structured_cloudevent_bucket_and_name_from_source_and_subject() -> None:
     data = load(SIMPLE)
     del data["bucket"], data["name"]
-    event = {"specversion": "1.0", "type": FINALIZED, "id": "9", "subject": "objects/a/b c.txt",
-             "source": "//storage.googleapis.com/projects/_/buckets/other", "time": "2020-04-23T07:38:57Z",
-             "data": data}
+    event = {
+        "specversion": "1.0",
+        "type": FINALIZED,
+        "id": "9",
+        "subject": "objects/a/b c.txt",
+        "source": "//storage.googleapis.com/projects/_/buckets/other",
+        "time": "2020-04-23T07:38:57Z",
+        "data": data,
+    }
     ev = only(parse_events(event))
     assert (ev.bucket, ev.key) == ("other", "a/b c.txt")
 
 
 def test_legacy_background_event_with_context() -> None:
-    event = {"context": {"eventId": "e-1", "timestamp": "2020-04-23T07:38:57.772Z",
-                         "eventType": "google.storage.object.finalize",
-                         "resource": {"service": "storage.googleapis.com",
-                                      "name": "projects/_/buckets/sample-bucket/objects/folder/Test.cs",
-                                      "type": "storage#object"}},
-             "data": load(SIMPLE)}
+    event = {
+        "context": {
+            "eventId": "e-1",
+            "timestamp": "2020-04-23T07:38:57.772Z",
+            "eventType": "google.storage.object.finalize",
+            "resource": {
+                "service": "storage.googleapis.com",
+                "name": "projects/_/buckets/sample-bucket/objects/folder/Test.cs",
+                "type": "storage#object",
+            },
+        },
+        "data": load(SIMPLE),
+    }
     ev = only(parse_events(event))
     check_simple(ev)
     assert (ev.kind, ev.name, ev.message_id, ev.envelope) == ("created", "finalize", "e-1", "legacy")
@@ -94,10 +118,13 @@ def test_legacy_background_event_with_context() -> None:
 
 def test_legacy_flat_object_change() -> None:
     data = load(SIMPLE)
-    event = {"eventId": "e-2", "timestamp": "2020-04-23T07:38:57.772Z",
-             "eventType": "providers/cloud.storage/eventTypes/object.change",
-             "resource": "projects/_/buckets/sample-bucket/objects/folder/Test.cs#1587627537231057",
-             "data": dict(data, resourceState="exists")}
+    event = {
+        "eventId": "e-2",
+        "timestamp": "2020-04-23T07:38:57.772Z",
+        "eventType": "providers/cloud.storage/eventTypes/object.change",
+        "resource": "projects/_/buckets/sample-bucket/objects/folder/Test.cs#1587627537231057",
+        "data": dict(data, resourceState="exists"),
+    }
     assert only(parse_events(event)).kind == "created"
     event["data"] = dict(data, resourceState="exists", metageneration="2")
     assert only(parse_events(event)).kind == "metadata_updated"
@@ -107,13 +134,17 @@ def test_legacy_flat_object_change() -> None:
 
 def notification(event_type: str, data: dict[str, Any] | None = None, **attrs: str) -> dict[str, Any]:
     """A Pub/Sub push body carrying a GCS notification (payloadFormat JSON_API_V1 unless no data)."""
-    attributes = {"notificationConfig": "projects/_/buckets/sample-bucket/notificationConfigs/1",
-                  "eventType": event_type, "payloadFormat": "JSON_API_V1" if data else "NONE",
-                  "bucketId": "sample-bucket", "objectId": "folder/Test.cs",
-                  "objectGeneration": "1587627537231057", "eventTime": "2020-04-23T07:38:57.230000Z"}
+    attributes = {
+        "notificationConfig": "projects/_/buckets/sample-bucket/notificationConfigs/1",
+        "eventType": event_type,
+        "payloadFormat": "JSON_API_V1" if data else "NONE",
+        "bucketId": "sample-bucket",
+        "objectId": "folder/Test.cs",
+        "objectGeneration": "1587627537231057",
+        "eventTime": "2020-04-23T07:38:57.230000Z",
+    }
     attributes.update(attrs)
-    message: dict[str, Any] = {"attributes": attributes, "messageId": "pm-1",
-                               "publishTime": "2020-04-23T07:38:58.000Z"}
+    message: dict[str, Any] = {"attributes": attributes, "messageId": "pm-1", "publishTime": "2020-04-23T07:38:58.000Z"}
     if data:
         message["data"] = base64.b64encode(json.dumps(data).encode()).decode()
     return {"message": message, "subscription": "projects/p/subscriptions/s"}
@@ -128,16 +159,21 @@ def test_pubsub_push_finalize_with_json_payload() -> None:
 
 def test_pubsub_push_payload_format_none() -> None:
     ev = only(parse_events(notification("OBJECT_DELETE")))
-    assert (ev.kind, ev.bucket, ev.key, ev.version) == ("deleted", "sample-bucket", "folder/Test.cs",
-                                                        "1587627537231057")
+    assert (ev.kind, ev.bucket, ev.key, ev.version) == (
+        "deleted",
+        "sample-bucket",
+        "folder/Test.cs",
+        "1587627537231057",
+    )
     assert ev.size is None and ev.etag is None
 
 
 def test_overwrite_delete_is_superseded_and_finalize_is_not() -> None:
     old = notification("OBJECT_DELETE", load(SIMPLE), overwrittenByGeneration="1587627537231999")
     new_data = dict(load(SIMPLE), generation="1587627537231999")
-    new = notification("OBJECT_FINALIZE", new_data, objectGeneration="1587627537231999",
-                       overwroteGeneration="1587627537231057")
+    new = notification(
+        "OBJECT_FINALIZE", new_data, objectGeneration="1587627537231999", overwroteGeneration="1587627537231057"
+    )
     deleted, created = parse_events([old, new])
     assert deleted.kind == "deleted" and deleted.superseded is True
     assert created.kind == "created" and created.superseded is False
@@ -164,8 +200,10 @@ def test_messagepublished_cloudevent_wrapping_a_notification() -> None:
     ev = only(parse_events(event))
     check_simple(ev)
     assert ev.envelope == "cloudevent/pubsub"
-    binary = parse_cloudevent(ce_headers("google.cloud.pubsub.topic.v1.messagePublished"),
-                              json.dumps(notification("OBJECT_FINALIZE", load(SIMPLE))).encode())
+    binary = parse_cloudevent(
+        ce_headers("google.cloud.pubsub.topic.v1.messagePublished"),
+        json.dumps(notification("OBJECT_FINALIZE", load(SIMPLE))).encode(),
+    )
     assert only(binary) == ev
 
 
@@ -178,8 +216,10 @@ def test_legacy_pubsub_background_event_wrapping_a_notification() -> None:
 
 
 def test_topic_configured_is_a_control_message() -> None:
-    body = {"message": {"attributes": {"eventType": "TOPIC_CONFIGURED"}, "messageId": "1"},
-            "subscription": "projects/p/subscriptions/s"}
+    body = {
+        "message": {"attributes": {"eventType": "TOPIC_CONFIGURED"}, "messageId": "1"},
+        "subscription": "projects/p/subscriptions/s",
+    }
     assert parse_events(body) == []
     assert [c.name for c in parse_batch(body).controls] == ["TOPIC_CONFIGURED"]
 
@@ -187,17 +227,23 @@ def test_topic_configured_is_a_control_message() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("cloudevents_structured_pubsub_MessagePublishedData.json",
-         r"^data\.message\.attributes\.eventType missing: not a Cloud Storage notification"),
+        (
+            "cloudevents_structured_pubsub_MessagePublishedData.json",
+            r"^data\.message\.attributes\.eventType missing: not a Cloud Storage notification",
+        ),
         ("conformance_pubsub_text-cloudevent-input.json", r"^data\.message\.attributes\.eventType missing"),
         ("ffpython_pubsub_text-cloud-event-output.json", r"^data\.message\.attributes\.eventType missing"),
         ("ffpython_pubsub_text-legacy-input.json", r"^data\.attributes\.eventType missing"),
         ("conformance_legacy_pubsub-legacy-input.json", r"^data\.attributes\.eventType missing"),
         ("cloudevents_binary_pubsub_MessagePublishedData-complex.json", r"^message\.attributes\.eventType missing"),
-        ("cloudevents_pubsub_v1_MessagePublishedData-duplicatedFields.json",
-         r"^message\.attributes missing: not a Cloud Storage notification"),
-        ("secretmanager-SECRET_ROTATE.pubsub-message.constructed.json",
-         r"^message\.attributes\.eventType is 'SECRET_ROTATE', not a Cloud Storage notification"),
+        (
+            "cloudevents_pubsub_v1_MessagePublishedData-duplicatedFields.json",
+            r"^message\.attributes missing: not a Cloud Storage notification",
+        ),
+        (
+            "secretmanager-SECRET_ROTATE.pubsub-message.constructed.json",
+            r"^message\.attributes\.eventType is 'SECRET_ROTATE', not a Cloud Storage notification",
+        ),
         ("cloudevents_binary_scheduler_SchedulerJobData-simple.json", r"^payload has an unknown envelope"),
         (SIMPLE, r"^payload is a bare GCS object resource.*parse_cloudevent"),
     ],
@@ -209,8 +255,10 @@ def test_non_storage_gcp_payloads_are_rejected(name: str, message: str) -> None:
 
 def test_binary_pubsub_sample_without_gcs_attributes_is_rejected() -> None:
     with pytest.raises(EventError, match=r"^data\.message\.attributes\.eventType missing"):
-        parse_cloudevent(ce_headers("google.cloud.pubsub.topic.v1.messagePublished"),
-                         raw("cloudevents_binary_pubsub_MessagePublishedData-complex.json"))
+        parse_cloudevent(
+            ce_headers("google.cloud.pubsub.topic.v1.messagePublished"),
+            raw("cloudevents_binary_pubsub_MessagePublishedData-complex.json"),
+        )
 
 
 def test_binary_cloudevent_errors_name_the_header_or_field() -> None:

@@ -133,10 +133,12 @@ def test_error_inside_an_sqs_body_names_the_full_path() -> None:
 
 def test_importing_core_events_loads_no_cloud_sdk() -> None:
     # diff against the modules present at start-up: .pth files pre-create the empty "google" namespace
-    code = ("import sys; before = set(sys.modules); import core.events; "
-            "bad = [m for m in set(sys.modules) - before if m.split('.')[0] in "
-            "('boto3', 'botocore', 'azure', 'google', 'cloudevents', 'aws_lambda_powertools', 'functions_framework')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; before = set(sys.modules); import core.events; "
+        "bad = [m for m in set(sys.modules) - before if m.split('.')[0] in "
+        "('boto3', 'botocore', 'azure', 'google', 'cloudevents', 'aws_lambda_powertools', 'functions_framework')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 

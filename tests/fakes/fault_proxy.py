@@ -25,8 +25,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-              "transfer-encoding", "upgrade", "expect", "proxy-connection"}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+    "proxy-connection",
+}
 STREAM_CHUNK = 64 * 1024
 
 
@@ -46,18 +56,25 @@ class Fault:
 
 def slowdown_503() -> Fault:
     """S3's throttling answer."""
-    body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
-            b"<Message>Please reduce your request rate.</Message><RequestId>FAULTPROXY</RequestId></Error>")
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+        b"<Message>Please reduce your request rate.</Message><RequestId>FAULTPROXY</RequestId></Error>"
+    )
     return Fault(503, body, (("Content-Type", "application/xml"), ("x-amz-request-id", "FAULTPROXY")))
 
 
 def server_busy_503() -> Fault:
     """Azure Storage's throttling answer."""
-    body = (b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code>'
-            b"<Message>The server is currently unable to receive requests. Please retry your request."
-            b"</Message></Error>")
-    return Fault(503, body, (("Content-Type", "application/xml"), ("x-ms-error-code", "ServerBusy"),
-                             ("x-ms-request-id", "FAULTPROXY")))
+    body = (
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code>'
+        b"<Message>The server is currently unable to receive requests. Please retry your request."
+        b"</Message></Error>"
+    )
+    return Fault(
+        503,
+        body,
+        (("Content-Type", "application/xml"), ("x-ms-error-code", "ServerBusy"), ("x-ms-request-id", "FAULTPROXY")),
+    )
 
 
 def status(code: int, message: str = "injected by the fault proxy") -> Fault:
@@ -122,21 +139,32 @@ class FaultProxy:
         handler = type("Handler", (_Handler,), {"proxy": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fault-proxy", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fault-proxy", daemon=True
+        )
         self._thread.start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- scripting ------------------------------------------------------------------------------------
-    def inject(self, fault: Fault, *, times: int | None = 1, skip: int = 0, method: str | None = None,
-               path_contains: str | None = None, match: Match | None = None) -> None:
+    def inject(
+        self,
+        fault: Fault,
+        *,
+        times: int | None = 1,
+        skip: int = 0,
+        method: str | None = None,
+        path_contains: str | None = None,
+        match: Match | None = None,
+    ) -> None:
         """Answer ``fault`` to the next ``times`` matching requests (``None``: all of them) after letting
         ``skip`` matching ones through. Rules are consulted in the order they were added."""
 
         def matches(seen: Seen) -> bool:
-            return ((method is None or seen.method == method)
-                    and (path_contains is None or path_contains in seen.path)
-                    and (match is None or match(seen)))
+            return (
+                (method is None or seen.method == method)
+                and (path_contains is None or path_contains in seen.path)
+                and (match is None or match(seen))
+            )
 
         with self._state.lock:
             self._state.rules.append(_Rule(fault, matches, skip, times))
@@ -154,9 +182,11 @@ class FaultProxy:
             return list(self._state.seen)
 
     def count(self, *, method: str | None = None, faulted: bool | None = None) -> int:
-        return sum(1 for s in self.requests
-                   if (method is None or s.method == method)
-                   and (faulted is None or (s.fault is not None) == faulted))
+        return sum(
+            1
+            for s in self.requests
+            if (method is None or s.method == method) and (faulted is None or (s.fault is not None) == faulted)
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -270,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
             if lower in HOP_BY_HOP:
                 continue
             if lower == "location" and value.startswith(self.proxy.upstream):
-                value = self.proxy.url + value[len(self.proxy.upstream):]
+                value = self.proxy.url + value[len(self.proxy.upstream) :]
             self.send_header(name, value)
         chunked = length is None and not no_body
         if chunked:

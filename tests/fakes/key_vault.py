@@ -48,40 +48,65 @@ def make_tls_files(directory: Path, hostname: str = "localhost") -> tuple[Path, 
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "circle test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                       crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     directory.mkdir(parents=True, exist_ok=True)
     ca_path, cert_path, key_path = directory / "ca.pem", directory / "server.pem", directory / "server.key"
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return ca_path, cert_path, key_path
 
 
 class _Version:
-    def __init__(self, value: str, tags: dict[str, str], content_type: str | None, attrs: dict[str, Any],
-                 seq: int) -> None:
+    def __init__(
+        self, value: str, tags: dict[str, str], content_type: str | None, attrs: dict[str, Any], seq: int
+    ) -> None:
         self.id = uuid.uuid4().hex
         self.value = value
         self.tags = tags
@@ -125,8 +150,13 @@ class FakeKeyVault:
 
     # -- model ----------------------------------------------------------------------------------------
     def _bundle(self, name: str, v: _Version, *, with_value: bool = True) -> dict[str, Any]:
-        attrs: dict[str, Any] = {"enabled": v.enabled, "created": v.created, "updated": v.updated,
-                                 "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90}
+        attrs: dict[str, Any] = {
+            "enabled": v.enabled,
+            "created": v.created,
+            "updated": v.updated,
+            "recoveryLevel": "Recoverable+Purgeable",
+            "recoverableDays": 90,
+        }
         if v.nbf is not None:
             attrs["nbf"] = v.nbf
         if v.exp is not None:
@@ -174,8 +204,9 @@ def _handler_for(vault: FakeKeyVault) -> type[BaseHTTPRequestHandler]:
             authorized = self.headers.get("Authorization") == f"Bearer {vault.token}"
             vault.requests.append((self.command, parts.path, authorized))
             if not authorized:
-                challenge = (f'Bearer authorization="https://login.microsoftonline.com/{vault.tenant}", '
-                             f'resource="{RESOURCE}"')
+                challenge = (
+                    f'Bearer authorization="https://login.microsoftonline.com/{vault.tenant}", resource="{RESOURCE}"'
+                )
                 status, body = _error(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.")
                 self._send(status, body, {"WWW-Authenticate": challenge})
                 return
@@ -201,8 +232,12 @@ def _handler_for(vault: FakeKeyVault) -> type[BaseHTTPRequestHandler]:
         if not NAME.match(name):
             return _error(400, "BadParameter", "The secret name is invalid: use 1-127 alphanumerics and dashes.")
         if name.lower() in vault.denied:
-            return _error(403, "Forbidden", "The user, group or application does not have secrets permission "
-                                            "on this key vault.", "AccessDenied")
+            return _error(
+                403,
+                "Forbidden",
+                "The user, group or application does not have secrets permission on this key vault.",
+                "AccessDenied",
+            )
         key = name.lower()  # Key Vault names are case-insensitive
         if method == "PUT" and rest is None:
             return set_secret(name, key, payload)
@@ -217,16 +252,21 @@ def _handler_for(vault: FakeKeyVault) -> type[BaseHTTPRequestHandler]:
     def find(name: str, key: str, version: str) -> tuple[_Version | None, tuple[int, Any] | None]:
         versions = vault.secrets.get(key)
         if not versions:
-            return None, _error(404, "SecretNotFound", f"A secret with (name/id) {name} was not found in this "
-                                                       "key vault. If you recently deleted this secret you may be "
-                                                       "able to recover it using the correct recovery command.")
+            return None, _error(
+                404,
+                "SecretNotFound",
+                f"A secret with (name/id) {name} was not found in this "
+                "key vault. If you recently deleted this secret you may be "
+                "able to recover it using the correct recovery command.",
+            )
         if not version:
             return versions[-1], None
         for v in versions:
             if v.id == version:
                 return v, None
-        return None, _error(404, "SecretNotFound", f"A secret with (name/id) {name}/{version} was not found in "
-                                                   "this key vault.")
+        return None, _error(
+            404, "SecretNotFound", f"A secret with (name/id) {name}/{version} was not found in this key vault."
+        )
 
     def set_secret(name: str, key: str, payload: dict[str, Any]) -> tuple[int, Any]:
         value = payload.get("value")
@@ -236,8 +276,13 @@ def _handler_for(vault: FakeKeyVault) -> type[BaseHTTPRequestHandler]:
         if not isinstance(tags, dict) or len(tags) > 15:
             return _error(400, "BadParameter", "At most 15 tags are allowed.")
         vault._seq += 1
-        v = _Version(value, {str(k): str(x) for k, x in tags.items()}, payload.get("contentType"),
-                     payload.get("attributes") or {}, vault._seq)
+        v = _Version(
+            value,
+            {str(k): str(x) for k, x in tags.items()},
+            payload.get("contentType"),
+            payload.get("attributes") or {},
+            vault._seq,
+        )
         vault.secrets.setdefault(key, []).append(v)
         return 200, vault._bundle(name, v)
 
@@ -263,11 +308,13 @@ def _handler_for(vault: FakeKeyVault) -> type[BaseHTTPRequestHandler]:
             return _error(400, "BadParameter", "maxresults and $skiptoken must be integers.")
         if not 1 <= size <= 25:
             return _error(400, "BadParameter", "maxresults must be between 1 and 25.")
-        page = versions[start:start + size]
+        page = versions[start : start + size]
         body: dict[str, Any] = {"value": [vault._bundle(name, v, with_value=False) for v in page]}
         if start + size < len(versions):
-            body["nextLink"] = (f"{vault.url}/secrets/{quote(name)}/versions?api-version={query['api-version']}"
-                                f"&maxresults={size}&$skiptoken={start + size}")
+            body["nextLink"] = (
+                f"{vault.url}/secrets/{quote(name)}/versions?api-version={query['api-version']}"
+                f"&maxresults={size}&$skiptoken={start + size}"
+            )
         else:
             body["nextLink"] = None
         return 200, body

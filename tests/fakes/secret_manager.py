@@ -85,8 +85,11 @@ class FakeSecretManager:
     # -- model ----------------------------------------------------------------------------------------
     def secret(self, project: str, secret_id: str) -> dict[str, Any]:
         if secret_id in self.denied:
-            raise ApiError(403, f"Permission 'secretmanager.secrets.get' denied for resource "
-                                f"'projects/{project}/secrets/{secret_id}' (or it may not exist).")
+            raise ApiError(
+                403,
+                f"Permission 'secretmanager.secrets.get' denied for resource "
+                f"'projects/{project}/secrets/{secret_id}' (or it may not exist).",
+            )
         found = self.secrets.get((self.number(project), secret_id))
         if found is None:
             raise ApiError(404, f"Secret [projects/{self.number(project)}/secrets/{secret_id}] not found.")
@@ -133,8 +136,10 @@ def _handler_for(fake: FakeSecretManager) -> type[BaseHTTPRequestHandler]:
                     out = route(self.command, unquote(parts.path), query, body)
                 self._send(200, render(out, int_enums))
             except ValueError:
-                self._send(400, {"error": {"code": 400, "message": "Invalid JSON payload received.",
-                                           "status": "INVALID_ARGUMENT"}})
+                self._send(
+                    400,
+                    {"error": {"code": 400, "message": "Invalid JSON payload received.", "status": "INVALID_ARGUMENT"}},
+                )
             except ApiError as exc:
                 self._send(exc.code, {"error": {"code": exc.code, "message": exc.message, "status": exc.status}})
 
@@ -142,8 +147,11 @@ def _handler_for(fake: FakeSecretManager) -> type[BaseHTTPRequestHandler]:
 
     def render(obj: Any, int_enums: bool) -> Any:
         if isinstance(obj, dict):
-            return {k: (STATES[v] if k == "state" and int_enums else render(v, int_enums)) for k, v in obj.items()
-                    if not k.startswith("_")}
+            return {
+                k: (STATES[v] if k == "state" and int_enums else render(v, int_enums))
+                for k, v in obj.items()
+                if not k.startswith("_")
+            }
         if isinstance(obj, list):
             return [render(x, int_enums) for x in obj]
         return obj
@@ -179,15 +187,17 @@ def _handler_for(fake: FakeSecretManager) -> type[BaseHTTPRequestHandler]:
             return version
         if method == "GET" and verb == "access":
             if version["state"] != "ENABLED":
-                raise ApiError(400, f"Secret Version [{version['name']}] is in {version['state']} state.",
-                               "FAILED_PRECONDITION")
+                raise ApiError(
+                    400, f"Secret Version [{version['name']}] is in {version['state']} state.", "FAILED_PRECONDITION"
+                )
             data = version["_data"]
-            return {"name": version["name"],
-                    "payload": {"data": base64.b64encode(data).decode(), "dataCrc32c": str(crc32c(data))}}
+            return {
+                "name": version["name"],
+                "payload": {"data": base64.b64encode(data).decode(), "dataCrc32c": str(crc32c(data))},
+            }
         if method == "POST" and verb in ("disable", "enable", "destroy"):
             if version["state"] == "DESTROYED":
-                raise ApiError(400, f"Secret Version [{version['name']}] is in DESTROYED state.",
-                               "FAILED_PRECONDITION")
+                raise ApiError(400, f"Secret Version [{version['name']}] is in DESTROYED state.", "FAILED_PRECONDITION")
             version["state"] = {"disable": "DISABLED", "enable": "ENABLED", "destroy": "DESTROYED"}[verb]
             if verb == "destroy":
                 version["_data"] = b""
@@ -205,17 +215,24 @@ def _handler_for(fake: FakeSecretManager) -> type[BaseHTTPRequestHandler]:
 
     def create(project: str, secret_id: str, body: dict[str, Any]) -> dict[str, Any]:
         if not SECRET_ID.match(secret_id):
-            raise ApiError(400, "Secret ID must contain only letters, numbers, dashes and underscores, "
-                                "and be at most 255 characters.")
+            raise ApiError(
+                400,
+                "Secret ID must contain only letters, numbers, dashes and underscores, and be at most 255 characters.",
+            )
         if not body.get("replication"):
             raise ApiError(400, "Secret.replication is required.")
         key = (fake.number(project), secret_id)
         if key in fake.secrets:
             raise ApiError(409, f"Secret [projects/{key[0]}/secrets/{secret_id}] already exists.")
         secret: dict[str, Any] = {
-            "name": f"projects/{key[0]}/secrets/{secret_id}", "replication": body["replication"],
-            "createTime": _now(), "etag": f'"{uuid.uuid4().hex[:14]}"', "labels": body.get("labels") or {},
-            "annotations": body.get("annotations") or {}, "versionAliases": {}, "versions": {},
+            "name": f"projects/{key[0]}/secrets/{secret_id}",
+            "replication": body["replication"],
+            "createTime": _now(),
+            "etag": f'"{uuid.uuid4().hex[:14]}"',
+            "labels": body.get("labels") or {},
+            "annotations": body.get("annotations") or {},
+            "versionAliases": {},
+            "versions": {},
         }
         fake.secrets[key] = secret
         if body.get("versionAliases"):
@@ -258,9 +275,15 @@ def _handler_for(fake: FakeSecretManager) -> type[BaseHTTPRequestHandler]:
         if checksum is not None and int(checksum) != crc32c(data):
             raise ApiError(400, "Checksum mismatch: the data_crc32c does not match the payload.")
         number = max(secret["versions"], default=0) + 1
-        version = {"name": f"{secret['name']}/versions/{number}", "createTime": _now(), "state": "ENABLED",
-                   "etag": f'"{uuid.uuid4().hex[:14]}"', "replicationStatus": {"automatic": {}},
-                   "clientSpecifiedPayloadChecksum": checksum is not None, "_data": data}
+        version = {
+            "name": f"{secret['name']}/versions/{number}",
+            "createTime": _now(),
+            "state": "ENABLED",
+            "etag": f'"{uuid.uuid4().hex[:14]}"',
+            "replicationStatus": {"automatic": {}},
+            "clientSpecifiedPayloadChecksum": checksum is not None,
+            "_data": data,
+        }
         secret["versions"][number] = version
         return version
 
@@ -272,7 +295,7 @@ def _handler_for(fake: FakeSecretManager) -> type[BaseHTTPRequestHandler]:
         except ValueError:
             raise ApiError(400, "pageSize and pageToken must be integers.") from None
         size = max(1, min(size, 25000))
-        out: dict[str, Any] = {"versions": items[start:start + size], "totalSize": len(items)}
+        out: dict[str, Any] = {"versions": items[start : start + size], "totalSize": len(items)}
         if start + size < len(items):
             out["nextPageToken"] = str(start + size)
         return out

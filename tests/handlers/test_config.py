@@ -36,7 +36,10 @@ def test_loads_stores_rules_and_env_overlay(tmp_path: Path, monkeypatch: pytest.
     cfg = load_config()
     assert cfg.stores["src"].url == "s3://incoming/data"
     assert (cfg.stores["src"].provider, cfg.stores["src"].bucket, cfg.stores["src"].prefix) == (
-        "aws", "incoming", "data/")
+        "aws",
+        "incoming",
+        "data/",
+    )
     assert cfg.stores["src"].options == {"region": "eu-west-1"}
     rule = cfg.replication[0]
     assert rule.targets == ("az",) and rule.propagate_deletes and rule.verify
@@ -54,20 +57,36 @@ def test_secret_values_are_references_not_in_repr() -> None:
     assert "s3cr3t" not in repr(cfg)
 
 
-@pytest.mark.parametrize(("doc", "field"), [
-    ({"stores": {"a": {"url": "ftp://x"}}}, "stores.a.url"),
-    ({"stores": {"a": {}}}, "stores.a.url"),
-    ({"stores": {"a": {"url": "memory://a"}}, "replication": [{"source": "b", "targets": ["a"]}]},
-     "replication[0].source"),
-    ({"stores": {"a": {"url": "memory://a"}}, "replication": [{"source": "a", "targets": ["a"]}]},
-     "replication[0].targets[0]"),
-    ({"stores": {"a": {"url": "memory://a"}, "b": {"url": "memory://b"}},
-      "replication": [{"source": "a", "targets": ["b"], "propagate_deletes": "yes"}]},
-     "replication[0].propagate_deletes"),
-    ({"stores": {"a": {"url": "memory://a"}, "b": {"url": "memory://b"}},
-      "replication": [{"source": "a", "targets": ["b"], "prefx": "typo"}]}, "replication[0]"),
-    ({"storez": {}}, "storez"),
-])
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({"stores": {"a": {"url": "ftp://x"}}}, "stores.a.url"),
+        ({"stores": {"a": {}}}, "stores.a.url"),
+        (
+            {"stores": {"a": {"url": "memory://a"}}, "replication": [{"source": "b", "targets": ["a"]}]},
+            "replication[0].source",
+        ),
+        (
+            {"stores": {"a": {"url": "memory://a"}}, "replication": [{"source": "a", "targets": ["a"]}]},
+            "replication[0].targets[0]",
+        ),
+        (
+            {
+                "stores": {"a": {"url": "memory://a"}, "b": {"url": "memory://b"}},
+                "replication": [{"source": "a", "targets": ["b"], "propagate_deletes": "yes"}],
+            },
+            "replication[0].propagate_deletes",
+        ),
+        (
+            {
+                "stores": {"a": {"url": "memory://a"}, "b": {"url": "memory://b"}},
+                "replication": [{"source": "a", "targets": ["b"], "prefx": "typo"}],
+            },
+            "replication[0]",
+        ),
+        ({"storez": {}}, "storez"),
+    ],
+)
 def test_invalid_config_names_the_field(doc: dict, field: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(doc)

@@ -34,8 +34,7 @@ def test_stale_event_copies_current_state_not_the_old_one(pair: tuple[ObjectStor
     assert sync_created(src, "k", dst, "k", target_name="dst").action == "skipped"
 
 
-def test_delete_only_when_source_is_gone_and_target_is_our_replica(
-        pair: tuple[ObjectStore, ObjectStore]) -> None:
+def test_delete_only_when_source_is_gone_and_target_is_our_replica(pair: tuple[ObjectStore, ObjectStore]) -> None:
     src, dst = pair
     src.put("k", b"v")
     sync_created(src, "k", dst, "k", target_name="dst")
@@ -47,8 +46,7 @@ def test_delete_only_when_source_is_gone_and_target_is_our_replica(
     assert not dst.exists("k")
     assert sync_deleted(src, "k", dst, "k", target_name="dst").reason == "replica already absent"
     dst.put("foreign", b"not ours")
-    assert sync_deleted(src, "foreign", dst, "foreign", target_name="dst").reason == (
-        "target object is not a replica")
+    assert sync_deleted(src, "foreign", dst, "foreign", target_name="dst").reason == ("target object is not a replica")
     assert dst.exists("foreign")
 
 

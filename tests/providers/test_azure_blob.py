@@ -67,15 +67,23 @@ def admin(rig_context: RigContext, store: ObjectStore) -> ContainerClient:
 
 
 def sas_token(container: str, **perms: bool) -> str:
-    return generate_container_sas(AZURITE_ACCOUNT, container, account_key=AZURITE_KEY,
-                                  permission=ContainerSasPermissions(**perms),
-                                  expiry=datetime.now(UTC) + timedelta(hours=1))
+    return generate_container_sas(
+        AZURITE_ACCOUNT,
+        container,
+        account_key=AZURITE_KEY,
+        permission=ContainerSasPermissions(**perms),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
 
 
 def sas_store(rig_context: RigContext, container: str, endpoint: str | None = None, **perms: bool) -> ObjectStore:
     base = endpoint or rig_context.emulators().azure_endpoint
-    return open_store(f"az://{container}", retry=FAST, account_url=f"{base}/{AZURITE_ACCOUNT}",
-                      credential=sas_token(container, **perms))
+    return open_store(
+        f"az://{container}",
+        retry=FAST,
+        account_url=f"{base}/{AZURITE_ACCOUNT}",
+        credential=sas_token(container, **perms),
+    )
 
 
 def parts(total: int, size: int = 10_000) -> Iterator[bytes]:
@@ -114,7 +122,11 @@ def test_large_put_stages_blocks_and_commits(store: ObjectStore, rig_context: Ri
     assert [b.size for b in committed] == [PART, PART, PART, 123] and uncommitted == []
     head = store.head("big.bin")
     assert (head.size, head.etag, head.content_type, dict(head.metadata)) == (
-        total, info.etag, "application/x-test", {"k": "v"})
+        total,
+        info.etag,
+        "application/x-test",
+        {"k": "v"},
+    )
     assert head.checksums["md5"] == hashlib.md5(data).hexdigest()
     assert store.get("big.bin").read() == data
 
@@ -315,8 +327,9 @@ def test_list_prefix_scoping(rig_context: RigContext) -> None:
     base = rig.make(rig_context, retry=FAST)
     base.put("p/one", b"1")
     base.put("q/two", b"2")
-    scoped = open_store(f"{base.url}/p", retry=FAST,
-                        connection_string=rig.connection_string(rig_context.emulators().azure_endpoint))
+    scoped = open_store(
+        f"{base.url}/p", retry=FAST, connection_string=rig.connection_string(rig_context.emulators().azure_endpoint)
+    )
     assert [o.key for o in scoped.list() if isinstance(o, ObjectInfo)] == ["one"]
     assert scoped.get("one").read() == b"1"
 
@@ -347,8 +360,9 @@ def test_presigned_get_and_put(store: ObjectStore) -> None:
     put_url = store.presign("pre/up.bin", "PUT", expires=300)
     no_type = requests.put(put_url, data=b"x", timeout=10)
     assert no_type.status_code == 400  # x-ms-blob-type is required (see docs/storage/azure.md)
-    done = requests.put(put_url, data=b"uploaded", timeout=10,
-                        headers={"x-ms-blob-type": "BlockBlob", "Content-Type": "image/png"})
+    done = requests.put(
+        put_url, data=b"uploaded", timeout=10, headers={"x-ms-blob-type": "BlockBlob", "Content-Type": "image/png"}
+    )
     assert done.status_code == 201
     head = store.head("pre/up.bin")
     assert (head.size, head.content_type) == (8, "image/png")
@@ -368,12 +382,19 @@ class StaticToken:
         return AccessToken("not-a-real-token", int(datetime.now(UTC).timestamp()) + 3600)
 
 
-@pytest.mark.xfail(strict=True, reason="Azurite runs on plain HTTP here: the SDK refuses bearer tokens "
-                   "without TLS and Azurite's OAuth mode needs HTTPS, so user delegation keys are untestable")
+@pytest.mark.xfail(
+    strict=True,
+    reason="Azurite runs on plain HTTP here: the SDK refuses bearer tokens "
+    "without TLS and Azurite's OAuth mode needs HTTPS, so user delegation keys are untestable",
+)
 def test_presign_with_user_delegation_key(store: ObjectStore, rig_context: RigContext) -> None:
     store.put("udk", b"delegated")
-    token_store = open_store(f"az://{container_name(store)}", retry=FAST, credential=StaticToken(),
-                             account_url=f"{rig_context.emulators().azure_endpoint}/{AZURITE_ACCOUNT}")
+    token_store = open_store(
+        f"az://{container_name(store)}",
+        retry=FAST,
+        credential=StaticToken(),
+        account_url=f"{rig_context.emulators().azure_endpoint}/{AZURITE_ACCOUNT}",
+    )
     url = token_store.presign("udk", "GET")
     assert "skoid=" in url
     assert requests.get(url, timeout=10).content == b"delegated"
@@ -381,8 +402,7 @@ def test_presign_with_user_delegation_key(store: ObjectStore, rig_context: RigCo
 
 def test_sas_credential_store_works_but_cannot_presign(store: ObjectStore, rig_context: RigContext) -> None:
     container = container_name(store)
-    sas = sas_store(rig_context, container, read=True, write=True, create=True, delete=True, list=True,
-                    add=True)
+    sas = sas_store(rig_context, container, read=True, write=True, create=True, delete=True, list=True, add=True)
     assert sas.capabilities.presign_read is False
     sas.put("s", b"via sas")
     sas.copy("s", "s2")  # the copy source is authorised by the same SAS
@@ -392,20 +412,30 @@ def test_sas_credential_store_works_but_cannot_presign(store: ObjectStore, rig_c
         sas.presign("s")
     # the SAS as an AzureSasCredential (held by the SDK policy, not the URL) is added to the copy source;
     # Azurite does not check copy-source authorisation, so this shows only that the path works
-    held = open_store(f"az://{container}", retry=FAST,
-                      account_url=f"{rig_context.emulators().azure_endpoint}/{AZURITE_ACCOUNT}",
-                      credential=AzureSasCredential(sas_token(container, read=True, write=True, create=True)))
+    held = open_store(
+        f"az://{container}",
+        retry=FAST,
+        account_url=f"{rig_context.emulators().azure_endpoint}/{AZURITE_ACCOUNT}",
+        credential=AzureSasCredential(sas_token(container, read=True, write=True, create=True)),
+    )
     held.copy("s", "s3")
     assert held.get("s3").read() == b"via sas"
 
 
 # -- errors -------------------------------------------------------------------------------------------
 def test_every_operation_on_a_missing_container(rig_context: RigContext) -> None:
-    gone = open_store(f"az://{rig_context.unique()}", retry=FAST,
-                      connection_string=rig_context.emulators().azure_connection_string)
-    for op in (lambda: gone.head("k"), lambda: gone.get("k"), lambda: gone.put("k", b"1"),
-               lambda: gone.put("k", parts(3 * PART)), lambda: gone.delete("k"),
-               lambda: gone.list_page(), lambda: gone.copy("a", "b")):
+    gone = open_store(
+        f"az://{rig_context.unique()}", retry=FAST, connection_string=rig_context.emulators().azure_connection_string
+    )
+    for op in (
+        lambda: gone.head("k"),
+        lambda: gone.get("k"),
+        lambda: gone.put("k", b"1"),
+        lambda: gone.put("k", parts(3 * PART)),
+        lambda: gone.delete("k"),
+        lambda: gone.list_page(),
+        lambda: gone.copy("a", "b"),
+    ):
         with pytest.raises(NotFound) as err:
             op()
         assert "ContainerNotFound" in str(err.value) or "BlobNotFound" in str(err.value)
@@ -416,32 +446,50 @@ def test_every_operation_on_a_missing_container(rig_context: RigContext) -> None
 
 def wrong_key_store(rig_context: RigContext, container: str) -> ObjectStore:
     bad = rig.connection_string(rig_context.emulators().azure_endpoint).replace(
-        AZURITE_KEY, "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXk=")
+        AZURITE_KEY, "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXk="
+    )
     return open_store(f"az://{container}", retry=FAST, connection_string=bad)
 
 
 def test_wrong_account_key_is_a_permission_error(store: ObjectStore, rig_context: RigContext) -> None:
     bad = wrong_key_store(rig_context, container_name(store))
-    for op in (lambda: bad.head("k"), lambda: bad.get("k"), lambda: bad.put("k", b"1"),
-               lambda: bad.delete("k"), lambda: bad.list_page(), lambda: bad.delete_many(["k"]),
-               lambda: bad.copy("a", "b")):
+    for op in (
+        lambda: bad.head("k"),
+        lambda: bad.get("k"),
+        lambda: bad.put("k", b"1"),
+        lambda: bad.delete("k"),
+        lambda: bad.list_page(),
+        lambda: bad.delete_many(["k"]),
+        lambda: bad.copy("a", "b"),
+    ):
         with pytest.raises(PermissionError) as err:
             op()
         assert err.value.status == 403 and err.value.request_id  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(strict=True, reason="Azurite answers a bad shared-key signature with 403 "
-                   "AuthorizationFailure; Azure answers AuthenticationFailed (mapped to Unauthenticated)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="Azurite answers a bad shared-key signature with 403 "
+    "AuthorizationFailure; Azure answers AuthenticationFailed (mapped to Unauthenticated)",
+)
 def test_wrong_account_key_is_unauthenticated(store: ObjectStore, rig_context: RigContext) -> None:
     with pytest.raises(Unauthenticated):
         wrong_key_store(rig_context, container_name(store)).head("k")
 
 
 def test_translate_maps_azure_auth_codes() -> None:
-    backend = AzureBlobBackend("c", {"connection_string": "DefaultEndpointsProtocol=http;AccountName=a;"
-                                     "AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/a;"})
-    for code, expected in [("AuthenticationFailed", Unauthenticated), ("AuthorizationFailure", PermissionDenied),
-                           ("AuthorizationPermissionMismatch", PermissionDenied)]:
+    backend = AzureBlobBackend(
+        "c",
+        {
+            "connection_string": "DefaultEndpointsProtocol=http;AccountName=a;"
+            "AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:9/a;"
+        },
+    )
+    for code, expected in [
+        ("AuthenticationFailed", Unauthenticated),
+        ("AuthorizationFailure", PermissionDenied),
+        ("AuthorizationPermissionMismatch", PermissionDenied),
+    ]:
         exc = HttpResponseError(message="denied")
         exc.status_code, exc.error_code = 403, code  # type: ignore[attr-defined]
         assert type(backend.translate(exc, "head", "k")) is expected
@@ -449,13 +497,16 @@ def test_translate_maps_azure_auth_codes() -> None:
     assert type(backend.translate(no_token, "head", "k")) is Unauthenticated
 
 
-def test_read_only_sas_is_permission_denied_and_sig_is_redacted(store: ObjectStore,
-                                                                rig_context: RigContext) -> None:
+def test_read_only_sas_is_permission_denied_and_sig_is_redacted(store: ObjectStore, rig_context: RigContext) -> None:
     container = container_name(store)
     store.put("r", b"1")
     token = sas_token(container, read=True)
-    read_only = open_store(f"az://{container}", retry=FAST, credential=token,
-                           account_url=f"{rig_context.emulators().azure_endpoint}/{AZURITE_ACCOUNT}")
+    read_only = open_store(
+        f"az://{container}",
+        retry=FAST,
+        credential=token,
+        account_url=f"{rig_context.emulators().azure_endpoint}/{AZURITE_ACCOUNT}",
+    )
     assert read_only.get("r").read() == b"1"
     with pytest.raises(PermissionDenied) as err:
         read_only.put("w", b"2")
@@ -464,15 +515,21 @@ def test_read_only_sas_is_permission_denied_and_sig_is_redacted(store: ObjectSto
     assert not store.exists("w")
 
 
-def test_transport_error_is_transient_and_hides_the_sas(rig_context: RigContext, store: ObjectStore,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_transport_error_is_transient_and_hides_the_sas(
+    rig_context: RigContext, store: ObjectStore, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     token = sas_token(container_name(store), read=True)
     signature = dict(p.split("=", 1) for p in token.split("&"))["sig"]
     # TLS against Azurite's plain-HTTP port: the handshake fails after the signed URL was built
     https = rig_context.emulators().azure_endpoint.replace("http://", "https://")
-    broken = open_store(f"az://{container_name(store)}", retry=FAST, credential=token, connect_timeout=2,
-                        account_url=f"{https}/{AZURITE_ACCOUNT}")
+    broken = open_store(
+        f"az://{container_name(store)}",
+        retry=FAST,
+        credential=token,
+        connect_timeout=2,
+        account_url=f"{https}/{AZURITE_ACCOUNT}",
+    )
     with pytest.raises(TransientError) as err:
         broken.get("k")
     assert err.value.retryable and "SSL" in str(err.value)
@@ -488,8 +545,12 @@ def test_transport_error_is_transient_and_hides_the_sas(rig_context: RigContext,
 
 
 def test_refused_connection_is_transient() -> None:
-    dead = open_store("az://c", retry=FAST, connect_timeout=2,
-                      connection_string=rig.connection_string(f"http://127.0.0.1:{free_port()}"))
+    dead = open_store(
+        "az://c",
+        retry=FAST,
+        connect_timeout=2,
+        connection_string=rig.connection_string(f"http://127.0.0.1:{free_port()}"),
+    )
     with pytest.raises(TransientError) as err:
         dead.list_page()
     assert err.value.retryable and err.value.operation == "list"
@@ -498,15 +559,20 @@ def test_refused_connection_is_transient() -> None:
 def test_transient_errors_are_retried(store: ObjectStore) -> None:
     sleeps: list[float] = []
     policy = RetryPolicy(max_attempts=3, sleep=sleeps.append)
-    dead = open_store("az://c", retry=policy, connect_timeout=1,
-                      connection_string=rig.connection_string(f"http://127.0.0.1:{free_port()}"))
+    dead = open_store(
+        "az://c",
+        retry=policy,
+        connect_timeout=1,
+        connection_string=rig.connection_string(f"http://127.0.0.1:{free_port()}"),
+    )
     with pytest.raises(TransientError):
         dead.head("k")
     assert len(sleeps) == 2
 
 
-def test_no_credential_in_repr_errors_or_logs(rig_context: RigContext, store: ObjectStore,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_no_credential_in_repr_errors_or_logs(
+    rig_context: RigContext, store: ObjectStore, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "U2VjcmV0S2V5VGhhdE11c3ROZXZlckxlYWtPdXQxMjM0NQ=="
     cs = rig.connection_string(rig_context.emulators().azure_endpoint).replace(AZURITE_KEY, secret)
@@ -542,8 +608,13 @@ def test_sdk_retries_are_off_and_ours_apply(rig_context: RigContext) -> None:
 
 def test_a_dropped_block_upload_is_retried(rig_context: RigContext) -> None:
     with FaultProxy(rig_context.emulators().azure_endpoint) as proxy:
-        store = rig.make(rig_context, via=proxy.url, part_size=PART, single_put_threshold=PART,
-                         retry=RetryPolicy(max_attempts=3, sleep=lambda _: None))
+        store = rig.make(
+            rig_context,
+            via=proxy.url,
+            part_size=PART,
+            single_put_threshold=PART,
+            retry=RetryPolicy(max_attempts=3, sleep=lambda _: None),
+        )
         proxy.inject(drop(), times=1, skip=1, path_contains="comp=block&")
         data = b"".join(parts(3 * PART))
         info = store.put("blocks", parts(3 * PART))
@@ -571,20 +642,24 @@ def test_api_version_pin(rig_context: RigContext) -> None:
     assert pinned.get("k", start=-3).read() == b"api"
 
 
-def test_connection_string_from_environment(emulator_env: dict[str, str], store: ObjectStore,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connection_string_from_environment(
+    emulator_env: dict[str, str], store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.put("env", b"from env")
     monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_URL", raising=False)
     assert open_store(f"az://{container_name(store)}", retry=FAST).get("env").read() == b"from env"
 
 
-def test_account_url_with_sas_from_environment(store: ObjectStore, rig_context: RigContext,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_account_url_with_sas_from_environment(
+    store: ObjectStore, rig_context: RigContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     container = container_name(store)
     store.put("env", b"sas url")
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
-    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_URL", f"{rig_context.emulators().azure_endpoint}/"
-                       f"{AZURITE_ACCOUNT}?{sas_token(container, read=True)}")
+    monkeypatch.setenv(
+        "AZURE_STORAGE_ACCOUNT_URL",
+        f"{rig_context.emulators().azure_endpoint}/{AZURITE_ACCOUNT}?{sas_token(container, read=True)}",
+    )
     assert open_store(f"az://{container}", retry=FAST).get("env").read() == b"sas url"
 
 
@@ -601,14 +676,26 @@ def test_no_credential_means_entra_id(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_importing_the_provider_does_not_import_azure_identity() -> None:
-    code = ("import sys, core.storage.providers.azure_blob; "
-            "assert 'azure.identity' not in sys.modules, 'azure.identity imported eagerly'")
+    code = (
+        "import sys, core.storage.providers.azure_blob; "
+        "assert 'azure.identity' not in sys.modules, 'azure.identity imported eagerly'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # -- keys ---------------------------------------------------------------------------------------------
-KEYS = ["with space", "plus+sign", "per%25cent", "hash#tag", "quest?ion", "ünïcødé/日本語", "deep/" * 20 + "x",
-        "semi;colon=eq&amp", "tilde~'quote'", "k" * 1024]
+KEYS = [
+    "with space",
+    "plus+sign",
+    "per%25cent",
+    "hash#tag",
+    "quest?ion",
+    "ünïcødé/日本語",
+    "deep/" * 20 + "x",
+    "semi;colon=eq&amp",
+    "tilde~'quote'",
+    "k" * 1024,
+]
 
 
 def test_keys_round_trip(store: ObjectStore) -> None:

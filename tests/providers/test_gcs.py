@@ -62,8 +62,9 @@ def store(rig_context: RigContext) -> Iterator[ObjectStore]:
 
 @pytest.fixture
 def missing_bucket(endpoint: str) -> Iterator[ObjectStore]:
-    s = open_store(f"gs://{RigContext.unique('gone')}", endpoint_url=endpoint, anonymous=True, part_size=PART,
-                   retry=FAST)
+    s = open_store(
+        f"gs://{RigContext.unique('gone')}", endpoint_url=endpoint, anonymous=True, part_size=PART, retry=FAST
+    )
     yield s
     s.close()
 
@@ -83,7 +84,7 @@ def stream(data: bytes, size: int = 64 * KiB, fail_after: int | None = None) -> 
     for i in range(0, len(data), size):
         if fail_after is not None and i >= fail_after:
             raise RuntimeError("source failed")
-        yield data[i:i + size]
+        yield data[i : i + size]
 
 
 def blob_data(size: int) -> bytes:
@@ -120,8 +121,10 @@ def test_default_content_type_and_empty_object(store: ObjectStore) -> None:
     assert store.get("empty").read() == b""
 
 
-@pytest.mark.parametrize("key", ["with space", "plus+sign", "pct%20", "hash#frag", "q?x=1", "ünïcødé/日本",
-                                 "deep/" * 20 + "leaf", "k" * 1024])
+@pytest.mark.parametrize(
+    "key",
+    ["with space", "plus+sign", "pct%20", "hash#frag", "q?x=1", "ünïcødé/日本", "deep/" * 20 + "leaf", "k" * 1024],
+)
 def test_keys_round_trip(store: ObjectStore, key: str) -> None:
     store.put(key, key.encode())
     assert store.get(key).read() == key.encode()
@@ -225,9 +228,12 @@ def test_resumable_create_only_and_cas(store: ObjectStore) -> None:
     assert swapped.etag != current.etag
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="fake-gcs-server does not enforce ifGenerationMatch on resumable uploads; "
-                          "real GCS rejects the final chunk with 412")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="fake-gcs-server does not enforce ifGenerationMatch on resumable uploads; "
+    "real GCS rejects the final chunk with 412",
+)
 def test_resumable_create_only_is_enforced_server_side(store: ObjectStore, endpoint: str) -> None:
     """The object appears after the create-only check but before the upload commits."""
     bucket = rig.admin_client(endpoint).bucket(backend(store).bucket)
@@ -248,16 +254,21 @@ def test_resumable_create_only_is_enforced_server_side(store: ObjectStore, endpo
     assert store.get("race").read() == b"winner"
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="fake-gcs-server finalizes a resumable session when asked for its status "
-                          "(fsouza/fake-gcs-server#1362); GCS answers 308 with the committed Range")
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="fake-gcs-server finalizes a resumable session when asked for its status "
+    "(fsouza/fake-gcs-server#1362); GCS answers 308 with the committed Range",
+)
 def test_resumable_status_query_leaves_the_session_open(store: ObjectStore, endpoint: str) -> None:
     """What the provider's retry of a failed chunk relies on (``ResumableUpload.recover``)."""
-    start = requests.post(f"{endpoint}/upload/storage/v1/b/{backend(store).bucket}/o?uploadType=resumable",
-                          json={"name": "status"}, timeout=10)
+    start = requests.post(
+        f"{endpoint}/upload/storage/v1/b/{backend(store).bucket}/o?uploadType=resumable",
+        json={"name": "status"},
+        timeout=10,
+    )
     session = start.headers["Location"]
-    chunk = requests.put(session, data=b"a" * PART, headers={"Content-Range": f"bytes 0-{PART - 1}/*"},
-                         timeout=10)
+    chunk = requests.put(session, data=b"a" * PART, headers={"Content-Range": f"bytes 0-{PART - 1}/*"}, timeout=10)
     assert (chunk.status_code, chunk.headers.get("Range")) == (308, f"bytes=0-{PART - 1}")
     query = requests.put(session, headers={"Content-Range": "bytes */*"}, timeout=10)
     assert (query.status_code, query.headers.get("Range")) == (308, f"bytes=0-{PART - 1}")
@@ -275,7 +286,10 @@ def test_resumable_session_closed_early_is_not_accepted(rig_context: RigContext,
             with pytest.raises(IntegrityError, match="closed before all data was sent"):
                 s.put("short", stream(blob_data(PART * 3)))
             assert [(r.headers.get("content-range"), r.status) for r in proxy.requests[1:4]] == [
-                (f"bytes 0-{PART - 1}/*", 308), (f"bytes {PART}-{2 * PART - 1}/*", 503), ("bytes */*", 200)]
+                (f"bytes 0-{PART - 1}/*", 308),
+                (f"bytes {PART}-{2 * PART - 1}/*", 503),
+                ("bytes */*", 200),
+            ]
             assert not s.exists("short")
         finally:
             s.close()
@@ -373,21 +387,25 @@ def test_presign_needs_a_signing_key(rig_context: RigContext, endpoint: str) -> 
 
 
 # -- options and environment ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("options, message", [
-    ({"bogus": 1, "other": 2}, "bogus, other"),
-    ({"part_size": 1000}, "part_size"),
-    ({"part_size": 0}, "part_size"),
-    ({"timeout": -1}, "timeout"),
-    ({"anonymous": True, "credentials_file": "/x.json"}, "anonymous and credentials_file"),
-    ({"credentials": "nope"}, "Credentials"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"bogus": 1, "other": 2}, "bogus, other"),
+        ({"part_size": 1000}, "part_size"),
+        ({"part_size": 0}, "part_size"),
+        ({"timeout": -1}, "timeout"),
+        ({"anonymous": True, "credentials_file": "/x.json"}, "anonymous and credentials_file"),
+        ({"credentials": "nope"}, "Credentials"),
+    ],
+)
 def test_bad_options(options: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         open_store("gs://b", endpoint_url="http://127.0.0.1:9", **options)
 
 
-def test_environment_variables_reach_the_emulator(emulator_env: dict[str, str], endpoint: str,
-                                                  rig_context: RigContext) -> None:
+def test_environment_variables_reach_the_emulator(
+    emulator_env: dict[str, str], endpoint: str, rig_context: RigContext
+) -> None:
     bucket = rig_context.unique()
     rig.create_bucket(endpoint, bucket)
     with open_store(f"gs://{bucket}") as s:  # STORAGE_EMULATOR_HOST + GOOGLE_CLOUD_PROJECT only
@@ -399,8 +417,13 @@ def test_environment_variables_reach_the_emulator(emulator_env: dict[str, str], 
 
 # -- errors --------------------------------------------------------------------------------------------------
 def test_missing_object_errors(store: ObjectStore) -> None:
-    for call in (lambda: store.head("none"), lambda: store.get("none"), lambda: store.get("none", start=5),
-                 lambda: store.copy("none", "dst"), lambda: store.delete("none", if_match="e")):
+    for call in (
+        lambda: store.head("none"),
+        lambda: store.get("none"),
+        lambda: store.get("none", start=5),
+        lambda: store.copy("none", "dst"),
+        lambda: store.delete("none", if_match="e"),
+    ):
         with pytest.raises(NotFound) as err:
             call()
         assert err.value.provider == "gs" and err.value.key == "none"
@@ -426,32 +449,34 @@ def test_missing_bucket_errors(missing_bucket: ObjectStore) -> None:
 def test_connection_refused_is_transient_and_not_retried_by_the_sdk(rig_context: RigContext) -> None:
     sleeps: list[float] = []
     policy = RetryPolicy(max_attempts=3, initial_backoff=0.0, sleep=sleeps.append)
-    s = open_store("gs://b", endpoint_url=f"http://127.0.0.1:{free_port()}", anonymous=True, retry=policy,
-                   timeout=5)
+    s = open_store("gs://b", endpoint_url=f"http://127.0.0.1:{free_port()}", anonymous=True, retry=policy, timeout=5)
     with pytest.raises(TransientError) as err:
         s.head("k")
     assert err.value.retryable and err.value.operation == "head"
     assert len(sleeps) == 2  # our policy retried; the SDK's own retry (minutes of backoff) is off
 
 
-@pytest.mark.parametrize("exc, expected", [
-    (gexc.NotFound("x"), NotFound),
-    (gexc.PreconditionFailed("x"), PreconditionFailed),
-    (gexc.Forbidden("x"), PermissionDenied),
-    (gexc.Forbidden("x", errors=[{"reason": "rateLimitExceeded"}]), Throttled),
-    (gexc.Unauthorized("x"), Unauthenticated),
-    (gexc.TooManyRequests("x"), Throttled),
-    (gexc.ServiceUnavailable("x"), Throttled),
-    (gexc.InternalServerError("x"), TransientError),
-    (gexc.GatewayTimeout("x"), TransientError),
-    (gexc.BadRequest("x"), InvalidArgument),
-    (requests.exceptions.ConnectionError("reset"), TransientError),
-    (requests.exceptions.ReadTimeout("slow"), TransientError),
-    (urllib3.exceptions.ProtocolError("cut"), TransientError),
-    (gauth_exc.RefreshError("bad grant"), Unauthenticated),
-    (gauth_exc.DefaultCredentialsError("none"), Unauthenticated),
-    (DataCorruption(None, "crc32c mismatch"), IntegrityError),
-])
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (gexc.NotFound("x"), NotFound),
+        (gexc.PreconditionFailed("x"), PreconditionFailed),
+        (gexc.Forbidden("x"), PermissionDenied),
+        (gexc.Forbidden("x", errors=[{"reason": "rateLimitExceeded"}]), Throttled),
+        (gexc.Unauthorized("x"), Unauthenticated),
+        (gexc.TooManyRequests("x"), Throttled),
+        (gexc.ServiceUnavailable("x"), Throttled),
+        (gexc.InternalServerError("x"), TransientError),
+        (gexc.GatewayTimeout("x"), TransientError),
+        (gexc.BadRequest("x"), InvalidArgument),
+        (requests.exceptions.ConnectionError("reset"), TransientError),
+        (requests.exceptions.ReadTimeout("slow"), TransientError),
+        (urllib3.exceptions.ProtocolError("cut"), TransientError),
+        (gauth_exc.RefreshError("bad grant"), Unauthenticated),
+        (gauth_exc.DefaultCredentialsError("none"), Unauthenticated),
+        (DataCorruption(None, "crc32c mismatch"), IntegrityError),
+    ],
+)
 def test_error_mapping(exc: BaseException, expected: type[Exception], endpoint: str) -> None:
     b = GCSBackend("bkt", {"endpoint_url": endpoint, "anonymous": True})
     err = b.translate(exc, "head", "k")
@@ -468,8 +493,9 @@ def test_bad_credentials_are_unauthenticated(rig_context: RigContext, endpoint: 
 
 
 # -- secrets -------------------------------------------------------------------------------------------------
-def test_private_key_never_leaks(rig_context: RigContext, endpoint: str, tmp_path: Path,
-                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_private_key_never_leaks(
+    rig_context: RigContext, endpoint: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     info = rig.service_account_info(token_uri=f"{endpoint}/no-token-here", key_id="circle-secret-key-id-7f3a")
     body = info["private_key"].split("-----")[2].replace("\n", "")
@@ -483,8 +509,15 @@ def test_private_key_never_leaks(rig_context: RigContext, endpoint: str, tmp_pat
     texts += [str(err.value), repr(err.value), str(err.value.__cause__)]
     texts.append(s.presign("k", "GET", expires=60))  # signs locally with the key; carries only a signature
     broken = tmp_path / "broken.json"
-    broken.write_text(json.dumps({**info, "private_key": "-----BEGIN PRIVATE KEY-----\nCIRCLEDISTINCTIVESECRET"
-                                  "0123456789abcdef\n-----END PRIVATE KEY-----\n"}))
+    broken.write_text(
+        json.dumps(
+            {
+                **info,
+                "private_key": "-----BEGIN PRIVATE KEY-----\nCIRCLEDISTINCTIVESECRET"
+                "0123456789abcdef\n-----END PRIVATE KEY-----\n",
+            }
+        )
+    )
     with pytest.raises(Unauthenticated) as bad:
         open_store("gs://b", endpoint_url=endpoint, credentials_file=str(broken))
     fragments.append("CIRCLEDISTINCTIVESECRET")

@@ -86,8 +86,20 @@ def test_empty_object(store: ObjectStore) -> None:
     assert store.get("empty").read() == b""
 
 
-KEYS = ["with space", "plus+sign", "per%25cent", "hash#tag", "q?uery=1&b", "ünï/cødé/日本", "deep/" * 50 + "x",
-        "a//double", "trailing/", "k" * 1024, "~tilde!*'()", "semi;colon:at@"]
+KEYS = [
+    "with space",
+    "plus+sign",
+    "per%25cent",
+    "hash#tag",
+    "q?uery=1&b",
+    "ünï/cødé/日本",
+    "deep/" * 50 + "x",
+    "a//double",
+    "trailing/",
+    "k" * 1024,
+    "~tilde!*'()",
+    "semi;colon:at@",
+]
 
 
 @pytest.mark.parametrize("key", KEYS, ids=lambda k: k[:20])
@@ -130,8 +142,12 @@ def test_create_only_single(store: ObjectStore) -> None:
     store.put("c", b"first", if_none_match="*")
     with pytest.raises(AlreadyExists) as err:
         store.put("c", b"second", if_none_match="*")
-    assert (err.value.status, err.value.operation, err.value.bucket, err.value.key) == \
-        (412, "put", backend(store).bucket, "c")
+    assert (err.value.status, err.value.operation, err.value.bucket, err.value.key) == (
+        412,
+        "put",
+        backend(store).bucket,
+        "c",
+    )
     assert store.get("c").read() == b"first"
 
 
@@ -187,8 +203,12 @@ def test_multipart_for_unknown_length(store: ObjectStore) -> None:
     assert "md5" not in info.checksums  # a multipart ETag is not an MD5
     assert sum(1 for r in seen if "partNumber=" in r.url) == 3
     head = store.head("big")
-    assert (head.size, head.etag, head.content_type, dict(head.metadata)) == \
-        (12 * MiB, info.etag, "application/x-test", {"k": "v"})
+    assert (head.size, head.etag, head.content_type, dict(head.metadata)) == (
+        12 * MiB,
+        info.etag,
+        "application/x-test",
+        {"k": "v"},
+    )
     assert "md5" not in head.checksums
     assert store.get("big").read() == b"".join(data)
 
@@ -236,13 +256,20 @@ def test_delete_many_batches_of_1000(store: ObjectStore) -> None:
 
 
 def test_delete_failures_are_typed(store: ObjectStore) -> None:
-    resp = {"Errors": [{"Key": "a", "Code": "AccessDenied", "Message": "Access Denied"},
-                       {"Key": "b", "Code": "NoSuchKey", "Message": "gone"},
-                       {"Key": "c", "Code": "InternalError", "Message": "oops"},
-                       {"Key": "d", "Code": "Weird", "Message": "?"}]}
+    resp = {
+        "Errors": [
+            {"Key": "a", "Code": "AccessDenied", "Message": "Access Denied"},
+            {"Key": "b", "Code": "NoSuchKey", "Message": "gone"},
+            {"Key": "c", "Code": "InternalError", "Message": "oops"},
+            {"Key": "d", "Code": "Weird", "Message": "?"},
+        ]
+    }
     failures = backend(store).delete_failures(resp)
-    assert [(f.key, type(f.error).__name__) for f in failures] == \
-        [("a", "PermissionDenied"), ("c", "TransientError"), ("d", "StorageError")]
+    assert [(f.key, type(f.error).__name__) for f in failures] == [
+        ("a", "PermissionDenied"),
+        ("c", "TransientError"),
+        ("d", "StorageError"),
+    ]
     assert failures[0].error.operation == "delete_many" and failures[0].error.key == "a"
 
 
@@ -283,8 +310,13 @@ def test_listing_pages_delimiter_start_after(store: ObjectStore) -> None:
 
 def test_prefix_scoped_store(rig_context: RigContext) -> None:
     s = rig.make(rig_context)
-    scoped = open_store(f"s3://{backend(s).bucket}/team/a", endpoint_url=rig_context.emulators().s3_endpoint,
-                        region="us-east-1", access_key_id="testing", secret_access_key="testing")
+    scoped = open_store(
+        f"s3://{backend(s).bucket}/team/a",
+        endpoint_url=rig_context.emulators().s3_endpoint,
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
     scoped.put("x", b"1")
     assert s.exists("team/a/x") and [o.key for o in scoped.list()] == ["x"]  # type: ignore[union-attr]
     assert scoped.url == f"s3://{backend(s).bucket}/team/a"
@@ -335,9 +367,15 @@ def test_environment_variables(emulator_env: dict[str, str], rig_context: RigCon
 def test_no_secret_in_repr_errors_or_logs(rig_context: RigContext, caplog: pytest.LogCaptureFixture) -> None:
     secret = "Zq9SUPERSECRETxyzzy0000000000000000000000"
     caplog.set_level(logging.DEBUG)
-    s = open_store("s3://no-such-bucket-for-secrets", endpoint_url=rig_context.emulators().s3_endpoint,
-                   region="us-east-1", access_key_id="AKIATESTTESTTEST", secret_access_key=secret,
-                   session_token="TOKENsecret123", retry=FAST)
+    s = open_store(
+        "s3://no-such-bucket-for-secrets",
+        endpoint_url=rig_context.emulators().s3_endpoint,
+        region="us-east-1",
+        access_key_id="AKIATESTTESTTEST",
+        secret_access_key=secret,
+        session_token="TOKENsecret123",
+        retry=FAST,
+    )
     with pytest.raises(NotFound) as err:
         s.head("k")
     url = s.presign("k", "GET", 60)
@@ -349,8 +387,14 @@ def test_no_secret_in_repr_errors_or_logs(rig_context: RigContext, caplog: pytes
 # -- error paths ----------------------------------------------------------------------------------------
 @pytest.fixture
 def nobucket(rig_context: RigContext) -> ObjectStore:
-    return open_store("s3://circle-missing-bucket", endpoint_url=rig_context.emulators().s3_endpoint,
-                      region="us-east-1", access_key_id="testing", secret_access_key="testing", retry=FAST)
+    return open_store(
+        "s3://circle-missing-bucket",
+        endpoint_url=rig_context.emulators().s3_endpoint,
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key="testing",
+        retry=FAST,
+    )
 
 
 MISSING_BUCKET_OPS = {
@@ -398,9 +442,14 @@ def test_missing_key(store: ObjectStore, op: str) -> None:
 
 def test_connection_refused_is_transient_and_sdk_does_not_retry(rig_context: RigContext) -> None:
     sleeps: list[float] = []
-    s = open_store("s3://bucket", endpoint_url=f"http://127.0.0.1:{free_port()}", region="us-east-1",
-                   access_key_id="testing", secret_access_key="testing",
-                   retry=RetryPolicy(max_attempts=3, initial_backoff=0.001, sleep=sleeps.append))
+    s = open_store(
+        "s3://bucket",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        region="us-east-1",
+        access_key_id="testing",
+        secret_access_key="testing",
+        retry=RetryPolicy(max_attempts=3, initial_backoff=0.001, sleep=sleeps.append),
+    )
     seen = sent_requests(s)
     with pytest.raises(TransientError) as err:
         s.head("k")
@@ -416,8 +465,13 @@ def moto_auth(rig_context: RigContext) -> Iterator[dict[str, str]]:
     try:
         import boto3
 
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                           aws_secret_access_key="testing")
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         user = f"u{rig_context.unique()}"[:60]
         iam.create_user(UserName=user)
         key = iam.create_access_key(UserName=user)["AccessKey"]
@@ -434,8 +488,10 @@ def test_credentials_errors(rig_context: RigContext) -> None:
         return open_store(f"s3://{bucket}", endpoint_url=endpoint, region="us-east-1", retry=FAST, **creds)
 
     with moto_auth(rig_context) as creds:  # after the bucket exists: moto now checks every request
-        for bad in ({"access_key_id": "AKIAUNKNOWNKEY000000", "secret_access_key": "x"},
-                    {"access_key_id": creds["access_key_id"], "secret_access_key": "wrong-secret"}):
+        for bad in (
+            {"access_key_id": "AKIAUNKNOWNKEY000000", "secret_access_key": "x"},
+            {"access_key_id": creds["access_key_id"], "secret_access_key": "wrong-secret"},
+        ):
             with pytest.raises(Unauthenticated) as err:
                 opened(**bad).list_page()
             assert err.value.status == 403 and err.value.operation == "list" and err.value.bucket == bucket

@@ -46,12 +46,27 @@ EXPECTED_ENDPOINTS = {
     "alibaba": "https://oss-cn-hangzhou.aliyuncs.com",
     "tencent": "https://cos.ap-guangzhou.myqcloud.com",
 }
-REGIONS = {"aws": "eu-west-1", "digitalocean": "nyc3", "oci": "us-ashburn-1", "ibm": "us-south",
-           "alibaba": "cn-hangzhou", "tencent": "ap-guangzhou"}
-ADDRESSING = {"aws": "virtual", "digitalocean": "virtual", "oci": "path", "ibm": "virtual", "alibaba": "virtual",
-              "tencent": "virtual"}
-CREATE_ONLY = {"aws": ("If-None-Match", "*"), "alibaba": ("x-oss-forbid-overwrite", "true"),
-               "tencent": ("x-cos-forbid-overwrite", "true")}
+REGIONS = {
+    "aws": "eu-west-1",
+    "digitalocean": "nyc3",
+    "oci": "us-ashburn-1",
+    "ibm": "us-south",
+    "alibaba": "cn-hangzhou",
+    "tencent": "ap-guangzhou",
+}
+ADDRESSING = {
+    "aws": "virtual",
+    "digitalocean": "virtual",
+    "oci": "path",
+    "ibm": "virtual",
+    "alibaba": "virtual",
+    "tencent": "virtual",
+}
+CREATE_ONLY = {
+    "aws": ("If-None-Match", "*"),
+    "alibaba": ("x-oss-forbid-overwrite", "true"),
+    "tencent": ("x-cos-forbid-overwrite", "true"),
+}
 
 
 def test_profiles_cover_the_brief() -> None:
@@ -67,8 +82,15 @@ def backend(store: ObjectStore) -> S3Backend:
 def offline(profile: str, bucket: str = "photos-1250000000", **options: Any) -> ObjectStore:
     """A store built for the real provider (no request is made)."""
     extra: dict[str, Any] = {"namespace": "acme"} if profile == "oci" else {}
-    return open_store(f"s3://{bucket}", profile=profile, region=REGIONS[profile], access_key_id="AKIAX",
-                      secret_access_key="not-used", **extra, **options)
+    return open_store(
+        f"s3://{bucket}",
+        profile=profile,
+        region=REGIONS[profile],
+        access_key_id="AKIAX",
+        secret_access_key="not-used",
+        **extra,
+        **options,
+    )
 
 
 def sent(store: ObjectStore) -> list[Any]:
@@ -198,8 +220,7 @@ def test_behaviour(pstore: tuple[str, ObjectStore]) -> None:
     profile, store = pstore
     info = store.put("dir/obj", b"0123456789", content_type="text/plain", metadata={"m": "1"})
     head = store.head("dir/obj")
-    assert (head.size, head.etag, head.content_type, dict(head.metadata)) == \
-        (10, info.etag, "text/plain", {"m": "1"})
+    assert (head.size, head.etag, head.content_type, dict(head.metadata)) == (10, info.etag, "text/plain", {"m": "1"})
     assert ("md5" in head.checksums) == PROFILES[profile].etag_is_md5
     assert store.get("dir/obj", start=3, end=6).read() == b"345"
     assert store.get("dir/obj", start=99).read() == b""
@@ -231,11 +252,14 @@ def test_multipart(pstore: tuple[str, ObjectStore], rig_context: RigContext) -> 
     _, store = pstore
     part = backend(store).part_size
     data = bytes(range(256)) * (part * 9 // 4 // 256)  # 2.25 parts
-    info = store.put("mp", iter([data[i:i + MiB] for i in range(0, len(data), MiB)]))
+    info = store.put("mp", iter([data[i : i + MiB] for i in range(0, len(data), MiB)]))
     assert info.size == len(data) and info.etag is not None and info.etag.endswith("-3")
     assert store.get("mp").read() == data
-    assert not rig.admin_client(rig_context.emulators().s3_endpoint).list_multipart_uploads(
-        Bucket=backend(store).bucket).get("Uploads")
+    assert (
+        not rig.admin_client(rig_context.emulators().s3_endpoint)
+        .list_multipart_uploads(Bucket=backend(store).bucket)
+        .get("Uploads")
+    )
 
 
 def _gap(profile: str, gap: str) -> Any:
@@ -314,8 +338,7 @@ def forward_proxy(rig_context: RigContext, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 @pytest.mark.parametrize("profile", ["alibaba", "tencent"])
-def test_virtual_hosted_addressing_end_to_end(profile: str, rig_context: RigContext,
-                                              forward_proxy: list[str]) -> None:
+def test_virtual_hosted_addressing_end_to_end(profile: str, rig_context: RigContext, forward_proxy: list[str]) -> None:
     """OSS accepts only virtual-hosted requests: the bucket must travel in the Host header."""
     bucket = rig.bucket_name(rig_context, profile)
     admin = rig.fresh_admin_client(rig_context.emulators().s3_endpoint)  # not cached: HTTP_PROXY is set
@@ -323,8 +346,14 @@ def test_virtual_hosted_addressing_end_to_end(profile: str, rig_context: RigCont
     admin.close()
     forward_proxy.clear()  # the path-style admin request above went through the proxy too
     domain = f"{REGIONS[profile]}.circle-test.invalid:{urlsplit(rig_context.emulators().s3_endpoint).port}"
-    store = open_store(f"s3://{bucket}", profile=profile, endpoint_url=f"http://{domain}",
-                       region=REGIONS[profile], access_key_id="testing", secret_access_key="testing")
+    store = open_store(
+        f"s3://{bucket}",
+        profile=profile,
+        endpoint_url=f"http://{domain}",
+        region=REGIONS[profile],
+        access_key_id="testing",
+        secret_access_key="testing",
+    )
     store.put("v/key", b"virtual")
     assert store.get("v/key").read() == b"virtual"
     assert [o.key for o in store.list("v/")] == ["v/key"]  # type: ignore[union-attr]

@@ -17,8 +17,18 @@ from typing import Any
 from core.storage import ObjectStore
 
 # "module:variant" runs a rig again with a variant (the S3-compatible provider profiles on moto).
-RIG_MODULES = ["memory", "file", "s3", "s3:digitalocean", "s3:oci", "s3:ibm", "s3:alibaba", "s3:tencent",
-               "azure", "gcs"]
+RIG_MODULES = [
+    "memory",
+    "file",
+    "s3",
+    "s3:digitalocean",
+    "s3:oci",
+    "s3:ibm",
+    "s3:alibaba",
+    "s3:tencent",
+    "azure",
+    "gcs",
+]
 
 
 @dataclass

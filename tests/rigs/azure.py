@@ -16,8 +16,10 @@ NEEDS_EMULATORS = True
 
 def connection_string(endpoint: str) -> str:
     """Azurite's development account at ``endpoint`` (the emulator itself or a proxy in front of it)."""
-    return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-            f"BlobEndpoint={endpoint.rstrip('/')}/{AZURITE_ACCOUNT};")
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint={endpoint.rstrip('/')}/{AZURITE_ACCOUNT};"
+    )
 
 
 def create_container(ctx: RigContext) -> str:

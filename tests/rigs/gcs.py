@@ -25,8 +25,7 @@ PROJECT = "circle-test"
 
 def admin_client(endpoint: str) -> Client:
     """A plain SDK client for test setup and inspection (bucket creation, raw reads)."""
-    return Client(project=PROJECT, credentials=AnonymousCredentials(),
-                          client_options={"api_endpoint": endpoint})
+    return Client(project=PROJECT, credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint})
 
 
 def create_bucket(endpoint: str, name: str) -> None:
@@ -40,16 +39,24 @@ def create_bucket(endpoint: str, name: str) -> None:
 @functools.cache
 def _throwaway_key_pem() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
-def service_account_info(token_uri: str = "http://127.0.0.1:9/token",
-                         key_id: str = "circle-test-key") -> dict[str, str]:
+def service_account_info(
+    token_uri: str = "http://127.0.0.1:9/token", key_id: str = "circle-test-key"
+) -> dict[str, str]:
     """A service-account key file's content with a throw-away key (``token_uri`` on loopback)."""
-    return {"type": "service_account", "project_id": PROJECT, "private_key_id": key_id,
-            "private_key": _throwaway_key_pem(), "client_email": f"tester@{PROJECT}.iam.gserviceaccount.com",
-            "client_id": "1", "token_uri": token_uri}
+    return {
+        "type": "service_account",
+        "project_id": PROJECT,
+        "private_key_id": key_id,
+        "private_key": _throwaway_key_pem(),
+        "client_email": f"tester@{PROJECT}.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": token_uri,
+    }
 
 
 def signing_credentials() -> service_account.Credentials:

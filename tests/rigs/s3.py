@@ -30,9 +30,10 @@ MOTO_GAPS = {
 }
 PROFILE_GAPS = {
     "alibaba": {"write_with_if_none_match": "moto ignores OSS's x-oss-forbid-overwrite header"},
-    "tencent": {"write_with_if_none_match": "moto ignores COS's x-cos-forbid-overwrite header",
-                "list_v1_delimiter_page_size": "moto's ListObjects (v1) does not count common prefixes "
-                                               "towards MaxKeys"},
+    "tencent": {
+        "write_with_if_none_match": "moto ignores COS's x-cos-forbid-overwrite header",
+        "list_v1_delimiter_page_size": "moto's ListObjects (v1) does not count common prefixes towards MaxKeys",
+    },
 }
 
 
@@ -50,9 +51,14 @@ def emulator_gaps(profile: str | None = None) -> dict[str, str]:
 
 def fresh_admin_client(endpoint: str) -> Any:
     """A plain boto3 client for test setup and inspection (bucket creation, multipart listings)."""
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                        aws_secret_access_key="testing",
-                        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}))
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}),
+    )
 
 
 @functools.cache

@@ -61,13 +61,16 @@ class AwsRig:
         """What Secrets Manager does on a schedule: enable rotation (first time), stage a new version
         as AWSPENDING without a value, then invoke the function (a stub here: the test plays it)."""
         token = str(uuid.uuid4())
-        self.sm.rotate_secret(SecretId=secret_id, ClientRequestToken=token, RotationLambdaARN=self.lambda_arn,
-                              RotationRules={"AutomaticallyAfterDays": 30})
+        self.sm.rotate_secret(
+            SecretId=secret_id,
+            ClientRequestToken=token,
+            RotationLambdaARN=self.lambda_arn,
+            RotationRules={"AutomaticallyAfterDays": 30},
+        )
         return token
 
     def keys(self, user: str) -> dict[str, str]:
-        return {k["AccessKeyId"]: k["Status"]
-                for k in self.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
+        return {k["AccessKeyId"]: k["Status"] for k in self.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
 
     def stages(self, secret_id: str) -> dict[str, list[str]]:
         return dict(self.sm.describe_secret(SecretId=secret_id)["VersionIdsToStages"])
@@ -105,16 +108,25 @@ def aws_rig(endpoint: str) -> AwsRig:
     """An ``AwsRig`` on the moto server at ``endpoint`` (also used by the secrets and storage tests)."""
     # moto invokes a rotation Lambda from RotateSecret; the docker-less stub lets it stage the version
     requests.post(f"{endpoint}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10)
-    kw: dict[str, Any] = {"endpoint_url": endpoint, "region_name": "us-east-1", "aws_access_key_id": "testing",
-                          "aws_secret_access_key": "testing"}
+    kw: dict[str, Any] = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     session = boto3.session.Session()
     iam, lam = session.client("iam", **kw), session.client("lambda", **kw)
     role = iam.create_role(RoleName=f"rot-{uuid.uuid4().hex[:10]}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as z:
         z.writestr("handler.py", "def rotation(event, context):\n    return None\n")
-    arn = lam.create_function(FunctionName=f"rot-{uuid.uuid4().hex[:10]}", Runtime="python3.13", Role=role,
-                              Handler="handler.rotation", Code={"ZipFile": code.getvalue()})["FunctionArn"]
+    arn = lam.create_function(
+        FunctionName=f"rot-{uuid.uuid4().hex[:10]}",
+        Runtime="python3.13",
+        Role=role,
+        Handler="handler.rotation",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
     return AwsRig(endpoint, arn, session.client("secretsmanager", **kw), iam, session.client("s3", **kw))
 
 

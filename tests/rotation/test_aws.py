@@ -30,8 +30,9 @@ def seeded(aws: AwsRig) -> tuple[str, str, str]:
     return user, name, arn
 
 
-def test_four_steps_rotate_the_key_and_the_new_key_reads_and_writes_s3(aws: AwsRig,
-                                                                     seeded: tuple[str, str, str]) -> None:
+def test_four_steps_rotate_the_key_and_the_new_key_reads_and_writes_s3(
+    aws: AwsRig, seeded: tuple[str, str, str]
+) -> None:
     user, _, arn = seeded
     bucket = aws.new_bucket()
     token = aws.start_rotation(arn)
@@ -44,12 +45,22 @@ def test_four_steps_rotate_the_key_and_the_new_key_reads_and_writes_s3(aws: AwsR
     doc = aws.value(arn)
     assert doc["kind"] == "aws_iam_access_key" and doc["user_name"] == user and doc["rotation_token"] == token
     assert aws.keys(user) == {doc["access_key_id"]: "Active"}
-    aws.iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
-    store = open_store(f"s3://{bucket}", access_key_id=doc["access_key_id"],
-                       secret_access_key=doc["secret_access_key"], endpoint_url=aws.endpoint)
-    bogus = open_store(f"s3://{bucket}", access_key_id="AKIAIOSFODNN7NOTREAL",
-                       secret_access_key="x" * 40, endpoint_url=aws.endpoint)
+    aws.iam.put_user_policy(
+        UserName=user,
+        PolicyName="s3",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ),
+    )
+    store = open_store(
+        f"s3://{bucket}",
+        access_key_id=doc["access_key_id"],
+        secret_access_key=doc["secret_access_key"],
+        endpoint_url=aws.endpoint,
+    )
+    bogus = open_store(
+        f"s3://{bucket}", access_key_id="AKIAIOSFODNN7NOTREAL", secret_access_key="x" * 40, endpoint_url=aws.endpoint
+    )
     with moto_auth(aws.endpoint):
         store.put("rotated/hello.txt", b"written with the rotated key")
         assert store.get("rotated/hello.txt").read() == b"written with the rotated key"
@@ -95,7 +106,8 @@ def test_snake_case_step_names_are_accepted(aws: AwsRig, seeded: tuple[str, str,
 
 
 def test_failed_test_step_keeps_current_and_cleans_the_pending_key(
-        aws: AwsRig, seeded: tuple[str, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    aws: AwsRig, seeded: tuple[str, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     user, name, arn = seeded
     run_steps(arn, aws.start_rotation(arn))
     before_doc, before_keys = aws.value(arn), aws.keys(user)
@@ -119,13 +131,13 @@ probe_bucket = "no-such-bucket-for-the-new-key"
         rotation(step_event("testSecret", arn, token), LambdaContext())
 
     assert "current credential is untouched" in str(failure.value)
-    assert aws.value(arn) == before_doc                      # current untouched
+    assert aws.value(arn) == before_doc  # current untouched
     assert "AWSPENDING" not in aws.stages(arn).get(token, [])  # pending version unstaged
-    assert aws.keys(user) == before_keys                     # the new IAM key is gone
-    with pytest.raises(RotationRefused):                     # finishing the failed rotation is refused
+    assert aws.keys(user) == before_keys  # the new IAM key is gone
+    with pytest.raises(RotationRefused):  # finishing the failed rotation is refused
         rotation(step_event("finishSecret", arn, token), LambdaContext())
     monkeypatch.delenv("CIRCLE_CONFIG")
-    retry = aws.start_rotation(arn)                           # Secrets Manager can start again
+    retry = aws.start_rotation(arn)  # Secrets Manager can start again
     run_steps(arn, retry)
     assert aws.stages(arn)[retry] == ["AWSCURRENT"]
 
@@ -138,12 +150,13 @@ def test_crash_between_steps_then_resume(aws: AwsRig, seeded: tuple[str, str, st
     pending_key = aws.value(arn, "AWSPENDING")["access_key_id"]
     # the function dies here; Secrets Manager retries from createSecret with the same token
     run_steps(arn, token, ("createSecret", "setSecret", "testSecret"))
-    assert aws.value(arn, "AWSPENDING")["access_key_id"] == pending_key   # no second key was minted
+    assert aws.value(arn, "AWSPENDING")["access_key_id"] == pending_key  # no second key was minted
     # crash inside finishSecret, after the promotion but before the old key was retired
     old_current = aws.value(arn)["access_key_id"]
     current_version = next(v for v, labels in aws.stages(arn).items() if "AWSCURRENT" in labels)
-    aws.sm.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token,
-                                       RemoveFromVersionId=current_version)
+    aws.sm.update_secret_version_stage(
+        SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=current_version
+    )
     run_steps(arn, token, ("finishSecret",))
     assert aws.value(arn)["access_key_id"] == pending_key
     assert aws.value(arn, "AWSPREVIOUS")["access_key_id"] == old_current

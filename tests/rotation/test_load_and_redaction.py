@@ -90,8 +90,9 @@ def test_reader_never_fails_while_keys_rotate(tmp_path: Path) -> None:
     assert stats["refreshes"] >= 1  # the cache really went stale and was refreshed on rejection
 
 
-def test_no_secret_value_in_logs_or_output(aws: AwsRig, tmp_path: Path, caplog: pytest.LogCaptureFixture,
-                                           capfd: pytest.CaptureFixture[str]) -> None:
+def test_no_secret_value_in_logs_or_output(
+    aws: AwsRig, tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
     caplog.set_level(logging.DEBUG)
     user = aws.new_user()
     _, arn = aws.new_secret({"kind": "aws_iam_access_key", "user_name": user})
@@ -116,8 +117,12 @@ def test_no_secret_value_in_logs_or_output(aws: AwsRig, tmp_path: Path, caplog: 
     out, err = capfd.readouterr()
     records = caplog.records
     assert records, "the rotation logged nothing: the test would prove nothing"
-    haystack = "\n".join([out, err, caplog.text] + [repr(r.__dict__) for r in records] +
-                         [r.getMessage() for r in records] + [repr(engine), repr(secrets)])
+    haystack = "\n".join(
+        [out, err, caplog.text]
+        + [repr(r.__dict__) for r in records]
+        + [r.getMessage() for r in records]
+        + [repr(engine), repr(secrets)]
+    )
     leaked = [v[:4] + "..." for v in values if v in haystack]
     assert leaked == []
     assert LambdaContext.function_name  # the AWS path above ran through the Lambda entry

@@ -64,8 +64,16 @@ class FakeManagementClient:
 def test_azure_dual_regenerates_the_key_not_in_use(store: SecretStore) -> None:
     mgmt = FakeManagementClient()
     accounts = mgmt.storage_accounts
-    store.put("az", {"kind": "azure_storage_key", "account_name": "circlestore", "resource_group": "rg",
-                     "key_name": "key1", "key": accounts.keys["key1"]})
+    store.put(
+        "az",
+        {
+            "kind": "azure_storage_key",
+            "account_name": "circlestore",
+            "resource_group": "rg",
+            "key_name": "key1",
+            "key": accounts.keys["key1"],
+        },
+    )
     engine = RotationEngine(store, "az", rotator_for("azure_storage_key", {}, client=mgmt), DUAL)
     key1 = accounts.keys["key1"]
 
@@ -76,15 +84,18 @@ def test_azure_dual_regenerates_the_key_not_in_use(store: SecretStore) -> None:
     assert "AccountKey=" + doc["key"] in doc["connection_string"]
 
     engine.rotate()
-    assert store.get_json("az")["key_name"] == "key1" and accounts.calls == [("regenerate", "key2"),
-                                                                             ("regenerate", "key1")]
+    assert store.get_json("az")["key_name"] == "key1" and accounts.calls == [
+        ("regenerate", "key2"),
+        ("regenerate", "key1"),
+    ]
     assert store.get_json("az", stage="previous")["key"] == accounts.keys["key2"]  # still valid
 
 
 def test_azure_test_step_fails_when_the_account_no_longer_holds_the_key(store: SecretStore) -> None:
     mgmt = FakeManagementClient()
-    store.put("az", {"kind": "azure_storage_key", "account_name": "circlestore", "resource_group": "rg",
-                     "key_name": "key1"})
+    store.put(
+        "az", {"kind": "azure_storage_key", "account_name": "circlestore", "resource_group": "rg", "key_name": "key1"}
+    )
     engine = RotationEngine(store, "az", rotator_for("azure_storage_key", {}, client=mgmt), DUAL)
     token = str(uuid.uuid4())
     engine.create(token)
@@ -97,8 +108,9 @@ def test_azure_test_step_fails_when_the_account_no_longer_holds_the_key(store: S
 
 def test_azure_single_strategy_replaces_the_key_in_use(store: SecretStore) -> None:
     mgmt = FakeManagementClient()
-    store.put("az", {"kind": "azure_storage_key", "account_name": "circlestore", "resource_group": "rg",
-                     "key_name": "key1"})
+    store.put(
+        "az", {"kind": "azure_storage_key", "account_name": "circlestore", "resource_group": "rg", "key_name": "key1"}
+    )
     RotationEngine(store, "az", rotator_for("azure_storage_key", {}, client=mgmt), SINGLE).rotate()
     assert store.get_json("az")["key_name"] == "key1" and store.get_stage("az", "previous") is None
 
@@ -139,8 +151,9 @@ class FakeGcsClient:
         return self.keys[access_id]
 
     def list_hmac_keys(self, service_account_email: str, **_: Any) -> list[FakeHmacMeta]:
-        return [k for k in self.keys.values() if k.service_account_email == service_account_email
-                and k._stored != "DELETED"]
+        return [
+            k for k in self.keys.values() if k.service_account_email == service_account_email and k._stored != "DELETED"
+        ]
 
 
 SA = "circle@circle-test.iam.gserviceaccount.com"
@@ -168,8 +181,7 @@ def test_gcs_failed_test_deactivates_and_deletes_the_pending_key(store: SecretSt
     engine = RotationEngine(store, "gcs", rotator_for("gcs_hmac_key", {}, client=client, probe=failing_probe), DUAL)
     with pytest.raises(RotationTestFailed):
         engine.rotate()
-    assert client.list_hmac_keys(SA) == [] and store.get_json("gcs") == {"kind": "gcs_hmac_key",
-                                                                         "service_account": SA}
+    assert client.list_hmac_keys(SA) == [] and store.get_json("gcs") == {"kind": "gcs_hmac_key", "service_account": SA}
 
 
 @pytest.mark.xfail(strict=True, reason="fake-gcs-server does not implement projects/{p}/hmacKeys (404)")
@@ -177,8 +189,11 @@ def test_gcs_hmac_rotation_on_fake_gcs_server(emulators: Any, store: SecretStore
     import google.cloud.storage as storage
     from google.auth.credentials import AnonymousCredentials
 
-    client = storage.Client(project="circle-test", credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": emulators.gcs_endpoint})
+    client = storage.Client(
+        project="circle-test",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": emulators.gcs_endpoint},
+    )
     store.put("gcs", {"kind": "gcs_hmac_key", "service_account": SA})
     RotationEngine(store, "gcs", rotator_for("gcs_hmac_key", {"project": "circle-test"}, client=client)).rotate()
     assert store.get_json("gcs")["access_id"]
@@ -230,8 +245,18 @@ def test_rotator_context_repr_hides_credentials() -> None:
 
 # -- [[rotation]] ----------------------------------------------------------------------------------------------
 def test_rotation_config_parses_and_names_bad_fields() -> None:
-    specs = parse_rotations({"rotation": [{"secrets": "aws-sm://eu-west-1", "secret": "circle/repl",
-                                           "rotator": "aws_iam_access_key", "params": {"user_name": "u"}}]})
+    specs = parse_rotations(
+        {
+            "rotation": [
+                {
+                    "secrets": "aws-sm://eu-west-1",
+                    "secret": "circle/repl",
+                    "rotator": "aws_iam_access_key",
+                    "params": {"user_name": "u"},
+                }
+            ]
+        }
+    )
     assert specs[0].strategy == "dual" and specs[0].params == {"user_name": "u"}
     assert specs[0].matches("arn:aws:secretsmanager:eu-west-1:123456789012:secret:circle/repl-AbCdEf")
     cases: list[tuple[dict[str, Any], str]] = [
@@ -239,18 +264,27 @@ def test_rotation_config_parses_and_names_bad_fields() -> None:
         ({"rotation": [{"secret": "x", "rotator": "hmac_api_key"}]}, "rotation[0].secrets"),
         ({"rotation": [{"secrets": "env://", "rotator": "hmac_api_key"}]}, "rotation[0].secret"),
         ({"rotation": [{"secrets": "env://", "secret": "x", "rotator": "nope"}]}, "rotation[0].rotator"),
-        ({"rotation": [{"secrets": "env://", "secret": "x", "rotator": "hmac_api_key", "strategy": "x"}]},
-         "rotation[0].strategy"),
-        ({"rotation": [{"secrets": "env://", "secret": "x", "rotator": "hmac_api_key", "params": 3}]},
-         "rotation[0].params"),
-        ({"rotation": [{"secrets": "env://", "secret": "x", "rotator": "hmac_api_key", "colour": 1}]},
-         "unknown field(s) colour"),
-        ({"rotation": [{"secrets": "env://", "secret": "x", "rotator": "hmac_api_key", "expires_in_days": 5}]},
-         "rotation[0].expires_in_days"),
+        (
+            {"rotation": [{"secrets": "env://", "secret": "x", "rotator": "hmac_api_key", "strategy": "x"}]},
+            "rotation[0].strategy",
+        ),
+        (
+            {"rotation": [{"secrets": "env://", "secret": "x", "rotator": "hmac_api_key", "params": 3}]},
+            "rotation[0].params",
+        ),
+        (
+            {"rotation": [{"secrets": "env://", "secret": "x", "rotator": "hmac_api_key", "colour": 1}]},
+            "unknown field(s) colour",
+        ),
+        (
+            {"rotation": [{"secrets": "env://", "secret": "x", "rotator": "hmac_api_key", "expires_in_days": 5}]},
+            "rotation[0].expires_in_days",
+        ),
     ]
     for data, field in cases:
-        with pytest.raises(ConfigError, match=field.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
-                           .replace(")", r"\)")):
+        with pytest.raises(
+            ConfigError, match=field.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)")
+        ):
             parse_rotations(data)
 
 

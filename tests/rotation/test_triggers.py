@@ -37,8 +37,12 @@ def fake_vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeKeyVaul
 
 @pytest.fixture
 def vault(fake_vault: FakeKeyVault) -> Iterator[tuple[SecretStore, SecretClient]]:
-    client = SecretClient(fake_vault.url, StaticTokenCredential(fake_vault.token), verify_challenge_resource=False,
-                          connection_verify=str(fake_vault.ca_file))
+    client = SecretClient(
+        fake_vault.url,
+        StaticTokenCredential(fake_vault.token),
+        verify_challenge_resource=False,
+        connection_verify=str(fake_vault.ca_file),
+    )
     store = open_secrets("keyvault://localhost", client=client, max_age=0)
     opened: list[str] = []
 
@@ -57,9 +61,15 @@ def vault(fake_vault: FakeKeyVault) -> Iterator[tuple[SecretStore, SecretClient]
 def near_expiry_event(secret: str, event_id: str | None = None) -> func.EventGridEvent:
     raw = sample("keyvault-SecretNearExpiry.eventgrid-schema.secondary.json")
     data = dict(raw["data"], ObjectName=secret)
-    return func.EventGridEvent(id=event_id or raw["id"], data=data, topic=raw["topic"],
-                               subject=f"secrets/{secret}", event_type=raw["eventType"], event_time=None,
-                               data_version=raw["dataVersion"])
+    return func.EventGridEvent(
+        id=event_id or raw["id"],
+        data=data,
+        topic=raw["topic"],
+        subject=f"secrets/{secret}",
+        event_type=raw["eventType"],
+        event_time=None,
+        data_version=raw["dataVersion"],
+    )
 
 
 def test_near_expiry_rotates_and_sets_a_new_expiry(vault: tuple[SecretStore, SecretClient]) -> None:
@@ -92,16 +102,27 @@ def test_redelivered_event_does_not_rotate_twice(vault: tuple[SecretStore, Secre
 
 
 def test_other_key_vault_events_are_ignored_and_samples_parse_defensively(
-        vault: tuple[SecretStore, SecretClient]) -> None:
+    vault: tuple[SecretStore, SecretClient],
+) -> None:
     store, _ = vault
     name = f"api-key-{uuid.uuid4().hex[:8]}"
     store.put(name, {"kind": "hmac_api_key"})
     raw = sample("keyvault-SecretNewVersionCreated.eventgrid-schema.json")[0]  # "ObjectName " + string NBF/EXP
-    assert parse_key_vault_event(raw) == ("Microsoft.KeyVault.SecretNewVersionCreated", "sample-kv", "newsecret",
-                                          raw["id"])
-    event = func.EventGridEvent(id=raw["id"], data=dict(raw["data"], **{"ObjectName ": name}), topic=raw["topic"],
-                                subject=name, event_type=raw["eventType"], event_time=None,
-                                data_version=raw["dataVersion"])
+    assert parse_key_vault_event(raw) == (
+        "Microsoft.KeyVault.SecretNewVersionCreated",
+        "sample-kv",
+        "newsecret",
+        raw["id"],
+    )
+    event = func.EventGridEvent(
+        id=raw["id"],
+        data=dict(raw["data"], **{"ObjectName ": name}),
+        topic=raw["topic"],
+        subject=name,
+        event_type=raw["eventType"],
+        event_time=None,
+        data_version=raw["dataVersion"],
+    )
     versions = len(store.versions(name))
     assert az.handle_near_expiry(event) is None
     assert len(store.versions(name)) == versions
@@ -111,16 +132,18 @@ def test_http_trigger_forces_a_rotation(vault: tuple[SecretStore, SecretClient])
     store, _ = vault
     name = f"api-key-{uuid.uuid4().hex[:8]}"
     store.put(name, {"kind": "hmac_api_key"})
-    req = func.HttpRequest("POST", f"/api/rotate/{name}", params={"vault": "myvault"}, route_params={"name": name},
-                           body=b"")
+    req = func.HttpRequest(
+        "POST", f"/api/rotate/{name}", params={"vault": "myvault"}, route_params={"name": name}, body=b""
+    )
     response = az.handle_force(req)
     body = json.loads(response.get_body())
     assert response.status_code == 200 and body["outcome"] == "finished"
     assert store.get_stage(name, "current") == body["version"]
     assert json.loads(store.get(name))["key"] not in response.get_body().decode()
 
-    bad = func.HttpRequest("POST", "/api/rotate/x", params={"vault": "myvault"}, route_params={"name": "bad_name!"},
-                           body=b"")
+    bad = func.HttpRequest(
+        "POST", "/api/rotate/x", params={"vault": "myvault"}, route_params={"name": "bad_name!"}, body=b""
+    )
     assert az.handle_force(bad).status_code == 400
     no_vault = func.HttpRequest("POST", f"/api/rotate/{name}", route_params={"name": name}, body=b"")
     assert az.handle_force(no_vault).status_code == 400
@@ -166,15 +189,23 @@ def project_store(fake_sm: FakeSecretManager) -> Iterator[SecretStore]:
 
 def pubsub_event(secret: str, event_type: str = "SECRET_ROTATE", message_id: str | None = None) -> CloudEvent:
     envelope = copy.deepcopy(sample("secretmanager-SECRET_ROTATE.pubsub-message.constructed.json"))
-    resource = {"name": f"projects/p/secrets/{secret}", "topics": [{"name": "projects/p/topics/rotations"}],
-                "rotation": {"nextRotationTime": "2021-02-19T19:17:45Z", "rotationPeriod": "2592000s"}}
+    resource = {
+        "name": f"projects/p/secrets/{secret}",
+        "topics": [{"name": "projects/p/topics/rotations"}],
+        "rotation": {"nextRotationTime": "2021-02-19T19:17:45Z", "rotationPeriod": "2592000s"},
+    }
     message = envelope["message"]
     message["attributes"].update(eventType=event_type, secretId=f"projects/p/secrets/{secret}")
     message["data"] = base64.b64encode(json.dumps(resource).encode()).decode()
     message["messageId"] = message_id or str(uuid.uuid4().int)[:16]
     message["publishTime"] = "2021-01-20T19:17:45.081Z"
-    return CloudEvent({"type": "google.cloud.pubsub.topic.v1.messagePublished",
-                       "source": "//pubsub.googleapis.com/projects/p/topics/rotations"}, envelope)
+    return CloudEvent(
+        {
+            "type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "source": "//pubsub.googleapis.com/projects/p/topics/rotations",
+        },
+        envelope,
+    )
 
 
 def test_secret_rotate_adds_a_new_current_version(project_store: SecretStore) -> None:

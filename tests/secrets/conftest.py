@@ -67,21 +67,29 @@ def secret_manager() -> Iterator[FakeSecretManager]:
 
 def open_key_vault(vault: FakeKeyVault, credential: Any = None, **options: Any) -> SecretStore:
     options.setdefault("verify_challenge_resource", False)  # the fake is not under *.vault.azure.net
-    return open_secrets("keyvault://localhost", vault_url=vault.url,
-                        credential=credential or StaticTokenCredential(vault.token),
-                        connection_verify=str(vault.ca_file), **options)
+    return open_secrets(
+        "keyvault://localhost",
+        vault_url=vault.url,
+        credential=credential or StaticTokenCredential(vault.token),
+        connection_verify=str(vault.ca_file),
+        **options,
+    )
 
 
 def open_secret_manager(fake: FakeSecretManager, **options: Any) -> SecretStore:
     from google.auth.credentials import AnonymousCredentials
 
-    return open_secrets("gcp-sm://circle-test", api_endpoint=fake.url, credentials=AnonymousCredentials(),
-                        **options)
+    return open_secrets("gcp-sm://circle-test", api_endpoint=fake.url, credentials=AnonymousCredentials(), **options)
 
 
 def open_aws(emulators: Any, **options: Any) -> SecretStore:
-    return open_secrets("aws-sm://us-east-1", endpoint_url=emulators.s3_endpoint, aws_access_key_id="testing",
-                        aws_secret_access_key="testing", **options)
+    return open_secrets(
+        "aws-sm://us-east-1",
+        endpoint_url=emulators.s3_endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        **options,
+    )
 
 
 @pytest.fixture(params=PROVIDERS)

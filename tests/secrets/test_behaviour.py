@@ -62,11 +62,17 @@ def test_missing_secret_is_secret_not_found_and_a_key_error(secrets: SecretStore
     assert secret_name in str(info.value)
 
 
-def test_versions_of_a_missing_secret_is_secret_not_found(secrets: SecretStore, secret_name: str,
-                                                         request: pytest.FixtureRequest) -> None:
+def test_versions_of_a_missing_secret_is_secret_not_found(
+    secrets: SecretStore, secret_name: str, request: pytest.FixtureRequest
+) -> None:
     if secrets.provider == "aws-sm":
-        request.applymarker(pytest.mark.xfail(strict=True, reason="moto 5.2 answers ListSecretVersionIds for a "
-                                              "missing secret with HTTP 500, not ResourceNotFoundException"))
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="moto 5.2 answers ListSecretVersionIds for a "
+                "missing secret with HTTP 500, not ResourceNotFoundException",
+            )
+        )
     with pytest.raises(SecretNotFound):
         secrets.versions(secret_name)
 
@@ -148,8 +154,7 @@ def test_put_pending_needs_an_existing_secret(secrets: SecretStore, secret_name:
         secrets.put_pending(secret_name, "orphan", token())
 
 
-def test_promote_of_an_unknown_version_is_not_found_and_changes_nothing(secrets: SecretStore,
-                                                                       secret_name: str) -> None:
+def test_promote_of_an_unknown_version_is_not_found_and_changes_nothing(secrets: SecretStore, secret_name: str) -> None:
     v1 = secrets.put(secret_name, "stay")
     unknown = "99999" if secrets.provider in ("gcp-sm", "file") else uuid.uuid4().hex
     with pytest.raises((SecretNotFound, SecretsInvalidArgument)):
@@ -166,8 +171,7 @@ def test_invalid_names_are_refused_before_any_call(secrets: SecretStore, bad: ob
 
 
 @pytest.mark.parametrize("value", ["", 12, None, b"bytes", {"bad": {1, 2}}])
-def test_invalid_values_are_refused_and_change_nothing(secrets: SecretStore, secret_name: str,
-                                                       value: object) -> None:
+def test_invalid_values_are_refused_and_change_nothing(secrets: SecretStore, secret_name: str, value: object) -> None:
     v1 = secrets.put(secret_name, "unchanged")
     with pytest.raises(SecretsInvalidArgument):
         secrets.put(secret_name, value)  # type: ignore[arg-type]

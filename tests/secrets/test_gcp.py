@@ -15,12 +15,12 @@ from tests.secrets.conftest import open_secret_manager
 
 
 def raw_client(fake: FakeSecretManager) -> Any:  # dict arguments are fine at runtime, not for the stubs
-    return secretmanager.SecretManagerServiceClient(credentials=AnonymousCredentials(), transport="rest",
-                                                    client_options={"api_endpoint": fake.url})
+    return secretmanager.SecretManagerServiceClient(
+        credentials=AnonymousCredentials(), transport="rest", client_options={"api_endpoint": fake.url}
+    )
 
 
-def test_stages_are_version_aliases_changed_in_one_update(secret_manager: FakeSecretManager,
-                                                          secret_name: str) -> None:
+def test_stages_are_version_aliases_changed_in_one_update(secret_manager: FakeSecretManager, secret_name: str) -> None:
     store = open_secret_manager(secret_manager)
     v1 = store.put(secret_name, "one")
     pending = store.put_pending(secret_name, "two", str(uuid.uuid4()))
@@ -39,16 +39,19 @@ def test_other_aliases_are_kept(secret_manager: FakeSecretManager, secret_name: 
     v1 = store.put(secret_name, "one")
     client = raw_client(secret_manager)
     path = f"projects/circle-test/secrets/{secret_name}"
-    client.update_secret(secret={"name": path, "version_aliases": {"current": int(v1), "blue": int(v1)}},
-                         update_mask={"paths": ["version_aliases"]})
+    client.update_secret(
+        secret={"name": path, "version_aliases": {"current": int(v1), "blue": int(v1)}},
+        update_mask={"paths": ["version_aliases"]},
+    )
     store.put(secret_name, "two")
     assert dict(client.get_secret(name=path).version_aliases)["blue"] == int(v1)
 
 
 def test_a_secret_without_aliases_reads_latest(secret_manager: FakeSecretManager, secret_name: str) -> None:
     client = raw_client(secret_manager)
-    client.create_secret(parent="projects/circle-test", secret_id=secret_name,
-                         secret={"replication": {"automatic": {}}})
+    client.create_secret(
+        parent="projects/circle-test", secret_id=secret_name, secret={"replication": {"automatic": {}}}
+    )
     client.add_secret_version(parent=f"projects/circle-test/secrets/{secret_name}", payload={"data": b"gen1"})
     client.add_secret_version(parent=f"projects/circle-test/secrets/{secret_name}", payload={"data": b"gen2"})
     store = open_secret_manager(secret_manager)
@@ -62,11 +65,13 @@ def test_the_fake_checks_payload_checksums(secret_manager: FakeSecretManager, se
     from google.api_core.exceptions import BadRequest
 
     client = raw_client(secret_manager)
-    client.create_secret(parent="projects/circle-test", secret_id=secret_name,
-                         secret={"replication": {"automatic": {}}})
+    client.create_secret(
+        parent="projects/circle-test", secret_id=secret_name, secret={"replication": {"automatic": {}}}
+    )
     with pytest.raises(BadRequest, match="Checksum"):
-        client.add_secret_version(parent=f"projects/circle-test/secrets/{secret_name}",
-                                  payload={"data": b"abc", "data_crc32c": 1})
+        client.add_secret_version(
+            parent=f"projects/circle-test/secrets/{secret_name}", payload={"data": b"abc", "data_crc32c": 1}
+        )
 
 
 def test_missing_iam_binding_is_permission_denied(secret_manager: FakeSecretManager, secret_name: str) -> None:

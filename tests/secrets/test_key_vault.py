@@ -22,8 +22,12 @@ from tests.secrets.conftest import StaticTokenCredential, open_key_vault
 
 
 def raw_client(vault: FakeKeyVault) -> SecretClient:
-    return SecretClient(vault.url, StaticTokenCredential(vault.token), verify_challenge_resource=False,
-                        connection_verify=str(vault.ca_file))
+    return SecretClient(
+        vault.url,
+        StaticTokenCredential(vault.token),
+        verify_challenge_resource=False,
+        connection_verify=str(vault.ca_file),
+    )
 
 
 def test_the_bearer_challenge_is_answered_with_a_vault_scoped_token(tmp_path: Path, secret_name: str) -> None:

@@ -38,8 +38,12 @@ def test_env_is_read_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CIRCLE_T_TOKEN", "x")
     store = open_secrets("env://CIRCLE_T_")
     assert store.get("token") == "x"
-    for call in (lambda: store.put("token", "y"), lambda: store.put_pending("token", "y", "a" * 32),
-                 lambda: store.promote("token", "env"), lambda: store.discard("token", "env")):
+    for call in (
+        lambda: store.put("token", "y"),
+        lambda: store.put_pending("token", "y", "a" * 32),
+        lambda: store.promote("token", "env"),
+        lambda: store.discard("token", "env"),
+    ):
         with pytest.raises(SecretsUnsupported):
             call()
     assert os.environ["CIRCLE_T_TOKEN"] == "x"
@@ -76,8 +80,9 @@ def test_a_corrupt_file_is_a_typed_error_that_does_not_quote_it(tmp_path: Path) 
     assert "corrupt-distinctive-value" not in str(info.value)
 
 
-@pytest.mark.parametrize("url", ["vault://x", "file://host/path", "file://", "aws-sm://us-east-1/extra",
-                                 "env://X?opt=1", 42])
+@pytest.mark.parametrize(
+    "url", ["vault://x", "file://host/path", "file://", "aws-sm://us-east-1/extra", "env://X?opt=1", 42]
+)
 def test_bad_urls_are_refused(url: object) -> None:
     with pytest.raises(SecretsInvalidArgument):
         open_secrets(url)  # type: ignore[arg-type]

@@ -12,26 +12,33 @@ import pytest
 from core.secrets import PENDING, SecretNotFound, SecretsError, SecretStore, SecretValue
 
 
-def test_a_full_rotation_and_its_errors_never_show_the_value(secrets: SecretStore, secret_name: str,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_a_full_rotation_and_its_errors_never_show_the_value(
+    secrets: SecretStore, secret_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
     old = f"OLD-{uuid.uuid4().hex}"
     new = f"NEW-{uuid.uuid4().hex}"
     seen: list[str] = []
     # every logger at DEBUG, the SDKs' wire logs included (botocore echoes request and response bodies)
     with caplog.at_level(logging.DEBUG):
         v1 = secrets.put(secret_name, {"password": old})
-        seen += [repr(secrets), str(secrets.get_secret(secret_name)), repr(secrets.get_secret(secret_name)),
-                 f"{secrets.get_secret(secret_name)}"]
+        seen += [
+            repr(secrets),
+            str(secrets.get_secret(secret_name)),
+            repr(secrets.get_secret(secret_name)),
+            f"{secrets.get_secret(secret_name)}",
+        ]
         pending = secrets.put_pending(secret_name, {"password": new}, str(uuid.uuid4()))
         seen.append(repr(secrets.versions(secret_name)))
         secrets.promote(secret_name, pending)
         assert secrets.get_json(secret_name)["password"] == new
         errors: list[SecretsError] = []
-        for call in (lambda: secrets.discard(secret_name, pending),                # current: refused
-                     lambda: secrets.get(secret_name + "-missing"),               # missing
-                     lambda: secrets.get_json(secret_name, version=v1)["nope"],    # plain KeyError path
-                     lambda: secrets.put(secret_name, {"password": {old, new}}),   # not JSON-serialisable
-                     lambda: secrets.get(secret_name, stage=PENDING)):
+        for call in (
+            lambda: secrets.discard(secret_name, pending),  # current: refused
+            lambda: secrets.get(secret_name + "-missing"),  # missing
+            lambda: secrets.get_json(secret_name, version=v1)["nope"],  # plain KeyError path
+            lambda: secrets.put(secret_name, {"password": {old, new}}),  # not JSON-serialisable
+            lambda: secrets.get(secret_name, stage=PENDING),
+        ):
             try:
                 call()
             except SecretsError as exc:
@@ -40,8 +47,12 @@ def test_a_full_rotation_and_its_errors_never_show_the_value(secrets: SecretStor
                 pass
         assert len(errors) == 4
         for err in errors:
-            seen += [str(err), repr(err), "".join(traceback.format_exception(err)),
-                     str(pickle.loads(pickle.dumps(err)))]
+            seen += [
+                str(err),
+                repr(err),
+                "".join(traceback.format_exception(err)),
+                str(pickle.loads(pickle.dumps(err))),
+            ]
     seen.append(caplog.text)
     seen += [str(r.__dict__) for r in caplog.records]
     assert caplog.records, "the store logs its writes"
@@ -73,7 +84,8 @@ def test_missing_json_field_error_does_not_quote_the_document(tmp_path: object) 
 
 
 def test_the_sdk_wire_filter_withholds_bodies_and_values_and_keeps_other_lines(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from core.secrets.redaction import LOGGERS, WITHHELD, SdkWireFilter, install_sdk_log_redaction
 
     install_sdk_log_redaction()

@@ -63,8 +63,9 @@ def test_unknown_store_names_the_variable_to_set() -> None:
         resolve_reference("secret://nowhere/x")
 
 
-@pytest.mark.parametrize("bad", ["secret://", "secret://store", "secret://store/", "http://x/y", "secret:///name",
-                                 "secret://bad store/x"])
+@pytest.mark.parametrize(
+    "bad", ["secret://", "secret://store", "secret://store/", "http://x/y", "secret:///name", "secret://bad store/x"]
+)
 def test_malformed_references_are_refused(bad: str) -> None:
     with pytest.raises(SecretsInvalidArgument):
         parse_reference(bad)
@@ -97,6 +98,7 @@ def test_register_a_url(tmp_path: Path) -> None:
 def test_open_store_resolves_secret_options_through_this_interface(registered: object, tmp_path: Path) -> None:
     from core.storage import _resolve_secret_refs
 
-    out = _resolve_secret_refs({"aws_secret_access_key": "secret://creds/prod/s3#secret_access_key",
-                                "region": "eu-west-1"})
+    out = _resolve_secret_refs(
+        {"aws_secret_access_key": "secret://creds/prod/s3#secret_access_key", "region": "eu-west-1"}
+    )
     assert out == {"aws_secret_access_key": "sk/123", "region": "eu-west-1"}

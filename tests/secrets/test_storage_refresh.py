@@ -40,8 +40,13 @@ def creds(tmp_path: Path) -> Iterator[tuple[str, SecretStore]]:
 
 def new_user(rig: AwsRig) -> str:
     user = rig.new_user()
-    rig.iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    rig.iam.put_user_policy(
+        UserName=user,
+        PolicyName="s3",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ),
+    )
     return user
 
 
@@ -61,23 +66,27 @@ def rotate(rig: AwsRig, user: str, writer: SecretStore, old: dict[str, str]) -> 
 
 
 def open_referenced(rig: AwsRig, bucket: str, store_name: str) -> ObjectStore:
-    return open_store(f"s3://{bucket}", endpoint_url=rig.endpoint, region="us-east-1",
-                      access_key_id=f"secret://{store_name}/{SECRET}#access_key_id",
-                      secret_access_key=f"secret://{store_name}/{SECRET}#secret_access_key")
+    return open_store(
+        f"s3://{bucket}",
+        endpoint_url=rig.endpoint,
+        region="us-east-1",
+        access_key_id=f"secret://{store_name}/{SECRET}#access_key_id",
+        secret_access_key=f"secret://{store_name}/{SECRET}#secret_access_key",
+    )
 
 
 def reads(caplog: pytest.LogCaptureFixture) -> int:
     """Reads of the credential that reached the secrets service (cache hits log nothing)."""
-    return sum(r.getMessage() == "secret read" and getattr(r, "secret_name", None) == SECRET
-               for r in caplog.records)
+    return sum(r.getMessage() == "secret read" and getattr(r, "secret_name", None) == SECRET for r in caplog.records)
 
 
 def renewals(caplog: pytest.LogCaptureFixture) -> int:
     return sum(r.getMessage() == "store credential refreshed after rejection" for r in caplog.records)
 
 
-def test_the_same_store_keeps_working_across_key_rotations(rig: AwsRig, creds: tuple[str, SecretStore],
-                                                           caplog: pytest.LogCaptureFixture) -> None:
+def test_the_same_store_keeps_working_across_key_rotations(
+    rig: AwsRig, creds: tuple[str, SecretStore], caplog: pytest.LogCaptureFixture
+) -> None:
     store_name, writer = creds
     user, bucket = new_user(rig), rig.new_bucket()
     key = new_key(rig, user)
@@ -104,16 +113,22 @@ def test_the_same_store_keeps_working_across_key_rotations(rig: AwsRig, creds: t
     store.close()
 
 
-def test_a_wrong_secret_fails_after_exactly_one_refresh(rig: AwsRig, creds: tuple[str, SecretStore],
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_a_wrong_secret_fails_after_exactly_one_refresh(
+    rig: AwsRig, creds: tuple[str, SecretStore], caplog: pytest.LogCaptureFixture
+) -> None:
     store_name, writer = creds
     user, bucket = new_user(rig), rig.new_bucket()
     key = new_key(rig, user)
     writer.put(SECRET, {**key, "secret_access_key": "w" * 40})
     caplog.set_level(logging.DEBUG, logger="core")
     store = open_referenced(rig, bucket, store_name)
-    literal = open_store(f"s3://{bucket}", endpoint_url=rig.endpoint, region="us-east-1",
-                         access_key_id=key["access_key_id"], secret_access_key="w" * 40)
+    literal = open_store(
+        f"s3://{bucket}",
+        endpoint_url=rig.endpoint,
+        region="us-east-1",
+        access_key_id=key["access_key_id"],
+        secret_access_key="w" * 40,
+    )
     with moto_auth(rig.endpoint):
         with pytest.raises(Unauthenticated):
             store.put("x.txt", b"x")  # refreshed: the secret still holds the rejected pair, no retry

@@ -47,8 +47,16 @@ _CODES: dict[str, type[SecretsError]] = {
     "InternalServiceError": SecretsTransientError,
     "ServiceUnavailable": SecretsTransientError,
 }
-_OPTIONS = {"region", "endpoint_url", "profile", "client", "aws_access_key_id", "aws_secret_access_key",
-            "aws_session_token", "max_attempts"}
+_OPTIONS = {
+    "region",
+    "endpoint_url",
+    "profile",
+    "client",
+    "aws_access_key_id",
+    "aws_secret_access_key",
+    "aws_session_token",
+    "max_attempts",
+}
 
 
 class AwsSecretsBackend(SecretBackend):
@@ -59,8 +67,9 @@ class AwsSecretsBackend(SecretBackend):
     def __init__(self, region: str, options: dict[str, Any]) -> None:
         unknown = set(options) - _OPTIONS
         if unknown:
-            raise SecretsInvalidArgument(f"unknown aws-sm:// options: {', '.join(sorted(unknown))}",
-                                         provider=self.provider)
+            raise SecretsInvalidArgument(
+                f"unknown aws-sm:// options: {', '.join(sorted(unknown))}", provider=self.provider
+            )
         install_sdk_log_redaction()  # botocore logs request and response bodies at DEBUG
         self._client: Any = options.get("client")
         if self._client is None:
@@ -75,8 +84,7 @@ class AwsSecretsBackend(SecretBackend):
                 aws_session_token=options.get("aws_session_token"),
             )
             config = Config(retries={"mode": "standard", "max_attempts": int(options.get("max_attempts", 5))})
-            self._client = session.client("secretsmanager", endpoint_url=options.get("endpoint_url"),
-                                          config=config)
+            self._client = session.client("secretsmanager", endpoint_url=options.get("endpoint_url"), config=config)
         self._region = str(self._client.meta.region_name or region or "")
 
     def describe(self) -> str:
@@ -91,11 +99,13 @@ class AwsSecretsBackend(SecretBackend):
         except ClientError as exc:
             self._raise(exc, operation, name)
         except NoCredentialsError:
-            raise SecretsUnauthenticated("no AWS credentials found", provider=self.provider,
-                                         operation=operation, name=name) from None
+            raise SecretsUnauthenticated(
+                "no AWS credentials found", provider=self.provider, operation=operation, name=name
+            ) from None
         except BotoCoreError as exc:  # connection errors and the like; their text holds no parameters
-            raise SecretsTransientError(type(exc).__name__, provider=self.provider, operation=operation,
-                                        name=name) from None
+            raise SecretsTransientError(
+                type(exc).__name__, provider=self.provider, operation=operation, name=name
+            ) from None
 
     def _raise(self, exc: Any, operation: str, name: str) -> NoReturn:
         err = exc.response.get("Error", {})
@@ -103,8 +113,15 @@ class AwsSecretsBackend(SecretBackend):
         code = str(err.get("Code", ""))
         status = meta.get("HTTPStatusCode")
         cls = _CODES.get(code) or (SecretsTransientError if (status or 500) >= 500 else SecretsError)
-        raise cls(str(err.get("Message", ""))[:300], provider=self.provider, operation=operation, name=name,
-                  code=code, status=status, request_id=meta.get("RequestId")) from None
+        raise cls(
+            str(err.get("Message", ""))[:300],
+            provider=self.provider,
+            operation=operation,
+            name=name,
+            code=code,
+            status=status,
+            request_id=meta.get("RequestId"),
+        ) from None
 
     def _labels(self, name: str, operation: str) -> dict[str, list[str]]:
         out = self._call(operation, name, "describe_secret", SecretId=name)
@@ -124,22 +141,24 @@ class AwsSecretsBackend(SecretBackend):
             try:
                 text = bytes(out["SecretBinary"]).decode("utf-8")
             except (KeyError, UnicodeDecodeError):
-                raise SecretsInvalidArgument("the secret is binary, not UTF-8 text", provider=self.provider,
-                                             operation="get", name=name) from None
+                raise SecretsInvalidArgument(
+                    "the secret is binary, not UTF-8 text", provider=self.provider, operation="get", name=name
+                ) from None
         return SecretValue(text, out.get("VersionId"))
 
     def write(self, name: str, value: str, *, expires_on: datetime | None = None) -> str:
         token = str(uuid.uuid4())
         try:
-            out = self._call("put", name, "put_secret_value", SecretId=name, ClientRequestToken=token,
-                             SecretString=value)
+            out = self._call(
+                "put", name, "put_secret_value", SecretId=name, ClientRequestToken=token, SecretString=value
+            )
         except SecretNotFound:
             try:
-                out = self._call("put", name, "create_secret", Name=name, ClientRequestToken=token,
-                                 SecretString=value)
+                out = self._call("put", name, "create_secret", Name=name, ClientRequestToken=token, SecretString=value)
             except SecretsConflict:  # created concurrently: add our version to it
-                out = self._call("put", name, "put_secret_value", SecretId=name, ClientRequestToken=token,
-                                 SecretString=value)
+                out = self._call(
+                    "put", name, "put_secret_value", SecretId=name, ClientRequestToken=token, SecretString=value
+                )
         return str(out["VersionId"])
 
     def list_versions(self, name: str) -> list[SecretVersion]:
@@ -152,11 +171,16 @@ class AwsSecretsBackend(SecretBackend):
                 break
             params["NextToken"] = out["NextToken"]
         versions.sort(key=lambda v: (v.get("CreatedDate") is None, v.get("CreatedDate")))
-        return [SecretVersion(str(v["VersionId"]),
-                              tuple(PORTABLE[s] for s in v.get("VersionStages", []) if s in PORTABLE),
-                              v.get("CreatedDate"), True,
-                              {"labels": ",".join(v.get("VersionStages", []))})
-                for v in versions]
+        return [
+            SecretVersion(
+                str(v["VersionId"]),
+                tuple(PORTABLE[s] for s in v.get("VersionStages", []) if s in PORTABLE),
+                v.get("CreatedDate"),
+                True,
+                {"labels": ",".join(v.get("VersionStages", []))},
+            )
+            for v in versions
+        ]
 
     def stages(self, name: str) -> dict[str, str]:
         found = {}
@@ -166,8 +190,7 @@ class AwsSecretsBackend(SecretBackend):
                     found[PORTABLE[label]] = vid
         return found
 
-    def put_pending(self, name: str, value: str, token: str, *,
-                    expires_on: datetime | None = None) -> str:
+    def put_pending(self, name: str, value: str, token: str, *, expires_on: datetime | None = None) -> str:
         # RotateSecret stages the token's version as AWSPENDING *without a value* before it invokes the
         # rotation function, so "the token is staged" does not mean "the value is stored": ask for it.
         try:
@@ -176,8 +199,15 @@ class AwsSecretsBackend(SecretBackend):
         except SecretNotFound:
             pass  # no such version yet, or the empty one RotateSecret staged: write the value into it
         try:
-            self._call("put_pending", name, "put_secret_value", SecretId=name, ClientRequestToken=token,
-                       SecretString=value, VersionStages=[AWS_LABEL[PENDING]])
+            self._call(
+                "put_pending",
+                name,
+                "put_secret_value",
+                SecretId=name,
+                ClientRequestToken=token,
+                SecretString=value,
+                VersionStages=[AWS_LABEL[PENDING]],
+            )
         except SecretsConflict as exc:
             if exc.code != "ResourceExistsException":
                 raise
@@ -197,24 +227,36 @@ class AwsSecretsBackend(SecretBackend):
             self._call("promote", name, "update_secret_version_stage", **params)
         for label in ("AWSPENDING", "AWSPREVIOUS"):
             if label in labels.get(version, []):
-                self._call("promote", name, "update_secret_version_stage", SecretId=name, VersionStage=label,
-                           RemoveFromVersionId=version)
+                self._call(
+                    "promote",
+                    name,
+                    "update_secret_version_stage",
+                    SecretId=name,
+                    VersionStage=label,
+                    RemoveFromVersionId=version,
+                )
 
     def discard(self, name: str, version: str) -> None:
         labels = self._labels(name, "discard")
         mine = labels.get(version)
         if mine is None:
             if not any(v.id == version for v in self.list_versions(name)):
-                raise SecretNotFound(f"no version {version!r}", provider=self.provider, operation="discard",
-                                     name=name)
+                raise SecretNotFound(f"no version {version!r}", provider=self.provider, operation="discard", name=name)
             return
         if "AWSCURRENT" in mine:
-            raise SecretsConflict("cannot discard the current version", provider=self.provider,
-                                  operation="discard", name=name)
+            raise SecretsConflict(
+                "cannot discard the current version", provider=self.provider, operation="discard", name=name
+            )
         for label in ("AWSPENDING", "AWSPREVIOUS"):
             if label in mine:
-                self._call("discard", name, "update_secret_version_stage", SecretId=name, VersionStage=label,
-                           RemoveFromVersionId=version)
+                self._call(
+                    "discard",
+                    name,
+                    "update_secret_version_stage",
+                    SecretId=name,
+                    VersionStage=label,
+                    RemoveFromVersionId=version,
+                )
 
     def close(self) -> None:
         close = getattr(self._client, "close", None)

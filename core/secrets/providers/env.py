@@ -42,8 +42,9 @@ class EnvBackend(SecretBackend):
 
     def read(self, name: str, *, version: str | None, stage: str | None) -> SecretValue:
         if (version not in (None, VERSION)) or (stage not in (None, CURRENT)):
-            raise SecretNotFound("env:// secrets have only the current version 'env'", provider="env",
-                                 operation="get", name=name)
+            raise SecretNotFound(
+                "env:// secrets have only the current version 'env'", provider="env", operation="get", name=name
+            )
         return SecretValue(self._lookup(name), VERSION)
 
     def list_versions(self, name: str) -> list[SecretVersion]:
@@ -56,8 +57,7 @@ class EnvBackend(SecretBackend):
     def write(self, name: str, value: str, *, expires_on: datetime | None = None) -> str:
         raise self._read_only("put", name)
 
-    def put_pending(self, name: str, value: str, token: str, *,
-                    expires_on: datetime | None = None) -> str:
+    def put_pending(self, name: str, value: str, token: str, *, expires_on: datetime | None = None) -> str:
         raise self._read_only("put_pending", name)
 
     def promote(self, name: str, version: str) -> None:

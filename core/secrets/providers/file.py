@@ -43,8 +43,7 @@ class FileBackend(SecretBackend):
 
     def __init__(self, path: str, options: dict[str, Any]) -> None:
         if options:
-            raise SecretsInvalidArgument(f"unknown file:// options: {', '.join(sorted(options))}",
-                                         provider="file")
+            raise SecretsInvalidArgument(f"unknown file:// options: {', '.join(sorted(options))}", provider="file")
         if not os.path.isabs(path):
             raise SecretsInvalidArgument(f"file:// needs an absolute path, got {path!r}", provider="file")
         self._path = Path(path)
@@ -60,8 +59,7 @@ class FileBackend(SecretBackend):
         except FileNotFoundError:
             return {"format": FORMAT, "secrets": {}}
         except PermissionError:
-            raise SecretsPermissionDenied(f"cannot read {self._path}", provider="file",
-                                          operation=operation) from None
+            raise SecretsPermissionDenied(f"cannot read {self._path}", provider="file", operation=operation) from None
         try:
             doc = json.loads(raw)
         except ValueError:
@@ -74,8 +72,10 @@ class FileBackend(SecretBackend):
         secrets: Doc = {}
         for name, value in doc.items():
             text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)
-            secrets[name] = {"versions": {"1": {"value": text, "created": None, "enabled": True, "token": None}},
-                             "stages": {CURRENT: "1"}}
+            secrets[name] = {
+                "versions": {"1": {"value": text, "created": None, "enabled": True, "token": None}},
+                "stages": {CURRENT: "1"},
+            }
         return {"format": FORMAT, "secrets": secrets}
 
     def _save(self, doc: Doc) -> None:
@@ -105,14 +105,14 @@ class FileBackend(SecretBackend):
         if version is None:
             version = entry["stages"].get(stage or CURRENT)
             if version is None:
-                raise SecretNotFound(f"no version holds stage {stage!r}", provider="file", operation="get",
-                                     name=name)
+                raise SecretNotFound(f"no version holds stage {stage!r}", provider="file", operation="get", name=name)
         item = entry["versions"].get(version)
         if item is None:
             raise SecretNotFound(f"no version {version!r}", provider="file", operation="get", name=name)
         if not item.get("enabled", True):
-            raise SecretsPermissionDenied(f"version {version!r} is disabled", provider="file", operation="get",
-                                          name=name)
+            raise SecretsPermissionDenied(
+                f"version {version!r} is disabled", provider="file", operation="get", name=name
+            )
         return SecretValue(item["value"], version)
 
     def list_versions(self, name: str) -> list[SecretVersion]:
@@ -131,8 +131,12 @@ class FileBackend(SecretBackend):
 
     def _add(self, entry: Doc, value: str, token: str | None) -> str:
         vid = str(max((int(v) for v in entry["versions"]), default=0) + 1)
-        entry["versions"][vid] = {"value": value, "created": datetime.now(UTC).isoformat(), "enabled": True,
-                                  "token": token}
+        entry["versions"][vid] = {
+            "value": value,
+            "created": datetime.now(UTC).isoformat(),
+            "enabled": True,
+            "token": token,
+        }
         return vid
 
     def write(self, name: str, value: str, *, expires_on: datetime | None = None) -> str:
@@ -144,8 +148,7 @@ class FileBackend(SecretBackend):
             self._save(doc)
             return vid
 
-    def put_pending(self, name: str, value: str, token: str, *,
-                    expires_on: datetime | None = None) -> str:
+    def put_pending(self, name: str, value: str, token: str, *, expires_on: datetime | None = None) -> str:
         with self._lock:
             doc = self._load("put_pending")
             entry = self._secret(doc, name, "put_pending")
@@ -165,8 +168,9 @@ class FileBackend(SecretBackend):
             if item is None:
                 raise SecretNotFound(f"no version {version!r}", provider="file", operation="promote", name=name)
             if not item.get("enabled", True):
-                raise SecretsConflict(f"version {version!r} is disabled", provider="file", operation="promote",
-                                      name=name)
+                raise SecretsConflict(
+                    f"version {version!r} is disabled", provider="file", operation="promote", name=name
+                )
             new = promote_stages(entry["stages"], version)
             if new != entry["stages"]:
                 entry["stages"] = new
@@ -180,8 +184,9 @@ class FileBackend(SecretBackend):
             if item is None:
                 raise SecretNotFound(f"no version {version!r}", provider="file", operation="discard", name=name)
             if entry["stages"].get(CURRENT) == version:
-                raise SecretsConflict("cannot discard the current version", provider="file", operation="discard",
-                                      name=name)
+                raise SecretsConflict(
+                    "cannot discard the current version", provider="file", operation="discard", name=name
+                )
             entry["stages"] = discard_stages(entry["stages"], version)
             item["enabled"] = False
             self._save(doc)

@@ -57,8 +57,9 @@ class GcpSecretsBackend(SecretBackend):
     def __init__(self, project: str, options: dict[str, Any]) -> None:
         unknown = set(options) - _OPTIONS
         if unknown:
-            raise SecretsInvalidArgument(f"unknown gcp-sm:// options: {', '.join(sorted(unknown))}",
-                                         provider=self.provider)
+            raise SecretsInvalidArgument(
+                f"unknown gcp-sm:// options: {', '.join(sorted(unknown))}", provider=self.provider
+            )
         if not re.match(r"^[a-z0-9][a-z0-9\-:.]{0,99}$", project or ""):
             raise SecretsInvalidArgument(f"gcp-sm:// needs a project id, got {project!r}", provider=self.provider)
         self._project = project
@@ -68,8 +69,10 @@ class GcpSecretsBackend(SecretBackend):
 
             client_options = {"api_endpoint": options["api_endpoint"]} if options.get("api_endpoint") else None
             self._client = secretmanager.SecretManagerServiceClient(
-                credentials=options.get("credentials"), transport=options.get("transport", "rest"),
-                client_options=client_options)
+                credentials=options.get("credentials"),
+                transport=options.get("transport", "rest"),
+                client_options=client_options,
+            )
 
     def describe(self) -> str:
         return f"gcp-sm://{self._project}"
@@ -87,14 +90,17 @@ class GcpSecretsBackend(SecretBackend):
         except gexc.GoogleAPICallError as exc:
             self._raise(exc, operation, name)
         except gexc.RetryError:
-            raise SecretsTransientError("retries exhausted", provider=self.provider, operation=operation,
-                                        name=name) from None
+            raise SecretsTransientError(
+                "retries exhausted", provider=self.provider, operation=operation, name=name
+            ) from None
         except auth_exc.GoogleAuthError as exc:
-            raise SecretsUnauthenticated(type(exc).__name__, provider=self.provider, operation=operation,
-                                         name=name) from None
+            raise SecretsUnauthenticated(
+                type(exc).__name__, provider=self.provider, operation=operation, name=name
+            ) from None
         except OSError as exc:  # requests' ConnectionError is an OSError
-            raise SecretsTransientError(type(exc).__name__, provider=self.provider, operation=operation,
-                                        name=name) from None
+            raise SecretsTransientError(
+                type(exc).__name__, provider=self.provider, operation=operation, name=name
+            ) from None
 
     def _raise(self, exc: Any, operation: str, name: str) -> NoReturn:
         from google.api_core import exceptions as gexc
@@ -124,9 +130,14 @@ class GcpSecretsBackend(SecretBackend):
         status = getattr(exc, "code", None)
         message = str(getattr(exc, "message", ""))
         message = message.partition(": ")[2] or message  # drop the "METHOD url: " prefix
-        raise cls(message[:300], provider=self.provider, operation=operation, name=name,
-                  code=status_name or type(exc).__name__,
-                  status=status if isinstance(status, int) else None) from None
+        raise cls(
+            message[:300],
+            provider=self.provider,
+            operation=operation,
+            name=name,
+            code=status_name or type(exc).__name__,
+            status=status if isinstance(status, int) else None,
+        ) from None
 
     # -- helpers --------------------------------------------------------------------------------------
     def _get_secret(self, name: str, operation: str) -> Any:
@@ -136,8 +147,9 @@ class GcpSecretsBackend(SecretBackend):
     def _aliases(secret: Any) -> dict[str, str]:
         return {k: str(v) for k, v in dict(secret.version_aliases).items() if k in STAGES}
 
-    def _set_aliases(self, name: str, secret: Any, aliases: dict[str, str], operation: str,
-                     annotations: dict[str, str] | None = None) -> None:
+    def _set_aliases(
+        self, name: str, secret: Any, aliases: dict[str, str], operation: str, annotations: dict[str, str] | None = None
+    ) -> None:
         """Replace the Circle stage aliases (other aliases are kept) with one UpdateSecret."""
         merged = {k: int(v) for k, v in dict(secret.version_aliases).items() if k not in STAGES}
         merged.update({k: int(v) for k, v in aliases.items()})
@@ -152,8 +164,13 @@ class GcpSecretsBackend(SecretBackend):
         import google_crc32c
 
         data = value.encode("utf-8")
-        out = self._call(operation, name, "add_secret_version", parent=self._secret_path(name),
-                         payload={"data": data, "data_crc32c": int(google_crc32c.value(data))})
+        out = self._call(
+            operation,
+            name,
+            "add_secret_version",
+            parent=self._secret_path(name),
+            payload={"data": data, "data_crc32c": int(google_crc32c.value(data))},
+        )
         return str(out.name.rsplit("/", 1)[-1])
 
     # -- operations -----------------------------------------------------------------------------------
@@ -171,13 +188,15 @@ class GcpSecretsBackend(SecretBackend):
             import google_crc32c
 
             if int(google_crc32c.value(data)) != int(out.payload.data_crc32c):
-                raise SecretsTransientError("payload checksum mismatch", provider=self.provider, operation="get",
-                                            name=name)
+                raise SecretsTransientError(
+                    "payload checksum mismatch", provider=self.provider, operation="get", name=name
+                )
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise SecretsInvalidArgument("the secret is binary, not UTF-8 text", provider=self.provider,
-                                         operation="get", name=name) from None
+            raise SecretsInvalidArgument(
+                "the secret is binary, not UTF-8 text", provider=self.provider, operation="get", name=name
+            ) from None
         return SecretValue(text, str(out.name).rsplit("/", 1)[-1])
 
     def list_versions(self, name: str) -> list[SecretVersion]:
@@ -193,8 +212,15 @@ class GcpSecretsBackend(SecretBackend):
         for v in sorted(items, key=lambda v: int(v.name.rsplit("/", 1)[-1])):
             vid = v.name.rsplit("/", 1)[-1]
             created = v.create_time if v.create_time else None
-            out.append(SecretVersion(vid, tuple(s for s, x in sorted(stages.items()) if x == vid), created,
-                                     v.state == GcpVersion.State.ENABLED, {"state": GcpVersion.State(v.state).name}))
+            out.append(
+                SecretVersion(
+                    vid,
+                    tuple(s for s, x in sorted(stages.items()) if x == vid),
+                    created,
+                    v.state == GcpVersion.State.ENABLED,
+                    {"state": GcpVersion.State(v.state).name},
+                )
+            )
         return out
 
     def _iterate(self, name: str, collect: Any) -> list[Any]:
@@ -218,8 +244,14 @@ class GcpSecretsBackend(SecretBackend):
             secret = self._get_secret(name, "put")
         except SecretNotFound:
             with contextlib.suppress(SecretsConflict):  # created concurrently
-                self._call("put", name, "create_secret", parent=f"projects/{self._project}", secret_id=name,
-                           secret={"replication": {"automatic": {}}})
+                self._call(
+                    "put",
+                    name,
+                    "create_secret",
+                    parent=f"projects/{self._project}",
+                    secret_id=name,
+                    secret={"replication": {"automatic": {}}},
+                )
             secret = self._get_secret(name, "put")
         aliases = self._aliases(secret)
         if CURRENT not in aliases:  # an unmanaged secret's newest version becomes previous
@@ -230,8 +262,7 @@ class GcpSecretsBackend(SecretBackend):
         self._set_aliases(name, secret, promote_stages(aliases, new), "put")
         return new
 
-    def put_pending(self, name: str, value: str, token: str, *,
-                    expires_on: datetime | None = None) -> str:
+    def put_pending(self, name: str, value: str, token: str, *, expires_on: datetime | None = None) -> str:
         secret = self._get_secret(name, "put_pending")
         annotations = dict(secret.annotations)
         if annotations.get(TOKEN_KEY) == token and annotations.get(TOKEN_VERSION_KEY):
@@ -239,15 +270,13 @@ class GcpSecretsBackend(SecretBackend):
         new = self._add(name, value, "put_pending")
         aliases = self._aliases(secret)
         aliases[PENDING] = new
-        self._set_aliases(name, secret, aliases, "put_pending",
-                          annotations={TOKEN_KEY: token, TOKEN_VERSION_KEY: new})
+        self._set_aliases(name, secret, aliases, "put_pending", annotations={TOKEN_KEY: token, TOKEN_VERSION_KEY: new})
         return new
 
     def _check_version(self, name: str, version: str, operation: str) -> Any:
         if not version.isdigit():
             raise SecretNotFound(f"no version {version!r}", provider=self.provider, operation=operation, name=name)
-        return self._call(operation, name, "get_secret_version",
-                          name=f"{self._secret_path(name)}/versions/{version}")
+        return self._call(operation, name, "get_secret_version", name=f"{self._secret_path(name)}/versions/{version}")
 
     def promote(self, name: str, version: str) -> None:
         from google.cloud.secretmanager import SecretVersion as GcpVersion
@@ -255,8 +284,9 @@ class GcpSecretsBackend(SecretBackend):
         secret = self._get_secret(name, "promote")
         target = self._check_version(name, version, "promote")
         if target.state != GcpVersion.State.ENABLED:
-            raise SecretsConflict(f"version {version!r} is not enabled", provider=self.provider,
-                                  operation="promote", name=name)
+            raise SecretsConflict(
+                f"version {version!r} is not enabled", provider=self.provider, operation="promote", name=name
+            )
         aliases = self._aliases(secret)
         if CURRENT not in aliases:
             implicit = self.stages(name).get(CURRENT)
@@ -272,15 +302,15 @@ class GcpSecretsBackend(SecretBackend):
         secret = self._get_secret(name, "discard")
         target = self._check_version(name, version, "discard")
         if self.stages(name).get(CURRENT) == version:
-            raise SecretsConflict("cannot discard the current version", provider=self.provider,
-                                  operation="discard", name=name)
+            raise SecretsConflict(
+                "cannot discard the current version", provider=self.provider, operation="discard", name=name
+            )
         aliases = self._aliases(secret)
         new = discard_stages(aliases, version)
         if new != aliases:
             self._set_aliases(name, secret, new, "discard")
         if target.state == GcpVersion.State.ENABLED:
-            self._call("discard", name, "disable_secret_version",
-                       name=f"{self._secret_path(name)}/versions/{version}")
+            self._call("discard", name, "disable_secret_version", name=f"{self._secret_path(name)}/versions/{version}")
 
     def close(self) -> None:
         transport = getattr(self._client, "transport", None)

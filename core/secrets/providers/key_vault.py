@@ -65,8 +65,9 @@ class KeyVaultBackend(SecretBackend):
     def __init__(self, location: str, options: dict[str, Any]) -> None:
         unknown = set(options) - _OPTIONS
         if unknown:
-            raise SecretsInvalidArgument(f"unknown keyvault:// options: {', '.join(sorted(unknown))}",
-                                         provider=self.provider)
+            raise SecretsInvalidArgument(
+                f"unknown keyvault:// options: {', '.join(sorted(unknown))}", provider=self.provider
+            )
         self._client: Any = options.get("client")
         if self._client is None:
             from azure.keyvault.secrets import SecretClient  # lazy: only for keyvault:// stores
@@ -99,11 +100,16 @@ class KeyVaultBackend(SecretBackend):
         except HttpResponseError as exc:
             self._raise(exc, operation, name, None)
         except ServiceRequestError as exc:
-            raise SecretsTransientError(type(exc).__name__, provider=self.provider, operation=operation,
-                                        name=name) from None
+            raise SecretsTransientError(
+                type(exc).__name__, provider=self.provider, operation=operation, name=name
+            ) from None
         except ValueError as exc:  # the SDK refused the vault's bearer challenge (resource/domain mismatch)
-            raise SecretsUnauthenticated(f"authentication challenge refused: {str(exc)[:200]}",
-                                         provider=self.provider, operation=operation, name=name) from None
+            raise SecretsUnauthenticated(
+                f"authentication challenge refused: {str(exc)[:200]}",
+                provider=self.provider,
+                operation=operation,
+                name=name,
+            ) from None
 
     def _raise(self, exc: Any, operation: str, name: str, cls: type[SecretsError] | None) -> NoReturn:
         status = getattr(exc, "status_code", None)
@@ -112,9 +118,15 @@ class KeyVaultBackend(SecretBackend):
         message = getattr(error, "message", None) or ""
         response = getattr(exc, "response", None)
         request_id = response.headers.get("x-ms-request-id") if response is not None else None
-        raise (cls or error_for_status(status))(str(message)[:300], provider=self.provider, operation=operation,
-                                                 name=name, code=str(code), status=status,
-                                                 request_id=request_id) from None
+        raise (cls or error_for_status(status))(
+            str(message)[:300],
+            provider=self.provider,
+            operation=operation,
+            name=name,
+            code=str(code),
+            status=status,
+            request_id=request_id,
+        ) from None
 
     # -- stage bookkeeping ----------------------------------------------------------------------------
     def _props(self, name: str, operation: str) -> list[Any]:
@@ -147,8 +159,7 @@ class KeyVaultBackend(SecretBackend):
     def _tag(self, name: str, p: Any, operation: str, stage: str, *, enabled: bool | None = None) -> None:
         tags = dict(p.tags or {})
         tags[STAGE_TAG] = stage
-        self._call(operation, name, self._client.update_secret_properties, name, p.version, tags=tags,
-                   enabled=enabled)
+        self._call(operation, name, self._client.update_secret_properties, name, p.version, tags=tags, enabled=enabled)
 
     # -- operations -----------------------------------------------------------------------------------
     def read(self, name: str, *, version: str | None, stage: str | None) -> SecretValue:
@@ -162,38 +173,59 @@ class KeyVaultBackend(SecretBackend):
         if version is None:
             version = self._resolve(self._props(name, "get")).get(stage or CURRENT)
             if version is None:
-                raise SecretNotFound(f"no enabled version holds stage {stage!r}", provider=self.provider,
-                                     operation="get", name=name)
+                raise SecretNotFound(
+                    f"no enabled version holds stage {stage!r}", provider=self.provider, operation="get", name=name
+                )
         secret = self._call("get", name, self._client.get_secret, name, version)
         return SecretValue(secret.value, secret.properties.version)
 
     def list_versions(self, name: str) -> list[SecretVersion]:
         props = self._props(name, "versions")
         stages = self._resolve(props)
-        return [SecretVersion(p.version, tuple(s for s, v in sorted(stages.items()) if v == p.version),
-                              p.created_on, bool(p.enabled), {STAGE_TAG: self._stage_of(p) or ""})
-                for p in props]
+        return [
+            SecretVersion(
+                p.version,
+                tuple(s for s, v in sorted(stages.items()) if v == p.version),
+                p.created_on,
+                bool(p.enabled),
+                {STAGE_TAG: self._stage_of(p) or ""},
+            )
+            for p in props
+        ]
 
     def stages(self, name: str) -> dict[str, str]:
         return self._resolve(self._props(name, "stages"))
 
     def write(self, name: str, value: str, *, expires_on: datetime | None = None) -> str:
-        secret = self._call("put", name, self._client.set_secret, name, value, expires_on=expires_on,
-                            tags={STAGE_TAG: CURRENT, SEQ_TAG: _seq()})
+        secret = self._call(
+            "put",
+            name,
+            self._client.set_secret,
+            name,
+            value,
+            expires_on=expires_on,
+            tags={STAGE_TAG: CURRENT, SEQ_TAG: _seq()},
+        )
         new = secret.properties.version
         props = self._props(name, "put")
         implicit = self._resolve([p for p in props if p.version != new]).get(CURRENT)
         self._demote(name, props, new, "put", implicit=implicit)
         return str(new)
 
-    def put_pending(self, name: str, value: str, token: str, *,
-                    expires_on: datetime | None = None) -> str:
+    def put_pending(self, name: str, value: str, token: str, *, expires_on: datetime | None = None) -> str:
         props = self._props(name, "put_pending")
         for p in props:
             if (p.tags or {}).get(TOKEN_TAG) == token:
                 return str(p.version)
-        secret = self._call("put_pending", name, self._client.set_secret, name, value, expires_on=expires_on,
-                            tags={STAGE_TAG: PENDING, TOKEN_TAG: token, SEQ_TAG: _seq()})
+        secret = self._call(
+            "put_pending",
+            name,
+            self._client.set_secret,
+            name,
+            value,
+            expires_on=expires_on,
+            tags={STAGE_TAG: PENDING, TOKEN_TAG: token, SEQ_TAG: _seq()},
+        )
         for p in props:  # one pending version at a time, as AWS moves its AWSPENDING label
             if self._stage_of(p) == PENDING:
                 self._tag(name, p, "put_pending", RETIRED)
@@ -205,8 +237,9 @@ class KeyVaultBackend(SecretBackend):
         if target is None:
             raise SecretNotFound(f"no version {version!r}", provider=self.provider, operation="promote", name=name)
         if not target.enabled:
-            raise SecretsConflict(f"version {version!r} is disabled", provider=self.provider,
-                                  operation="promote", name=name)
+            raise SecretsConflict(
+                f"version {version!r} is disabled", provider=self.provider, operation="promote", name=name
+            )
         if self._stage_of(target) != CURRENT:
             implicit = self._resolve([p for p in props if p.version != version]).get(CURRENT)
             self._tag(name, target, "promote", CURRENT)
@@ -233,8 +266,9 @@ class KeyVaultBackend(SecretBackend):
         if target is None:
             raise SecretNotFound(f"no version {version!r}", provider=self.provider, operation="discard", name=name)
         if self._resolve(props).get(CURRENT) == version:
-            raise SecretsConflict("cannot discard the current version", provider=self.provider,
-                                  operation="discard", name=name)
+            raise SecretsConflict(
+                "cannot discard the current version", provider=self.provider, operation="discard", name=name
+            )
         self._tag(name, target, "discard", RETIRED, enabled=False)
 
     def close(self) -> None:

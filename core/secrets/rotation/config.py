@@ -81,17 +81,18 @@ def _parse(index: int, raw: Any) -> RotationSpec:
         raise ConfigError(f"{where}.rotator: unknown rotator {rotator!r} (known: {', '.join(sorted(ROTATORS))})")
     strategy = _string(raw, where, "strategy", default="dual")
     if strategy not in STRATEGIES:
-        raise ConfigError(f"{where}.strategy: unknown strategy {strategy!r} (known: "
-                          f"{', '.join(sorted(STRATEGIES))})")
+        raise ConfigError(f"{where}.strategy: unknown strategy {strategy!r} (known: {', '.join(sorted(STRATEGIES))})")
     params = raw.get("params", {})
     if not isinstance(params, Mapping):
         raise ConfigError(f"{where}.params: expected a table")
     expires = raw.get("expires_in_days", 90)
     if not isinstance(expires, int) or isinstance(expires, bool) or not 31 <= expires <= 3650:
-        raise ConfigError(f"{where}.expires_in_days: expected an integer from 31 to 3650 (Key Vault warns 30 "
-                          "days before expiry)")
-    return RotationSpec(secrets=secrets, secret=secret, rotator=rotator, strategy=strategy, params=dict(params),
-                        expires_in_days=expires)
+        raise ConfigError(
+            f"{where}.expires_in_days: expected an integer from 31 to 3650 (Key Vault warns 30 days before expiry)"
+        )
+    return RotationSpec(
+        secrets=secrets, secret=secret, rotator=rotator, strategy=strategy, params=dict(params), expires_in_days=expires
+    )
 
 
 def find_spec(specs: Sequence[RotationSpec], name: str) -> RotationSpec | None:

@@ -78,8 +78,10 @@ class RotationEngine:
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
-        return (f"RotationEngine({self.secrets.url!r}, {self.name!r}, rotator={self.rotator.kind!r}, "
-                f"strategy={self.strategy.name!r})")
+        return (
+            f"RotationEngine({self.secrets.url!r}, {self.name!r}, rotator={self.rotator.kind!r}, "
+            f"strategy={self.strategy.name!r})"
+        )
 
     # -- reading the secret's state ----------------------------------------------------------------------
     def _load(self, stage: str | None = None, version: str | None = None) -> _Loaded | None:
@@ -98,16 +100,26 @@ class RotationEngine:
         return _Loaded(str(value.version), doc if isinstance(doc, dict) else None)
 
     def _ctx(self, token: str, current: _Loaded | None, previous: _Loaded | None) -> RotatorContext:
-        return RotatorContext(self.name, token, self.strategy, current.doc if current else None,
-                              previous.doc if previous else None)
+        return RotatorContext(
+            self.name, token, self.strategy, current.doc if current else None, previous.doc if previous else None
+        )
 
     def _fresh(self) -> tuple[_Loaded | None, _Loaded | None, _Loaded | None]:
         self.secrets.invalidate(self.name)
         return self._load(CURRENT), self._load(PENDING), self._load(PREVIOUS)
 
     def _log(self, message: str, token: str, version: str | None = None, **extra: object) -> None:
-        log.info(message, extra={"secret_name": self.name, "rotation_token": token, "secret_version": version,
-                                 "rotator": self.rotator.kind, "strategy": self.strategy.name, **extra})
+        log.info(
+            message,
+            extra={
+                "secret_name": self.name,
+                "rotation_token": token,
+                "secret_version": version,
+                "rotator": self.rotator.kind,
+                "strategy": self.strategy.name,
+                **extra,
+            },
+        )
 
     def _error(self, cls: type[RotationError], message: str, operation: str) -> RotationError:
         return cls(message, provider=self.secrets.provider, operation=operation, name=self.name)
@@ -118,8 +130,11 @@ class RotationEngine:
         if current is not None and current.token == token:
             return None
         if pending is None or pending.token != token or pending.doc is None:
-            raise self._error(RotationConflict, f"no pending version for token {token!r} (create it first, or "
-                                                "another rotation replaced it)", operation)
+            raise self._error(
+                RotationConflict,
+                f"no pending version for token {token!r} (create it first, or another rotation replaced it)",
+                operation,
+            )
         return pending, current, previous
 
     # -- the four steps ----------------------------------------------------------------------------------
@@ -143,8 +158,9 @@ class RotationEngine:
                 version = self.secrets.put_pending(self.name, doc, token, expires_on=expires_on)
                 stored = self._load(version=version)
                 if stored is None or stored.token != token:
-                    raise self._error(RotationError, "the secrets store did not keep the pending value for this "
-                                                     "token", "create")
+                    raise self._error(
+                        RotationError, "the secrets store did not keep the pending value for this token", "create"
+                    )
             except BaseException:
                 self._quiet_cleanup(ctx, doc, token)
                 raise
@@ -177,8 +193,11 @@ class RotationEngine:
             except Exception as exc:
                 reason = exc.reason if isinstance(exc, SecretsError) else type(exc).__name__
                 self._abandon(ctx, pending, token)
-                raise self._error(RotationTestFailed, f"the new credential failed its test ({reason}); the "
-                                                      "current credential is untouched", "test") from None
+                raise self._error(
+                    RotationTestFailed,
+                    f"the new credential failed its test ({reason}); the current credential is untouched",
+                    "test",
+                ) from None
             self._log("pending credential tested", token, pending.version)
             return RotationResult(self.name, token, pending.version, "tested")
 
@@ -242,8 +261,10 @@ class RotationEngine:
             self.rotator.cleanup(ctx, doc)
         except Exception as exc:  # the next create (or finish) retires it; never mask the first error
             reason = exc.reason if isinstance(exc, SecretsError) else type(exc).__name__
-            log.warning("pending credential cleanup failed", extra={"secret_name": self.name,
-                                                                    "rotation_token": token, "error": reason})
+            log.warning(
+                "pending credential cleanup failed",
+                extra={"secret_name": self.name, "rotation_token": token, "error": reason},
+            )
 
 
 __all__ = [

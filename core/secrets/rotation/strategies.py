@@ -44,6 +44,7 @@ def strategy_for(name: str | Strategy) -> Strategy:
         return name
     found = STRATEGIES.get(name) if isinstance(name, str) else None
     if found is None:
-        raise SecretsInvalidArgument(f"unknown rotation strategy {name!r}; expected one of "
-                                     f"{', '.join(sorted(STRATEGIES))}")
+        raise SecretsInvalidArgument(
+            f"unknown rotation strategy {name!r}; expected one of {', '.join(sorted(STRATEGIES))}"
+        )
     return found

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 from ..api import CommonPrefix, ListPage, ObjectInfo
+
+T = TypeVar("T")
 
 
 def md5_hex(data: bytes) -> str:
@@ -20,8 +24,14 @@ def b64_to_hex(value: str | None) -> str | None:
     return base64.b64decode(value).hex()
 
 
-def paginate_sorted(infos: Iterable[ObjectInfo], prefix: str, delimiter: str | None, page_size: int,
-                    token: str | None, start_after: str | None) -> ListPage:
+def paginate_sorted(
+    infos: Iterable[ObjectInfo],
+    prefix: str,
+    delimiter: str | None,
+    page_size: int,
+    token: str | None,
+    start_after: str | None,
+) -> ListPage:
     """List a sorted stream of objects like S3 does: prefix, delimiter, start_after, page tokens.
 
     The token is the last key (or common prefix) returned, so a page resumes after it.
@@ -53,3 +63,32 @@ def paginate_sorted(infos: Iterable[ObjectInfo], prefix: str, delimiter: str | N
         else:
             objects.append(entry)
     return ListPage(objects, prefixes, None)
+
+
+def upload_parts(parts: Iterable[bytes], send: Callable[[int, bytes], T], concurrency: int) -> list[T]:
+    """Send numbered parts with at most ``concurrency`` in flight (and so in memory), returning the
+    results in part order. The first failure stops new sends and is raised once in-flight ones end."""
+    if concurrency <= 1:
+        return [send(i, part) for i, part in enumerate(parts)]
+    results: dict[int, T] = {}
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="circle-upload") as pool:
+        pending: set[Future[tuple[int, T]]] = set()
+
+        def collect(block: bool) -> None:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED if block else ALL_COMPLETED, timeout=None)
+            for future in done:
+                pending.discard(future)
+                index, result = future.result()  # raises the part's error
+                results[index] = result
+
+        try:
+            for index, part in enumerate(parts):
+                if len(pending) >= concurrency:
+                    collect(block=True)
+                pending.add(pool.submit(lambda i=index, p=part: (i, send(i, p))))  # type: ignore[misc]
+            collect(block=False)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return [results[i] for i in range(len(results))]

@@ -70,18 +70,29 @@ from ..errors import (
     Unsupported,
     error_for_status,
 )
+from ._common import upload_parts
 
 DEFAULT_PART_SIZE = 8 * MiB
+DEFAULT_CONCURRENCY = 4
 MAX_BLOCK_SIZE = 4000 * MiB  # Put Block limit (service version 2019-12-12 and later)
 MAX_SINGLE_PUT = 5000 * MiB  # Put Blob limit
 MAX_BLOCKS = 50_000
 LIST_MAX = 5000  # List Blobs maxresults limit
 READ_CHUNK = 4 * MiB  # bytes per download request (and the most a reader holds in memory)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-OPTIONS = frozenset({
-    "connection_string", "account_url", "credential", "api_version", "part_size", "single_put_threshold",
-    "connect_timeout", "read_timeout",
-})
+OPTIONS = frozenset(
+    {
+        "connection_string",
+        "account_url",
+        "credential",
+        "api_version",
+        "part_size",
+        "single_put_threshold",
+        "concurrency",
+        "connect_timeout",
+        "read_timeout",
+    }
+)
 ENV_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 ENV_ACCOUNT_URL = "AZURE_STORAGE_ACCOUNT_URL"
 # Azure metadata names must be C# identifiers; the core allows [A-Za-z0-9_-]. Other names are stored
@@ -89,9 +100,15 @@ ENV_ACCOUNT_URL = "AZURE_STORAGE_ACCOUNT_URL"
 _METADATA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ENCODED_PREFIX = "circlehex_"
 # Error codes that mean "who you are is not allowed" rather than "we do not know who you are".
-_FORBIDDEN_CODES = {"authorizationfailure", "authorizationpermissionmismatch", "authorizationsourceipmismatch",
-                    "authorizationprotocolmismatch", "authorizationresourcetypemismatch",
-                    "authorizationservicemismatch", "insufficientaccountpermissions"}
+_FORBIDDEN_CODES = {
+    "authorizationfailure",
+    "authorizationpermissionmismatch",
+    "authorizationsourceipmismatch",
+    "authorizationprotocolmismatch",
+    "authorizationresourcetypemismatch",
+    "authorizationservicemismatch",
+    "insufficientaccountpermissions",
+}
 _UNAUTHENTICATED_CODES = {"authenticationfailed", "invalidauthenticationinfo", "noauthenticationinformation"}
 
 
@@ -103,12 +120,15 @@ class AzureBlobBackend(Backend):
     def __init__(self, bucket: str, options: dict[str, Any]) -> None:
         unknown = sorted(set(options) - OPTIONS)
         if unknown:
-            raise InvalidArgument(f"unknown az store option(s): {', '.join(unknown)}; "
-                                  f"expected some of {', '.join(sorted(OPTIONS))}", provider=self.provider)
+            raise InvalidArgument(
+                f"unknown az store option(s): {', '.join(unknown)}; expected some of {', '.join(sorted(OPTIONS))}",
+                provider=self.provider,
+            )
         self.bucket = bucket
         self.part_size = _int_option(options, "part_size", DEFAULT_PART_SIZE, 1, MAX_BLOCK_SIZE)
-        self.single_put_threshold = _int_option(options, "single_put_threshold", self.part_size, 0,
-                                                MAX_SINGLE_PUT)
+        self.single_put_threshold = _int_option(options, "single_put_threshold", self.part_size, 0, MAX_SINGLE_PUT)
+        # blocks staged at once: throughput from parallel requests, memory bounded by concurrency x part_size
+        self.concurrency = _int_option(options, "concurrency", DEFAULT_CONCURRENCY, 1, 64)
         client_kwargs: dict[str, Any] = {
             "retry_total": 0,  # Backend.call owns retries
             "connection_timeout": _float_option(options, "connect_timeout", 10.0),
@@ -124,8 +144,9 @@ class AzureBlobBackend(Backend):
         except StorageError:
             raise
         except (ValueError, TypeError) as exc:
-            raise InvalidArgument(f"cannot build the Azure client: {exc}", provider=self.provider,
-                                  bucket=bucket) from None
+            raise InvalidArgument(
+                f"cannot build the Azure client: {exc}", provider=self.provider, bucket=bucket
+            ) from None
         self._container: ContainerClient = self._service.get_container_client(bucket)
         credential = self._service.credential
         self._account_key: str | None = getattr(credential, "account_key", None)
@@ -164,8 +185,15 @@ class AzureBlobBackend(Backend):
             code = code or headers.get("x-ms-error-code")
         lowered = (code or "").lower()
         cls: type[StorageError]
-        if isinstance(exc, ServiceRequestError | ServiceResponseError | DecodeError | requests.RequestException
-                      | ConnectionError | TimeoutError):
+        if isinstance(
+            exc,
+            ServiceRequestError
+            | ServiceResponseError
+            | DecodeError
+            | requests.RequestException
+            | ConnectionError
+            | TimeoutError,
+        ):
             cls = TransientError
         elif lowered in _FORBIDDEN_CODES:
             cls = PermissionDenied
@@ -180,8 +208,15 @@ class AzureBlobBackend(Backend):
         message = _first_line(exc)
         if code and code not in message:
             message = f"{code}: {message}"
-        return cls(message, provider=self.provider, operation=operation, bucket=self.bucket, key=key,
-                   request_id=request_id, status=status)
+        return cls(
+            message,
+            provider=self.provider,
+            operation=operation,
+            bucket=self.bucket,
+            key=key,
+            request_id=request_id,
+            status=status,
+        )
 
     def _missing_or_mismatch(self, exc: ResourceModifiedError, operation: str, key: str) -> NoReturn:
         """Azure answers If-Match on a missing blob with 412; the contract says NotFound. One HEAD tells."""
@@ -212,12 +247,12 @@ class AzureBlobBackend(Backend):
         props = downloader.properties
         total = _total_size(props.content_range, props.size)
         info = _info(key, props, size=total)
-        return ObjectReader(_chunks(downloader.chunks()), info,
-                            translate=lambda e: self.translate(e, "get", key))
+        return ObjectReader(_chunks(downloader.chunks()), info, translate=lambda e: self.translate(e, "get", key))
 
     @staticmethod
-    def _resolve_range(blob: BlobClient, rng: ByteRange | None,
-                       conditions: dict[str, Any]) -> tuple[int | None, int | None]:
+    def _resolve_range(
+        blob: BlobClient, rng: ByteRange | None, conditions: dict[str, Any]
+    ) -> tuple[int | None, int | None]:
         """SDK offset/length for a range. Azure has no suffix ranges, so a tail read first learns the size."""
         if rng is None:
             return None, None
@@ -240,47 +275,92 @@ class AzureBlobBackend(Backend):
         whole = body.read_whole(self.single_put_threshold)
         try:
             if whole is not None:
-                result = self.call("put", key, lambda: blob.upload_blob(
-                    whole, length=len(whole), overwrite=True, metadata=metadata, max_concurrency=1,
-                    content_settings=ContentSettings(content_type=content_type), **conditions))
+                result = self.call(
+                    "put",
+                    key,
+                    lambda: blob.upload_blob(
+                        whole,
+                        length=len(whole),
+                        overwrite=True,
+                        metadata=metadata,
+                        max_concurrency=1,
+                        content_settings=ContentSettings(content_type=content_type),
+                        **conditions,
+                    ),
+                )
                 size, md5 = len(whole), result.get("content_md5")
             else:
                 size, digest, result = self._put_blocks(blob, key, body, content_type, metadata, conditions)
                 md5 = bytearray(digest)
         except PreconditionFailed as exc:
             raise self._write_precondition(exc, opts, key) from exc
-        return ObjectInfo(key=key, size=size, etag=_unquote(result.get("etag")),
-                          last_modified=_aware(result.get("last_modified")), content_type=content_type,
-                          metadata=dict(opts.metadata), version=result.get("version_id"),
-                          checksums=_checksums(md5, result.get("content_crc64")))
+        return ObjectInfo(
+            key=key,
+            size=size,
+            etag=_unquote(result.get("etag")),
+            last_modified=_aware(result.get("last_modified")),
+            content_type=content_type,
+            metadata=dict(opts.metadata),
+            version=result.get("version_id"),
+            checksums=_checksums(md5, result.get("content_crc64")),
+        )
 
-    def _put_blocks(self, blob: BlobClient, key: str, body: Body, content_type: str,
-                    metadata: dict[str, str], conditions: dict[str, Any]) -> tuple[int, bytes, dict[str, Any]]:
-        """Stage one block per part (one part in memory), then commit: nothing is visible before that."""
+    def _put_blocks(
+        self,
+        blob: BlobClient,
+        key: str,
+        body: Body,
+        content_type: str,
+        metadata: dict[str, str],
+        conditions: dict[str, Any],
+    ) -> tuple[int, bytes, dict[str, Any]]:
+        """Stage blocks (``concurrency`` parts in flight and in memory), then commit: nothing is visible
+        before the commit, so a failed upload leaves no object."""
         upload = uuid.uuid4().hex  # block ids are per upload, so concurrent uploads never mix blocks
-        blocks: list[BlobBlock] = []
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
-        for index, part in enumerate(body.parts(self.part_size)):
-            if index >= MAX_BLOCKS:
-                raise InvalidArgument(f"the body needs more than {MAX_BLOCKS} blocks; raise part_size",
-                                      provider=self.provider, bucket=self.bucket, key=key)
+
+        def counted() -> Iterator[bytes]:
+            nonlocal size
+            for index, part in enumerate(body.parts(self.part_size)):
+                if index >= MAX_BLOCKS:
+                    raise InvalidArgument(
+                        f"the body needs more than {MAX_BLOCKS} blocks; raise part_size",
+                        provider=self.provider,
+                        bucket=self.bucket,
+                        key=key,
+                    )
+                md5.update(part)
+                size += len(part)
+                yield part
+
+        def stage(index: int, part: bytes) -> BlobBlock:
             block_id = base64.b64encode(f"{upload}-{index:06d}".encode()).decode()
-            self.call("put", key, lambda b=block_id, p=part: blob.stage_block(b, p, length=len(p)))  # type: ignore[misc]
-            blocks.append(BlobBlock(block_id))
-            md5.update(part)
-            size += len(part)
+            self.call("put", key, lambda: blob.stage_block(block_id, part, length=len(part)))
+            return BlobBlock(block_id)
+
+        blocks = upload_parts(counted(), stage, self.concurrency)
         digest = md5.digest()
         settings = ContentSettings(content_type=content_type, content_md5=bytearray(digest))
-        result = self.call("put", key, lambda: blob.commit_block_list(
-            blocks, content_settings=settings, metadata=metadata, **conditions))
+        result = self.call(
+            "put",
+            key,
+            lambda: blob.commit_block_list(blocks, content_settings=settings, metadata=metadata, **conditions),
+        )
         return size, digest, result
 
     def _write_precondition(self, exc: PreconditionFailed, opts: WriteOptions, key: str) -> StorageError:
         """A 412 on a write: AlreadyExists for create-only, NotFound when CAS found nothing."""
         if opts.if_none_match:
-            return AlreadyExists(exc.reason, provider=self.provider, operation="put", bucket=self.bucket,
-                                 key=key, request_id=exc.request_id, status=exc.status)
+            return AlreadyExists(
+                exc.reason,
+                provider=self.provider,
+                operation="put",
+                bucket=self.bucket,
+                key=key,
+                request_id=exc.request_id,
+                status=exc.status,
+            )
         try:
             self.call("put", key, lambda: self._blob(key).get_blob_properties())
         except NotFound as missing:
@@ -311,10 +391,20 @@ class AzureBlobBackend(Backend):
             cls = error_for_status(status, code)
             if (code or "").lower() in _FORBIDDEN_CODES:
                 cls = PermissionDenied
-            failures.append(DeleteFailure(key, cls(
-                f"{code or status}: {response.reason or 'delete failed'}", provider=self.provider,
-                operation="delete_many", bucket=self.bucket, key=key,
-                request_id=response.headers.get("x-ms-request-id"), status=status)))
+            failures.append(
+                DeleteFailure(
+                    key,
+                    cls(
+                        f"{code or status}: {response.reason or 'delete failed'}",
+                        provider=self.provider,
+                        operation="delete_many",
+                        bucket=self.bucket,
+                        key=key,
+                        request_id=response.headers.get("x-ms-request-id"),
+                        status=status,
+                    ),
+                )
+            )
         return failures
 
     def copy(self, src_key: str, dst_key: str, if_none_match: bool) -> ObjectInfo:
@@ -330,18 +420,29 @@ class AzureBlobBackend(Backend):
         deadline = self.retry.clock() + self.retry.total_timeout
         while status == "pending":  # large copies finish asynchronously
             if self.retry.clock() > deadline:
-                raise StorageError("the copy is still pending; it continues on the service",
-                                   provider=self.provider, operation="copy", bucket=self.bucket, key=dst_key)
+                raise StorageError(
+                    "the copy is still pending; it continues on the service",
+                    provider=self.provider,
+                    operation="copy",
+                    bucket=self.bucket,
+                    key=dst_key,
+                )
             self.retry.sleep(0.2)
             status = target.get_blob_properties().copy.status
         if status != "success":
-            raise StorageError(f"copy ended with status {status!r}", provider=self.provider,
-                               operation="copy", bucket=self.bucket, key=dst_key)
+            raise StorageError(
+                f"copy ended with status {status!r}",
+                provider=self.provider,
+                operation="copy",
+                bucket=self.bucket,
+                key=dst_key,
+            )
         return _info(dst_key, target.get_blob_properties())
 
     # -- listing --------------------------------------------------------------------------------------
-    def list_page(self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None,
-                  start_after: str | None) -> ListPage:
+    def list_page(
+        self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None, start_after: str | None
+    ) -> ListPage:
         """One full page in key order. Azure has no StartAfter: names up to it are listed and skipped here.
 
         The token is ours: the service's continuation marker plus the last name returned, so a page can
@@ -369,10 +470,12 @@ class AzureBlobBackend(Backend):
 
     def _pager(self, prefix: str, delimiter: str | None, page_size: int) -> ItemPaged[Any]:
         if delimiter:
-            return self._container.walk_blobs(name_starts_with=prefix or None, delimiter=delimiter,
-                                              include=["metadata"], results_per_page=page_size)
-        return self._container.list_blobs(name_starts_with=prefix or None, include=["metadata"],
-                                          results_per_page=page_size)
+            return self._container.walk_blobs(
+                name_starts_with=prefix or None, delimiter=delimiter, include=["metadata"], results_per_page=page_size
+            )
+        return self._container.list_blobs(
+            name_starts_with=prefix or None, include=["metadata"], results_per_page=page_size
+        )
 
     # -- presigning -----------------------------------------------------------------------------------
     def presign(self, key: str, method: PresignMethod, expires: int, content_type: str | None) -> str:
@@ -381,21 +484,28 @@ class AzureBlobBackend(Backend):
         A PUT through the URL must send ``x-ms-blob-type: BlockBlob``."""
         now = datetime.now(UTC)
         expiry = now + timedelta(seconds=expires)
-        permission = (BlobSasPermissions(read=True) if method == "GET"
-                      else BlobSasPermissions(create=True, write=True))
+        permission = BlobSasPermissions(read=True) if method == "GET" else BlobSasPermissions(create=True, write=True)
         signing: dict[str, Any]
         if self._account_key is not None:
             signing = {"account_key": self._account_key}
         elif self._token_auth:
-            signing = {"user_delegation_key": self._service.get_user_delegation_key(
-                now - timedelta(minutes=5), expiry)}
+            signing = {"user_delegation_key": self._service.get_user_delegation_key(now - timedelta(minutes=5), expiry)}
         else:
-            raise Unsupported("presigning needs an account key or an Entra ID credential, not a SAS",
-                              provider=self.provider, bucket=self.bucket, key=key)
+            raise Unsupported(
+                "presigning needs an account key or an Entra ID credential, not a SAS",
+                provider=self.provider,
+                bucket=self.bucket,
+                key=key,
+            )
         sas = generate_blob_sas(
-            account_name=str(self._service.account_name), container_name=self.bucket, blob_name=key,
-            permission=permission, expiry=expiry,
-            content_type=content_type if method == "GET" else None, **signing)
+            account_name=str(self._service.account_name),
+            container_name=self.bucket,
+            blob_name=key,
+            permission=permission,
+            expiry=expiry,
+            content_type=content_type if method == "GET" else None,
+            **signing,
+        )
         return f"{self._blob(key).primary_endpoint.split('?', 1)[0]}?{sas}"
 
 
@@ -406,16 +516,17 @@ def _service_client(options: Mapping[str, Any], kwargs: dict[str, Any]) -> BlobS
     account_url = options.get("account_url")
     credential = options.get("credential")
     if connection_string and (account_url or credential is not None):
-        raise InvalidArgument("give either connection_string or account_url (+ credential), not both",
-                              provider="az")
+        raise InvalidArgument("give either connection_string or account_url (+ credential), not both", provider="az")
     if not connection_string and not account_url:
         connection_string = os.environ.get(ENV_CONNECTION_STRING)
         account_url = None if connection_string else os.environ.get(ENV_ACCOUNT_URL)
     if connection_string:
         return BlobServiceClient.from_connection_string(connection_string, **kwargs)
     if not account_url:
-        raise InvalidArgument(f"an az store needs connection_string= or account_url= (or {ENV_CONNECTION_STRING}"
-                              f" / {ENV_ACCOUNT_URL})", provider="az")
+        raise InvalidArgument(
+            f"an az store needs connection_string= or account_url= (or {ENV_CONNECTION_STRING} / {ENV_ACCOUNT_URL})",
+            provider="az",
+        )
     if isinstance(credential, str) and credential.startswith("?"):
         credential = credential[1:]
     if credential is None and "sig=" not in (urlsplit(account_url).query or ""):
@@ -428,16 +539,14 @@ def _service_client(options: Mapping[str, Any], kwargs: dict[str, Any]) -> BlobS
 def _int_option(options: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
     value = options.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidArgument(f"option {name} must be an integer in {low}..{high}, got {value!r}",
-                              provider="az")
+        raise InvalidArgument(f"option {name} must be an integer in {low}..{high}, got {value!r}", provider="az")
     return value
 
 
 def _float_option(options: Mapping[str, Any], name: str, default: float) -> float:
     value = options.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise InvalidArgument(f"option {name} must be a positive number of seconds, got {value!r}",
-                              provider="az")
+        raise InvalidArgument(f"option {name} must be a positive number of seconds, got {value!r}", provider="az")
     return float(value)
 
 
@@ -447,8 +556,13 @@ def _check_metadata(metadata: Mapping[str, str], provider: str, bucket: str, key
     out = {}
     for name, value in metadata.items():
         if name.lower().startswith(_ENCODED_PREFIX):
-            raise InvalidArgument(f"metadata key {name!r} uses the reserved prefix {_ENCODED_PREFIX!r}",
-                                  provider=provider, operation="put", bucket=bucket, key=key)
+            raise InvalidArgument(
+                f"metadata key {name!r} uses the reserved prefix {_ENCODED_PREFIX!r}",
+                provider=provider,
+                operation="put",
+                bucket=bucket,
+                key=key,
+            )
         out[name if _METADATA_NAME.match(name) else _ENCODED_PREFIX + name.encode().hex()] = value
     return out
 
@@ -459,7 +573,7 @@ def _decode_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
         name = name.lower()
         if name.startswith(_ENCODED_PREFIX):
             with contextlib.suppress(ValueError):  # not ours: keep it as stored
-                name = bytes.fromhex(name[len(_ENCODED_PREFIX):]).decode()
+                name = bytes.fromhex(name[len(_ENCODED_PREFIX) :]).decode()
         out[name] = value
     return out
 

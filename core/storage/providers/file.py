@@ -56,8 +56,13 @@ class FileBackend(Backend):
 
     provider: ClassVar[str] = "file"
     capabilities = Capabilities(
-        write_multi_min_size=0, delete_many_max=1000, presign_read=False, presign_write=False,
-        versioning=False, etag_is_md5=True, checksums=frozenset({"md5"}),
+        write_multi_min_size=0,
+        delete_many_max=1000,
+        presign_read=False,
+        presign_write=False,
+        versioning=False,
+        etag_is_md5=True,
+        checksums=frozenset({"md5"}),
     )
 
     def __init__(self, bucket: str, options: dict[str, Any] | None = None) -> None:
@@ -65,8 +70,9 @@ class FileBackend(Backend):
             raise InvalidArgument(f"file stores take no options, got {sorted(options)}", provider="file")
         self.bucket = bucket
         if not bucket or not os.path.isabs(bucket):
-            raise InvalidArgument(f"a file store needs an absolute path (file:///abs/path), got {bucket!r}",
-                                  provider="file")
+            raise InvalidArgument(
+                f"a file store needs an absolute path (file:///abs/path), got {bucket!r}", provider="file"
+            )
         try:
             os.makedirs(bucket, exist_ok=True)
             self._root = os.path.realpath(bucket)
@@ -187,8 +193,9 @@ class FileBackend(Backend):
     @contextlib.contextmanager
     def _lock(self, key: str, exclusive: bool) -> Iterator[None]:
         """Serialise commits of one key across threads and processes (``flock`` is per open file)."""
-        stripe = int(hashlib.md5(key.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest(),
-                     16) % LOCK_STRIPES
+        stripe = (
+            int(hashlib.md5(key.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest(), 16) % LOCK_STRIPES
+        )
         path = os.path.join(self._root, META_DIR, "locks", str(stripe))
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
         try:
@@ -220,19 +227,27 @@ class FileBackend(Backend):
         if not stat.S_ISREG(st.st_mode):
             raise self._err(NotFound, "no such object", op, key)
         if meta and [meta.get("ino"), meta.get("size"), meta.get("mtime_ns")] == [
-                st.st_ino, st.st_size, st.st_mtime_ns]:
+            st.st_ino,
+            st.st_size,
+            st.st_mtime_ns,
+        ]:
             etag = str(meta["etag"])
             content_type = str(meta.get("content_type") or DEFAULT_CONTENT_TYPE)
             metadata = {str(k): str(v) for k, v in dict(meta.get("metadata") or {}).items()}
         else:  # written by another tool, or a crash between the two renames: derive from the bytes
             etag = _md5_of_fd(fd)
             content_type, metadata = DEFAULT_CONTENT_TYPE, {}
-        return ObjectInfo(key=key, size=st.st_size, etag=etag,
-                          last_modified=datetime.fromtimestamp(st.st_mtime, UTC), content_type=content_type,
-                          metadata=metadata, checksums={"md5": etag})
+        return ObjectInfo(
+            key=key,
+            size=st.st_size,
+            etag=etag,
+            last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+            content_type=content_type,
+            metadata=metadata,
+            checksums={"md5": etag},
+        )
 
-    def _open_object(self, key: str, parts: list[str], op: str, *,
-                     locked: bool = False) -> tuple[int, ObjectInfo]:
+    def _open_object(self, key: str, parts: list[str], op: str, *, locked: bool = False) -> tuple[int, ObjectInfo]:
         """Open a key's data file and read its info consistently (under the key's shared lock unless
         the caller already holds the exclusive one: ``flock`` would deadlock on a second descriptor)."""
         with contextlib.ExitStack() as stack:
@@ -289,8 +304,9 @@ class FileBackend(Backend):
                 pos += len(chunk)
                 yield chunk
 
-        return ObjectReader(chunks(), info, close=lambda: os.close(fd),
-                            translate=lambda exc: self.translate(exc, "get", key))
+        return ObjectReader(
+            chunks(), info, close=lambda: os.close(fd), translate=lambda exc: self.translate(exc, "get", key)
+        )
 
     def put(self, key: str, body: Body, opts: WriteOptions) -> ObjectInfo:
         parts = self._segments(key, "put")
@@ -301,18 +317,26 @@ class FileBackend(Backend):
         src_parts = self._segments(src_key, "copy")
         dst_parts = self._segments(dst_key, "copy")
         with self._os("copy", src_key):
-            fd, info = self._missing_is_not_found(lambda: self._open_object(src_key, src_parts, "copy"),
-                                                  "copy", src_key)
+            fd, info = self._missing_is_not_found(
+                lambda: self._open_object(src_key, src_parts, "copy"), "copy", src_key
+            )
         try:
             chunks = iter(lambda: os.read(fd, CHUNK), b"")
-            sidecar = {"content_type": info.content_type or DEFAULT_CONTENT_TYPE,
-                       "metadata": dict(info.metadata)}
+            sidecar = {"content_type": info.content_type or DEFAULT_CONTENT_TYPE, "metadata": dict(info.metadata)}
             return self._write(dst_key, dst_parts, chunks, sidecar, if_none_match, None, "copy")
         finally:
             os.close(fd)
 
-    def _write(self, key: str, parts: list[str], chunks: Iterable[bytes], sidecar: dict[str, Any],
-               create_only: bool, if_match: str | None, op: str) -> ObjectInfo:
+    def _write(
+        self,
+        key: str,
+        parts: list[str],
+        chunks: Iterable[bytes],
+        sidecar: dict[str, Any],
+        create_only: bool,
+        if_match: str | None,
+        op: str,
+    ) -> ObjectInfo:
         """Stream to a temp file beside the target, then commit data and sidecar under the key's lock."""
         name = parts[-1]
         tmp = f"{TMP_PREFIX}{uuid.uuid4().hex}"
@@ -333,8 +357,7 @@ class FileBackend(Backend):
                         raise self._err(PreconditionFailed, "ETag does not match", op, key)
                     if create_only:
                         try:
-                            os.link(tmp, name, src_dir_fd=data_dir, dst_dir_fd=data_dir,
-                                    follow_symlinks=False)
+                            os.link(tmp, name, src_dir_fd=data_dir, dst_dir_fd=data_dir, follow_symlinks=False)
                         except FileExistsError:
                             raise self._err(AlreadyExists, "the object exists", op, key) from None
                     else:
@@ -353,10 +376,15 @@ class FileBackend(Backend):
                         os.unlink(tmp, dir_fd=data_dir)
                     os.close(data_dir)
                 os.close(root)
-        return ObjectInfo(key=key, size=size, etag=md5,
-                          last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
-                          content_type=sidecar["content_type"], metadata=sidecar["metadata"],
-                          checksums={"md5": md5})
+        return ObjectInfo(
+            key=key,
+            size=size,
+            etag=md5,
+            last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+            content_type=sidecar["content_type"],
+            metadata=sidecar["metadata"],
+            checksums={"md5": md5},
+        )
 
     def _create_in(self, root: int, folders: list[str], name: str) -> tuple[int, int]:
         """Make ``folders`` and create ``name`` in them: (folder fd, file fd). Retries if a concurrent
@@ -383,7 +411,7 @@ class FileBackend(Backend):
                 size += len(chunk)
                 view = memoryview(chunk)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
             os.fsync(fd)
             st = os.fstat(fd)
         finally:
@@ -438,7 +466,7 @@ class FileBackend(Backend):
         try:
             for depth in range(len(folders), keep, -1):
                 try:
-                    parent = self._open_dir(root, folders[:depth - 1], create=False)
+                    parent = self._open_dir(root, folders[: depth - 1], create=False)
                 except OSError:
                     return
                 try:
@@ -451,8 +479,9 @@ class FileBackend(Backend):
             os.close(root)
 
     # -- listing --------------------------------------------------------------------------------------
-    def list_page(self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None,
-                  start_after: str | None) -> ListPage:
+    def list_page(
+        self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None, start_after: str | None
+    ) -> ListPage:
         after = max(filter(None, [token, start_after]), default=None)
         limit = page_size or self.capabilities.list_max_page_size
         objects: list[ObjectInfo] = []
@@ -466,7 +495,7 @@ class FileBackend(Backend):
                     if delimiter and not is_folder:
                         cut = key.find(delimiter, len(prefix))
                         if cut >= 0:
-                            name, is_folder = key[:cut + len(delimiter)], True
+                            name, is_folder = key[: cut + len(delimiter)], True
                     if (after is not None and name <= after) or name == last:
                         continue
                     if is_folder:
@@ -494,8 +523,9 @@ class FileBackend(Backend):
         os.close(fd)
         return info
 
-    def _walk(self, dir_fd: int, base: str, prefix: str, after: str | None,
-              collapse: bool) -> Iterator[tuple[str, bool]]:
+    def _walk(
+        self, dir_fd: int, base: str, prefix: str, after: str | None, collapse: bool
+    ) -> Iterator[tuple[str, bool]]:
         """Keys (and, with ``collapse``, non-empty folders as ``(name + "/", True)``) in sorted key order.
 
         A folder sorts as ``name + "/"`` so ``a-b`` comes before ``a/x`` as in a cloud listing.
@@ -521,7 +551,7 @@ class FileBackend(Backend):
             if after is not None and after >= full and not after.startswith(full):
                 continue  # every key in this folder sorts before ``after``
             try:
-                sub = os.open(full[len(base):-1], _DIR_FLAGS, dir_fd=dir_fd)
+                sub = os.open(full[len(base) : -1], _DIR_FLAGS, dir_fd=dir_fd)
             except OSError:
                 continue  # removed or replaced by a symlink meanwhile
             try:

@@ -63,18 +63,34 @@ MiB = 1024 * KiB
 TiB = 1024 * 1024 * MiB
 CHUNK = 1 * MiB  # read chunk handed to ObjectReader
 PART_MULTIPLE = 256 * KiB  # resumable chunks must be multiples of this
-DEFAULT_PART_SIZE = 32 * MiB  # bigger chunks upload much faster (fewer round trips)
+DEFAULT_PART_SIZE = 24 * MiB  # fewer round trips upload much faster; 24 MiB keeps a copy under 64 MiB RSS
 SINGLE_MAX = 8 * MiB  # the SDK's limit for one-request (multipart/related) uploads
 DELETE_WORKERS = 8  # concurrent single deletes in delete_many (within requests' pool of 10)
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 SCOPES = ["https://www.googleapis.com/auth/devstorage.full_control"]
-OPTIONS = frozenset({"endpoint_url", "project", "anonymous", "credentials", "credentials_file",
-                     "signing_credentials", "part_size", "timeout"})
+OPTIONS = frozenset(
+    {
+        "endpoint_url",
+        "project",
+        "anonymous",
+        "credentials",
+        "credentials_file",
+        "signing_credentials",
+        "part_size",
+        "timeout",
+    }
+)
 _THROTTLE_REASONS = {"ratelimitexceeded", "userratelimitexceeded", "toomanyrequests"}
-_TRANSPORT_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                     requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError,
-                     ConnectionError, TimeoutError, gauth_exc.TransportError)
+_TRANSPORT_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.HTTPError,
+    ConnectionError,
+    TimeoutError,
+    gauth_exc.TransportError,
+)
 
 
 class GCSBackend(Backend):
@@ -99,8 +115,9 @@ class GCSBackend(Backend):
     def __init__(self, bucket: str, options: dict[str, Any]) -> None:
         unknown = sorted(set(options) - OPTIONS)
         if unknown:
-            raise InvalidArgument(f"unknown gs:// store options: {', '.join(unknown)}", provider=self.provider,
-                                  bucket=bucket)
+            raise InvalidArgument(
+                f"unknown gs:// store options: {', '.join(unknown)}", provider=self.provider, bucket=bucket
+            )
         self.bucket = bucket
         self.part_size = _part_size(options.get("part_size", DEFAULT_PART_SIZE))
         seconds = _positive_float(options.get("timeout", DEFAULT_TIMEOUT), "timeout")
@@ -118,38 +135,48 @@ class GCSBackend(Backend):
         if options.get("anonymous"):
             given.insert(0, "anonymous")
         if len(given) > 1:
-            raise InvalidArgument(f"gs:// store options {' and '.join(given)} cannot be combined",
-                                  provider=self.provider, bucket=self.bucket)
+            raise InvalidArgument(
+                f"gs:// store options {' and '.join(given)} cannot be combined",
+                provider=self.provider,
+                bucket=self.bucket,
+            )
         if options.get("anonymous"):
             return AnonymousCredentials(), None
         if options.get("credentials") is not None:
             creds = options["credentials"]
             if not isinstance(creds, Credentials):
-                raise InvalidArgument("credentials must be a google.auth Credentials object",
-                                      provider=self.provider, bucket=self.bucket)
+                raise InvalidArgument(
+                    "credentials must be a google.auth Credentials object", provider=self.provider, bucket=self.bucket
+                )
             return creds, None
         if options.get("credentials_file") is not None:
             try:
                 creds = service_account.Credentials.from_service_account_file(
-                    os.fspath(options["credentials_file"]), scopes=SCOPES)
+                    os.fspath(options["credentials_file"]), scopes=SCOPES
+                )
             except (OSError, ValueError, KeyError, gauth_exc.GoogleAuthError) as exc:
                 # the exception's type only: key parsers may quote the file's content
-                raise Unauthenticated(f"cannot load credentials_file as a service-account key "
-                                      f"({type(exc).__name__})", provider=self.provider, bucket=self.bucket) from None
+                raise Unauthenticated(
+                    f"cannot load credentials_file as a service-account key ({type(exc).__name__})",
+                    provider=self.provider,
+                    bucket=self.bucket,
+                ) from None
             return creds, creds.project_id
         return None, None
 
     def _signing_credentials(self, options: Mapping[str, Any], credentials: Credentials | None) -> Any:
         signer = options.get("signing_credentials")
         if signer is not None and not isinstance(signer, Signing):
-            raise InvalidArgument("signing_credentials must be able to sign (a service-account credential)",
-                                  provider=self.provider, bucket=self.bucket)
+            raise InvalidArgument(
+                "signing_credentials must be able to sign (a service-account credential)",
+                provider=self.provider,
+                bucket=self.bucket,
+            )
         if signer is None and isinstance(credentials, Signing):
             signer = credentials
         return signer
 
-    def _client(self, options: Mapping[str, Any], credentials: Credentials | None,
-                file_project: str | None) -> Client:
+    def _client(self, options: Mapping[str, Any], credentials: Credentials | None, file_project: str | None) -> Client:
         project = options.get("project") or os.environ.get("GOOGLE_CLOUD_PROJECT") or file_project
         kwargs: dict[str, Any] = {"credentials": credentials}
         if project or isinstance(credentials, AnonymousCredentials):
@@ -159,8 +186,9 @@ class GCSBackend(Backend):
         try:
             client = Client(**kwargs)
         except gauth_exc.GoogleAuthError as exc:
-            raise Unauthenticated(f"no usable Google credentials: {type(exc).__name__}",
-                                  provider=self.provider, bucket=self.bucket) from None
+            raise Unauthenticated(
+                f"no usable Google credentials: {type(exc).__name__}", provider=self.provider, bucket=self.bucket
+            ) from None
         # Since 3.x the client fetches bucket metadata (a background ``buckets.get`` with the SDK's own
         # retries) on first use of a bucket, only to label OpenTelemetry spans. That request ignores
         # ``retry=None`` and the shared RetryPolicy, needs ``storage.buckets.get`` and makes request
@@ -173,21 +201,25 @@ class GCSBackend(Backend):
 
     # -- errors -------------------------------------------------------------------------------------------
     def translate(self, exc: BaseException, operation: str, key: str | None) -> StorageError:
-        where: dict[str, Any] = {"provider": self.provider, "operation": operation, "bucket": self.bucket,
-                                 "key": key}
+        where: dict[str, Any] = {"provider": self.provider, "operation": operation, "bucket": self.bucket, "key": key}
         if isinstance(exc, gexc.GoogleAPICallError):
             status = int(exc.code) if exc.code is not None else None
             reason = _reason(exc)
             cls = Throttled if reason.lower() in _THROTTLE_REASONS else error_for_status(status, reason)
-            return cls(exc.message or type(exc).__name__, status=status,
-                       request_id=_request_id(getattr(exc, "response", None)), **where)
+            return cls(
+                exc.message or type(exc).__name__,
+                status=status,
+                request_id=_request_id(getattr(exc, "response", None)),
+                **where,
+            )
         if isinstance(exc, DataCorruption):
             return IntegrityError(str(exc.args[0] if exc.args else exc), **where)
         if isinstance(exc, InvalidResponse):
             response = getattr(exc, "response", None)
             status = getattr(response, "status_code", None)
-            return error_for_status(status)(f"unexpected HTTP {status} response", status=status,
-                                            request_id=_request_id(response), **where)
+            return error_for_status(status)(
+                f"unexpected HTTP {status} response", status=status, request_id=_request_id(response), **where
+            )
         if isinstance(exc, _TRANSPORT_ERRORS):
             return TransientError(f"{type(exc).__name__}: {exc}", **where)
         if isinstance(exc, gauth_exc.GoogleAuthError):
@@ -218,8 +250,10 @@ class GCSBackend(Backend):
         headers = {"Accept-Encoding": "gzip"}
         if rng is not None:
             headers["Range"] = rng.http_header()
-        url = (f"{self.client.api_endpoint}/download/storage/v1/b/{quote(self.bucket, safe='')}"
-               f"/o/{quote(key, safe='')}?alt=media")
+        url = (
+            f"{self.client.api_endpoint}/download/storage/v1/b/{quote(self.bucket, safe='')}"
+            f"/o/{quote(key, safe='')}?alt=media"
+        )
         resp = self.client._http.request("GET", url, headers=headers, stream=True, timeout=self.timeout)
         if resp.status_code == 416:
             resp.close()
@@ -250,8 +284,10 @@ class GCSBackend(Backend):
         """ETag -> the generation/metageneration to make the following write conditional on."""
         current = self._reload(key)
         self._check_etag(self._info(current), if_match, operation, key)
-        return {"if_generation_match": int(current.generation or 0),
-                "if_metageneration_match": int(current.metageneration or 0)}
+        return {
+            "if_generation_match": int(current.generation or 0),
+            "if_metageneration_match": int(current.metageneration or 0),
+        }
 
     def _ensure_absent(self, key: str, operation: str) -> None:
         """Fail fast before a long transfer; the server-side ``ifGenerationMatch=0`` stays the guarantee."""
@@ -272,8 +308,14 @@ class GCSBackend(Backend):
             cond = self.call("put", key, lambda: self._generation_conditions(key, if_match, "put"))
         data = body.read_whole(min(SINGLE_MAX, self.part_size))
         if data is not None:
-            self._conditional("put", key, opts.if_none_match, lambda: blob.upload_from_string(
-                data, content_type=content_type, timeout=self.timeout, retry=None, **cond))
+            self._conditional(
+                "put",
+                key,
+                opts.if_none_match,
+                lambda: blob.upload_from_string(
+                    data, content_type=content_type, timeout=self.timeout, retry=None, **cond
+                ),
+            )
             return self._info(blob)
         if opts.if_none_match:
             self.call("put", key, lambda: self._ensure_absent(key, "put"))
@@ -286,8 +328,9 @@ class GCSBackend(Backend):
             raise
         return self._info(blob)
 
-    def _resumable_upload(self, blob: Blob, key: str, stream: _PartStream, content_type: str,
-                          cond: Mapping[str, int], create_only: bool) -> None:
+    def _resumable_upload(
+        self, blob: Blob, key: str, stream: _PartStream, content_type: str, cond: Mapping[str, int], create_only: bool
+    ) -> None:
         """A resumable upload, one chunk (= one part) per request, each request retried by ``self.call``.
 
         The session is started the way ``Blob.upload_from_file`` starts it (same URL, metadata, conditions
@@ -297,9 +340,22 @@ class GCSBackend(Backend):
         part kept in memory. So a retried chunk costs two requests: the status query and the resend.
         Nothing is committed until the final chunk is acknowledged, so a failed upload leaves no object.
         """
-        upload, transport = self._conditional("put", key, create_only, lambda: blob._initiate_resumable_upload(
-            self.client, stream, content_type, None, chunk_size=self.part_size, timeout=self.timeout,
-            checksum="auto", retry=None, **cond))
+        upload, transport = self._conditional(
+            "put",
+            key,
+            create_only,
+            lambda: blob._initiate_resumable_upload(
+                self.client,
+                stream,
+                content_type,
+                None,
+                chunk_size=self.part_size,
+                timeout=self.timeout,
+                checksum="auto",
+                retry=None,
+                **cond,
+            ),
+        )
         failed = False  # the previous attempt did not get its chunk acknowledged
 
         def send_chunk() -> Any:
@@ -352,17 +408,24 @@ class GCSBackend(Backend):
         except Exception:  # best effort: the IntegrityError is what the caller must see
             pass
 
-    def _conditional(self, operation: str, key: str, create_only: bool, fn: Callable[[], T], *,
-                     retryable: bool = True) -> T:
+    def _conditional(
+        self, operation: str, key: str, create_only: bool, fn: Callable[[], T], *, retryable: bool = True
+    ) -> T:
         """``self.call``, except that a create-only write's 412 is ``AlreadyExists``."""
         try:
             return self.call(operation, key, fn, retryable=retryable)
         except PreconditionFailed as exc:
             if not create_only:
                 raise
-            raise AlreadyExists("the object exists", provider=self.provider, operation=operation,
-                                bucket=self.bucket, key=key, status=exc.status,
-                                request_id=exc.request_id) from exc
+            raise AlreadyExists(
+                "the object exists",
+                provider=self.provider,
+                operation=operation,
+                bucket=self.bucket,
+                key=key,
+                status=exc.status,
+                request_id=exc.request_id,
+            ) from exc
 
     def delete(self, key: str, if_match: str | None) -> None:
         cond = self._generation_conditions(key, if_match, "delete") if if_match else {}
@@ -416,9 +479,14 @@ class GCSBackend(Backend):
                 if token is None:
                     break
         except gexc.NotFound as exc:  # name the source, which is what is missing (or the bucket)
-            raise NotFound(f"the source object or the bucket does not exist: {exc.message}",
-                           provider=self.provider, operation="copy", bucket=self.bucket, key=src_key,
-                           status=404) from exc
+            raise NotFound(
+                f"the source object or the bucket does not exist: {exc.message}",
+                provider=self.provider,
+                operation="copy",
+                bucket=self.bucket,
+                key=src_key,
+                status=404,
+            ) from exc
         except gexc.PreconditionFailed:
             if not if_none_match:
                 raise
@@ -426,8 +494,9 @@ class GCSBackend(Backend):
         return self._info(dst)
 
     # -- listing ------------------------------------------------------------------------------------------
-    def list_page(self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None,
-                  start_after: str | None) -> ListPage:
+    def list_page(
+        self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None, start_after: str | None
+    ) -> ListPage:
         """One page of ``objects.list`` holding at most ``page_size`` entries.
 
         ``startOffset`` is inclusive, so the ``start_after`` key itself is dropped (one more entry is
@@ -447,12 +516,17 @@ class GCSBackend(Backend):
             elif kind == "p" and value:
                 offset, drop = _after_prefix(value), value
             else:
-                raise self._error(InvalidArgument, "the list token does not come from a gs:// listing",
-                                  "list", prefix)
-        iterator = self.client.list_blobs(self._bucket, prefix=prefix or None, delimiter=delimiter or None,
-                                          page_size=min(1000, size + (drop is not None)),
-                                          page_token=native, start_offset=offset,
-                                          timeout=self.timeout, retry=None)
+                raise self._error(InvalidArgument, "the list token does not come from a gs:// listing", "list", prefix)
+        iterator = self.client.list_blobs(
+            self._bucket,
+            prefix=prefix or None,
+            delimiter=delimiter or None,
+            page_size=min(1000, size + (drop is not None)),
+            page_token=native,
+            start_offset=offset,
+            timeout=self.timeout,
+            retry=None,
+        )
         page = next(iterator.pages)
         entries: list[ObjectInfo | CommonPrefix] = [self._info(b) for b in page if b.name != drop]
         entries += [CommonPrefix(p) for p in page.prefixes if p != drop]
@@ -462,18 +536,30 @@ class GCSBackend(Backend):
             entries = entries[:size]
             last = entries[-1]
             next_token = f"p:{last.prefix}" if isinstance(last, CommonPrefix) else f"o:{last.key}"
-        return ListPage([e for e in entries if isinstance(e, ObjectInfo)],
-                        [e for e in entries if isinstance(e, CommonPrefix)], next_token)
+        return ListPage(
+            [e for e in entries if isinstance(e, ObjectInfo)],
+            [e for e in entries if isinstance(e, CommonPrefix)],
+            next_token,
+        )
 
     # -- presign ------------------------------------------------------------------------------------------
     def presign(self, key: str, method: PresignMethod, expires: int, content_type: str | None) -> str:
         """A V4 signed URL, signed locally with a service-account key (``signing_credentials`` or a
         service-account ``credentials``/``credentials_file``)."""
         if self._signer is None:
-            raise self._error(Unsupported, "presigning needs a service-account credential with a private "
-                              "key (signing_credentials=, credentials= or credentials_file=)", "presign", key)
-        kwargs: dict[str, Any] = {"version": "v4", "expiration": timedelta(seconds=expires), "method": method,
-                                  "credentials": self._signer}
+            raise self._error(
+                Unsupported,
+                "presigning needs a service-account credential with a private "
+                "key (signing_credentials=, credentials= or credentials_file=)",
+                "presign",
+                key,
+            )
+        kwargs: dict[str, Any] = {
+            "version": "v4",
+            "expiration": timedelta(seconds=expires),
+            "method": method,
+            "credentials": self._signer,
+        }
         if method == "PUT" and content_type:
             kwargs["content_type"] = content_type
         url: str = self._bucket.blob(key).generate_signed_url(**kwargs)
@@ -487,10 +573,16 @@ class GCSBackend(Backend):
             checksums["md5"] = md5
         if blob.crc32c:
             checksums["crc32c"] = blob.crc32c
-        return ObjectInfo(key=blob.name, size=int(blob.size or 0), etag=_unquote(blob.etag),
-                          last_modified=_utc(blob.updated), content_type=blob.content_type,
-                          metadata={k.lower(): v for k, v in (blob.metadata or {}).items()},
-                          version=str(blob.generation) if blob.generation else None, checksums=checksums)
+        return ObjectInfo(
+            key=blob.name,
+            size=int(blob.size or 0),
+            etag=_unquote(blob.etag),
+            last_modified=_utc(blob.updated),
+            content_type=blob.content_type,
+            metadata={k.lower(): v for k, v in (blob.metadata or {}).items()},
+            version=str(blob.generation) if blob.generation else None,
+            checksums=checksums,
+        )
 
     def __repr__(self) -> str:
         return f"GCSBackend({self.describe()!r})"
@@ -579,13 +671,18 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
             checksums["md5"] = b64_to_hex(value) or ""
         elif kind == "crc32c" and value:
             checksums["crc32c"] = value
-    metadata = {k[len("x-goog-meta-"):].lower(): v for k, v in headers.items()
-                if k.lower().startswith("x-goog-meta-")}
+    metadata = {k[len("x-goog-meta-") :].lower(): v for k, v in headers.items() if k.lower().startswith("x-goog-meta-")}
     modified = headers.get("Last-Modified")
-    return ObjectInfo(key=key, size=size, etag=_unquote(headers.get("ETag")),
-                      last_modified=_utc(parsedate_to_datetime(modified)) if modified else None,
-                      content_type=headers.get("Content-Type"), metadata=metadata,
-                      version=headers.get("x-goog-generation") or None, checksums=checksums)
+    return ObjectInfo(
+        key=key,
+        size=size,
+        etag=_unquote(headers.get("ETag")),
+        last_modified=_utc(parsedate_to_datetime(modified)) if modified else None,
+        content_type=headers.get("Content-Type"),
+        metadata=metadata,
+        version=headers.get("x-goog-generation") or None,
+        checksums=checksums,
+    )
 
 
 def _reason(exc: gexc.GoogleAPICallError) -> str:
@@ -617,8 +714,10 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def _part_size(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < PART_MULTIPLE or value % PART_MULTIPLE:
-        raise InvalidArgument(f"part_size must be a positive multiple of {PART_MULTIPLE} bytes (256 KiB), "
-                              f"got {value!r}", provider=GCSBackend.provider)
+        raise InvalidArgument(
+            f"part_size must be a positive multiple of {PART_MULTIPLE} bytes (256 KiB), got {value!r}",
+            provider=GCSBackend.provider,
+        )
     return value
 
 
@@ -628,6 +727,7 @@ def _positive_float(value: Any, name: str) -> float:
     except (TypeError, ValueError):
         number = -1.0
     if not number > 0:
-        raise InvalidArgument(f"{name} must be a positive number of seconds, got {value!r}",
-                              provider=GCSBackend.provider)
+        raise InvalidArgument(
+            f"{name} must be a positive number of seconds, got {value!r}", provider=GCSBackend.provider
+        )
     return number

@@ -28,8 +28,9 @@ class MemoryBackend(Backend):
     """``memory://name`` stores with the same name share their objects within the process."""
 
     provider: ClassVar[str] = "memory"
-    capabilities = Capabilities(versioning=True, etag_is_md5=True, checksums=frozenset({"md5"}),
-                                delete_many_max=1000, write_multi_min_size=0)
+    capabilities = Capabilities(
+        versioning=True, etag_is_md5=True, checksums=frozenset({"md5"}), delete_many_max=1000, write_multi_min_size=0
+    )
 
     def __init__(self, bucket: str = "", options: dict[str, Any] | None = None) -> None:
         if options:
@@ -62,7 +63,7 @@ class MemoryBackend(Backend):
             raise self._err(PreconditionFailed, "ETag does not match", "get", key)
         start, end = rng.resolve(len(data)) if rng else (0, len(data))
         view = memoryview(data)[start:end]
-        return ObjectReader((bytes(view[i:i + CHUNK]) for i in range(0, len(view), CHUNK)), info)
+        return ObjectReader((bytes(view[i : i + CHUNK]) for i in range(0, len(view), CHUNK)), info)
 
     def put(self, key: str, body: Body, opts: WriteOptions) -> ObjectInfo:
         data = b"".join(body.parts(CHUNK))
@@ -80,9 +81,16 @@ class MemoryBackend(Backend):
     def _store(self, key: str, data: bytes, content_type: str | None, metadata: dict[str, str]) -> ObjectInfo:
         self._space.version += 1
         digest = md5_hex(data)
-        info = ObjectInfo(key=key, size=len(data), etag=digest, last_modified=datetime.now(UTC),
-                          content_type=content_type or "application/octet-stream", metadata=metadata,
-                          version=str(self._space.version), checksums={"md5": digest})
+        info = ObjectInfo(
+            key=key,
+            size=len(data),
+            etag=digest,
+            last_modified=datetime.now(UTC),
+            content_type=content_type or "application/octet-stream",
+            metadata=metadata,
+            version=str(self._space.version),
+            checksums={"md5": digest},
+        )
         self._space.objects[key] = (data, info)
         return info
 
@@ -93,8 +101,9 @@ class MemoryBackend(Backend):
                 raise self._err(PreconditionFailed if current else NotFound, "ETag does not match", "delete", key)
             self._space.objects.pop(key, None)
 
-    def list_page(self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None,
-                  start_after: str | None) -> ListPage:
+    def list_page(
+        self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None, start_after: str | None
+    ) -> ListPage:
         with self._space.lock:
             infos = [self._space.objects[k][1] for k in sorted(self._space.objects)]
         return paginate_sorted(infos, prefix, delimiter, page_size or 1000, token, start_after)

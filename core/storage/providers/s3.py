@@ -50,20 +50,51 @@ from .s3_profiles import S3Profile, get_profile
 CHUNK = 1024 * 1024
 DEFAULT_PART_SIZE = 8 * MiB
 MAX_PART_SIZE = 5 * 1024 * MiB
-OPTIONS = frozenset({
-    "endpoint_url", "region", "access_key_id", "secret_access_key", "session_token", "profile",
-    "aws_profile", "namespace", "part_size", "multipart_threshold", "connect_timeout", "read_timeout",
-    "max_pool_connections",
-})
+OPTIONS = frozenset(
+    {
+        "endpoint_url",
+        "region",
+        "access_key_id",
+        "secret_access_key",
+        "session_token",
+        "profile",
+        "aws_profile",
+        "namespace",
+        "part_size",
+        "multipart_threshold",
+        "connect_timeout",
+        "read_timeout",
+        "max_pool_connections",
+    }
+)
 _MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
-_CHECKSUM_FIELDS = {"ChecksumCRC32": "crc32", "ChecksumCRC32C": "crc32c", "ChecksumSHA1": "sha1",
-                    "ChecksumSHA256": "sha256", "ChecksumCRC64NVME": "crc64nvme"}
+_CHECKSUM_FIELDS = {
+    "ChecksumCRC32": "crc32",
+    "ChecksumCRC32C": "crc32c",
+    "ChecksumSHA1": "sha1",
+    "ChecksumSHA256": "sha256",
+    "ChecksumCRC64NVME": "crc64nvme",
+}
 # DeleteObjects per-key error codes -> the HTTP status they would carry on a single request.
-_DELETE_CODE_STATUS = {"AccessDenied": 403, "NoSuchBucket": 404, "InternalError": 500, "SlowDown": 503,
-                       "PreconditionFailed": 412, "InvalidRequest": 400, "InvalidArgument": 400}
+_DELETE_CODE_STATUS = {
+    "AccessDenied": 403,
+    "NoSuchBucket": 404,
+    "InternalError": 500,
+    "SlowDown": 503,
+    "PreconditionFailed": 412,
+    "InvalidRequest": 400,
+    "InvalidArgument": 400,
+}
 _SHARED_LOCK = threading.Lock()
-_TRANSPORT_ERRORS = (bex.HTTPClientError, bex.ConnectionError, bex.ResponseStreamingError,
-                     bex.IncompleteReadError, Urllib3Error, ConnectionError, TimeoutError)
+_TRANSPORT_ERRORS = (
+    bex.HTTPClientError,
+    bex.ConnectionError,
+    bex.ResponseStreamingError,
+    bex.IncompleteReadError,
+    Urllib3Error,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 class S3Backend(Backend):
@@ -74,14 +105,21 @@ class S3Backend(Backend):
     def __init__(self, bucket: str, options: dict[str, Any]) -> None:
         unknown = sorted(set(options) - OPTIONS)
         if unknown:
-            raise InvalidArgument(f"unknown s3 store option(s): {', '.join(unknown)}; "
-                                  f"expected some of {', '.join(sorted(OPTIONS))}", provider=self.provider)
+            raise InvalidArgument(
+                f"unknown s3 store option(s): {', '.join(unknown)}; expected some of {', '.join(sorted(OPTIONS))}",
+                provider=self.provider,
+            )
         self.profile: S3Profile = get_profile(options.get("profile"))
         self.profile.check_bucket(bucket)
         self.bucket = bucket
         self.capabilities = self.profile.capabilities()
-        self.part_size = _int_option(options, "part_size", max(DEFAULT_PART_SIZE, self.profile.min_part_size),
-                                     self.profile.min_part_size, MAX_PART_SIZE)
+        self.part_size = _int_option(
+            options,
+            "part_size",
+            max(DEFAULT_PART_SIZE, self.profile.min_part_size),
+            self.profile.min_part_size,
+            MAX_PART_SIZE,
+        )
         self.multipart_threshold = _int_option(options, "multipart_threshold", self.part_size, 0, MAX_PART_SIZE)
         self.client = self._build_client(options)
 
@@ -107,24 +145,31 @@ class S3Backend(Backend):
         )
         key_id, secret = options.get("access_key_id"), options.get("secret_access_key")
         if bool(key_id) != bool(secret):
-            raise InvalidArgument("access_key_id and secret_access_key must be given together",
-                                  provider=self.provider, bucket=self.bucket)
+            raise InvalidArgument(
+                "access_key_id and secret_access_key must be given together", provider=self.provider, bucket=self.bucket
+            )
         try:
             if key_id and not options.get("aws_profile"):
                 with _SHARED_LOCK:  # explicit keys: skip loading a new session (~60 ms) per store
                     client = _shared_session().client(
-                        "s3", endpoint_url=endpoint, config=config, aws_access_key_id=key_id,
-                        aws_secret_access_key=secret, aws_session_token=options.get("session_token"))
+                        "s3",
+                        endpoint_url=endpoint,
+                        config=config,
+                        aws_access_key_id=key_id,
+                        aws_secret_access_key=secret,
+                        aws_session_token=options.get("session_token"),
+                    )
             else:  # a fresh session re-reads the credential chain (env, files, SSO, IMDS) for this store
-                session = boto3.session.Session(aws_session_token=options.get("session_token"),
-                                                profile_name=options.get("aws_profile"))
+                session = boto3.session.Session(
+                    aws_session_token=options.get("session_token"), profile_name=options.get("aws_profile")
+                )
                 client = session.client("s3", endpoint_url=endpoint, config=config)
         except bex.ProfileNotFound as exc:
-            raise InvalidArgument(f"AWS profile not found: {exc}", provider=self.provider,
-                                  bucket=self.bucket) from None
+            raise InvalidArgument(f"AWS profile not found: {exc}", provider=self.provider, bucket=self.bucket) from None
         except ValueError as exc:  # e.g. a malformed endpoint URL
-            raise InvalidArgument(f"cannot build the S3 client: {exc}", provider=self.provider,
-                                  bucket=self.bucket) from None
+            raise InvalidArgument(
+                f"cannot build the S3 client: {exc}", provider=self.provider, bucket=self.bucket
+            ) from None
         self._install_hooks(client)
         return client
 
@@ -137,16 +182,14 @@ class S3Backend(Backend):
             for op in ("PutObject", "CompleteMultipartUpload", "CopyObject"):
                 events.register(f"before-call.s3.{op}", rewrite, unique_id=f"circle-create-only-{op}")
         if self.profile.delete_many_needs_md5:
-            events.register("before-call.s3.DeleteObjects", _content_md5_instead_of_crc,
-                            unique_id="circle-delete-md5")
+            events.register("before-call.s3.DeleteObjects", _content_md5_instead_of_crc, unique_id="circle-delete-md5")
 
     def close(self) -> None:
         self.client.close()
 
     # -- errors -----------------------------------------------------------------------------------------
     def translate(self, exc: BaseException, operation: str, key: str | None) -> StorageError:
-        where: dict[str, Any] = {"provider": self.provider, "operation": operation, "bucket": self.bucket,
-                                 "key": key}
+        where: dict[str, Any] = {"provider": self.provider, "operation": operation, "bucket": self.bucket, "key": key}
         if isinstance(exc, bex.ClientError):
             err = exc.response.get("Error", {})
             meta = exc.response.get("ResponseMetadata", {})
@@ -168,6 +211,7 @@ class S3Backend(Backend):
 
     def _create_only_call(self, operation: str, key: str, fn: Any) -> Any:
         """``fn`` with a create-only condition: 412 (S3) or 409 (OSS/COS forbid-overwrite) is AlreadyExists."""
+
         def attempt() -> Any:
             try:
                 return fn()
@@ -175,11 +219,17 @@ class S3Backend(Backend):
                 status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
                 code = exc.response.get("Error", {}).get("Code")
                 if status in (409, 412) and code not in ("ConditionalRequestConflict", "OperationAborted"):
-                    raise AlreadyExists(f"{code}: the object exists", provider=self.provider,
-                                        operation=operation, bucket=self.bucket, key=key, status=status,
-                                        request_id=exc.response.get("ResponseMetadata", {}).get("RequestId"),
-                                        ) from exc
+                    raise AlreadyExists(
+                        f"{code}: the object exists",
+                        provider=self.provider,
+                        operation=operation,
+                        bucket=self.bucket,
+                        key=key,
+                        status=status,
+                        request_id=exc.response.get("ResponseMetadata", {}).get("RequestId"),
+                    ) from exc
                 raise
+
         return self.call(operation, key, attempt)
 
     # -- reads ------------------------------------------------------------------------------------------
@@ -202,8 +252,9 @@ class S3Backend(Backend):
                 return ObjectReader([], self.head(key))
             raise
         body = resp["Body"]
-        return ObjectReader(_chunks(body), self._info(key, resp), close=body.close,
-                            translate=lambda e: self.translate(e, "get", key))
+        return ObjectReader(
+            _chunks(body), self._info(key, resp), close=body.close, translate=lambda e: self.translate(e, "get", key)
+        )
 
     def _info(self, key: str, resp: Mapping[str, Any]) -> ObjectInfo:
         size = int(resp.get("ContentLength") or 0)
@@ -211,10 +262,16 @@ class S3Backend(Backend):
         if content_range and "/" in content_range and not content_range.endswith("*"):
             size = int(content_range.rsplit("/", 1)[1])
         etag = _unquote(resp.get("ETag"))
-        return ObjectInfo(key=key, size=size, etag=etag, last_modified=_utc(resp.get("LastModified")),
-                          content_type=resp.get("ContentType"),
-                          metadata={k.lower(): v for k, v in (resp.get("Metadata") or {}).items()},
-                          version=_version(resp.get("VersionId")), checksums=self._checksums(etag, resp))
+        return ObjectInfo(
+            key=key,
+            size=size,
+            etag=etag,
+            last_modified=_utc(resp.get("LastModified")),
+            content_type=resp.get("ContentType"),
+            metadata={k.lower(): v for k, v in (resp.get("Metadata") or {}).items()},
+            version=_version(resp.get("VersionId")),
+            checksums=self._checksums(etag, resp),
+        )
 
     def _checksums(self, etag: str | None, resp: Mapping[str, Any]) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -228,9 +285,12 @@ class S3Backend(Backend):
 
     # -- writes -----------------------------------------------------------------------------------------
     def put(self, key: str, body: Body, opts: WriteOptions) -> ObjectInfo:
-        common: dict[str, Any] = {"Bucket": self.bucket, "Key": key,
-                                  "ContentType": opts.content_type or "application/octet-stream",
-                                  "Metadata": dict(opts.metadata)}
+        common: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "ContentType": opts.content_type or "application/octet-stream",
+            "Metadata": dict(opts.metadata),
+        }
         cond: dict[str, Any] = {}
         if opts.if_none_match:
             cond["IfNoneMatch"] = "*"
@@ -238,21 +298,30 @@ class S3Backend(Backend):
             cond["IfMatch"] = _quote(opts.if_match)
         data = body.read_whole(self.multipart_threshold)
         if data is not None:
+
             def single() -> Any:
                 return self.client.put_object(Body=data, **common, **cond)
-            resp = self._create_only_call("put", key, single) if opts.if_none_match else \
-                self.call("put", key, single)
+
+            resp = self._create_only_call("put", key, single) if opts.if_none_match else self.call("put", key, single)
             size = len(data)
         else:
             resp, size = self._put_multipart(key, body, common, cond, bool(opts.if_none_match))
         headers = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         etag = _unquote(resp.get("ETag"))
-        return ObjectInfo(key=key, size=size, etag=etag, last_modified=_http_date(headers.get("last-modified")),
-                          content_type=common["ContentType"], metadata=dict(opts.metadata),
-                          version=_version(resp.get("VersionId")), checksums=self._checksums(etag, resp))
+        return ObjectInfo(
+            key=key,
+            size=size,
+            etag=etag,
+            last_modified=_http_date(headers.get("last-modified")),
+            content_type=common["ContentType"],
+            metadata=dict(opts.metadata),
+            version=_version(resp.get("VersionId")),
+            checksums=self._checksums(etag, resp),
+        )
 
-    def _put_multipart(self, key: str, body: Body, common: dict[str, Any], cond: dict[str, Any],
-                       create_only: bool) -> tuple[Mapping[str, Any], int]:
+    def _put_multipart(
+        self, key: str, body: Body, common: dict[str, Any], cond: dict[str, Any], create_only: bool
+    ) -> tuple[Mapping[str, Any], int]:
         algo = {"ChecksumAlgorithm": "CRC32"} if self.profile.checksum_mode == "when_supported" else {}
         upload = self.call("put", key, lambda: self.client.create_multipart_upload(**common, **algo))
         upload_id = upload["UploadId"]
@@ -262,11 +331,16 @@ class S3Backend(Backend):
         try:
             for number, chunk in enumerate(body.parts(self.part_size), start=1):
                 if number > self.capabilities.write_multi_max_parts:
-                    raise InvalidArgument(f"the body needs more than {self.capabilities.write_multi_max_parts}"
-                                          f" parts of {self.part_size} bytes; raise part_size",
-                                          provider=self.provider, bucket=self.bucket, key=key)
-                resp = self.call("put", key, functools.partial(
-                    self.client.upload_part, Body=chunk, PartNumber=number, **ids, **algo))
+                    raise InvalidArgument(
+                        f"the body needs more than {self.capabilities.write_multi_max_parts}"
+                        f" parts of {self.part_size} bytes; raise part_size",
+                        provider=self.provider,
+                        bucket=self.bucket,
+                        key=key,
+                    )
+                resp = self.call(
+                    "put", key, functools.partial(self.client.upload_part, Body=chunk, PartNumber=number, **ids, **algo)
+                )
                 part = {"PartNumber": number, "ETag": resp["ETag"]}
                 if resp.get("ChecksumCRC32"):
                     part["ChecksumCRC32"] = resp["ChecksumCRC32"]
@@ -275,8 +349,8 @@ class S3Backend(Backend):
 
             def complete() -> Any:
                 return self.client.complete_multipart_upload(MultipartUpload={"Parts": parts}, **ids, **cond)
-            done = self._create_only_call("put", key, complete) if create_only else \
-                self.call("put", key, complete)
+
+            done = self._create_only_call("put", key, complete) if create_only else self.call("put", key, complete)
         except BaseException:
             self._abort(key, upload_id)
             raise
@@ -285,8 +359,9 @@ class S3Backend(Backend):
     def _abort(self, key: str, upload_id: str) -> None:
         """Abort a failed multipart upload so no parts linger; a failure here must not mask the cause."""
         with contextlib.suppress(StorageError):
-            self.call("put", key, lambda: self.client.abort_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id))
+            self.call(
+                "put", key, lambda: self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            )
 
     def delete(self, key: str, if_match: str | None) -> None:
         extra = {"IfMatch": _quote(if_match)} if if_match else {}
@@ -295,8 +370,9 @@ class S3Backend(Backend):
     def delete_many(self, keys: list[str]) -> list[DeleteFailure]:
         if not keys:
             return []
-        resp = self.client.delete_objects(Bucket=self.bucket,
-                                          Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True})
+        resp = self.client.delete_objects(
+            Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+        )
         return self.delete_failures(resp)
 
     def delete_failures(self, resp: Mapping[str, Any]) -> list[DeleteFailure]:
@@ -308,16 +384,32 @@ class S3Backend(Backend):
                 continue
             status = _DELETE_CODE_STATUS.get(code, 0)
             cls = error_for_status(status, code) if status else StorageError
-            failures.append(DeleteFailure(err["Key"], cls(
-                f"{code}: {err.get('Message') or 'no message'}", provider=self.provider,
-                operation="delete_many", bucket=self.bucket, key=err["Key"], status=status or None)))
+            failures.append(
+                DeleteFailure(
+                    err["Key"],
+                    cls(
+                        f"{code}: {err.get('Message') or 'no message'}",
+                        provider=self.provider,
+                        operation="delete_many",
+                        bucket=self.bucket,
+                        key=err["Key"],
+                        status=status or None,
+                    ),
+                )
+            )
         return failures
 
     def copy(self, src_key: str, dst_key: str, if_none_match: bool) -> ObjectInfo:
         def request() -> Any:
             extra = {"IfNoneMatch": "*"} if if_none_match else {}
-            return self.client.copy_object(Bucket=self.bucket, Key=dst_key, MetadataDirective="COPY",
-                                           CopySource={"Bucket": self.bucket, "Key": src_key}, **extra)
+            return self.client.copy_object(
+                Bucket=self.bucket,
+                Key=dst_key,
+                MetadataDirective="COPY",
+                CopySource={"Bucket": self.bucket, "Key": src_key},
+                **extra,
+            )
+
         if if_none_match:
             self._create_only_call("copy", dst_key, request)
         else:
@@ -325,8 +417,9 @@ class S3Backend(Backend):
         return self.head(dst_key)
 
     # -- listing ----------------------------------------------------------------------------------------
-    def list_page(self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None,
-                  start_after: str | None) -> ListPage:
+    def list_page(
+        self, prefix: str, delimiter: str | None, page_size: int | None, token: str | None, start_after: str | None
+    ) -> ListPage:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": page_size or 1000}
         if delimiter:
             kwargs["Delimiter"] = delimiter
@@ -342,15 +435,22 @@ class S3Backend(Backend):
             if marker:
                 kwargs["Marker"] = marker
             resp = self.client.list_objects(**kwargs)
-            names = [o["Key"] for o in resp.get("Contents") or []] + \
-                    [p["Prefix"] for p in resp.get("CommonPrefixes") or []]
+            names = [o["Key"] for o in resp.get("Contents") or []] + [
+                p["Prefix"] for p in resp.get("CommonPrefixes") or []
+            ]
             next_token = (resp.get("NextMarker") or max(names, default=None)) if resp.get("IsTruncated") else None
         objects = []
         for o in resp.get("Contents") or []:
             etag = _unquote(o.get("ETag"))
-            objects.append(ObjectInfo(key=o["Key"], size=int(o.get("Size") or 0), etag=etag,
-                                      last_modified=_utc(o.get("LastModified")),
-                                      checksums=self._checksums(etag, {})))
+            objects.append(
+                ObjectInfo(
+                    key=o["Key"],
+                    size=int(o.get("Size") or 0),
+                    etag=etag,
+                    last_modified=_utc(o.get("LastModified")),
+                    checksums=self._checksums(etag, {}),
+                )
+            )
         prefixes = [CommonPrefix(p["Prefix"]) for p in resp.get("CommonPrefixes") or []]
         return ListPage(objects, prefixes, next_token)
 
@@ -359,8 +459,9 @@ class S3Backend(Backend):
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if method == "PUT" and content_type:
             params["ContentType"] = content_type
-        url: str = self.client.generate_presigned_url("get_object" if method == "GET" else "put_object",
-                                                      Params=params, ExpiresIn=expires, HttpMethod=method)
+        url: str = self.client.generate_presigned_url(
+            "get_object" if method == "GET" else "put_object", Params=params, ExpiresIn=expires, HttpMethod=method
+        )
         return url
 
 
@@ -374,6 +475,7 @@ def _create_only_rewriter(header: tuple[str, str]) -> Any:
         if headers.get("If-None-Match") == "*":
             del headers["If-None-Match"]
             headers[name] = value
+
     return rewrite
 
 
@@ -382,8 +484,7 @@ def _content_md5_instead_of_crc(params: dict[str, Any], **_: Any) -> None:
     body = params.get("body") or b""
     if isinstance(body, str):
         body = body.encode()
-    params["headers"]["Content-MD5"] = base64.b64encode(
-        hashlib.md5(body, usedforsecurity=False).digest()).decode()
+    params["headers"]["Content-MD5"] = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
     checksum = params.get("context", {}).get("checksum", {})
     checksum.pop("request_algorithm", None)
     checksum.pop("request_algorithm_header", None)

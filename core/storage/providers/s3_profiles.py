@@ -67,8 +67,11 @@ class S3Profile:
             versioning=True,
             etag_is_md5=self.etag_is_md5,
             checksums=frozenset({"md5"} if self.etag_is_md5 else set())
-            | (frozenset({"crc32", "crc32c", "sha1", "sha256", "crc64nvme"}) if self.response_checksums
-               else frozenset()),
+            | (
+                frozenset({"crc32", "crc32c", "sha1", "sha256", "crc64nvme"})
+                if self.response_checksums
+                else frozenset()
+            ),
         )
 
     def endpoint_for(self, region: str | None, namespace: str | None) -> str | None:
@@ -76,11 +79,14 @@ class S3Profile:
         if self.endpoint is None:
             return None
         if not region:
-            raise InvalidArgument(f"the {self.name} S3 profile needs region= (e.g. "
-                                  f"{', '.join(self.example_regions[:3])}) or endpoint_url=")
+            raise InvalidArgument(
+                f"the {self.name} S3 profile needs region= (e.g. "
+                f"{', '.join(self.example_regions[:3])}) or endpoint_url="
+            )
         if "{namespace}" in self.endpoint and not namespace:
-            raise InvalidArgument(f"the {self.name} S3 profile needs namespace= (the tenancy's Object "
-                                  f"Storage namespace) or endpoint_url=")
+            raise InvalidArgument(
+                f"the {self.name} S3 profile needs namespace= (the tenancy's Object Storage namespace) or endpoint_url="
+            )
         return self.endpoint.format(region=region, namespace=namespace)
 
     def check_bucket(self, bucket: str) -> None:
@@ -101,8 +107,10 @@ AWS = S3Profile(
     copy_if_none_match=True,
     delete_if_match=True,
     response_checksums=True,
-    notes=("Conditional writes (If-None-Match/If-Match) on PutObject, CompleteMultipartUpload, "
-           "CopyObject and DeleteObject.",),
+    notes=(
+        "Conditional writes (If-None-Match/If-Match) on PutObject, CompleteMultipartUpload, "
+        "CopyObject and DeleteObject.",
+    ),
 )
 
 DIGITALOCEAN = S3Profile(
@@ -111,8 +119,10 @@ DIGITALOCEAN = S3Profile(
     endpoint="https://{region}.digitaloceanspaces.com",
     addressing_style="virtual",
     example_regions=("nyc3", "ams3", "sgp1", "fra1", "sfo3"),
-    notes=("Conditional writes are not documented, so create-only and compare-and-swap are "
-           "reported Unsupported rather than silently ignored.",),
+    notes=(
+        "Conditional writes are not documented, so create-only and compare-and-swap are "
+        "reported Unsupported rather than silently ignored.",
+    ),
 )
 
 OCI = S3Profile(
@@ -124,8 +134,11 @@ OCI = S3Profile(
     required_options=("namespace",),
     min_part_size=10 * MiB,
     etag_is_md5=False,
-    notes=("The older endpoint https://{namespace}.compat.objectstorage.{region}.oraclecloud.com "
-           "still works; pass it as endpoint_url= if needed.", "ETags are opaque, not MD5s."),
+    notes=(
+        "The older endpoint https://{namespace}.compat.objectstorage.{region}.oraclecloud.com "
+        "still works; pass it as endpoint_url= if needed.",
+        "ETags are opaque, not MD5s.",
+    ),
 )
 
 IBM = S3Profile(
@@ -145,8 +158,11 @@ ALIBABA = S3Profile(
     create_only_header=("x-oss-forbid-overwrite", "true"),
     copy_if_none_match=True,
     min_part_size=100 * 1024,
-    notes=("Virtual-hosted addressing only.", "Create-only is x-oss-forbid-overwrite: true; no If-Match "
-           "on writes or deletes.", "ETags are upper-case hex."),
+    notes=(
+        "Virtual-hosted addressing only.",
+        "Create-only is x-oss-forbid-overwrite: true; no If-Match on writes or deletes.",
+        "ETags are upper-case hex.",
+    ),
 )
 
 TENCENT = S3Profile(
@@ -178,15 +194,33 @@ def get_profile(name: str | None) -> S3Profile:
 
 def profiles_table() -> str:
     """A Markdown table of every profile's quirks (pasted into docs/storage/s3.md)."""
-    cols = ["profile", "endpoint", "addressing", "checksums", "DeleteObjects MD5", "min part", "ETag=MD5",
-            "list", "create-only", "If-Match put / If-Match delete / create-only copy"]
+    cols = [
+        "profile",
+        "endpoint",
+        "addressing",
+        "checksums",
+        "DeleteObjects MD5",
+        "min part",
+        "ETag=MD5",
+        "list",
+        "create-only",
+        "If-Match put / If-Match delete / create-only copy",
+    ]
     rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for p in PROFILES.values():
         create = f"`{p.create_only_header[0]}: {p.create_only_header[1]}`" if p.create_only_header else "no"
-        cells = [f"`{p.name}`", f"`{p.endpoint}`" if p.endpoint else "boto3 default", p.addressing_style,
-                 p.checksum_mode, _yn(p.delete_many_needs_md5), _size(p.min_part_size), _yn(p.etag_is_md5),
-                 f"v{p.list_version}", create,
-                 "/".join(_yn(x) for x in (p.write_if_match, p.delete_if_match, p.copy_if_none_match))]
+        cells = [
+            f"`{p.name}`",
+            f"`{p.endpoint}`" if p.endpoint else "boto3 default",
+            p.addressing_style,
+            p.checksum_mode,
+            _yn(p.delete_many_needs_md5),
+            _size(p.min_part_size),
+            _yn(p.etag_is_md5),
+            f"v{p.list_version}",
+            create,
+            "/".join(_yn(x) for x in (p.write_if_match, p.delete_if_match, p.copy_if_none_match)),
+        ]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

@@ -59,8 +59,10 @@ class AzureStorageKeyRotator:
         return self._client
 
     def _where(self, ctx: RotatorContext) -> tuple[str, str]:
-        return (require(self.params, "resource_group", KIND, ctx.current),
-                require(self.params, "account_name", KIND, ctx.current))
+        return (
+            require(self.params, "resource_group", KIND, ctx.current),
+            require(self.params, "account_name", KIND, ctx.current),
+        )
 
     def _call(self, what: str, fn: Any, *args: Any) -> dict[str, str]:
         try:
@@ -72,17 +74,26 @@ class AzureStorageKeyRotator:
     def _document(self, ctx: RotatorContext, slot: str, value: str) -> Credential:
         group, account = self._where(ctx)
         suffix = self.params.get("endpoint_suffix", "core.windows.net")
-        connection = (f"DefaultEndpointsProtocol=https;AccountName={account};AccountKey={value};"
-                      f"EndpointSuffix={suffix}")
-        return carry_over(ctx.current, KIND, {"resource_group": group, "account_name": account, "key_name": slot,
-                                              "key": value, "connection_string": connection})
+        connection = f"DefaultEndpointsProtocol=https;AccountName={account};AccountKey={value};EndpointSuffix={suffix}"
+        return carry_over(
+            ctx.current,
+            KIND,
+            {
+                "resource_group": group,
+                "account_name": account,
+                "key_name": slot,
+                "key": value,
+                "connection_string": connection,
+            },
+        )
 
     def create(self, ctx: RotatorContext) -> Credential:
         group, account = self._where(ctx)
         in_use = (ctx.current or {}).get("key_name")
         slot = ctx.strategy.choose_slot(SLOTS, in_use if isinstance(in_use, str) else None)
-        keys = self._call("regenerate_key", self.client.storage_accounts.regenerate_key, group, account,
-                          {"keyName": slot})
+        keys = self._call(
+            "regenerate_key", self.client.storage_accounts.regenerate_key, group, account, {"keyName": slot}
+        )
         if slot not in keys:
             raise RotationError(f"{KIND}: regenerate_key returned no {slot}", provider="azure-mgmt")
         return self._document(ctx, slot, keys[slot])
@@ -102,12 +113,12 @@ class AzureStorageKeyRotator:
         old = (ctx.previous or {}).get("key_name")
         if isinstance(old, str) and old in SLOTS and old != current.get("key_name"):
             group, account = self._where(ctx)
-            self._call("regenerate_key", self.client.storage_accounts.regenerate_key, group, account,
-                       {"keyName": old})  # revoke the old value: regenerating is Azure's only revocation
+            self._call(
+                "regenerate_key", self.client.storage_accounts.regenerate_key, group, account, {"keyName": old}
+            )  # revoke the old value: regenerating is Azure's only revocation
 
     def cleanup(self, ctx: RotatorContext, pending: Credential) -> None:
         slot = pending.get("key_name")
         if isinstance(slot, str) and slot in SLOTS and slot != (ctx.current or {}).get("key_name"):
             group, account = self._where(ctx)
-            self._call("regenerate_key", self.client.storage_accounts.regenerate_key, group, account,
-                       {"keyName": slot})
+            self._call("regenerate_key", self.client.storage_accounts.regenerate_key, group, account, {"keyName": slot})

@@ -31,8 +31,9 @@ def _default_client(project: str | None) -> Any:
 class GcsHmacKeyRotator:
     kind = KIND
 
-    def __init__(self, params: Mapping[str, Any], *, client: Any = None,
-                 probe: Callable[[Credential], None] | None = None) -> None:
+    def __init__(
+        self, params: Mapping[str, Any], *, client: Any = None, probe: Callable[[Credential], None] | None = None
+    ) -> None:
         unknown = set(params) - _PARAMS
         if unknown:
             raise SecretsInvalidArgument(f"{KIND}: unknown parameter(s) {', '.join(sorted(unknown))}")
@@ -83,8 +84,9 @@ class GcsHmacKeyRotator:
             meta, secret = self.client.create_hmac_key(service_account_email=account, **self._project())
         except exceptions.GoogleAPICallError as exc:
             raise RotationError(f"GCS could not create an HMAC key [{exc.code}]", provider="gcs") from None
-        return carry_over(ctx.current, KIND, {"service_account": account, "access_id": meta.access_id,
-                                              "secret": secret})
+        return carry_over(
+            ctx.current, KIND, {"service_account": account, "access_id": meta.access_id, "secret": secret}
+        )
 
     def set(self, ctx: RotatorContext, pending: Credential) -> None:
         return None  # keys are ACTIVE on creation

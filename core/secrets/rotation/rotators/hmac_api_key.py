@@ -80,8 +80,9 @@ class HmacApiKeyRotator:
             raise SecretsInvalidArgument(f"{KIND}: key_bytes must be at least 32")
 
     def create(self, ctx: RotatorContext) -> Credential:
-        return carry_over(ctx.current, KIND, {"key_id": _random.token_hex(4),
-                                              "key": _random.token_urlsafe(self.key_bytes)})
+        return carry_over(
+            ctx.current, KIND, {"key_id": _random.token_hex(4), "key": _random.token_urlsafe(self.key_bytes)}
+        )
 
     def set(self, ctx: RotatorContext, pending: Credential) -> None:
         return None  # the API reads its keys from the secret: nothing to install

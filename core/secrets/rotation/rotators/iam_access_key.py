@@ -40,16 +40,18 @@ def _code(exc: Exception) -> str:
 class IamAccessKeyRotator:
     kind = KIND
 
-    def __init__(self, params: Mapping[str, Any], *, iam: Any = None,
-                 client_factory: ClientFactory | None = None) -> None:
+    def __init__(
+        self, params: Mapping[str, Any], *, iam: Any = None, client_factory: ClientFactory | None = None
+    ) -> None:
         unknown = set(params) - _PARAMS
         if unknown:
             raise SecretsInvalidArgument(f"{KIND}: unknown parameter(s) {', '.join(sorted(unknown))}")
         install_sdk_log_redaction()  # CreateAccessKey's response body holds the new secret key
         self.params = dict(params)
         self._factory = client_factory or _default_factory
-        self._kwargs: dict[str, Any] = {k: v for k, v in (("endpoint_url", params.get("endpoint_url")),
-                                                          ("region_name", params.get("region"))) if v}
+        self._kwargs: dict[str, Any] = {
+            k: v for k, v in (("endpoint_url", params.get("endpoint_url")), ("region_name", params.get("region"))) if v
+        }
         self._iam = iam
         self.test_timeout = float(params.get("test_timeout", 0))
 
@@ -73,8 +75,9 @@ class IamAccessKeyRotator:
                 call(UserName=user, AccessKeyId=key_id, **extra)
             except Exception as exc:
                 if _code(exc) != "NoSuchEntity":
-                    raise RotationError(f"IAM refused to retire a key of user {user!r} [{_code(exc)}]",
-                                        provider="iam") from None
+                    raise RotationError(
+                        f"IAM refused to retire a key of user {user!r} [{_code(exc)}]", provider="iam"
+                    ) from None
                 return
 
     def _retire_except(self, user: str, keep: set[str]) -> None:
@@ -97,10 +100,14 @@ class IamAccessKeyRotator:
         try:
             made = self.iam.create_access_key(UserName=user)["AccessKey"]
         except Exception as exc:
-            raise RotationError(f"IAM could not create a key for user {user!r} [{_code(exc)}]",
-                                provider="iam") from None
-        return carry_over(ctx.current, KIND, {"user_name": user, "access_key_id": made["AccessKeyId"],
-                                              "secret_access_key": made["SecretAccessKey"]})
+            raise RotationError(
+                f"IAM could not create a key for user {user!r} [{_code(exc)}]", provider="iam"
+            ) from None
+        return carry_over(
+            ctx.current,
+            KIND,
+            {"user_name": user, "access_key_id": made["AccessKeyId"], "secret_access_key": made["SecretAccessKey"]},
+        )
 
     def set(self, ctx: RotatorContext, pending: Credential) -> None:
         return None  # IAM keys are active on creation
@@ -128,8 +135,7 @@ class IamAccessKeyRotator:
             try:
                 self._factory("s3", **self._kwargs, **creds).list_objects_v2(Bucket=bucket, MaxKeys=1)
             except Exception as exc:
-                raise RotationTestFailed(f"{KIND}: the new key cannot list bucket {bucket!r} "
-                                         f"[{_code(exc)}]") from None
+                raise RotationTestFailed(f"{KIND}: the new key cannot list bucket {bucket!r} [{_code(exc)}]") from None
 
     def finish(self, ctx: RotatorContext, current: Credential) -> None:
         keep = {self._key_id(current)}
