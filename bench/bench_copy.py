@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,52 +36,20 @@ class Run:
 
 
 def _stores(emu: emulators.Emulators, name: str) -> dict[str, tuple[str, dict[str, Any]]]:
-    return {
-        "s3": (
-            f"s3://{name}",
-            {
-                "endpoint_url": emu.s3_endpoint,
-                "region": "us-east-1",
-                "access_key_id": "testing",
-                "secret_access_key": "testing",
-            },
-        ),
-        "az": (f"az://{name}", {"connection_string": emu.azure_connection_string}),
-        "gs": (f"gs://{name}", {"endpoint_url": emu.gcs_endpoint, "project": "bench", "anonymous": True}),
-    }
+    return {scheme: (f"{scheme}://{name}", options) for scheme, options in emu.store_options().items()}
 
 
 def _seed(emu: emulators.Emulators, name: str, key: str, size: int) -> None:
     """Create the buckets and upload ``size`` random bytes to S3 (setup, not measured)."""
-    import boto3
-    from azure.storage.blob import BlobServiceClient
-    from boto3.s3.transfer import TransferConfig
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage as gcs
+    from core.storage import open_store
 
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=emu.s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    s3.create_bucket(Bucket=name)
-    BlobServiceClient.from_connection_string(emu.azure_connection_string).create_container(name)
-    gcs.Client(
-        project="bench", credentials=AnonymousCredentials(), client_options={"api_endpoint": emu.gcs_endpoint}
-    ).create_bucket(name)
+    emu.create_buckets(name)
 
-    class Random:
-        def __init__(self) -> None:
-            self.left = size
+    def random_parts() -> Iterator[bytes]:
+        for offset in range(0, size, 8 * MiB):
+            yield os.urandom(min(8 * MiB, size - offset))
 
-        def read(self, n: int = -1) -> bytes:
-            n = self.left if n < 0 else min(n, self.left)
-            self.left -= n
-            return os.urandom(n)
-
-    s3.upload_fileobj(Random(), name, key, Config=TransferConfig(multipart_chunksize=32 * MiB))
+    open_store(f"s3://{name}", **emu.store_options()["s3"]).put(key, random_parts())
 
 
 def _circle(stores: dict[str, tuple[str, dict[str, Any]]], src: str, dst: str, key: str, dst_key: str) -> Run:

@@ -12,37 +12,13 @@ from scripts import emulators
 
 def open_demo_stores(emu: emulators.Emulators) -> dict[str, ObjectStore]:
     name = f"circle-demo-{uuid.uuid4().hex[:8]}"
-    s3 = open_store(
-        f"s3://{name}",
-        endpoint_url=emu.s3_endpoint,
-        region="us-east-1",
-        access_key_id="testing",
-        secret_access_key="testing",
-    )
-    az = open_store(f"az://{name}", connection_string=emu.azure_connection_string)
-    gs = open_store(f"gs://{name}", endpoint_url=emu.gcs_endpoint, project="circle-demo", anonymous=True)
-    _create_buckets(emu, name)
-    return {"aws s3 (moto)": s3, "azure blob (Azurite)": az, "gcs (fake-gcs-server)": gs}
-
-
-def _create_buckets(emu: emulators.Emulators, name: str) -> None:
-    """Buckets are infrastructure, not part of the storage API: create them with each SDK directly."""
-    import boto3
-    from azure.storage.blob import BlobServiceClient
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage as gcs
-
-    boto3.client(
-        "s3",
-        endpoint_url=emu.s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_bucket(Bucket=name)
-    BlobServiceClient.from_connection_string(emu.azure_connection_string).create_container(name)
-    gcs.Client(
-        project="circle-demo", credentials=AnonymousCredentials(), client_options={"api_endpoint": emu.gcs_endpoint}
-    ).create_bucket(name)
+    emu.create_buckets(name)
+    options = emu.store_options()
+    return {
+        "aws s3 (moto)": open_store(f"s3://{name}", **options["s3"]),
+        "azure blob (Azurite)": open_store(f"az://{name}", **options["az"]),
+        "gcs (fake-gcs-server)": open_store(f"gs://{name}", **options["gs"]),
+    }
 
 
 def main() -> None:

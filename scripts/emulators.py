@@ -65,6 +65,41 @@ class Emulators:
             "GOOGLE_CLOUD_PROJECT": "circle-test",
         }
 
+    def store_options(self) -> dict[str, dict[str, object]]:
+        """``open_store`` options reaching each emulator, by URL scheme."""
+        return {
+            "s3": {
+                "endpoint_url": self.s3_endpoint,
+                "region": "us-east-1",
+                "access_key_id": "testing",
+                "secret_access_key": "testing",
+            },
+            "az": {"connection_string": self.azure_connection_string},
+            "gs": {"endpoint_url": self.gcs_endpoint, "project": "circle-test", "anonymous": True},
+        }
+
+    def create_buckets(self, name: str) -> None:
+        """A bucket (container) called ``name`` on all three emulators. Buckets are infrastructure, not part
+        of the storage API, so each SDK creates its own."""
+        import boto3
+        from azure.storage.blob import BlobServiceClient
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage as gcs
+
+        boto3.client(
+            "s3",
+            endpoint_url=self.s3_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket=name)
+        BlobServiceClient.from_connection_string(self.azure_connection_string).create_container(name)
+        gcs.Client(
+            project="circle-test",
+            credentials=AnonymousCredentials(),
+            client_options={"api_endpoint": self.gcs_endpoint},
+        ).create_bucket(name)
+
     def stop(self) -> None:
         for proc in self._procs:
             if proc.poll() is None:

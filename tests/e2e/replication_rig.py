@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from azure.storage.blob import BlobServiceClient
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage as gcs
 
 from core.handlers.storage_events import reset_default_handler
 from core.storage import ObjectStore, open_store
@@ -60,30 +57,13 @@ def build(
     """Buckets named alike on the three emulators; the rule replicates ``source``'s ``data/`` prefix
     into the other two under ``target_prefix``, propagating deletes."""
     name = f"e2e-{uuid.uuid4().hex[:12]}"
-    s3_opts = {
-        "endpoint_url": emu.s3_endpoint,
-        "region": "us-east-1",
-        "access_key_id": "testing",
-        "secret_access_key": "testing",
-    }
-    az_opts = {"connection_string": emu.azure_connection_string}
-    gs_opts = {"endpoint_url": emu.gcs_endpoint, "project": "circle-test", "anonymous": True}
-    boto3.client(
-        "s3",
-        endpoint_url=emu.s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_bucket(Bucket=name)
-    BlobServiceClient.from_connection_string(emu.azure_connection_string).create_container(name)
-    gcs.Client(
-        project="circle-test", credentials=AnonymousCredentials(), client_options={"api_endpoint": emu.gcs_endpoint}
-    ).create_bucket(name)
+    emu.create_buckets(name)
+    options = emu.store_options()
     lines = []
     for store, url, opts in (
-        ("s3", f"s3://{name}", s3_opts),
-        ("az", f"az://{name}", az_opts),
-        ("gs", f"gs://{name}", gs_opts),
+        ("s3", f"s3://{name}", options["s3"]),
+        ("az", f"az://{name}", options["az"]),
+        ("gs", f"gs://{name}", options["gs"]),
     ):
         lines.append(f"[stores.{store}]\nurl = {toml_value(url)}")
         lines += [f"{k} = {toml_value(v)}" for k, v in opts.items()]
@@ -100,9 +80,9 @@ def build(
     return ThreeClouds(
         name,
         path,
-        open_store(f"s3://{name}", **s3_opts),
-        open_store(f"az://{name}", **az_opts),
-        open_store(f"gs://{name}", **gs_opts),
+        open_store(f"s3://{name}", **options["s3"]),
+        open_store(f"az://{name}", **options["az"]),
+        open_store(f"gs://{name}", **options["gs"]),
         emu,
         source,
     )
