@@ -92,18 +92,23 @@ class Config:
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: str | None = None) -> Config:
     """Read and validate the configuration named by ``path`` or ``CIRCLE_CONFIG``."""
-    import tomllib  # only when a file is read: adapters import this module on every cold start
-
     path = path or os.environ.get("CIRCLE_CONFIG")
     if not path:
         raise ConfigError("CIRCLE_CONFIG is not set: name the configuration file")
+    data = read_document(path)
+    return parse_config(data, env=env if env is not None else os.environ.get("CIRCLE_ENV") or None)
+
+
+def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The TOML document at ``path``; a missing or malformed file is a ``ConfigError``."""
+    import tomllib  # only when a file is read: adapters import this module on every cold start
+
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"configuration file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return parse_config(data, env=env if env is not None else os.environ.get("CIRCLE_ENV") or None)
 
 
 def parse_config(data: Mapping[str, Any], *, env: str | None = None) -> Config:

@@ -103,16 +103,11 @@ def find_spec(specs: Sequence[RotationSpec], name: str) -> RotationSpec | None:
 def load_rotations(path: str | None = None) -> tuple[RotationSpec, ...]:
     """The ``[[rotation]]`` specs of the file ``path`` or ``CIRCLE_CONFIG`` (none when neither is set)."""
     import os
-    import tomllib
-    from pathlib import Path
+
+    from core.config import read_document
 
     path = path or os.environ.get("CIRCLE_CONFIG")
     if not path:
         return ()
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"configuration file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    data = read_document(path)
     return parse_rotations(data)
