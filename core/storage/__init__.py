@@ -8,10 +8,9 @@ Importing this package loads no cloud SDK; a provider loads its SDK when a URL f
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from .api import Backend, ByteRange, CommonPrefix, DeleteFailure, ListPage, ObjectInfo, ObjectReader
 from .capabilities import Capabilities
@@ -29,18 +28,15 @@ from .errors import (
     Unauthenticated,
     Unsupported,
 )
+from .options import OptionError, StoreOptions
+from .registry import BUILTIN, ProviderNotInstalled, ProviderSpec, lookup, register_provider
 from .retry import RetryPolicy
 from .store import ObjectStore
 from .transfer import copy_object
 
-# scheme -> "module:factory"; a factory takes (bucket, options) and returns a Backend.
-PROVIDERS: dict[str, str] = {
-    "s3": "core.storage.providers.s3:S3Backend",
-    "az": "core.storage.providers.azure_blob:AzureBlobBackend",
-    "gs": "core.storage.providers.gcs:GCSBackend",
-    "file": "core.storage.providers.file:FileBackend",
-    "memory": "core.storage.providers.memory:MemoryBackend",
-}
+# The providers live in ``registry`` (scheme, factory, extra, options, capabilities); this view keeps the
+# old ``PROVIDERS`` name working: scheme -> "module:factory".
+PROVIDERS: dict[str, str] = {spec.scheme: spec.factory for spec in BUILTIN}
 
 
 def open_store(url: str, *, retry: RetryPolicy | Mapping[str, Any] | None = None, **options: Any) -> ObjectStore:
@@ -56,25 +52,23 @@ def open_store(url: str, *, retry: RetryPolicy | Mapping[str, Any] | None = None
             retry = RetryPolicy(**retry)
         except TypeError as exc:
             raise InvalidArgument(f"retry: {exc}") from None
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in PROVIDERS:
-        raise InvalidArgument(
-            f"unknown store URL scheme {scheme!r} in {url!r}; expected one of {', '.join(sorted(PROVIDERS))}"
-        )
-    module_name, _, factory_name = PROVIDERS[scheme].partition(":")
-    factory = getattr(importlib.import_module(module_name), factory_name)
-    if scheme == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise InvalidArgument(f"file URLs must be file:///absolute/path, got {url!r}")
-        location, prefix = unquote(parts.path), ""
-    else:
-        location, prefix = parts.netloc, unquote(parts.path)
-        if not location and scheme != "memory":
-            raise InvalidArgument(f"the store URL {url!r} names no bucket or container")
+    if not isinstance(url, str):
+        raise InvalidArgument(f"a store URL is a string, not {type(url).__name__}")
+    spec = lookup(urlsplit(url).scheme, url)
+    location, prefix = spec.split(url)
+    check_options(spec, options)  # before any secret is read or SDK imported
+    factory = spec.load_factory()
     resolved = _resolve_secret_refs(options)
     reopen = _reopener(factory, location, options, resolved) if resolved is not options else None
     return ObjectStore(factory(location, resolved), prefix=prefix, retry=retry, reopen=reopen)
+
+
+def check_options(spec: ProviderSpec, options: Mapping[str, Any]) -> StoreOptions:
+    """``options`` checked against the provider's options class; a problem is an ``InvalidArgument``."""
+    try:
+        return spec.options.parse(options)
+    except OptionError as exc:
+        raise InvalidArgument(f"option {exc}", provider=spec.scheme) from None
 
 
 def _is_reference(value: object) -> bool:
@@ -130,6 +124,8 @@ __all__ = [
     "ObjectStore",
     "PermissionDenied",
     "PreconditionFailed",
+    "ProviderNotInstalled",
+    "ProviderSpec",
     "RetryPolicy",
     "StorageError",
     "Throttled",
@@ -138,4 +134,5 @@ __all__ = [
     "Unsupported",
     "copy_object",
     "open_store",
+    "register_provider",
 ]

@@ -70,6 +70,7 @@ from ..errors import (
     Unsupported,
     error_for_status,
 )
+from ..options import AzureBlobOptions, backend_options
 from ._common import upload_parts
 
 DEFAULT_PART_SIZE = 8 * MiB
@@ -80,19 +81,6 @@ MAX_BLOCKS = 50_000
 LIST_MAX = 5000  # List Blobs maxresults limit
 READ_CHUNK = 4 * MiB  # bytes per download request (and the most a reader holds in memory)
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-OPTIONS = frozenset(
-    {
-        "connection_string",
-        "account_url",
-        "credential",
-        "api_version",
-        "part_size",
-        "single_put_threshold",
-        "concurrency",
-        "connect_timeout",
-        "read_timeout",
-    }
-)
 ENV_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 ENV_ACCOUNT_URL = "AZURE_STORAGE_ACCOUNT_URL"
 # Azure metadata names must be C# identifiers; the core allows [A-Za-z0-9_-]. Other names are stored
@@ -118,29 +106,25 @@ class AzureBlobBackend(Backend):
     provider: ClassVar[str] = "az"
 
     def __init__(self, bucket: str, options: dict[str, Any]) -> None:
-        unknown = sorted(set(options) - OPTIONS)
-        if unknown:
-            raise InvalidArgument(
-                f"unknown az store option(s): {', '.join(unknown)}; expected some of {', '.join(sorted(OPTIONS))}",
-                provider=self.provider,
-            )
+        opts = backend_options(AzureBlobOptions, options, self.provider)  # types and ranges; aliases resolved
         self.bucket = bucket
-        self.part_size = _int_option(options, "part_size", DEFAULT_PART_SIZE, 1, MAX_BLOCK_SIZE)
-        self.single_put_threshold = _int_option(options, "single_put_threshold", self.part_size, 0, MAX_SINGLE_PUT)
+        self.part_size = opts.part_size
+        threshold = opts.single_put_threshold
+        self.single_put_threshold = self.part_size if threshold is None else threshold
         # blocks staged at once: throughput from parallel requests, memory bounded by concurrency x part_size
-        self.concurrency = _int_option(options, "concurrency", DEFAULT_CONCURRENCY, 1, 64)
+        self.concurrency = opts.concurrency
         client_kwargs: dict[str, Any] = {
             "retry_total": 0,  # Backend.call owns retries
-            "connection_timeout": _float_option(options, "connect_timeout", 10.0),
-            "read_timeout": _float_option(options, "read_timeout", 60.0),
+            "connection_timeout": opts.connect_timeout,
+            "read_timeout": opts.read_timeout,
             "max_single_put_size": max(self.single_put_threshold, 1),
             "max_single_get_size": READ_CHUNK,
             "max_chunk_get_size": READ_CHUNK,
         }
-        if options.get("api_version"):
-            client_kwargs["api_version"] = options["api_version"]
+        if opts.api_version:
+            client_kwargs["api_version"] = opts.api_version
         try:
-            self._service = _service_client(options, client_kwargs)
+            self._service = _service_client(opts, client_kwargs)
         except StorageError:
             raise
         except (ValueError, TypeError) as exc:
@@ -510,16 +494,18 @@ class AzureBlobBackend(Backend):
 
 
 # -- helpers --------------------------------------------------------------------------------------------
-def _service_client(options: Mapping[str, Any], kwargs: dict[str, Any]) -> BlobServiceClient:
+def _service_client(opts: AzureBlobOptions, kwargs: dict[str, Any]) -> BlobServiceClient:
     """Options first, then the SDK's environment variables; Entra ID when nothing else is given."""
-    connection_string = options.get("connection_string")
-    account_url = options.get("account_url")
-    credential = options.get("credential")
+    connection_string = opts.connection_string
+    account_url = opts.account_url
+    credential = opts.credential
     if connection_string and (account_url or credential is not None):
         raise InvalidArgument("give either connection_string or account_url (+ credential), not both", provider="az")
     if not connection_string and not account_url:
         connection_string = os.environ.get(ENV_CONNECTION_STRING)
         account_url = None if connection_string else os.environ.get(ENV_ACCOUNT_URL)
+    if not connection_string and not account_url and opts.account:
+        account_url = f"https://{opts.account}.blob.core.windows.net"
     if connection_string:
         return BlobServiceClient.from_connection_string(connection_string, **kwargs)
     if not account_url:
@@ -534,20 +520,6 @@ def _service_client(options: Mapping[str, Any], kwargs: dict[str, Any]) -> BlobS
 
         credential = DefaultAzureCredential()
     return BlobServiceClient(account_url, credential=credential, **kwargs)
-
-
-def _int_option(options: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidArgument(f"option {name} must be an integer in {low}..{high}, got {value!r}", provider="az")
-    return value
-
-
-def _float_option(options: Mapping[str, Any], name: str, default: float) -> float:
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise InvalidArgument(f"option {name} must be a positive number of seconds, got {value!r}", provider="az")
-    return float(value)
 
 
 def _check_metadata(metadata: Mapping[str, str], provider: str, bucket: str, key: str) -> dict[str, str]:

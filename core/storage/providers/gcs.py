@@ -55,6 +55,7 @@ from ..errors import (
     Unsupported,
     error_for_status,
 )
+from ..options import GCSOptions, backend_options
 from ._common import b64_to_hex
 
 T = TypeVar("T")
@@ -69,18 +70,6 @@ DELETE_WORKERS = 8  # concurrent single deletes in delete_many (within requests'
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 SCOPES = ["https://www.googleapis.com/auth/devstorage.full_control"]
-OPTIONS = frozenset(
-    {
-        "endpoint_url",
-        "project",
-        "anonymous",
-        "credentials",
-        "credentials_file",
-        "signing_credentials",
-        "part_size",
-        "timeout",
-    }
-)
 _THROTTLE_REASONS = {"ratelimitexceeded", "userratelimitexceeded", "toomanyrequests"}
 _TRANSPORT_ERRORS = (
     requests.exceptions.ConnectionError,
@@ -96,7 +85,8 @@ _TRANSPORT_ERRORS = (
 class GCSBackend(Backend):
     """One GCS bucket. Options: ``endpoint_url``, ``project``, ``anonymous``, ``credentials``,
     ``credentials_file``, ``signing_credentials``, ``part_size`` (bytes, multiple of 256 KiB),
-    ``timeout`` (seconds). Environment: ``STORAGE_EMULATOR_HOST``, ``GOOGLE_CLOUD_PROJECT``,
+    ``connect_timeout``/``read_timeout`` (seconds; ``timeout`` is GCS's name for the read timeout), see
+    ``core.storage.options.GCSOptions``. Environment: ``STORAGE_EMULATOR_HOST``, ``GOOGLE_CLOUD_PROJECT``,
     ``GOOGLE_APPLICATION_CREDENTIALS`` (read by the SDK / google.auth)."""
 
     provider: ClassVar[str] = "gs"
@@ -113,46 +103,33 @@ class GCSBackend(Backend):
     )
 
     def __init__(self, bucket: str, options: dict[str, Any]) -> None:
-        unknown = sorted(set(options) - OPTIONS)
-        if unknown:
-            raise InvalidArgument(
-                f"unknown gs:// store options: {', '.join(unknown)}", provider=self.provider, bucket=bucket
-            )
+        opts = backend_options(GCSOptions, options, self.provider)  # types, part multiple, exclusive credentials
         self.bucket = bucket
-        self.part_size = _part_size(options.get("part_size", DEFAULT_PART_SIZE))
-        seconds = _positive_float(options.get("timeout", DEFAULT_TIMEOUT), "timeout")
-        self.timeout: tuple[float, float] = (min(10.0, seconds), seconds)  # (connect, read)
-        credentials, file_project = self._credentials(options)
-        self._signer = self._signing_credentials(options, credentials)
-        self.client = self._client(options, credentials, file_project)
+        self.part_size = opts.part_size
+        self.timeout: tuple[float, float] = (opts.connect_timeout, opts.read_timeout)
+        credentials, file_project = self._credentials(opts)
+        self._signer = self._signing_credentials(opts, credentials)
+        self.client = self._client(opts, credentials, file_project)
         self._bucket = self.client.bucket(bucket)
         self._bucket_known = False
 
     # -- setup --------------------------------------------------------------------------------------------
-    def _credentials(self, options: Mapping[str, Any]) -> tuple[Credentials | None, str | None]:
-        """Anonymous, a credentials object, a key file, or None (google.auth's default chain)."""
-        given = [name for name in ("credentials", "credentials_file") if options.get(name) is not None]
-        if options.get("anonymous"):
-            given.insert(0, "anonymous")
-        if len(given) > 1:
-            raise InvalidArgument(
-                f"gs:// store options {' and '.join(given)} cannot be combined",
-                provider=self.provider,
-                bucket=self.bucket,
-            )
-        if options.get("anonymous"):
+    def _credentials(self, opts: GCSOptions) -> tuple[Credentials | None, str | None]:
+        """Anonymous, a credentials object, a key file, or None (google.auth's default chain);
+        ``GCSOptions.validate`` has refused combinations."""
+        if opts.anonymous:
             return AnonymousCredentials(), None
-        if options.get("credentials") is not None:
-            creds = options["credentials"]
+        if opts.credentials is not None:
+            creds = opts.credentials
             if not isinstance(creds, Credentials):
                 raise InvalidArgument(
                     "credentials must be a google.auth Credentials object", provider=self.provider, bucket=self.bucket
                 )
             return creds, None
-        if options.get("credentials_file") is not None:
+        if opts.credentials_file is not None:
             try:
                 creds = service_account.Credentials.from_service_account_file(
-                    os.fspath(options["credentials_file"]), scopes=SCOPES
+                    os.fspath(opts.credentials_file), scopes=SCOPES
                 )
             except (OSError, ValueError, KeyError, gauth_exc.GoogleAuthError) as exc:
                 # the exception's type only: key parsers may quote the file's content
@@ -164,8 +141,8 @@ class GCSBackend(Backend):
             return creds, creds.project_id
         return None, None
 
-    def _signing_credentials(self, options: Mapping[str, Any], credentials: Credentials | None) -> Any:
-        signer = options.get("signing_credentials")
+    def _signing_credentials(self, opts: GCSOptions, credentials: Credentials | None) -> Any:
+        signer = opts.signing_credentials
         if signer is not None and not isinstance(signer, Signing):
             raise InvalidArgument(
                 "signing_credentials must be able to sign (a service-account credential)",
@@ -176,13 +153,13 @@ class GCSBackend(Backend):
             signer = credentials
         return signer
 
-    def _client(self, options: Mapping[str, Any], credentials: Credentials | None, file_project: str | None) -> Client:
-        project = options.get("project") or os.environ.get("GOOGLE_CLOUD_PROJECT") or file_project
+    def _client(self, opts: GCSOptions, credentials: Credentials | None, file_project: str | None) -> Client:
+        project = opts.project or os.environ.get("GOOGLE_CLOUD_PROJECT") or file_project
         kwargs: dict[str, Any] = {"credentials": credentials}
         if project or isinstance(credentials, AnonymousCredentials):
             kwargs["project"] = project or None  # None = "no project" (anonymous needs none)
-        if options.get("endpoint_url"):
-            kwargs["client_options"] = {"api_endpoint": str(options["endpoint_url"]).rstrip("/")}
+        if opts.endpoint_url:
+            kwargs["client_options"] = {"api_endpoint": opts.endpoint_url.rstrip("/")}
         try:
             client = Client(**kwargs)
         except gauth_exc.GoogleAuthError as exc:
@@ -710,24 +687,3 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _part_size(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < PART_MULTIPLE or value % PART_MULTIPLE:
-        raise InvalidArgument(
-            f"part_size must be a positive multiple of {PART_MULTIPLE} bytes (256 KiB), got {value!r}",
-            provider=GCSBackend.provider,
-        )
-    return value
-
-
-def _positive_float(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = -1.0
-    if not number > 0:
-        raise InvalidArgument(
-            f"{name} must be a positive number of seconds, got {value!r}", provider=GCSBackend.provider
-        )
-    return number

@@ -45,28 +45,12 @@ from ..errors import (
     Unauthenticated,
     error_for_status,
 )
+from ..options import S3Options, backend_options
 from .s3_profiles import S3Profile, get_profile
 
 CHUNK = 1024 * 1024
 DEFAULT_PART_SIZE = 8 * MiB
 MAX_PART_SIZE = 5 * 1024 * MiB
-OPTIONS = frozenset(
-    {
-        "endpoint_url",
-        "region",
-        "access_key_id",
-        "secret_access_key",
-        "session_token",
-        "profile",
-        "aws_profile",
-        "namespace",
-        "part_size",
-        "multipart_threshold",
-        "connect_timeout",
-        "read_timeout",
-        "max_pool_connections",
-    }
-)
 _MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
 _CHECKSUM_FIELDS = {
     "ChecksumCRC32": "crc32",
@@ -103,32 +87,28 @@ class S3Backend(Backend):
     provider: ClassVar[str] = "s3"
 
     def __init__(self, bucket: str, options: dict[str, Any]) -> None:
-        unknown = sorted(set(options) - OPTIONS)
-        if unknown:
-            raise InvalidArgument(
-                f"unknown s3 store option(s): {', '.join(unknown)}; expected some of {', '.join(sorted(OPTIONS))}",
-                provider=self.provider,
-            )
-        self.profile: S3Profile = get_profile(options.get("profile"))
+        opts = backend_options(S3Options, options, self.provider)  # types, ranges, pairs; aliases resolved
+        self.profile: S3Profile = get_profile(opts.profile)
         self.profile.check_bucket(bucket)
         self.bucket = bucket
         self.capabilities = self.profile.capabilities()
         self.part_size = _int_option(
-            options,
+            opts.part_size,
             "part_size",
             max(DEFAULT_PART_SIZE, self.profile.min_part_size),
             self.profile.min_part_size,
             MAX_PART_SIZE,
         )
-        self.multipart_threshold = _int_option(options, "multipart_threshold", self.part_size, 0, MAX_PART_SIZE)
-        self.client = self._build_client(options)
+        threshold = opts.multipart_threshold
+        self.multipart_threshold = self.part_size if threshold is None else threshold
+        self.client = self._build_client(opts)
 
     # -- client -----------------------------------------------------------------------------------------
-    def _build_client(self, options: dict[str, Any]) -> Any:
+    def _build_client(self, opts: S3Options) -> Any:
         p = self.profile
         env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        region: str | None = options.get("region") or env_region
-        endpoint = options.get("endpoint_url") or p.endpoint_for(options.get("region"), options.get("namespace"))
+        region: str | None = opts.region or env_region
+        endpoint = opts.endpoint_url or p.endpoint_for(opts.region, opts.namespace)
         if endpoint is not None and region is None:
             region = "us-east-1"  # any signing region will do for a custom endpoint
         config = Config(
@@ -136,20 +116,16 @@ class S3Backend(Backend):
             signature_version="s3v4",
             s3={"addressing_style": p.addressing_style},
             retries={"total_max_attempts": 1, "mode": "standard"},
-            connect_timeout=_float_option(options, "connect_timeout", 10.0),
-            read_timeout=_float_option(options, "read_timeout", 60.0),
-            max_pool_connections=_int_option(options, "max_pool_connections", 20, 1, 1000),
+            connect_timeout=opts.connect_timeout,
+            read_timeout=opts.read_timeout,
+            max_pool_connections=opts.max_pool_connections,
             request_checksum_calculation=p.checksum_mode,
             response_checksum_validation=p.checksum_mode,
             user_agent_extra="circle-core",
         )
-        key_id, secret = options.get("access_key_id"), options.get("secret_access_key")
-        if bool(key_id) != bool(secret):
-            raise InvalidArgument(
-                "access_key_id and secret_access_key must be given together", provider=self.provider, bucket=self.bucket
-            )
+        key_id, secret = opts.access_key_id, opts.secret_access_key  # paired by S3Options.validate
         try:
-            if key_id and not options.get("aws_profile"):
+            if key_id and not opts.aws_profile:
                 with _SHARED_LOCK:  # explicit keys: skip loading a new session (~60 ms) per store
                     client = _shared_session().client(
                         "s3",
@@ -157,12 +133,10 @@ class S3Backend(Backend):
                         config=config,
                         aws_access_key_id=key_id,
                         aws_secret_access_key=secret,
-                        aws_session_token=options.get("session_token"),
+                        aws_session_token=opts.session_token,
                     )
             else:  # a fresh session re-reads the credential chain (env, files, SSO, IMDS) for this store
-                session = boto3.session.Session(
-                    aws_session_token=options.get("session_token"), profile_name=options.get("aws_profile")
-                )
+                session = boto3.session.Session(aws_session_token=opts.session_token, profile_name=opts.aws_profile)
                 client = session.client("s3", endpoint_url=endpoint, config=config)
         except bex.ProfileNotFound as exc:
             raise InvalidArgument(f"AWS profile not found: {exc}", provider=self.provider, bucket=self.bucket) from None
@@ -525,19 +499,10 @@ def _http_date(value: str | None) -> datetime | None:
         return None
 
 
-def _int_option(options: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
-    value = options.get(name)
+def _int_option(value: int | None, name: str, default: int, low: int, high: int) -> int:
+    """A typed option's profile-dependent range (the type was checked by ``S3Options``)."""
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    if not low <= value <= high:
         raise InvalidArgument(f"s3 option {name} must be an integer in {low}..{high}, got {value!r}")
     return value
-
-
-def _float_option(options: Mapping[str, Any], name: str, default: float) -> float:
-    value = options.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise InvalidArgument(f"s3 option {name} must be a positive number of seconds, got {value!r}")
-    return float(value)
