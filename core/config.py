@@ -1,12 +1,22 @@
 """Circle Core's configuration: one TOML file (``CIRCLE_CONFIG``) with environment overlays
 (``[env.<name>]`` selected by ``CIRCLE_ENV``), validated at start with errors that name the field.
 
+    required_env = false                 # true: CIRCLE_ENV must name an [env.<name>] overlay
+
+    [secrets]
+    url = "aws-sm://eu-west-1"           # behind secret://vault/... (env CIRCLE_SECRETS_URL overrides)
+
+    [dead_letter]
+    store = "primary"                    # events that can never succeed are written here, one JSON each
+    prefix = "dead-letter/"
+
     [stores.primary]
     url = "s3://incoming"
     region = "eu-west-1"
 
     [stores.backup]
     url = "az://replica"
+    account = "backupacct"
     connection_string = "secret://vault/azure-connection"   # a reference, never the value
 
     [[replication]]
@@ -14,19 +24,39 @@
     prefix = "data/"
     targets = ["backup"]
     propagate_deletes = true
+
+Every store's options are checked against its provider's options class (``core.storage.options``)
+at load, so a misspelled option fails ``make bundle``. docs/configuration.md describes every field.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from core.storage import ObjectStore, open_store
+from core.storage.errors import InvalidArgument
+from core.storage.options import OptionError
+from core.storage.registry import ProviderSpec, lookup
 
-SCHEME_PROVIDER = {"s3": "aws", "az": "azure", "gs": "gcp", "file": "file", "memory": "memory"}
+if TYPE_CHECKING:
+    from core.events import StorageEvent
+
+log = logging.getLogger("circle.config")
+
+TOP_LEVEL = ("stores", "replication", "rotation", "env", "secrets", "dead_letter", "required_env")
+RULE_FIELDS = ("name", "source", "targets", "prefix", "suffix", "glob", "target_prefix", "propagate_deletes", "verify")
+DEFAULT_DEAD_LETTER_PREFIX = "dead-letter/"
+ENV_SECRETS_URL = "CIRCLE_SECRETS_URL"
+ENV_SECRETS_VAULT = "CIRCLE_SECRETS_VAULT"  # the older way to name the store behind secret://vault/...
+CONDITIONAL_WRITES = {"write_with_if_none_match": "create-only", "write_with_if_match": "compare-and-swap"}
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 class ConfigError(ValueError):
@@ -35,22 +65,106 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
+    """One ``[stores.<name>]`` table. Its identity (``provider``, ``account``/``endpoint``, ``bucket``)
+    decides which events belong to it; ``prefix`` is percent-decoded, as ``open_store`` reads it."""
+
     name: str
     url: str
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
+    def spec(self) -> ProviderSpec:
+        return lookup(self.scheme, self.url)
+
+    @property
+    def scheme(self) -> str:
+        return self.url.split("://", 1)[0].lower()
+
+    @property
     def provider(self) -> str:
-        return SCHEME_PROVIDER[self.url.split("://", 1)[0].lower()]
+        """The cloud (or S3-compatible profile) events from this store carry: ``aws``, ``digitalocean``,
+        ``azure``, ``gcp``, ``file``, ``memory``..."""
+        return self.spec.cloud_for(self.options)
 
     @property
     def bucket(self) -> str:
-        return self.url.split("://", 1)[1].split("/", 1)[0]
+        return urlsplit(self.url).netloc
 
     @property
     def prefix(self) -> str:
-        rest = self.url.split("://", 1)[1].partition("/")[2].strip("/")
+        """The key prefix the URL scopes the store to, decoded (``s3://b/my%20data`` -> ``my data/``)."""
+        rest = unquote(urlsplit(self.url).path).strip("/")
         return rest + "/" if rest else ""
+
+    @property
+    def account(self) -> str | None:
+        """The Azure storage account (or OCI namespace) when the configuration tells it, else None."""
+        if self.scheme == "az":
+            return _azure_account(self.options)
+        if self.scheme == "s3" and self.provider == "oci":
+            namespace = self.options.get("namespace")
+            return namespace if isinstance(namespace, str) else None
+        return None
+
+    @property
+    def endpoint(self) -> str | None:
+        """The S3 endpoint a store talks to (None: AWS's own endpoints)."""
+        if self.scheme != "s3":
+            return None
+        url = self.options.get("endpoint_url")
+        if isinstance(url, str) and url:
+            return url.rstrip("/")
+        if self.provider == "aws":
+            return None
+        from core.storage.providers.s3_profiles import get_profile  # data only
+
+        template = get_profile(self.provider).endpoint or ""
+        try:
+            return template.format(region=self.options.get("region"), namespace=self.options.get("namespace"))
+        except (KeyError, IndexError):
+            return template
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """(provider, account or endpoint, bucket): two stores with the same identity are one place."""
+        return (self.provider, self.account or self.endpoint or "", self.bucket)
+
+    def relative_key(self, event: StorageEvent) -> str | None:
+        """The event's key relative to this store, or None when the event is not from this store.
+
+        Matches provider (cloud or S3 profile), bucket/container, the account (Azure; OCI namespace)
+        when both the store and the event name one, and the decoded prefix."""
+        if event.provider != self.provider or event.bucket != self.bucket:
+            return None
+        mine = self.account
+        if mine is not None and event.account is not None and event.account.lower() != mine.lower():
+            return None
+        prefix = self.prefix
+        if not event.key.startswith(prefix):
+            return None
+        return event.key[len(prefix) :]
+
+
+def _azure_account(options: Mapping[str, Any]) -> str | None:
+    """The account from ``account``, ``account_url`` or a literal connection string (not a reference)."""
+    named = options.get("account")
+    if isinstance(named, str) and named:
+        return named.lower()
+    url = options.get("account_url")
+    if isinstance(url, str) and url and not url.startswith("secret://"):
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if host.endswith(".blob.core.windows.net") or ".blob." in host:
+            return host.split(".", 1)[0]
+        first = parts.path.strip("/").split("/", 1)[0]  # Azurite / IP-style: http://host:port/<account>
+        return first.lower() or None
+    text = options.get("connection_string")
+    if isinstance(text, str) and not text.startswith("secret://"):
+        for item in text.split(";"):
+            key, _, value = item.partition("=")
+            if key.strip().lower() == "accountname" and value.strip():
+                return value.strip().lower()
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +180,7 @@ class ReplicationRule:
     verify: bool = True
 
     def matches(self, key: str) -> bool:
-        """Whether a key (relative to the source store) falls under this rule."""
+        """Whether a key (relative to the source store, decoded) falls under this rule."""
         if not (key.startswith(self.prefix) and key.endswith(self.suffix)):
             return False
         if self.glob is None:
@@ -76,6 +190,8 @@ class ReplicationRule:
         return fnmatch.fnmatchcase(key, self.glob)
 
     def target_key(self, key: str) -> str:
+        """``target_prefix`` + the key relative to the source store (which still holds ``prefix``):
+        ``prefix = "data/"``, ``target_prefix = "mirror/"``: ``data/hello.txt`` -> ``mirror/data/hello.txt``."""
         return self.target_prefix + key
 
 
@@ -83,20 +199,31 @@ class ReplicationRule:
 class Config:
     stores: Mapping[str, StoreConfig]
     replication: tuple[ReplicationRule, ...] = ()
-    env: str | None = None
+    env: str | None = None  # the overlay applied; None: the base file
+    secrets_url: str | None = None  # the secrets store behind secret://vault/... references
+    dead_letter: tuple[str, str] | None = None  # (store, prefix)
+    required_env: bool = False
+    # target store -> capability flags it lacks among create-only / compare-and-swap writes
+    degraded_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def open(self, name: str) -> ObjectStore:
         store = self.stores[name]
         return open_store(store.url, **store.options)
 
+    def secret_references(self) -> tuple[str, ...]:
+        """Every ``secret://`` reference the stores' options hold (for deploy permissions), sorted."""
+        refs = {v for s in self.stores.values() for v in s.options.values() if _is_reference(v)}
+        return tuple(sorted(refs))
+
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: str | None = None) -> Config:
-    """Read and validate the configuration named by ``path`` or ``CIRCLE_CONFIG``."""
+    """Read and validate the configuration named by ``path`` or ``CIRCLE_CONFIG``; ``CIRCLE_ENV``
+    selects the overlay and ``CIRCLE_SECRETS_URL`` overrides ``[secrets] url``."""
     path = path or os.environ.get("CIRCLE_CONFIG")
     if not path:
         raise ConfigError("CIRCLE_CONFIG is not set: name the configuration file")
     data = read_document(path)
-    return parse_config(data, env=env if env is not None else os.environ.get("CIRCLE_ENV") or None)
+    return parse_config(data, env=env if env is not None else os.environ.get("CIRCLE_ENV") or None, environ=os.environ)
 
 
 def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -111,21 +238,55 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
-def parse_config(data: Mapping[str, Any], *, env: str | None = None) -> Config:
-    """Validate a configuration document, applying the ``[env.<env>]`` overlay first."""
+def parse_config(
+    data: Mapping[str, Any], *, env: str | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Validate a configuration document, applying the ``[env.<env>]`` overlay first. ``environ``
+    (``os.environ`` in ``load_config``) supplies the ``CIRCLE_SECRETS_URL`` override; None: no overrides."""
     data = dict(data)
     overlays = data.pop("env", {})
     _expect(overlays, dict, "env")
-    if env:
-        if env not in overlays:
-            raise ConfigError(f"env.{env}: CIRCLE_ENV names an environment the file does not define")
-        data = _deep_merge(data, overlays[env])
-    unknown = set(data) - {"stores", "replication", "rotation"}  # [[rotation]]: core.secrets.rotation.config
-    if unknown:
-        raise ConfigError(f"unknown top-level field(s): {', '.join(sorted(unknown))}")
+    required = data.get("required_env", False)
+    _expect(required, bool, "required_env")
+    applied = _apply_overlay(data, overlays, env, required)
+    if applied is not None:
+        data = _deep_merge(data, overlays[applied])
+        _expect(data.get("required_env", False), bool, f"env.{applied}.required_env")
+    _unknown_fields(data, TOP_LEVEL, "")  # [[rotation]] is read by core.secrets.rotation.config
     stores = _parse_stores(data.get("stores", {}))
-    rules = tuple(_parse_rule(i, raw, stores) for i, raw in enumerate(data.get("replication", [])))
-    return Config(stores=stores, replication=rules, env=env)
+    raw_rules = data.get("replication", [])
+    _expect(raw_rules, list, "replication")
+    rules = tuple(_parse_rule(i, raw, stores) for i, raw in enumerate(raw_rules))
+    _check_cycles(rules, stores)
+    _check_ambiguous_sources(rules, stores)
+    degraded = _degraded_targets(rules, stores)
+    return Config(
+        stores=stores,
+        replication=rules,
+        env=applied,
+        secrets_url=_secrets_url(data.get("secrets"), environ),
+        dead_letter=_dead_letter(data.get("dead_letter"), stores),
+        required_env=required,
+        degraded_targets=degraded,
+    )
+
+
+def _apply_overlay(data: Mapping[str, Any], overlays: Mapping[str, Any], env: str | None, required: bool) -> str | None:
+    """The overlay to merge, or None for the base file (said once at INFO unless ``required_env``)."""
+    if env and env in overlays:
+        _expect(overlays[env], dict, f"env.{env}")
+        return env
+    if required:
+        if not env:
+            raise ConfigError("required_env: CIRCLE_ENV is not set, and this file requires an [env.<name>] overlay")
+        raise ConfigError(f"env.{env}: CIRCLE_ENV names an environment the file does not define (required_env)")
+    reason = "CIRCLE_ENV is not set" if not env else f"CIRCLE_ENV={env} names no [env.{env}] overlay"
+    log.info(
+        "%s: using the base configuration",
+        reason,
+        extra={"circle_env": env, "overlays": sorted(overlays)},
+    )
+    return None
 
 
 def _parse_stores(raw: Any) -> dict[str, StoreConfig]:
@@ -136,10 +297,18 @@ def _parse_stores(raw: Any) -> dict[str, StoreConfig]:
         _expect(body, dict, where)
         url = body.get("url")
         _expect(url, str, f"{where}.url")
-        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-        if scheme not in SCHEME_PROVIDER:
-            raise ConfigError(f"{where}.url: {url!r} is not a store URL (s3://, az://, gs://, file://, memory://)")
+        if "://" not in url:
+            raise ConfigError(f"{where}.url: {url!r} is not a store URL (scheme://bucket[/prefix])")
+        try:
+            spec = lookup(url.split("://", 1)[0], url)
+            spec.split(url)  # a bucket/container where one is needed; file URLs are absolute paths
+        except InvalidArgument as exc:
+            raise ConfigError(f"{where}.url: {exc.reason}") from None
         options = {k: v for k, v in body.items() if k != "url"}
+        try:
+            spec.options.parse(options, from_toml=True)
+        except OptionError as exc:
+            raise ConfigError(f"{where}.{exc.option}: {exc.problem}") from None
         stores[name] = StoreConfig(name=name, url=url, options=options)
     return stores
 
@@ -147,10 +316,7 @@ def _parse_stores(raw: Any) -> dict[str, StoreConfig]:
 def _parse_rule(index: int, raw: Any, stores: Mapping[str, StoreConfig]) -> ReplicationRule:
     where = f"replication[{index}]"
     _expect(raw, dict, where)
-    known = {"name", "source", "targets", "prefix", "suffix", "glob", "target_prefix", "propagate_deletes", "verify"}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    _unknown_fields(raw, RULE_FIELDS, where)
     source = raw.get("source")
     _expect(source, str, f"{where}.source")
     if source not in stores:
@@ -171,6 +337,14 @@ def _parse_rule(index: int, raw: Any, stores: Mapping[str, StoreConfig]) -> Repl
     for flag in ("propagate_deletes", "verify"):
         if flag in raw:
             _expect(raw[flag], bool, f"{where}.{flag}")
+    for text_field in ("prefix", "target_prefix"):
+        if _ESCAPE.search(raw.get(text_field, "")):
+            log.warning(
+                "%s.%s contains a percent-escape; rule prefixes are literal keys (only store URLs are decoded)",
+                where,
+                text_field,
+                extra={"field": f"{where}.{text_field}"},
+            )
     return ReplicationRule(
         name=raw.get("name", f"{source}->{','.join(targets)}"),
         source=source,
@@ -184,7 +358,169 @@ def _parse_rule(index: int, raw: Any, stores: Mapping[str, StoreConfig]) -> Repl
     )
 
 
+def _secrets_url(raw: Any, environ: Mapping[str, str] | None) -> str | None:
+    """``CIRCLE_SECRETS_URL``, else the older ``CIRCLE_SECRETS_VAULT``, else ``[secrets] url``."""
+    url: str | None = None
+    where = "secrets.url"
+    if raw is not None:
+        _expect(raw, dict, "secrets")
+        _unknown_fields(raw, ("url",), "secrets")
+        if "url" in raw:
+            _expect(raw["url"], str, where)
+            url = raw["url"]
+    for name in (ENV_SECRETS_URL, ENV_SECRETS_VAULT):
+        if environ is not None and environ.get(name):
+            url, where = environ[name], name
+            break
+    if url is None:
+        return None
+    from core.secrets import PROVIDERS  # only when a secrets URL is configured
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in PROVIDERS:
+        known = ", ".join(f"{s}://" for s in PROVIDERS)
+        raise ConfigError(f"{where}: {url!r} is not a secrets URL; expected one of {known}")
+    return url
+
+
+def _dead_letter(raw: Any, stores: Mapping[str, StoreConfig]) -> tuple[str, str] | None:
+    if raw is None:
+        return None
+    _expect(raw, dict, "dead_letter")
+    _unknown_fields(raw, ("store", "prefix"), "dead_letter")
+    store = raw.get("store")
+    _expect(store, str, "dead_letter.store")
+    if store not in stores:
+        raise ConfigError(f"dead_letter.store: unknown store {store!r}")
+    prefix = raw.get("prefix", DEFAULT_DEAD_LETTER_PREFIX)
+    _expect(prefix, str, "dead_letter.prefix")
+    return store, prefix
+
+
+# -- sanity of the replication graph ---------------------------------------------------------------------
+def _same_place(a: StoreConfig, b: StoreConfig) -> bool:
+    """Whether two stores may be the same bucket/container (unknown accounts or endpoints count as
+    possibly the same: conservative)."""
+    if a.scheme != b.scheme or a.bucket != b.bucket or a.provider != b.provider:
+        return False
+    for side in ("account", "endpoint"):
+        x, y = getattr(a, side), getattr(b, side)
+        if x is not None and y is not None and x.lower() != y.lower():
+            return False
+    return True
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a.startswith(b) or b.startswith(a)
+
+
+def _feeds(rule: ReplicationRule, other: ReplicationRule, stores: Mapping[str, StoreConfig]) -> str | None:
+    """A target of ``rule`` through which its writes may trigger ``other`` (suffix and glob ignored)."""
+    source = stores[other.source]
+    reads = source.prefix + other.prefix
+    for target in rule.targets:
+        store = stores[target]
+        writes = store.prefix + rule.target_prefix + rule.prefix
+        if _same_place(store, source) and _overlap(writes, reads):
+            return target
+    return None
+
+
+def _check_cycles(rules: tuple[ReplicationRule, ...], stores: Mapping[str, StoreConfig]) -> None:
+    """Reject rules whose writes trigger each other forever (A->B plus B->A, longer loops, or a rule
+    writing under its own source's prefix), naming the loop."""
+    edges: dict[int, list[tuple[int, str]]] = {
+        i: [(j, t) for j, other in enumerate(rules) if (t := _feeds(rule, other, stores)) is not None]
+        for i, rule in enumerate(rules)
+    }
+    state: dict[int, int] = {}  # 1: on the DFS path, 2: done
+    path: list[tuple[int, str]] = []
+
+    def visit(i: int) -> None:
+        state[i] = 1
+        for j, via in edges[i]:
+            path.append((i, via))
+            if state.get(j) == 1:
+                start = next(k for k, (node, _) in enumerate(path) if node == j)
+                steps = [f"replication[{n}] ({rules[n].source} -> {v})" for n, v in path[start:]]
+                raise ConfigError(
+                    "replication: rules form a cycle, each copy would trigger the next forever: "
+                    + " -> ".join(steps)
+                    + f" -> replication[{j}]"
+                )
+            if j not in state:
+                visit(j)
+            path.pop()
+        state[i] = 2
+
+    for i in range(len(rules)):
+        if i not in state:
+            visit(i)
+
+
+def _check_ambiguous_sources(rules: tuple[ReplicationRule, ...], stores: Mapping[str, StoreConfig]) -> None:
+    """Two Azure source stores on containers of the same name, where an account is unknown (its
+    connection string is a secret reference), cannot be told apart by events: ask for ``account``."""
+    sources = sorted({r.source for r in rules})
+    for i, a in enumerate(sources):
+        for b in sources[i + 1 :]:
+            sa, sb = stores[a], stores[b]
+            if sa.scheme == sb.scheme == "az" and sa.bucket == sb.bucket and None in (sa.account, sb.account):
+                unknown = a if sa.account is None else b
+                if sa.account is None and sb.account is None and sa.options == sb.options:
+                    continue  # the same credentials: the same account
+                raise ConfigError(
+                    f"stores.{unknown}.account: stores.{a} and stores.{b} are both container {sa.bucket!r} and the "
+                    f'account of stores.{unknown} is not known; set account = "<storage account>" so events '
+                    "from each account reach the right store"
+                )
+
+
+def _degraded_targets(
+    rules: tuple[ReplicationRule, ...], stores: Mapping[str, StoreConfig]
+) -> dict[str, tuple[str, ...]]:
+    """Targets lacking create-only or compare-and-swap writes (replication to them is best-effort),
+    from the registry's capabilities (no store opened, no SDK imported); logged once."""
+    degraded: dict[str, tuple[str, ...]] = {}
+    for name in dict.fromkeys(t for r in rules for t in r.targets):
+        store = stores[name]
+        caps = store.spec.capabilities(store.options)
+        missing = tuple(flag for flag in CONDITIONAL_WRITES if not getattr(caps, flag))
+        if missing:
+            degraded[name] = missing
+    if degraded:
+        described = "; ".join(
+            f"stores.{n} ({stores[n].provider}: no {', no '.join(CONDITIONAL_WRITES[f] for f in m)} writes)"
+            for n, m in degraded.items()
+        )
+        log.warning(
+            "replication targets without conditional writes get best-effort consistency: %s",
+            described,
+            extra={"degraded_targets": {n: list(m) for n, m in degraded.items()}},
+        )
+    return degraded
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+def _is_reference(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("secret://")
+
+
+def _unknown_fields(raw: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+    unknown = [k for k in raw if k not in known]
+    if not unknown:
+        return
+    import difflib  # only on the error path
+
+    hints = [f"{k} -> {m[0]}" for k in unknown if (m := difflib.get_close_matches(k, known, n=1))]
+    hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+    head = f"{where}: unknown field(s)" if where else "unknown top-level field(s)"
+    raise ConfigError(f"{head} {', '.join(unknown)}{hint}; expected some of {', '.join(known)}")
+
+
 def _expect(value: Any, kind: type, where: str) -> None:
+    if value is None:
+        raise ConfigError(f"{where}: missing")
     if not isinstance(value, kind):
         names = {dict: "a table", list: "an array", str: "a string", bool: "true or false"}
         raise ConfigError(f"{where}: expected {names.get(kind, kind.__name__)}, got {type(value).__name__}")

@@ -103,5 +103,8 @@ def test_missing_env_and_file_are_clear(tmp_path: Path, monkeypatch: pytest.Monk
     bad.write_text("[stores\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_config(bad)
+    # issue 7: CIRCLE_ENV naming a missing overlay used to be an error; now it means the base file
+    # (logged once at INFO) unless the file says required_env = true.
+    assert parse_config({"stores": {}}, env="staging").env is None
     with pytest.raises(ConfigError, match=r"env\.staging"):
-        parse_config({"stores": {}}, env="staging")
+        parse_config({"stores": {}, "required_env": True}, env="staging")

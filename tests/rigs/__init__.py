@@ -15,20 +15,11 @@ from types import ModuleType
 from typing import Any
 
 from core.storage import ObjectStore
+from core.storage.registry import rig_names
 
-# "module:variant" runs a rig again with a variant (the S3-compatible provider profiles on moto).
-RIG_MODULES = [
-    "memory",
-    "file",
-    "s3",
-    "s3:digitalocean",
-    "s3:oci",
-    "s3:ibm",
-    "s3:alibaba",
-    "s3:tencent",
-    "azure",
-    "gcs",
-]
+# From the provider registry: one rig per provider, and "module:variant" runs a rig again with a
+# variant (the S3-compatible provider profiles on moto).
+RIG_MODULES = rig_names()
 
 
 @dataclass
