@@ -1,10 +1,21 @@
 from __future__ import annotations
 
+import logging
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.config import ConfigError, load_config, parse_config
+from core.events import StorageEvent
+from core.storage import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
 
 VALID = """
 [stores.src]
@@ -108,3 +119,376 @@ def test_missing_env_and_file_are_clear(tmp_path: Path, monkeypatch: pytest.Monk
     assert parse_config({"stores": {}}, env="staging").env is None
     with pytest.raises(ConfigError, match=r"env\.staging"):
         parse_config({"stores": {}, "required_env": True}, env="staging")
+
+
+# -- store options checked at load ------------------------------------------------------------------------
+def _one_store(url: str, **options: Any) -> dict[str, Any]:
+    return {"stores": {"s": {"url": url, **options}}}
+
+
+def test_misspelled_option_fails_with_a_suggestion() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(_one_store("s3://bkt", regoin="eu-west-1"))
+    assert str(err.value).startswith("stores.s.regoin: unknown option (did you mean region?)")
+
+
+@pytest.mark.parametrize(
+    ("url", "option", "value", "expected"),
+    [
+        ("s3://b", "read_timeout", "30", "expected a number, got str"),
+        ("s3://b", "connect_timeout", True, "expected a number, got bool"),
+        ("az://c", "read_timeout", "30", "expected a number, got str"),
+        ("az://c", "connection_timeout", True, "expected a number, got bool"),
+        ("gs://b", "read_timeout", "30", "expected a number, got str"),
+        ("gs://b", "timeout", True, "expected a number, got bool"),  # GCS's own name, an alias
+        ("gs://b", "part_size", 300_000, "multiple of 262144"),
+        ("s3://b", "max_pool_connections", 1.5, "expected an integer"),
+        ("s3://b", "region", 3, "expected a string, got int"),
+        ("gs://b", "anonymous", "yes", "expected true or false"),
+        ("s3://b", "read_timeout", 0, "greater than 0"),
+        ("memory://m", "retry", {"max_atempts": 3}, "did you mean max_attempts"),
+        ("file:///tmp/x", "retry", {"max_attempts": 0}, "retry.max_attempts"),
+    ],
+)
+def test_wrong_option_types_are_rejected_the_same_everywhere(url: str, option: str, value: Any, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(_one_store(url, **{option: value}))
+    assert str(err.value).startswith(f"stores.s.{option}: ") and expected in str(err.value)
+
+
+def test_a_wrong_string_is_never_echoed() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(_one_store("az://c", read_timeout="AccountKey=s3cr3t"))
+    assert "s3cr3t" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"stores": {"a": {}}}, "stores.a.url: missing"),
+        ({"stores": {"a": {"url": 5}}}, "stores.a.url: expected a string, got int"),
+        (_one_store("gs://"), "stores.s.url: the store URL 'gs://' names no bucket or container"),
+        (_one_store("s3:///only/path"), "names no bucket"),
+        (_one_store("file://host/x"), "absolute/path"),
+        (_one_store("ftp://x"), "expected one of memory://, file://, s3://, az://, gs://"),
+        (_one_store("gs://b", credentials="x"), "stores.s.credentials: can be set only from code"),
+        (_one_store("s3://b", access_key_id="secret://vault/k#id"), "access_key_id and secret_access_key"),
+        (_one_store("s3://b", access_key_id="secret://"), "malformed secret reference"),
+        (_one_store("s3://b", profile="nope"), "unknown S3 profile 'nope'"),
+        (_one_store("s3://b", profile="oci", region="eu-frankfurt-1"), "needs namespace"),
+        (_one_store("s3://b", region="a", region_name="b"), "given twice"),
+        ({"stores": {}, "replication": [{"source": "a", "targets": ["b"], "prefx": "x"}]}, "prefx -> prefix"),
+        ({"stoers": {}}, "stoers -> stores"),
+    ],
+)
+def test_store_and_rule_problems_name_the_field(doc: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(doc)
+
+
+def test_valid_options_secret_references_and_aliases_load() -> None:
+    cfg = parse_config(
+        {
+            "stores": {
+                "a": {
+                    "url": "s3://bkt",
+                    "region_name": "eu-west-1",
+                    "aws_access_key_id": "secret://vault/s3#id",
+                    "aws_secret_access_key": "secret://vault/s3#key",
+                    "read_timeout": 30,
+                    "retry": {"max_attempts": 3, "max_backoff": 2.5},
+                },
+                "b": {"url": "gs://b", "timeout": 12.5, "credentials_file": "/k.json"},
+                "c": {"url": "az://c", "account": "acct", "connection_string": "secret://vault/az"},
+            }
+        }
+    )
+    assert cfg.secret_references() == ("secret://vault/az", "secret://vault/s3#id", "secret://vault/s3#key")
+
+
+# -- store identity and event routing ---------------------------------------------------------------------
+def _event(provider: str, bucket: str, key: str, account: str | None = None) -> StorageEvent:
+    return StorageEvent(
+        provider=provider,  # type: ignore[arg-type]  # C4: a plain str naming the cloud or profile
+        kind="created",
+        bucket=bucket,
+        key=key,
+        event_time=datetime(2026, 1, 1, tzinfo=UTC),
+        event_id=f"{provider}:{bucket}:{key}",
+        account=account,
+    )
+
+
+def test_two_azure_accounts_with_the_same_container_route_events_correctly() -> None:
+    cfg = parse_config(
+        {
+            "stores": {
+                "east": {"url": "az://photos", "account": "EastAcct", "connection_string": "secret://vault/east"},
+                "west": {
+                    "url": "az://photos",
+                    "connection_string": "DefaultEndpointsProtocol=https;AccountName=westacct;AccountKey=a2V5;",
+                },
+                "lab": {"url": "az://photos", "account_url": "http://127.0.0.1:10000/labacct"},
+                "sink": {"url": "memory://sink"},
+            },
+            "replication": [
+                {"source": "east", "targets": ["sink"], "target_prefix": "east/"},
+                {"source": "west", "targets": ["sink"], "target_prefix": "west/"},
+            ],
+        }
+    )
+    east, west, lab = cfg.stores["east"], cfg.stores["west"], cfg.stores["lab"]
+    assert (east.account, west.account, lab.account) == ("eastacct", "westacct", "labacct")
+    assert east.identity == ("azure", "eastacct", "photos") != west.identity
+    from_east = _event("azure", "photos", "cat.jpg", account="eastacct")
+    from_west = _event("azure", "photos", "cat.jpg", account="westacct")
+    assert (east.relative_key(from_east), west.relative_key(from_east)) == ("cat.jpg", None)
+    assert (east.relative_key(from_west), west.relative_key(from_west)) == (None, "cat.jpg")
+    routed = [r.name for r in cfg.replication if cfg.stores[r.source].relative_key(from_west) is not None]
+    assert routed == ["west->sink"]
+
+
+def test_same_container_sources_whose_account_is_unknown_are_ambiguous() -> None:
+    doc = {
+        "stores": {
+            "a": {"url": "az://photos", "connection_string": "secret://vault/a"},
+            "b": {"url": "az://photos", "connection_string": "secret://vault/b"},
+            "sink": {"url": "memory://sink"},
+        },
+        "replication": [
+            {"source": "a", "targets": ["sink"], "target_prefix": "a/"},
+            {"source": "b", "targets": ["sink"], "target_prefix": "b/"},
+        ],
+    }
+    with pytest.raises(ConfigError, match=r"stores\.a\.account: .*set account"):
+        parse_config(doc)
+    doc["stores"]["a"]["account"] = "one"  # type: ignore[index]
+    doc["stores"]["b"]["account"] = "two"  # type: ignore[index]
+    assert parse_config(doc).stores["b"].account == "two"
+
+
+def test_s3_compatible_profiles_have_their_own_identity() -> None:
+    cfg = parse_config(
+        {
+            "stores": {
+                "aws": {"url": "s3://bkt"},
+                "do": {"url": "s3://bkt", "profile": "digitalocean", "region": "nyc3"},
+                "oci": {"url": "s3://bkt", "profile": "oci", "region": "eu-frankfurt-1", "namespace": "ns1"},
+                "minio": {"url": "s3://bkt", "endpoint_url": "http://127.0.0.1:9000/"},
+            }
+        }
+    )
+    aws, do, oci, minio = (cfg.stores[n] for n in ("aws", "do", "oci", "minio"))
+    assert aws.identity == ("aws", "", "bkt")
+    assert do.identity == ("digitalocean", "https://nyc3.digitaloceanspaces.com", "bkt")
+    assert oci.identity == ("oci", "ns1", "bkt")
+    assert minio.identity == ("aws", "http://127.0.0.1:9000", "bkt")
+    event = _event("digitalocean", "bkt", "k")
+    assert [s.name for s in (aws, do, oci) if s.relative_key(event) is not None] == ["do"]
+    assert oci.relative_key(_event("oci", "bkt", "k", account="ns2")) is None
+    assert oci.relative_key(_event("oci", "bkt", "k", account="ns1")) == "k"
+
+
+def test_percent_encoded_store_prefix_matches_decoded_event_keys() -> None:
+    cfg = parse_config({"stores": {"src": {"url": "memory://pct-src/my%20data"}}})
+    src = cfg.stores["src"]
+    assert src.prefix == "my data/"
+    # open_store unquotes the same way: what the store writes is what events will name
+    cfg.open("src").put("hello.txt", b"x")
+    [stored] = open_store("memory://pct-src").list()
+    assert stored.key == "my data/hello.txt"
+    assert src.relative_key(_event("memory", "pct-src", stored.key)) == "hello.txt"
+    assert src.relative_key(_event("memory", "pct-src", "my%20data/hello.txt")) is None
+
+
+def test_rule_prefix_with_escapes_is_literal_and_warned(caplog: pytest.LogCaptureFixture) -> None:
+    doc = {
+        "stores": {"a": {"url": "memory://a"}, "b": {"url": "memory://b"}},
+        "replication": [{"source": "a", "targets": ["b"], "prefix": "my%20data/"}],
+    }
+    with caplog.at_level(logging.WARNING, logger="circle.config"):
+        rule = parse_config(doc).replication[0]
+    assert rule.matches("my%20data/x") and not rule.matches("my data/x")
+    assert "replication[0].prefix contains a percent-escape" in caplog.text
+
+
+def test_target_key_is_target_prefix_plus_the_source_relative_key() -> None:
+    cfg = parse_config(
+        {
+            "stores": {"src": {"url": "memory://tk-src/in"}, "dst": {"url": "memory://tk-dst"}},
+            "replication": [{"source": "src", "targets": ["dst"], "prefix": "data/", "target_prefix": "mirror/"}],
+        }
+    )
+    rule, src = cfg.replication[0], cfg.stores["src"]
+    key = src.relative_key(_event("memory", "tk-src", "in/data/hello.txt"))
+    assert key == "data/hello.txt" and rule.matches(key)
+    assert rule.target_key(key) == "mirror/data/hello.txt"
+
+
+# -- replication graph ------------------------------------------------------------------------------------
+def _rules_doc(stores: dict[str, str], rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"stores": {n: {"url": u} for n, u in stores.items()}, "replication": rules}
+
+
+def test_a_two_store_cycle_is_rejected_naming_it() -> None:
+    doc = _rules_doc(
+        {"a": "memory://cy-a", "b": "memory://cy-b"},
+        [{"source": "a", "targets": ["b"]}, {"source": "b", "targets": ["a"]}],
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_config(doc)
+    assert "replication[0] (a -> b) -> replication[1] (b -> a) -> replication[0]" in str(err.value)
+
+
+def test_a_longer_cycle_is_rejected() -> None:
+    doc = _rules_doc(
+        {"a": "memory://l-a", "b": "memory://l-b", "c": "memory://l-c"},
+        [
+            {"source": "a", "targets": ["b"], "prefix": "in/"},
+            {"source": "b", "targets": ["c"]},
+            {"source": "c", "targets": ["a"], "target_prefix": "in/again/"},
+        ],
+    )
+    with pytest.raises(ConfigError, match=r"replication\[0\] \(a -> b\) -> replication\[1\] \(b -> c\) -> "):
+        parse_config(doc)
+
+
+def test_a_rule_writing_under_its_own_source_is_a_cycle() -> None:
+    doc = _rules_doc({"root": "s3://bkt", "copies": "s3://bkt/copies"}, [{"source": "root", "targets": ["copies"]}])
+    with pytest.raises(ConfigError, match=r"replication\[0\] \(root -> copies\) -> replication\[0\]"):
+        parse_config(doc)
+
+
+def test_disjoint_prefixes_are_not_a_cycle() -> None:
+    cfg = parse_config(
+        _rules_doc(
+            {"a": "memory://d-a", "b": "memory://d-b", "other": "s3://d-b"},
+            [
+                {"source": "a", "targets": ["b"], "prefix": "data/"},
+                {"source": "b", "targets": ["a"], "prefix": "logs/"},
+                {"source": "other", "targets": ["a"], "target_prefix": "from-s3/"},  # same bucket name, other cloud
+            ],
+        )
+    )
+    assert len(cfg.replication) == 3
+    # back into a, but under a prefix the a->b rule does not read
+    cfg = parse_config(
+        _rules_doc(
+            {"a": "memory://e-a", "b": "memory://e-b"},
+            [
+                {"source": "a", "targets": ["b"], "prefix": "data/"},
+                {"source": "b", "targets": ["a"], "target_prefix": "archive/"},
+            ],
+        )
+    )
+    assert len(cfg.replication) == 2
+
+
+# -- degraded targets -------------------------------------------------------------------------------------
+def test_degraded_targets_are_reported_once_from_the_registry(caplog: pytest.LogCaptureFixture) -> None:
+    profiles = {
+        "do": ("digitalocean", "nyc3"),
+        "oci": ("oci", "eu-frankfurt-1"),
+        "ibm": ("ibm", "us-south"),
+        "oss": ("alibaba", "cn-hangzhou"),
+        "cos": ("tencent", "ap-guangzhou"),
+        "aws": ("aws", "eu-west-1"),
+    }
+    stores: dict[str, Any] = {
+        n: {"url": f"s3://t-{n}-1250000000", "profile": p, "region": r} for n, (p, r) in profiles.items()
+    }
+    stores["oci"]["namespace"] = "ns"
+    stores["src"] = {"url": "memory://deg-src"}
+    doc = {"stores": stores, "replication": [{"source": "src", "targets": list(profiles)}]}
+    with caplog.at_level(logging.WARNING, logger="circle.config"):
+        cfg = parse_config(doc)
+    both = ("write_with_if_none_match", "write_with_if_match")
+    assert cfg.degraded_targets == {
+        "do": both,
+        "oci": both,
+        "ibm": both,
+        "oss": ("write_with_if_match",),
+        "cos": ("write_with_if_match",),
+    }
+    [record] = [r for r in caplog.records if "best-effort" in r.getMessage()]
+    assert "stores.oss (alibaba: no compare-and-swap writes)" in record.getMessage()
+    assert record.degraded_targets["do"] == list(both)  # type: ignore[attr-defined]
+
+
+def test_config_load_imports_no_sdk(tmp_path: Path) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text(
+        '[stores.a]\nurl = "s3://a-1250000000"\nprofile = "tencent"\nregion = "ap-guangzhou"\n'
+        '[stores.b]\nurl = "az://b"\naccount = "x"\n[stores.c]\nurl = "gs://c"\n'
+        '[[replication]]\nsource = "c"\ntargets = ["a", "b"]\n'
+    )
+    code = (
+        "import sys; from core.config import load_config; cfg = load_config(sys.argv[1]);"
+        "assert dict(cfg.degraded_targets) == {'a': ('write_with_if_match',)}, cfg.degraded_targets;"
+        "loaded = [m for m in ('boto3', 'botocore', 'azure.storage', 'google.cloud.storage') if m in sys.modules];"
+        "print(loaded)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+# -- [secrets], [dead_letter], required_env, overlays (contract C3) ------------------------------------------
+def test_secrets_url_from_file_and_environment() -> None:
+    doc = {"stores": {}, "secrets": {"url": "aws-sm://eu-west-1"}}
+    assert parse_config(doc).secrets_url == "aws-sm://eu-west-1"
+    assert parse_config({"stores": {}}).secrets_url is None
+    env = {"CIRCLE_SECRETS_URL": "keyvault://my-vault"}
+    assert parse_config(doc, environ=env).secrets_url == "keyvault://my-vault"
+    legacy = {"CIRCLE_SECRETS_VAULT": "gcp-sm://proj"}  # the older variable keeps working
+    assert parse_config({"stores": {}}, environ=legacy).secrets_url == "gcp-sm://proj"
+    assert parse_config(doc, environ={**legacy, **env}).secrets_url == "keyvault://my-vault"
+    with pytest.raises(ConfigError, match=r"secrets\.url: 'vault://x' is not a secrets URL; expected one of"):
+        parse_config({"stores": {}, "secrets": {"url": "vault://x"}})
+    with pytest.raises(ConfigError, match="CIRCLE_SECRETS_URL: 'nope'"):
+        parse_config({"stores": {}}, environ={"CIRCLE_SECRETS_URL": "nope"})
+    with pytest.raises(ConfigError, match=r"secrets: unknown field\(s\) ulr \(did you mean ulr -> url\?\)"):
+        parse_config({"stores": {}, "secrets": {"ulr": "aws-sm://"}})
+
+
+def test_dead_letter_store_must_exist_and_prefix_defaults() -> None:
+    stores = {"dlq": {"url": "memory://dlq"}}
+    assert parse_config({"stores": stores}).dead_letter is None
+    assert parse_config({"stores": stores, "dead_letter": {"store": "dlq"}}).dead_letter == ("dlq", "dead-letter/")
+    custom = parse_config({"stores": stores, "dead_letter": {"store": "dlq", "prefix": "failed/"}})
+    assert custom.dead_letter == ("dlq", "failed/")
+    with pytest.raises(ConfigError, match=r"dead_letter\.store: unknown store 'nope'"):
+        parse_config({"stores": stores, "dead_letter": {"store": "nope"}})
+    with pytest.raises(ConfigError, match=r"dead_letter\.store: missing"):
+        parse_config({"stores": stores, "dead_letter": {"prefix": "x/"}})
+
+
+def test_circle_env_is_optional_unless_required(caplog: pytest.LogCaptureFixture) -> None:
+    doc = {"stores": {"a": {"url": "memory://a"}}, "env": {"prod": {"stores": {"a": {"url": "memory://p"}}}}}
+    with caplog.at_level(logging.INFO, logger="circle.config"):
+        assert parse_config(doc, env=None).stores["a"].url == "memory://a"
+        assert parse_config(doc, env="staging").env is None
+        assert parse_config(doc, env="prod").stores["a"].url == "memory://p"
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert lines == [
+        "CIRCLE_ENV is not set: using the base configuration",
+        "CIRCLE_ENV=staging names no [env.staging] overlay: using the base configuration",
+    ]
+    required = {**doc, "required_env": True}
+    assert parse_config(required, env="prod").required_env is True
+    with pytest.raises(ConfigError, match="required_env: CIRCLE_ENV is not set"):
+        parse_config(required)
+    with pytest.raises(ConfigError, match=r"env\.staging: .*required_env"):
+        parse_config(required, env="staging")
+    with pytest.raises(ConfigError, match="required_env: expected true or false"):
+        parse_config({"stores": {}, "required_env": "yes"})
+
+
+def test_rotation_tables_are_still_accepted() -> None:
+    doc = {"stores": {}, "rotation": [{"secret": "db", "vault": "aws-sm://", "rotator": "x"}]}
+    assert parse_config(doc).stores == {}
