@@ -210,6 +210,11 @@ class Config:
         store = self.stores[name]
         return open_store(store.url, **store.options)
 
+    def secret_stores(self) -> dict[str, str]:
+        """Secrets stores to register by name: ``{"vault": secrets_url}`` when one is configured (the
+        runtime passes each to ``core.secrets.register_secret_store``)."""
+        return {"vault": self.secrets_url} if self.secrets_url else {}
+
     def secret_references(self) -> tuple[str, ...]:
         """Every ``secret://`` reference the stores' options hold (for deploy permissions), sorted."""
         refs = {v for s in self.stores.values() for v in s.options.values() if _is_reference(v)}

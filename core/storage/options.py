@@ -391,7 +391,8 @@ class AzureBlobOptions(ConnectionOptions):
     )
     credential: Option[Any] = Option(
         None,
-        "With `account_url`: an account key or SAS token (string), or an azure-core credential object.",
+        "With `account_url`: an account key or SAS token (string), or `AzureNamedKeyCredential`, "
+        "`AzureSasCredential` or any token credential (code only).",
         kind="secret_or_object",
         default_doc="`DefaultAzureCredential()`",
     )

@@ -442,6 +442,7 @@ def test_config_load_imports_no_sdk(tmp_path: Path) -> None:
 def test_secrets_url_from_file_and_environment() -> None:
     doc = {"stores": {}, "secrets": {"url": "aws-sm://eu-west-1"}}
     assert parse_config(doc).secrets_url == "aws-sm://eu-west-1"
+    assert parse_config(doc).secret_stores() == {"vault": "aws-sm://eu-west-1"}
     assert parse_config({"stores": {}}).secrets_url is None
     env = {"CIRCLE_SECRETS_URL": "keyvault://my-vault"}
     assert parse_config(doc, environ=env).secrets_url == "keyvault://my-vault"
