@@ -314,6 +314,11 @@ def _parse_stores(raw: Any) -> dict[str, StoreConfig]:
             spec.options.parse(options, from_toml=True)
         except OptionError as exc:
             raise ConfigError(f"{where}.{exc.option}: {exc.problem}") from None
+        if spec.check_location is not None:
+            try:
+                spec.check_location(spec.split(url)[0], options)
+            except InvalidArgument as exc:
+                raise ConfigError(f"{where}.url: {exc.reason}") from None
         stores[name] = StoreConfig(name=name, url=url, options=options)
     return stores
 

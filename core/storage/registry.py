@@ -53,13 +53,16 @@ class ProviderSpec:
     class; ``capabilities(options)`` gives a store's capabilities from its (unresolved) options without
     importing the SDK; ``extra`` the pip extra installing the SDK; ``docs`` the docs page; ``location``
     what the URL's host part names (``bucket``, ``path`` for file URLs, ``name`` when it may be empty);
-    ``rig`` the tests/rigs module; ``profiles`` the named variants chosen by ``profile_option``.
+    ``rig`` the tests/rigs module; ``profiles`` the named variants chosen by ``profile_option``;
+    ``check_location(location, options)`` raises ``InvalidArgument`` for a bucket name the provider
+    refuses (checked at config load, before any SDK is imported).
 
     (A plain class with slots, not a dataclass: this module is imported on every cold start.)
     """
 
     __slots__ = (
         "capabilities",
+        "check_location",
         "cloud",
         "docs",
         "extra",
@@ -90,6 +93,7 @@ class ProviderSpec:
         rig: str | None = None,
         profiles: Callable[[], Mapping[str, Profile]] | None = None,
         profile_option: str = "profile",
+        check_location: Callable[[str, Mapping[str, Any]], None] | None = None,
     ) -> None:
         self.scheme = scheme
         self.factory = factory
@@ -104,6 +108,7 @@ class ProviderSpec:
         self.rig = rig
         self.profiles = profiles
         self.profile_option = profile_option
+        self.check_location = check_location
 
     def __repr__(self) -> str:
         return f"ProviderSpec(scheme={self.scheme!r}, factory={self.factory!r}, cloud={self.cloud!r})"
@@ -158,6 +163,12 @@ def _s3_capabilities(options: Mapping[str, Any]) -> Capabilities:
     from .providers.s3_profiles import get_profile
 
     return get_profile(options.get("profile")).capabilities()
+
+
+def _s3_bucket(bucket: str, options: Mapping[str, Any]) -> None:
+    from .providers.s3_profiles import get_profile
+
+    get_profile(options.get("profile")).check_bucket(bucket)  # e.g. COS buckets end in -<APPID>
 
 
 AZURE_CAPABILITIES = Capabilities(
@@ -229,6 +240,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
         docs="docs/storage/s3.md",
         rig="s3",
         profiles=_s3_profiles,
+        check_location=_s3_bucket,
     ),
     ProviderSpec(
         scheme="az",

@@ -175,6 +175,7 @@ def test_a_wrong_string_is_never_echoed() -> None:
         (_one_store("s3://b", access_key_id="secret://vault/k#id"), "access_key_id and secret_access_key"),
         (_one_store("s3://b", access_key_id="secret://"), "malformed secret reference"),
         (_one_store("s3://b", profile="nope"), "unknown S3 profile 'nope'"),
+        (_one_store("s3://photos", profile="tencent", region="ap-guangzhou"), "stores.s.url: bucket 'photos' is not"),
         (_one_store("s3://b", profile="oci", region="eu-frankfurt-1"), "needs namespace"),
         (_one_store("s3://b", region="a", region_name="b"), "given twice"),
         ({"stores": {}, "replication": [{"source": "a", "targets": ["b"], "prefx": "x"}]}, "prefx -> prefix"),
