@@ -494,3 +494,12 @@ def test_circle_env_is_optional_unless_required(caplog: pytest.LogCaptureFixture
 def test_rotation_tables_are_still_accepted() -> None:
     doc = {"stores": {}, "rotation": [{"secret": "db", "vault": "aws-sm://", "rotator": "x"}]}
     assert parse_config(doc).stores == {}
+
+
+def test_load_config_catches_a_misspelled_option_in_the_file(tmp_path: Path) -> None:
+    # what `make bundle` runs: the file on disk, the overlay chosen, every store's options checked
+    path = tmp_path / "circle.toml"
+    path.write_text('[stores.a]\nurl = "s3://bkt"\n[env.prod.stores.a]\nregoin = "eu-west-1"\n')
+    assert load_config(path, env="dev").stores["a"].options == {}
+    with pytest.raises(ConfigError, match=r"^stores\.a\.regoin: unknown option \(did you mean region\?\)"):
+        load_config(path, env="prod")
