@@ -1,7 +1,8 @@
 """``ObjectStore``: the public face of every store.
 
-What is the same on every cloud lives here once: key validation and prefix scoping, capability checks,
-retries and error translation. A ``Backend`` only maps each operation onto its SDK.
+What is the same on every cloud lives here once: key validation and prefix scoping, capability checks
+and the credential refresh of ``secret://`` stores. Retries are not here: a ``Backend`` retries each
+HTTP request itself (``Backend.call``), so an operation of several requests never multiplies attempts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, TypeVar, cast
 
 from .api import (
+    WRITE_TOKEN,
     Backend,
     Body,
     ByteRange,
@@ -155,6 +157,9 @@ class ObjectStore:
         return full
 
     def _strip(self, info: ObjectInfo) -> ObjectInfo:
+        """The caller's view of an object: key relative to the prefix, no internal write token."""
+        if WRITE_TOKEN in info.metadata:
+            info = dataclasses.replace(info, metadata={k: v for k, v in info.metadata.items() if k != WRITE_TOKEN})
         if not self._prefix:
             return info
         return dataclasses.replace(info, key=info.key[len(self._prefix) :])
@@ -166,15 +171,16 @@ class ObjectStore:
             )
 
     def _call(self, operation: str, key: str | None, fn: Callable[[], T]) -> T:
-        """One backend request (``fn`` reads ``self._backend`` when it runs); retried once on a renewed
-        backend when the credential was rejected and secret references may hold a rotated one."""
+        """One backend operation (``fn`` reads ``self._backend`` when it runs), not retried here (its
+        requests were); run once more on a renewed backend when the credential was rejected and secret
+        references may hold a rotated one."""
         backend = self._backend
         try:
-            return backend.call(operation, key, fn)
+            return backend.guard(operation, key, fn)
         except _REJECTED as exc:
             if not self._handle.renew(backend, exc):
                 raise
-        return self._backend.call(operation, key, fn)
+        return self._backend.guard(operation, key, fn)
 
     # -- operations -----------------------------------------------------------------------------------
     def put(
@@ -206,7 +212,7 @@ class ObjectStore:
         rewind = _rewinder(data)  # before the first attempt reads the body
         backend = self._backend
         try:
-            info = backend.put(full, Body(data), opts)
+            info = backend.put(full, Body(data), opts)  # the caller's own data errors pass unchanged
         except _REJECTED as exc:
             if rewind is None or not self._handle.renew(backend, exc):
                 raise
@@ -229,8 +235,7 @@ class ObjectStore:
             info = self.head(key)
             return ObjectReader([], info)
         reader = self._call("get", full, lambda: self._backend.get(full, rng, _unquote(if_match)))
-        if self._prefix:
-            reader.info = self._strip(reader.info)
+        reader.info = self._strip(reader.info)
         return reader
 
     def head(self, key: str) -> ObjectInfo:
@@ -280,8 +285,6 @@ class ObjectStore:
         page = self._call(
             "list", full_prefix, lambda: self._backend.list_page(full_prefix, delimiter, page_size, token, full_after)
         )
-        if not self._prefix:
-            return page
         cut = len(self._prefix)
         return ListPage(
             [self._strip(o) for o in page.objects],
@@ -337,6 +340,8 @@ def normalise_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
             raise InvalidArgument(f"metadata key {k!r} must be ASCII letters, digits, '-' or '_'")
         if not v.isascii() or any(ord(c) < 32 for c in v):
             raise InvalidArgument(f"metadata value for {k!r} must be printable ASCII")
+        if k.lower() == WRITE_TOKEN:
+            raise InvalidArgument(f"metadata key {WRITE_TOKEN!r} is reserved (it marks conditional writes)")
         out[k.lower()] = v
     return out
 
