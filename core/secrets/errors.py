@@ -2,8 +2,8 @@
 
 Built on ``core.errors.CircleError`` like ``core.storage.errors``; each error mixes in the matching
 builtin (``SecretNotFound`` is a ``KeyError``) so ordinary code keeps working. Messages are built from
-names, versions and provider error codes only: a secret value never reaches an exception (providers translate SDK errors at the
-edge and drop the SDK exception, whose text we do not control).
+names, versions and provider error codes only: a secret value never reaches an exception (providers
+translate SDK errors at the edge and drop the SDK exception, whose text we do not control).
 """
 
 from __future__ import annotations
