@@ -37,6 +37,7 @@ from .errors import (
     Unauthenticated,
     Unsupported,
 )
+from .etag import unquote_etag
 from .retry import RetryPolicy
 
 T = TypeVar("T")
@@ -200,7 +201,7 @@ class ObjectStore:
             content_type=content_type,
             metadata=normalise_metadata(metadata),
             if_none_match=_create_only(if_none_match),
-            if_match=_unquote(if_match),
+            if_match=unquote_etag(if_match),
         )
         caps = self.capabilities
         if opts.if_none_match:
@@ -234,7 +235,7 @@ class ObjectStore:
         if rng is not None and rng.is_empty:
             info = self.head(key)
             return ObjectReader([], info)
-        reader = self._call("get", full, lambda: self._backend.get(full, rng, _unquote(if_match)))
+        reader = self._call("get", full, lambda: self._backend.get(full, rng, unquote_etag(if_match)))
         reader.info = self._strip(reader.info)
         return reader
 
@@ -254,7 +255,7 @@ class ObjectStore:
         full = self._full(key)
         if if_match:
             self._require(self.capabilities.delete_with_if_match, "do conditional deletes")
-        self._call("delete", full, lambda: self._backend.delete(full, _unquote(if_match)))
+        self._call("delete", full, lambda: self._backend.delete(full, unquote_etag(if_match)))
 
     def delete_many(self, keys: Iterable[str]) -> list[DeleteFailure]:
         """Delete in native batches (S3 1000, Azure 256 keys a request); returns per-key failures."""
@@ -365,10 +366,6 @@ def _rewinder(data: PutData) -> Callable[[], object] | None:
         start = stream.tell()
         return lambda: stream.seek(start)
     return None
-
-
-def _unquote(etag: str | None) -> str | None:
-    return etag.strip().strip('"') if etag else None
 
 
 __all__ = ["ObjectStore", "StorageError", "normalise_metadata"]

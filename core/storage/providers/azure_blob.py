@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -496,8 +497,8 @@ class AzureBlobBackend(Backend):
         entries: list[tuple[str, ObjectInfo | CommonPrefix]] = []
         while True:
             batch, next_marker = self.call(
-                "list", prefix, lambda m=marker: self._list_once(prefix, delimiter, limit, m)
-            )  # type: ignore[misc]
+                "list", prefix, functools.partial(self._list_once, prefix, delimiter, limit, marker)
+            )
             fresh = [e for e in batch if after is None or e[0] > after]
             room = limit - len(entries)
             if len(fresh) > room:  # this service page overflows ours: resume inside it next time
