@@ -500,3 +500,62 @@ def test_storage_loads_the_secrets_package_only_for_a_secret_reference() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+# -- one error base for storage and secrets, one ETag normaliser ------------------------------------------
+
+
+def test_storage_and_secrets_errors_share_one_base_and_one_pickling_rule() -> None:
+    from core.errors import CircleError
+    from core.secrets.errors import SecretNotFound, SecretsError, SecretsTransientError
+
+    storage = TransientError(
+        "upstream said password=hunter2", provider="s3", operation="put", bucket="b", key="k", request_id="r-9"
+    )
+    secret = SecretNotFound("no such secret", provider="aws-sm", operation="get", name="db", code="ResourceNotFound")
+    for err in (storage, secret, SecretsTransientError("busy", provider="gcp-sm")):
+        assert isinstance(err, CircleError)
+        clone = pickle.loads(pickle.dumps(err))
+        assert type(clone) is type(err) and str(clone) == str(err)
+        assert vars(clone) == vars(err)  # reason, provider, operation, retryable, request id... all kept
+    assert storage.retryable and not secret.retryable
+    assert "hunter2" not in storage.reason and "hunter2" not in str(storage)
+    assert isinstance(secret, KeyError) and isinstance(secret, SecretsError)
+    assert str(secret) == "get aws-sm:db: no such secret [ResourceNotFound]"
+    assert redact is __import__("core.errors", fromlist=["redact"]).redact  # one redaction rule
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ('"abc"', "abc"),
+        ("abc", "abc"),
+        (' "abc" ', "abc"),
+        ('W/"abc"', "abc"),
+        ('"a-3"', "a-3"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_one_etag_normaliser(given: str | None, canonical: str | None) -> None:
+    from core.storage.etag import quote_etag, unquote_etag
+
+    assert unquote_etag(given) == canonical
+    if canonical:
+        assert quote_etag(canonical) == f'"{canonical}"'
+        assert quote_etag(quote_etag(canonical)) == quote_etag(canonical)
+    assert quote_etag("*") == "*"
+
+
+def test_if_match_accepts_quoted_and_weak_etags() -> None:
+    store = open_store("memory://")
+    info = store.put("k", b"v")
+    assert store.get("k", if_match=f'W/"{info.etag}"').read() == b"v"
+    store.put("k", b"w", if_match=f'"{info.etag}"')
+    with pytest.raises(PreconditionFailed):
+        store.delete("k", if_match=f'"{info.etag}"')
+
+
+def test_the_write_token_is_reserved_and_never_shown() -> None:
+    with pytest.raises(InvalidArgument):
+        normalise_metadata({"circle_write_token": "forged"})
