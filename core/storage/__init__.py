@@ -87,7 +87,7 @@ def open_store(
 
 
 def _resolve_secret_refs(
-    options: dict[str, Any], resolver: Resolver | None, *, refresh: bool = False
+    options: dict[str, Any], resolver: Resolver | None = None, *, refresh: bool = False
 ) -> dict[str, Any]:
     """Replace ``secret://store/name[#field]`` option values with the secret's value (``options`` itself
     when none is a reference). ``refresh=True`` reads past the secrets cache."""
