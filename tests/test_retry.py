@@ -653,3 +653,24 @@ def test_s3_conditional_request_conflict_409_is_retried(s3_proxied: Proxied, nam
     assert [s.fault for s in proxy.requests if is_op(s)] == ["409", None]
     proxy.clear()
     spec.check(store)
+
+
+@pytest.mark.parametrize("condition", ["create_only", "cas"])
+def test_committed_multipart_commit_whose_answer_was_lost_succeeds(proxied: Proxied, condition: str) -> None:
+    """A multipart/block upload's commit request (CompleteMultipartUpload, Put Block List, the last
+    resumable chunk) commits, its answer is lost; the re-sent commit fails (the upload is gone, or the
+    condition now fails) and the read-back finds our token: success, with our bytes."""
+    store, data = _multipart(proxied)
+    baseline = proxied.requests_for(lambda: store.put("mp/base", _stream(data)))
+    commit = _signature(baseline[-1])
+    earlier = sum(1 for s in baseline[:-1] if _signature(s) == commit)
+    kwargs: dict[str, Any] = {"if_none_match": "*"}
+    if condition == "cas":
+        kwargs = {"if_match": store.put("mp/obj", b"old").etag}
+        proxied.proxy.clear()
+    proxied.proxy.inject(lost_response(), skip=earlier, times=1, match=lambda s: _signature(s) == commit)
+    store.put("mp/obj", _stream(data), **kwargs)
+    commits = [s for s in proxied.proxy.requests if _signature(s) == commit][earlier:]
+    assert commits[0].fault == "lost:drop" and commits[0].upstream_status in (200, 201)
+    proxied.proxy.clear()
+    assert store.get("mp/obj").read() == data

@@ -344,11 +344,13 @@ class GCSBackend(Backend):
             self._ensure_absent(key, "put")
         stream = _PartStream(body.parts(self.part_size))
         try:
-            self._resumable_upload(blob, key, stream, content_type, cond, opts.if_none_match)
+            self._resumable_upload(blob, key, stream, content_type, cond, opts.if_none_match, resolve)
         except StorageError:
             if stream.error is not None:  # the caller's iterable failed: raise its own error
                 raise stream.error from None
             raise
+        if resolved:
+            return dataclasses.replace(resolved[0], metadata=dict(opts.metadata))
         return self._without_token(self._info(blob))
 
     @staticmethod
@@ -358,7 +360,14 @@ class GCSBackend(Backend):
         return dataclasses.replace(info, metadata={k: v for k, v in info.metadata.items() if k != WRITE_TOKEN})
 
     def _resumable_upload(
-        self, blob: Blob, key: str, stream: _PartStream, content_type: str, cond: Mapping[str, int], create_only: bool
+        self,
+        blob: Blob,
+        key: str,
+        stream: _PartStream,
+        content_type: str,
+        cond: Mapping[str, int],
+        create_only: bool,
+        resolve: Callable[[StorageError], Any] | None = None,
     ) -> None:
         """A resumable upload, one chunk (= one part) per request, each request retried by ``self.call``.
 
@@ -410,14 +419,30 @@ class GCSBackend(Backend):
             failed = False
             return response if upload.finished else None
 
+        resolved = False
+
+        def read_back(error: StorageError) -> Any:
+            """A conditional upload's final chunk committed but its answer was lost, and the session is
+            gone (404) or the re-sent chunk failed its condition: ``resolve`` finds our token (or raises)."""
+            nonlocal resolved
+            if resolve is None:
+                raise error
+            resolve(error)
+            resolved = True
+            return True
+
         response: Any = None
         try:
             while response is None:
-                response = self._conditional("put", key, create_only, send_chunk)
+                response = self._conditional(
+                    "put", key, create_only, send_chunk, resolve=read_back if resolve is not None else None
+                )
         except IntegrityError as exc:
             if isinstance(exc.__cause__, DataCorruption):
                 self._discard(key, exc.__cause__.response)
             raise
+        if resolved:
+            return
         blob._set_properties(response.json())  # what upload_from_file does with the final answer
 
     def _closed_session(self, key: str, stream: _PartStream, response: Any) -> Any:
