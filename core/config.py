@@ -36,10 +36,10 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from core.documents import ConfigError, read_document
 from core.storage import ObjectStore, open_store
 from core.storage.errors import InvalidArgument
 from core.storage.options import OptionError
@@ -57,10 +57,6 @@ ENV_SECRETS_URL = "CIRCLE_SECRETS_URL"
 ENV_SECRETS_VAULT = "CIRCLE_SECRETS_VAULT"  # the older way to name the store behind secret://vault/...
 CONDITIONAL_WRITES = {"write_with_if_none_match": "create-only", "write_with_if_match": "compare-and-swap"}
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message names the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,18 +225,6 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: str | None =
         raise ConfigError("CIRCLE_CONFIG is not set: name the configuration file")
     data = read_document(path)
     return parse_config(data, env=env if env is not None else os.environ.get("CIRCLE_ENV") or None, environ=os.environ)
-
-
-def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The TOML document at ``path``; a missing or malformed file is a ``ConfigError``."""
-    import tomllib  # only when a file is read: adapters import this module on every cold start
-
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"configuration file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
 def parse_config(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -312,3 +313,36 @@ def test_concurrent_puts_and_deletes_sharing_folders(root: Path, fs: ObjectStore
         assert isinstance(entry, ObjectInfo)
         assert entry.etag == md5_hex(fs.get(entry.key).read())
     assert not [p for p in tree(root) if ".circle-tmp-" in p]
+
+
+def _bounded(fn: Callable[[], object], seconds: float = 10.0) -> object:
+    """Run ``fn`` in a thread; fail (instead of hanging the suite) if it blocks. Returns its result or error."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(fn())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "the operation blocked (a FIFO opened without O_NONBLOCK?)"
+    return outcome[0]
+
+
+def test_a_fifo_inside_the_root_is_refused_without_blocking(root: Path, fs: ObjectStore) -> None:
+    fs.put("dir/real.txt", b"data")
+    os.mkfifo(root / "dir" / "pipe")
+    for op in (lambda: fs.head("dir/pipe"), lambda: fs.get("dir/pipe"), lambda: fs.copy("dir/pipe", "dir/copy")):
+        error = _bounded(op)
+        assert isinstance(error, NotFound), error
+        assert "not a regular file" in str(error)
+    assert _bounded(lambda: fs.exists("dir/pipe")) is False
+    listed = _bounded(lambda: [getattr(o, "key", None) for o in fs.list("dir/")])
+    assert listed == ["dir/real.txt"]  # the FIFO is no object
+    # the key's lock stripe was released: a write to the same key proceeds (a regular file replaces the FIFO)
+    written = _bounded(lambda: fs.put("dir/pipe", b"x"))
+    assert not isinstance(written, BaseException), written
+    assert fs.get("dir/pipe").read() == b"x"

@@ -7,10 +7,11 @@ import io
 import pickle
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import pytest
 
+from core.credentials import install_resolver
 from core.storage import (
     AlreadyExists,
     ByteRange,
@@ -19,6 +20,7 @@ from core.storage import (
     NotFound,
     ObjectInfo,
     ObjectReader,
+    ObjectStore,
     PermissionDenied,
     PreconditionFailed,
     RetryPolicy,
@@ -436,3 +438,124 @@ def test_prefetch_yields_in_order_raises_errors_and_stops_its_reader() -> None:
     gen.close()  # the consumer gives up: the reader thread must end, having read only a bounded amount
     assert not any(t.name == "circle-prefetch" for t in threading.enumerate())
     assert pulled <= 5
+
+
+# -- credentials through a resolver the store is given (core.storage never imports core.secrets) ---------
+
+
+class _Resolver:
+    """Answers references from a dict and records each call (what a secrets service would be asked)."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.calls: list[tuple[dict[str, str], bool]] = []
+
+    def __call__(self, references: Mapping[str, str], *, refresh: bool = False) -> dict[str, str]:
+        self.calls.append((dict(references), refresh))
+        return {option: self.values[ref] for option, ref in references.items()}
+
+
+def _s3_access_key(store: ObjectStore) -> str:
+    return str(store._backend.client._request_signer._credentials.access_key)  # type: ignore[attr-defined]
+
+
+def _referencing_store(**extra: object) -> ObjectStore:
+    return open_store(
+        "s3://bucket",
+        endpoint_url="http://127.0.0.1:9",  # never contacted: only the client is built
+        region="us-east-1",
+        access_key_id="secret://vault/key#id",
+        secret_access_key="secret://vault/key#secret",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_open_store_resolves_references_with_the_resolver_it_is_given() -> None:
+    resolver = _Resolver({"secret://vault/key#id": "AKIDGIVEN", "secret://vault/key#secret": "s3cr3t"})
+    with _referencing_store(resolver=resolver) as store:
+        assert _s3_access_key(store) == "AKIDGIVEN"
+    assert resolver.calls == [
+        ({"access_key_id": "secret://vault/key#id", "secret_access_key": "secret://vault/key#secret"}, False)
+    ]
+
+
+def test_an_installed_resolver_serves_stores_opened_without_one() -> None:
+    resolver = _Resolver({"secret://vault/key#id": "AKIDINSTALLED", "secret://vault/key#secret": "s3cr3t"})
+    previous = install_resolver(resolver)
+    try:
+        with _referencing_store() as store:
+            assert _s3_access_key(store) == "AKIDINSTALLED"
+    finally:
+        install_resolver(previous)
+    assert len(resolver.calls) == 1
+
+
+def test_storage_loads_the_secrets_package_only_for_a_secret_reference() -> None:
+    code = (
+        "import sys\n"
+        "from core.storage import open_store\n"
+        "open_store('memory://plain').put('k', b'v')\n"
+        "assert 'core.secrets' not in sys.modules, 'core.storage imported core.secrets'\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+# -- one error base for storage and secrets, one ETag normaliser ------------------------------------------
+
+
+def test_storage_and_secrets_errors_share_one_base_and_one_pickling_rule() -> None:
+    from core.errors import CircleError
+    from core.secrets.errors import SecretNotFound, SecretsError, SecretsTransientError
+
+    storage = TransientError(
+        "upstream said password=hunter2", provider="s3", operation="put", bucket="b", key="k", request_id="r-9"
+    )
+    secret = SecretNotFound("no such secret", provider="aws-sm", operation="get", name="db", code="ResourceNotFound")
+    for err in (storage, secret, SecretsTransientError("busy", provider="gcp-sm")):
+        assert isinstance(err, CircleError)
+        clone = pickle.loads(pickle.dumps(err))
+        assert type(clone) is type(err) and str(clone) == str(err)
+        assert vars(clone) == vars(err)  # reason, provider, operation, retryable, request id... all kept
+    assert storage.retryable and not secret.retryable
+    assert "hunter2" not in storage.reason and "hunter2" not in str(storage)
+    assert isinstance(secret, KeyError) and isinstance(secret, SecretsError)
+    assert str(secret) == "get aws-sm:db: no such secret [ResourceNotFound]"
+    assert redact is __import__("core.errors", fromlist=["redact"]).redact  # one redaction rule
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ('"abc"', "abc"),
+        ("abc", "abc"),
+        (' "abc" ', "abc"),
+        ('W/"abc"', "abc"),
+        ('"a-3"', "a-3"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_one_etag_normaliser(given: str | None, canonical: str | None) -> None:
+    from core.storage.etag import quote_etag, unquote_etag
+
+    assert unquote_etag(given) == canonical
+    if canonical:
+        assert quote_etag(canonical) == f'"{canonical}"'
+        assert quote_etag(quote_etag(canonical)) == quote_etag(canonical)
+    assert quote_etag("*") == "*"
+
+
+def test_if_match_accepts_quoted_and_weak_etags() -> None:
+    store = open_store("memory://")
+    info = store.put("k", b"v")
+    assert store.get("k", if_match=f'W/"{info.etag}"').read() == b"v"
+    store.put("k", b"w", if_match=f'"{info.etag}"')
+    with pytest.raises(PreconditionFailed):
+        store.delete("k", if_match=f'"{info.etag}"')
+
+
+def test_the_write_token_is_reserved_and_never_shown() -> None:
+    with pytest.raises(InvalidArgument):
+        normalise_metadata({"circle_write_token": "forged"})

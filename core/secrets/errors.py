@@ -1,22 +1,18 @@
 """One error tree for every secrets store.
 
-Like ``core.storage.errors``, each error mixes in the matching builtin (``SecretNotFound`` is a
-``KeyError``) so ordinary code keeps working. Messages are built from names, versions and provider
-error codes only: a secret value never reaches an exception (providers translate SDK errors at the
-edge and drop the SDK exception, whose text we do not control).
+Built on ``core.errors.CircleError`` like ``core.storage.errors``; each error mixes in the matching
+builtin (``SecretNotFound`` is a ``KeyError``) so ordinary code keeps working. Messages are built from
+names, versions and provider error codes only: a secret value never reaches an exception (providers
+translate SDK errors at the edge and drop the SDK exception, whose text we do not control).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from core.storage.errors import redact
+from core.errors import CircleError
 
 
-class SecretsError(Exception):
-    """Base of every secrets error. ``retryable`` says whether the same call may succeed later."""
-
-    retryable_default = False
+class SecretsError(CircleError):
+    """Base of every secrets error; adds the secret's name and the provider's error code."""
 
     def __init__(
         self,
@@ -30,39 +26,17 @@ class SecretsError(Exception):
         request_id: str | None = None,
         retryable: bool | None = None,
     ) -> None:
-        self.reason = redact(message)
-        self.provider = provider
-        self.operation = operation
         self.name = name
         self.code = code
-        self.status = status
-        self.request_id = request_id
-        self.retryable = self.retryable_default if retryable is None else retryable
-        super().__init__(self._render())
-
-    def _render(self) -> str:
-        head = " ".join(
-            p for p in (self.operation, f"{self.provider or '?'}:{self.name}" if self.name else self.provider) if p
+        super().__init__(
+            message, provider=provider, operation=operation, request_id=request_id, status=status, retryable=retryable
         )
-        text = f"{head}: {self.reason}" if head else self.reason
-        if self.code:
-            text += f" [{self.code}]"
-        if self.request_id:
-            text += f" (request id {self.request_id})"
-        return text
 
-    def __str__(self) -> str:  # KeyError would otherwise repr() the message
-        return self._render()
+    def _where(self) -> str:
+        return f"{self.provider or '?'}:{self.name}" if self.name else (self.provider or "")
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self._render(), self.__dict__.copy()))
-
-
-def _rebuild(cls: type[SecretsError], message: str, state: dict[str, Any]) -> SecretsError:
-    err = cls.__new__(cls)
-    Exception.__init__(err, message)
-    err.__dict__.update(state)
-    return err
+    def _suffix(self) -> str:
+        return f" [{self.code}]" if self.code else ""
 
 
 class SecretNotFound(SecretsError, KeyError):

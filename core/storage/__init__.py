@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from core.credentials import Resolver, current_resolver, is_reference
+
 from .api import Backend, ByteRange, CommonPrefix, DeleteFailure, ListPage, ObjectInfo, ObjectReader
 from .capabilities import Capabilities
 from .errors import (
@@ -39,12 +41,19 @@ from .transfer import copy_object
 PROVIDERS: dict[str, str] = {spec.scheme: spec.factory for spec in BUILTIN}
 
 
-def open_store(url: str, *, retry: RetryPolicy | Mapping[str, Any] | None = None, **options: Any) -> ObjectStore:
+def open_store(
+    url: str,
+    *,
+    retry: RetryPolicy | Mapping[str, Any] | None = None,
+    resolver: Resolver | None = None,
+    **options: Any,
+) -> ObjectStore:
     """Open ``s3://bucket[/prefix]``, ``az://container[/prefix]``, ``gs://bucket[/prefix]``,
     ``file:///abs/path`` or ``memory://[name]``. A prefix in the URL scopes every key.
 
     Options are provider settings (``endpoint_url=``, ``region=``, ``profile=``, ``connection_string=``,
-    ``project=``, ...); values of the form ``secret://store/name`` are resolved through ``core.secrets``.
+    ``project=``, ...); values of the form ``secret://store/name`` are resolved by ``resolver`` (default:
+    ``core.credentials.current_resolver()``, the secrets package unless another one was installed).
     ``retry`` is a ``RetryPolicy`` or its fields as a mapping (``{max_attempts = 3}`` in circle.toml).
     """
     if isinstance(retry, Mapping):
@@ -58,8 +67,8 @@ def open_store(url: str, *, retry: RetryPolicy | Mapping[str, Any] | None = None
     location, prefix = spec.split(url)
     check_options(spec, options)  # before any secret is read or SDK imported
     factory = spec.load_factory()
-    resolved = _resolve_secret_refs(options)
-    reopen = _reopener(factory, location, options, resolved) if resolved is not options else None
+    resolved = _resolve_secret_refs(options, resolver)
+    reopen = _reopener(factory, location, options, resolved, resolver) if resolved is not options else None
     return ObjectStore(factory(location, resolved), prefix=prefix, retry=retry, reopen=reopen)
 
 
@@ -71,23 +80,24 @@ def check_options(spec: ProviderSpec, options: Mapping[str, Any]) -> StoreOption
         raise InvalidArgument(f"option {exc}", provider=spec.scheme) from None
 
 
-def _is_reference(value: object) -> bool:
-    return isinstance(value, str) and value.startswith("secret://")
-
-
-def _resolve_secret_refs(options: dict[str, Any], *, refresh: bool = False) -> dict[str, Any]:
+def _resolve_secret_refs(
+    options: dict[str, Any], resolver: Resolver | None = None, *, refresh: bool = False
+) -> dict[str, Any]:
     """Replace ``secret://store/name[#field]`` option values with the secret's value (``options`` itself
     when none is a reference). ``refresh=True`` reads past the secrets cache."""
-    refs = {k: v for k, v in options.items() if _is_reference(v)}
+    refs = {k: v for k, v in options.items() if is_reference(v)}
     if not refs:
         return options
-    from core.secrets import resolve_references  # lazy: most stores reference no secret
-
-    return {**options, **resolve_references(refs, refresh=refresh)}
+    resolve = resolver or current_resolver()  # the default is loaded only when a store references a secret
+    return {**options, **resolve(refs, refresh=refresh)}
 
 
 def _reopener(
-    factory: Callable[[str, dict[str, Any]], Backend], location: str, options: dict[str, Any], resolved: dict[str, Any]
+    factory: Callable[[str, dict[str, Any]], Backend],
+    location: str,
+    options: dict[str, Any],
+    resolved: dict[str, Any],
+    resolver: Resolver | None,
 ) -> Callable[[], Backend | None]:
     """How a store whose options reference secrets rebuilds its backend after a credential was rejected:
     read the references again past the cache; None when they still hold what is in use (a retry
@@ -96,7 +106,7 @@ def _reopener(
 
     def reopen() -> Backend | None:
         nonlocal in_use
-        fresh = _resolve_secret_refs(options, refresh=True)
+        fresh = _resolve_secret_refs(options, resolver, refresh=True)
         if fresh == in_use:
             return None
         backend = factory(location, fresh)

@@ -1,24 +1,30 @@
 """The storage port: the value types every store speaks and the ``Backend`` a provider implements.
 
 Providers implement ``Backend`` (one method per operation, SDK calls only). ``ObjectStore`` (store.py)
-wraps a backend with what is the same everywhere: key validation and scoping, capability checks,
-error translation and retries.
+wraps a backend with what is the same everywhere: key validation and scoping, capability checks and
+credential refresh. Retries happen once, per HTTP request, inside the backend (``Backend.call``).
 """
 
 from __future__ import annotations
 
 import abc
 import io
+import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, ClassVar, Literal, TypeVar
 
 from .capabilities import Capabilities
-from .errors import InvalidArgument, StorageError, Unsupported
+from .errors import AlreadyExists, InvalidArgument, NotFound, PreconditionFailed, StorageError, Unsupported
 from .retry import RetryPolicy
 
 T = TypeVar("T")
+log = logging.getLogger("circle.storage")
+#: what a conditional request answers when its condition does not hold (or, re-sent, its own write)
+CONDITION_FAILURES = (AlreadyExists, PreconditionFailed, NotFound)
+#: metadata key holding a per-write token on conditional puts (read back after a lost answer; hidden)
+WRITE_TOKEN = "circle_write_token"
 PutData = bytes | bytearray | memoryview | IO[bytes] | Iterable[bytes]
 PresignMethod = Literal["GET", "PUT"]
 DEFAULT_CHUNK = 1024 * 1024
@@ -209,18 +215,83 @@ class Backend(abc.ABC):
     def translate(self, exc: BaseException, operation: str, key: str | None) -> StorageError:
         """Map an SDK or transport exception to the error tree."""
 
-    def call(self, operation: str, key: str | None, fn: Callable[[], T], *, retryable: bool = True) -> T:
-        """Run one request under the retry policy, translating whatever the SDK raises."""
+    def guard(self, operation: str, key: str | None, fn: Callable[[], T]) -> T:
+        """Run ``fn`` once, translating whatever the SDK raises (no retry: ``call`` retries requests)."""
+        try:
+            return fn()
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise self.translate(exc, operation, key) from exc
+
+    def call(
+        self,
+        operation: str,
+        key: str | None,
+        fn: Callable[[], T],
+        *,
+        retryable: bool = True,
+        resolve: Callable[[StorageError], T] | None = None,
+    ) -> T:
+        """Run one HTTP request under the retry policy, translating whatever the SDK raises.
+
+        This is the only retry layer. ``resolve`` is for a conditional request that may commit: after
+        an attempt failed in a way that may have reached the service (a 5xx, a timeout, a dropped
+        connection), a later attempt's condition failure (``AlreadyExists``, ``PreconditionFailed``,
+        ``NotFound``) may be our own earlier write answering. ``resolve(error)`` then reads the object
+        back and returns our result, or raises ``error`` when the object does not carry what we wrote.
+        """
+        uncertain = False
 
         def attempt() -> T:
+            nonlocal uncertain
             try:
-                return fn()
-            except StorageError:
+                return self.guard(operation, key, fn)
+            except CONDITION_FAILURES as exc:
+                if resolve is not None and uncertain:
+                    log.info(
+                        "conditional request may have committed before its answer was lost: reading back",
+                        extra={"store": self.describe(), "operation": operation, "error": type(exc).__name__},
+                    )
+                    return resolve(exc)
                 raise
-            except Exception as exc:
-                raise self.translate(exc, operation, key) from exc
+            except StorageError as exc:
+                uncertain = uncertain or exc.retryable
+                raise
 
         return self.retry.call(attempt, retryable=retryable)
+
+    # -- reading back after a lost answer (the ``resolve`` of a conditional ``call``) -------------------
+    def written_by(self, key: str, token: str, error: StorageError) -> ObjectInfo:
+        """The object at ``key`` if it carries our per-write ``token`` (our write committed, its answer was
+        lost); otherwise ``error``, the condition failure the re-sent request met."""
+        try:
+            info = self.head(key)
+        except NotFound:
+            raise error from None
+        if info.metadata.get(WRITE_TOKEN) != token:
+            raise error
+        return info
+
+    def deleted(self, key: str, error: StorageError) -> None:
+        """A conditional delete whose answer was lost: the object being absent now is our success."""
+        try:
+            self.head(key)
+        except NotFound:
+            return
+        raise error
+
+    def copied(self, src_key: str, dst_key: str, error: StorageError) -> ObjectInfo:
+        """A create-only copy whose answer was lost: the target holding the source's bytes (same size and
+        a common checksum, or the same write token or ETag) is our success; anything else is ``error``."""
+        try:
+            target = self.head(dst_key)
+            source = self.head(src_key)
+        except NotFound:
+            raise error from None
+        if same_object(source, target):
+            return target
+        raise error
 
     @abc.abstractmethod
     def head(self, key: str) -> ObjectInfo: ...
@@ -341,3 +412,17 @@ def _checked_chunks(data: Iterable[bytes]) -> Iterator[bytes]:
         if not isinstance(chunk, bytes | bytearray | memoryview):
             raise InvalidArgument(f"put() iterable yielded {type(chunk).__name__}, not bytes")
         yield bytes(chunk)
+
+
+def same_object(a: ObjectInfo, b: ObjectInfo) -> bool:
+    """Whether two objects hold the same write: same size, and the same write token, a common checksum
+    or the same ETag (what a server-side copy keeps of its source)."""
+    if a.size != b.size:
+        return False
+    token = a.metadata.get(WRITE_TOKEN)
+    if token is not None:
+        return b.metadata.get(WRITE_TOKEN) == token
+    common = set(a.checksums) & set(b.checksums)
+    if common:
+        return all(a.checksums[k] == b.checksums[k] for k in common)
+    return a.etag is not None and a.etag == b.etag

@@ -7,36 +7,11 @@ No SDK exception leaves the public API: providers translate at the edge.
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
-_SECRET_PATTERNS = [
-    # query-string signatures: S3 (SigV2/V4), GCS V4, Azure SAS
-    re.compile(
-        r"(?i)((?:x-amz-signature|x-goog-signature|signature|sig|x-amz-security-token|x-amz-credential|"
-        r"x-goog-credential|awsaccesskeyid)=)[^&\s'\"]+"
-    ),
-    # connection strings and key material
-    re.compile(
-        r"(?i)((?:accountkey|sharedaccesssignature|sharedaccesskey|password|secret_access_key|"
-        r"aws_secret_access_key|client_secret|private_key)['\"]?\s*[=:]\s*['\"]?)[^;&\s'\"]+"
-    ),
-    re.compile(r"(?i)(authorization\s*[=:]\s*['\"]?)[^'\"\n]+"),
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[^-]*-----END [A-Z ]*PRIVATE KEY-----"),
-]
+from core.errors import CircleError, redact
 
 
-def redact(text: str) -> str:
-    """Replace credential material in ``text`` (signed URLs, connection strings) with ``***``."""
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + "***", text) if pattern.groups else pattern.sub("***", text)
-    return text
-
-
-class StorageError(Exception):
-    """Base of every storage error. ``retryable`` says whether the same call may succeed later."""
-
-    retryable_default = False
+class StorageError(CircleError):
+    """Base of every storage error; adds the bucket and key it concerns."""
 
     def __init__(
         self,
@@ -50,41 +25,17 @@ class StorageError(Exception):
         status: int | None = None,
         retryable: bool | None = None,
     ) -> None:
-        self.reason = redact(message)
-        self.provider = provider
-        self.operation = operation
         self.bucket = bucket
         self.key = key
-        self.request_id = request_id
-        self.status = status
-        self.retryable = self.retryable_default if retryable is None else retryable
-        super().__init__(self._render())
+        super().__init__(
+            message, provider=provider, operation=operation, request_id=request_id, status=status, retryable=retryable
+        )
 
-    def _render(self) -> str:
-        where = ""
-        if self.provider or self.bucket:
-            where = f"{self.provider or '?'}://{self.bucket or ''}"
-            if self.key is not None:
-                where += f"/{self.key}"
-        parts = [p for p in (self.operation, where) if p]
-        head = " ".join(parts)
-        text = f"{head}: {self.reason}" if head else self.reason
-        if self.request_id:
-            text += f" (request id {self.request_id})"
-        return text
-
-    def __str__(self) -> str:
-        return self._render()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), self.reason, self.__dict__.copy()))
-
-
-def _rebuild(cls: type[StorageError], message: str, state: dict[str, Any]) -> StorageError:
-    err = cls.__new__(cls)
-    Exception.__init__(err, message)
-    err.__dict__.update(state)
-    return err
+    def _where(self) -> str:
+        if not (self.provider or self.bucket):
+            return ""
+        where = f"{self.provider or '?'}://{self.bucket or ''}"
+        return where + (f"/{self.key}" if self.key is not None else "")
 
 
 class NotFound(StorageError, FileNotFoundError):
@@ -163,7 +114,9 @@ def error_for_status(status: int | None, code: str | None = None) -> type[Storag
     if status == 412:
         return PreconditionFailed
     if status == 409:
-        return AlreadyExists if code in {"blobalreadyexists", "conditionalrequestconflict", ""} else StorageError
+        if code in {"conditionalrequestconflict", "operationaborted"}:
+            return TransientError  # a concurrent conditional write on S3: AWS says to retry
+        return AlreadyExists if code in {"blobalreadyexists", ""} else StorageError
     if status == 401:
         return Unauthenticated
     if status == 403:
@@ -179,3 +132,21 @@ def error_for_status(status: int | None, code: str | None = None) -> type[Storag
     if status == 501:
         return Unsupported
     return StorageError
+
+
+__all__ = [
+    "AlreadyExists",
+    "IntegrityError",
+    "InvalidArgument",
+    "InvalidKey",
+    "NotFound",
+    "PermissionDenied",
+    "PreconditionFailed",
+    "StorageError",
+    "Throttled",
+    "TransientError",
+    "Unauthenticated",
+    "Unsupported",
+    "error_for_status",
+    "redact",
+]

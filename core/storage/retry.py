@@ -1,7 +1,8 @@
 """One retry policy for every provider: exponential backoff with full jitter, an attempt cap and a
 total time budget (obstore's defaults: 10 attempts, 3 minutes).
 
-SDK-internal retries are switched off in every provider so attempts never multiply.
+It is applied in exactly one place, ``Backend.call``, once per HTTP request. SDK-internal retries are
+switched off in every provider and ``ObjectStore`` does not retry, so attempts never multiply.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TypeVar
 from .errors import StorageError
 
 T = TypeVar("T")
-log = logging.getLogger("core.storage.retry")
+log = logging.getLogger("circle.storage.retry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +48,13 @@ class RetryPolicy:
                 if self.clock() - started + delay > self.total_timeout:
                     raise
                 log.debug(
-                    "retrying %s after %s (attempt %d, sleeping %.3fs)",
-                    exc.operation,
-                    type(exc).__name__,
-                    attempt,
-                    delay,
+                    "retrying a request",
+                    extra={
+                        "operation": exc.operation,
+                        "error": type(exc).__name__,
+                        "attempt": attempt,
+                        "delay_s": round(delay, 3),
+                    },
                 )
                 self.sleep(delay)
 

@@ -1,7 +1,8 @@
 """``ObjectStore``: the public face of every store.
 
-What is the same on every cloud lives here once: key validation and prefix scoping, capability checks,
-retries and error translation. A ``Backend`` only maps each operation onto its SDK.
+What is the same on every cloud lives here once: key validation and prefix scoping, capability checks
+and the credential refresh of ``secret://`` stores. Retries are not here: a ``Backend`` retries each
+HTTP request itself (``Backend.call``), so an operation of several requests never multiplies attempts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, TypeVar, cast
 
 from .api import (
+    WRITE_TOKEN,
     Backend,
     Body,
     ByteRange,
@@ -35,6 +37,7 @@ from .errors import (
     Unauthenticated,
     Unsupported,
 )
+from .etag import unquote_etag
 from .retry import RetryPolicy
 
 T = TypeVar("T")
@@ -155,6 +158,9 @@ class ObjectStore:
         return full
 
     def _strip(self, info: ObjectInfo) -> ObjectInfo:
+        """The caller's view of an object: key relative to the prefix, no internal write token."""
+        if WRITE_TOKEN in info.metadata:
+            info = dataclasses.replace(info, metadata={k: v for k, v in info.metadata.items() if k != WRITE_TOKEN})
         if not self._prefix:
             return info
         return dataclasses.replace(info, key=info.key[len(self._prefix) :])
@@ -166,15 +172,16 @@ class ObjectStore:
             )
 
     def _call(self, operation: str, key: str | None, fn: Callable[[], T]) -> T:
-        """One backend request (``fn`` reads ``self._backend`` when it runs); retried once on a renewed
-        backend when the credential was rejected and secret references may hold a rotated one."""
+        """One backend operation (``fn`` reads ``self._backend`` when it runs), not retried here (its
+        requests were); run once more on a renewed backend when the credential was rejected and secret
+        references may hold a rotated one."""
         backend = self._backend
         try:
-            return backend.call(operation, key, fn)
+            return backend.guard(operation, key, fn)
         except _REJECTED as exc:
             if not self._handle.renew(backend, exc):
                 raise
-        return self._backend.call(operation, key, fn)
+        return self._backend.guard(operation, key, fn)
 
     # -- operations -----------------------------------------------------------------------------------
     def put(
@@ -194,7 +201,7 @@ class ObjectStore:
             content_type=content_type,
             metadata=normalise_metadata(metadata),
             if_none_match=_create_only(if_none_match),
-            if_match=_unquote(if_match),
+            if_match=unquote_etag(if_match),
         )
         caps = self.capabilities
         if opts.if_none_match:
@@ -206,7 +213,7 @@ class ObjectStore:
         rewind = _rewinder(data)  # before the first attempt reads the body
         backend = self._backend
         try:
-            info = backend.put(full, Body(data), opts)
+            info = backend.put(full, Body(data), opts)  # the caller's own data errors pass unchanged
         except _REJECTED as exc:
             if rewind is None or not self._handle.renew(backend, exc):
                 raise
@@ -228,9 +235,8 @@ class ObjectStore:
         if rng is not None and rng.is_empty:
             info = self.head(key)
             return ObjectReader([], info)
-        reader = self._call("get", full, lambda: self._backend.get(full, rng, _unquote(if_match)))
-        if self._prefix:
-            reader.info = self._strip(reader.info)
+        reader = self._call("get", full, lambda: self._backend.get(full, rng, unquote_etag(if_match)))
+        reader.info = self._strip(reader.info)
         return reader
 
     def head(self, key: str) -> ObjectInfo:
@@ -249,7 +255,7 @@ class ObjectStore:
         full = self._full(key)
         if if_match:
             self._require(self.capabilities.delete_with_if_match, "do conditional deletes")
-        self._call("delete", full, lambda: self._backend.delete(full, _unquote(if_match)))
+        self._call("delete", full, lambda: self._backend.delete(full, unquote_etag(if_match)))
 
     def delete_many(self, keys: Iterable[str]) -> list[DeleteFailure]:
         """Delete in native batches (S3 1000, Azure 256 keys a request); returns per-key failures."""
@@ -280,8 +286,6 @@ class ObjectStore:
         page = self._call(
             "list", full_prefix, lambda: self._backend.list_page(full_prefix, delimiter, page_size, token, full_after)
         )
-        if not self._prefix:
-            return page
         cut = len(self._prefix)
         return ListPage(
             [self._strip(o) for o in page.objects],
@@ -337,6 +341,8 @@ def normalise_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
             raise InvalidArgument(f"metadata key {k!r} must be ASCII letters, digits, '-' or '_'")
         if not v.isascii() or any(ord(c) < 32 for c in v):
             raise InvalidArgument(f"metadata value for {k!r} must be printable ASCII")
+        if k.lower() == WRITE_TOKEN:
+            raise InvalidArgument(f"metadata key {WRITE_TOKEN!r} is reserved (it marks conditional writes)")
         out[k.lower()] = v
     return out
 
@@ -360,10 +366,6 @@ def _rewinder(data: PutData) -> Callable[[], object] | None:
         start = stream.tell()
         return lambda: stream.seek(start)
     return None
-
-
-def _unquote(etag: str | None) -> str | None:
-    return etag.strip().strip('"') if etag else None
 
 
 __all__ = ["ObjectStore", "StorageError", "normalise_metadata"]

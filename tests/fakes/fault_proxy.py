@@ -2,7 +2,9 @@
 
 Tests point a store's endpoint at ``proxy.url``; every request is recorded, and armed faults replace
 the upstream's answer for matching requests: an error status with a provider-style body (S3
-``SlowDown``, Azure ``ServerBusy``, plain), or a dropped connection without any answer. Bodies are
+``SlowDown``, Azure ``ServerBusy``, plain), or a dropped connection without any answer. A fault with
+``forward=True`` lets the request reach the upstream first and then loses the upstream's answer
+(``lost_response()``: the write committed, the client sees a dropped connection or an error). Bodies are
 streamed in both directions (``Content-Length`` or chunked) and every end-to-end header (``Range``,
 ``ETag``, ``x-ms-*``, ``x-goog-*``, ...) passes through unchanged; a ``Location`` header naming the
 upstream (GCS resumable upload sessions) is rewritten to the proxy so later requests come back here.
@@ -42,16 +44,19 @@ STREAM_CHUNK = 64 * 1024
 
 @dataclass(frozen=True)
 class Fault:
-    """What to answer instead of the upstream: ``status`` with ``body``, or ``drop`` the connection."""
+    """What to answer instead of the upstream: ``status`` with ``body``, or ``drop`` the connection;
+    with ``forward`` the request is first sent upstream (and committed there), its answer discarded."""
 
     status: int = 503
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     drop: bool = False
+    forward: bool = False
 
     @property
     def label(self) -> str:
-        return "drop" if self.drop else str(self.status)
+        text = "drop" if self.drop else str(self.status)
+        return f"lost:{text}" if self.forward else text
 
 
 def slowdown_503() -> Fault:
@@ -88,6 +93,23 @@ def drop() -> Fault:
     return Fault(drop=True)
 
 
+def lost_response(fault: Fault | None = None) -> Fault:
+    """Let the request reach the upstream (which commits it), then lose the answer: drop the connection,
+    or answer ``fault`` (e.g. ``status(500)``) instead of what the upstream said."""
+    base = fault or drop()
+    return Fault(base.status, base.body, base.headers, drop=base.drop, forward=True)
+
+
+def conditional_conflict_409() -> Fault:
+    """S3's answer to concurrent conditional writes on one key, which AWS says to retry."""
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ConditionalRequestConflict</Code>'
+        b"<Message>A conflicting conditional operation is currently in progress against this resource."
+        b"</Message><RequestId>FAULTPROXY</RequestId></Error>"
+    )
+    return Fault(409, body, (("Content-Type", "application/xml"), ("x-amz-request-id", "FAULTPROXY")))
+
+
 @dataclass
 class Seen:
     """One request as the proxy received it, and the fault answered instead (None if forwarded)."""
@@ -97,6 +119,7 @@ class Seen:
     headers: dict[str, str]
     fault: str | None = None
     status: int | None = None
+    upstream_status: int | None = None  # what the upstream answered to a request whose answer was lost
 
 
 Match = Callable[[Seen], bool]
@@ -248,6 +271,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
         fault = self.proxy._admit(seen)
+        if fault is not None and fault.forward:
+            self._forward(seen, relay=False)
+            seen.upstream_status, seen.status = seen.status, None if fault.drop else fault.status
+            self._answer_fault(fault)
+            return
         if fault is not None:
             for _ in self._body():
                 pass
@@ -269,7 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.wfile.flush()
 
-    def _forward(self, seen: Seen) -> None:
+    def _forward(self, seen: Seen, *, relay: bool = True) -> None:
         up = urlsplit(self.proxy.upstream)
         conn = http.client.HTTPConnection(up.hostname or "127.0.0.1", up.port or 80, timeout=120)
         try:
@@ -287,7 +315,10 @@ class _Handler(BaseHTTPRequestHandler):
                 conn.send(b"0\r\n\r\n")
             response = conn.getresponse()
             seen.status = response.status
-            self._relay(response)
+            if relay:
+                self._relay(response)
+            else:
+                response.read()  # the upstream has answered (and committed); the answer is lost
         finally:
             conn.close()
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.config import ConfigError
+from core.documents import ConfigError
 
 from .rotators import ROTATORS
 from .strategies import STRATEGIES
@@ -104,7 +104,7 @@ def load_rotations(path: str | None = None) -> tuple[RotationSpec, ...]:
     """The ``[[rotation]]`` specs of the file ``path`` or ``CIRCLE_CONFIG`` (none when neither is set)."""
     import os
 
-    from core.config import read_document
+    from core.documents import read_document
 
     path = path or os.environ.get("CIRCLE_CONFIG")
     if not path:

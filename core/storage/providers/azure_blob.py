@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
+import functools
 import hashlib
 import json
 import os
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, NoReturn
 from urllib.parse import urlsplit
@@ -46,6 +48,7 @@ from azure.storage.blob import (
 )
 
 from ..api import (
+    WRITE_TOKEN,
     Backend,
     Body,
     ByteRange,
@@ -70,6 +73,7 @@ from ..errors import (
     Unsupported,
     error_for_status,
 )
+from ..etag import quote_etag, unquote_etag
 from ..options import AzureBlobOptions, backend_options
 from ._common import upload_parts
 
@@ -213,21 +217,27 @@ class AzureBlobBackend(Backend):
 
     # -- reads ----------------------------------------------------------------------------------------
     def head(self, key: str) -> ObjectInfo:
-        return _info(key, self._blob(key).get_blob_properties())
+        return _info(key, self.call("head", key, lambda: self._blob(key).get_blob_properties()))
 
     def get(self, key: str, rng: ByteRange | None, if_match: str | None) -> ObjectReader:
         blob = self._blob(key)
         conditions = _if_match(if_match)
-        try:
-            offset, length = self._resolve_range(blob, rng, conditions)
-            downloader = blob.download_blob(offset=offset, length=length, max_concurrency=1, **conditions)
-        except ResourceModifiedError as exc:
-            self._missing_or_mismatch(exc, "get", key)
-        except HttpResponseError as exc:
-            if exc.status_code != 416:
-                raise
-            # the range starts past the end: an empty read of an existing object
-            return ObjectReader([], _info(key, blob.get_blob_properties(**conditions)))
+
+        def request() -> Any:
+            try:
+                offset, length = self._resolve_range(blob, rng, conditions)
+                return blob.download_blob(offset=offset, length=length, max_concurrency=1, **conditions)
+            except ResourceModifiedError as exc:
+                self._missing_or_mismatch(exc, "get", key)
+            except HttpResponseError as exc:
+                if exc.status_code != 416:
+                    raise
+                return None
+
+        downloader = self.call("get", key, request)
+        if downloader is None:  # the range starts past the end: an empty read of an existing object
+            props = self.call("get", key, lambda: blob.get_blob_properties(**conditions))
+            return ObjectReader([], _info(key, props))
         props = downloader.properties
         total = _total_size(props.content_range, props.size)
         info = _info(key, props, size=total)
@@ -255,6 +265,16 @@ class AzureBlobBackend(Backend):
         metadata = _check_metadata(opts.metadata, self.provider, self.bucket, key)
         content_type = opts.content_type or DEFAULT_CONTENT_TYPE
         conditions = _write_conditions(opts)
+        resolved: list[ObjectInfo] = []
+        resolve: Callable[[StorageError], Any] | None = None
+        if conditions:  # a conditional write carries a token to recognise it by if its answer is lost
+            token = uuid.uuid4().hex
+            metadata[WRITE_TOKEN] = token
+
+            def resolve(error: StorageError) -> Any:
+                resolved.append(self.written_by(key, token, error))
+                return {}
+
         blob = self._blob(key)
         whole = body.read_whole(self.single_put_threshold)
         try:
@@ -271,17 +291,20 @@ class AzureBlobBackend(Backend):
                         content_settings=ContentSettings(content_type=content_type),
                         **conditions,
                     ),
+                    resolve=resolve,
                 )
                 size, md5 = len(whole), result.get("content_md5")
             else:
-                size, digest, result = self._put_blocks(blob, key, body, content_type, metadata, conditions)
+                size, digest, result = self._put_blocks(blob, key, body, content_type, metadata, conditions, resolve)
                 md5 = bytearray(digest)
         except PreconditionFailed as exc:
             raise self._write_precondition(exc, opts, key) from exc
+        if resolved:
+            return dataclasses.replace(resolved[0], metadata=dict(opts.metadata))
         return ObjectInfo(
             key=key,
             size=size,
-            etag=_unquote(result.get("etag")),
+            etag=unquote_etag(result.get("etag")),
             last_modified=_aware(result.get("last_modified")),
             content_type=content_type,
             metadata=dict(opts.metadata),
@@ -297,6 +320,7 @@ class AzureBlobBackend(Backend):
         content_type: str,
         metadata: dict[str, str],
         conditions: dict[str, Any],
+        resolve: Callable[[StorageError], Any] | None = None,
     ) -> tuple[int, bytes, dict[str, Any]]:
         """Stage blocks (``concurrency`` parts in flight and in memory), then commit: nothing is visible
         before the commit, so a failed upload leaves no object."""
@@ -330,6 +354,7 @@ class AzureBlobBackend(Backend):
             "put",
             key,
             lambda: blob.commit_block_list(blocks, content_settings=settings, metadata=metadata, **conditions),
+            resolve=resolve,
         )
         return size, digest, result
 
@@ -352,20 +377,25 @@ class AzureBlobBackend(Backend):
         return exc
 
     def delete(self, key: str, if_match: str | None) -> None:
-        try:
-            self._blob(key).delete_blob(**_if_match(if_match))
-        except ResourceModifiedError as exc:
-            self._missing_or_mismatch(exc, "delete", key)
-        except ResourceNotFoundError as exc:
-            if if_match is not None or _code(exc).lower() != "blobnotfound":
-                raise  # a missing container is an error, and CAS on a missing blob is NotFound
+        def request() -> None:
+            try:
+                self._blob(key).delete_blob(**_if_match(if_match))
+            except ResourceModifiedError as exc:
+                self._missing_or_mismatch(exc, "delete", key)
+            except ResourceNotFoundError as exc:
+                if if_match is not None or _code(exc).lower() != "blobnotfound":
+                    raise  # a missing container is an error, and CAS on a missing blob is NotFound
+
+        self.call("delete", key, request, resolve=(lambda error: self.deleted(key, error)) if if_match else None)
 
     def delete_many(self, keys: list[str]) -> list[DeleteFailure]:
         """One blob batch request (at most 256 keys); a missing blob is not a failure."""
         keys = list(dict.fromkeys(keys))  # one sub-request per blob, even if the caller repeats a key
         if not keys:
             return []
-        responses = self._container.delete_blobs(*keys, raise_on_any_failure=False)
+        responses = self.call(
+            "delete_many", None, lambda: list(self._container.delete_blobs(*keys, raise_on_any_failure=False))
+        )
         failures: list[DeleteFailure] = []
         for key, response in zip(keys, responses, strict=True):
             status = response.status_code
@@ -399,7 +429,20 @@ class AzureBlobBackend(Backend):
         source_url = source.url
         if self._sas_query and "?" not in source_url:
             source_url += "?" + self._sas_query
-        result = target.start_copy_from_url(source_url, **conditions)
+        resolved: list[ObjectInfo] = []
+
+        def resolve(error: StorageError) -> Any:
+            resolved.append(self.copied(src_key, dst_key, error))
+            return {"copy_status": "success"}
+
+        result = self.call(
+            "copy",
+            dst_key,
+            lambda: target.start_copy_from_url(source_url, **conditions),
+            resolve=resolve if if_none_match else None,
+        )
+        if resolved:
+            return resolved[0]
         status = result.get("copy_status")
         deadline = self.retry.clock() + self.retry.total_timeout
         while status == "pending":  # large copies finish asynchronously
@@ -412,7 +455,7 @@ class AzureBlobBackend(Backend):
                     key=dst_key,
                 )
             self.retry.sleep(0.2)
-            status = target.get_blob_properties().copy.status
+            status = self.call("copy", dst_key, lambda: target.get_blob_properties()).copy.status
         if status != "success":
             raise StorageError(
                 f"copy ended with status {status!r}",
@@ -421,7 +464,7 @@ class AzureBlobBackend(Backend):
                 bucket=self.bucket,
                 key=dst_key,
             )
-        return _info(dst_key, target.get_blob_properties())
+        return self.head(dst_key)
 
     # -- listing --------------------------------------------------------------------------------------
     def list_page(
@@ -437,9 +480,9 @@ class AzureBlobBackend(Backend):
         after = max(filter(None, [start_after, resume_after]), default=None)
         entries: list[tuple[str, ObjectInfo | CommonPrefix]] = []
         while True:
-            pages: Any = self._pager(prefix, delimiter, limit).by_page(continuation_token=marker)
-            batch = sorted((_entry(item) for item in next(pages)), key=lambda e: e[0])
-            next_marker = pages.continuation_token or None
+            batch, next_marker = self.call(
+                "list", prefix, functools.partial(self._list_once, prefix, delimiter, limit, marker)
+            )
             fresh = [e for e in batch if after is None or e[0] > after]
             room = limit - len(entries)
             if len(fresh) > room:  # this service page overflows ours: resume inside it next time
@@ -451,6 +494,14 @@ class AzureBlobBackend(Backend):
             marker = next_marker
             if len(entries) == limit:
                 return _list_page(entries, _encode_token(marker, None))
+
+    def _list_once(
+        self, prefix: str, delimiter: str | None, limit: int, marker: str | None
+    ) -> tuple[list[tuple[str, ObjectInfo | CommonPrefix]], str | None]:
+        """One List Blobs request: its entries in key order and the service's continuation marker."""
+        pages: Any = self._pager(prefix, delimiter, limit).by_page(continuation_token=marker)
+        batch = sorted((_entry(item) for item in next(pages)), key=lambda e: e[0])
+        return batch, pages.continuation_token or None
 
     def _pager(self, prefix: str, delimiter: str | None, page_size: int) -> ItemPaged[Any]:
         if delimiter:
@@ -473,7 +524,10 @@ class AzureBlobBackend(Backend):
         if self._account_key is not None:
             signing = {"account_key": self._account_key}
         elif self._token_auth:
-            signing = {"user_delegation_key": self._service.get_user_delegation_key(now - timedelta(minutes=5), expiry)}
+            delegation = self.call(
+                "presign", key, lambda: self._service.get_user_delegation_key(now - timedelta(minutes=5), expiry)
+            )
+            signing = {"user_delegation_key": delegation}
         else:
             raise Unsupported(
                 "presigning needs an account key or an Entra ID credential, not a SAS",
@@ -550,18 +604,10 @@ def _decode_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
-def _quote(etag: str) -> str:
-    return etag if etag.startswith('"') else f'"{etag}"'
-
-
-def _unquote(etag: str | None) -> str | None:
-    return etag.strip().strip('"') if etag else None
-
-
 def _if_match(etag: str | None) -> dict[str, Any]:
     if not etag:
         return {}
-    return {"etag": _quote(etag), "match_condition": MatchConditions.IfNotModified}
+    return {"etag": quote_etag(etag), "match_condition": MatchConditions.IfNotModified}
 
 
 def _write_conditions(opts: WriteOptions) -> dict[str, Any]:
@@ -601,7 +647,7 @@ def _info(key: str, props: BlobProperties, size: int | None = None) -> ObjectInf
     return ObjectInfo(
         key=key,
         size=props.size if size is None else size,
-        etag=_unquote(props.etag),
+        etag=unquote_etag(props.etag),
         last_modified=_aware(props.last_modified),
         content_type=settings.content_type,
         metadata=_decode_metadata(props.metadata),

@@ -47,7 +47,9 @@ CHUNK = 1024 * 1024
 NAME_MAX = 255
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: opening a FIFO (or a device) that sits in the root must not wait for a writer while the
+# key's lock stripe is held; the descriptor is then refused unless it is a regular file.
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _TMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -224,8 +226,8 @@ class FileBackend(Backend):
     def _info_for(self, key: str, fd: int, meta: dict[str, Any] | None, op: str) -> ObjectInfo:
         """Build the info of the open data file ``fd``, trusting the sidecar only if it describes it."""
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise self._err(NotFound, "no such object", op, key)
+        if not stat.S_ISREG(st.st_mode):  # a folder, FIFO, socket or device is never an object
+            raise self._err(NotFound, "no such object (the path is not a regular file)", op, key)
         if meta and [meta.get("ino"), meta.get("size"), meta.get("mtime_ns")] == [
             st.st_ino,
             st.st_size,
@@ -283,6 +285,8 @@ class FileBackend(Backend):
     def _missing_is_not_found(self, fn: Callable[[], Any], op: str, key: str) -> Any:
         try:
             return fn()
+        except StorageError:
+            raise  # already typed (NotFound is a FileNotFoundError too)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise self._err(NotFound, "no such object", op, key) from None
 

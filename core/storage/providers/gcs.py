@@ -10,8 +10,10 @@ of generation and metageneration). SDK retries are off (``retry=None`` on every 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,7 @@ from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.oauth2 import service_account
 
 from ..api import (
+    WRITE_TOKEN,
     Backend,
     Body,
     ByteRange,
@@ -55,6 +58,7 @@ from ..errors import (
     Unsupported,
     error_for_status,
 )
+from ..etag import unquote_etag
 from ..options import GCSOptions, backend_options
 from ._common import b64_to_hex
 
@@ -208,7 +212,7 @@ class GCSBackend(Backend):
 
     # -- reads --------------------------------------------------------------------------------------------
     def head(self, key: str) -> ObjectInfo:
-        return self._info(self._reload(key))
+        return self._info(self.call("head", key, lambda: self._reload(key)))
 
     def _reload(self, key: str) -> Blob:
         blob = self._bucket.blob(key)
@@ -231,17 +235,24 @@ class GCSBackend(Backend):
             f"{self.client.api_endpoint}/download/storage/v1/b/{quote(self.bucket, safe='')}"
             f"/o/{quote(key, safe='')}?alt=media"
         )
-        resp = self.client._http.request("GET", url, headers=headers, stream=True, timeout=self.timeout)
-        if resp.status_code == 416:
-            resp.close()
+
+        def request() -> Any:
+            resp = self.client._http.request("GET", url, headers=headers, stream=True, timeout=self.timeout)
+            if resp.status_code == 416:
+                resp.close()
+                return None
+            if resp.status_code >= 400:
+                try:
+                    raise from_http_response(resp)
+                finally:
+                    resp.close()
+            return resp
+
+        resp = self.call("get", key, request)
+        if resp is None:  # the range starts past the end: an empty read of an existing object
             info = self.head(key)
             self._check_etag(info, if_match, "get", key)
             return ObjectReader([], info)
-        if resp.status_code >= 400:
-            try:
-                raise from_http_response(resp)
-            finally:
-                resp.close()
         info = _info_from_headers(key, resp.headers)
         try:
             self._check_etag(info, if_match, "get", key)
@@ -259,7 +270,7 @@ class GCSBackend(Backend):
 
     def _generation_conditions(self, key: str, if_match: str, operation: str) -> dict[str, int]:
         """ETag -> the generation/metageneration to make the following write conditional on."""
-        current = self._reload(key)
+        current = self.call(operation, key, lambda: self._reload(key))
         self._check_etag(self._info(current), if_match, operation, key)
         return {
             "if_generation_match": int(current.generation or 0),
@@ -268,21 +279,30 @@ class GCSBackend(Backend):
 
     def _ensure_absent(self, key: str, operation: str) -> None:
         """Fail fast before a long transfer; the server-side ``ifGenerationMatch=0`` stays the guarantee."""
-        if self._bucket.blob(key).exists(timeout=self.timeout, retry=None):
+        if self.call(operation, key, lambda: self._bucket.blob(key).exists(timeout=self.timeout, retry=None)):
             raise self._error(AlreadyExists, "the object exists", operation, key)
 
     # -- writes -------------------------------------------------------------------------------------------
     def put(self, key: str, body: Body, opts: WriteOptions) -> ObjectInfo:
         blob = self._bucket.blob(key)
-        if opts.metadata:
-            blob.metadata = dict(opts.metadata)
+        metadata = dict(opts.metadata)
         content_type = opts.content_type or DEFAULT_CONTENT_TYPE
         cond: dict[str, int] = {}
         if opts.if_none_match:
             cond["if_generation_match"] = 0
         if opts.if_match:
-            if_match = opts.if_match
-            cond = self.call("put", key, lambda: self._generation_conditions(key, if_match, "put"))
+            cond = self._generation_conditions(key, opts.if_match, "put")
+        resolved: list[ObjectInfo] = []
+        resolve: Callable[[StorageError], Any] | None = None
+        if cond:  # a conditional write carries a token to recognise it by if its answer is lost
+            token = uuid.uuid4().hex
+            metadata[WRITE_TOKEN] = token
+
+            def resolve(error: StorageError) -> Any:
+                resolved.append(self.written_by(key, token, error))
+
+        if metadata:
+            blob.metadata = metadata
         data = body.read_whole(min(SINGLE_MAX, self.part_size))
         if data is not None:
             self._conditional(
@@ -292,21 +312,39 @@ class GCSBackend(Backend):
                 lambda: blob.upload_from_string(
                     data, content_type=content_type, timeout=self.timeout, retry=None, **cond
                 ),
+                resolve=resolve,
             )
-            return self._info(blob)
+            if resolved:
+                return dataclasses.replace(resolved[0], metadata=dict(opts.metadata))
+            return self._without_token(self._info(blob))
         if opts.if_none_match:
-            self.call("put", key, lambda: self._ensure_absent(key, "put"))
+            self._ensure_absent(key, "put")
         stream = _PartStream(body.parts(self.part_size))
         try:
-            self._resumable_upload(blob, key, stream, content_type, cond, opts.if_none_match)
+            self._resumable_upload(blob, key, stream, content_type, cond, opts.if_none_match, resolve)
         except StorageError:
             if stream.error is not None:  # the caller's iterable failed: raise its own error
                 raise stream.error from None
             raise
-        return self._info(blob)
+        if resolved:
+            return dataclasses.replace(resolved[0], metadata=dict(opts.metadata))
+        return self._without_token(self._info(blob))
+
+    @staticmethod
+    def _without_token(info: ObjectInfo) -> ObjectInfo:
+        if WRITE_TOKEN not in info.metadata:
+            return info
+        return dataclasses.replace(info, metadata={k: v for k, v in info.metadata.items() if k != WRITE_TOKEN})
 
     def _resumable_upload(
-        self, blob: Blob, key: str, stream: _PartStream, content_type: str, cond: Mapping[str, int], create_only: bool
+        self,
+        blob: Blob,
+        key: str,
+        stream: _PartStream,
+        content_type: str,
+        cond: Mapping[str, int],
+        create_only: bool,
+        resolve: Callable[[StorageError], Any] | None = None,
     ) -> None:
         """A resumable upload, one chunk (= one part) per request, each request retried by ``self.call``.
 
@@ -358,14 +396,30 @@ class GCSBackend(Backend):
             failed = False
             return response if upload.finished else None
 
+        resolved = False
+
+        def read_back(error: StorageError) -> Any:
+            """A conditional upload's final chunk committed but its answer was lost, and the session is
+            gone (404) or the re-sent chunk failed its condition: ``resolve`` finds our token (or raises)."""
+            nonlocal resolved
+            if resolve is None:
+                raise error
+            resolve(error)
+            resolved = True
+            return True
+
         response: Any = None
         try:
             while response is None:
-                response = self._conditional("put", key, create_only, send_chunk)
+                response = self._conditional(
+                    "put", key, create_only, send_chunk, resolve=read_back if resolve is not None else None
+                )
         except IntegrityError as exc:
             if isinstance(exc.__cause__, DataCorruption):
                 self._discard(key, exc.__cause__.response)
             raise
+        if resolved:
+            return
         blob._set_properties(response.json())  # what upload_from_file does with the final answer
 
     def _closed_session(self, key: str, stream: _PartStream, response: Any) -> Any:
@@ -386,11 +440,18 @@ class GCSBackend(Backend):
             pass
 
     def _conditional(
-        self, operation: str, key: str, create_only: bool, fn: Callable[[], T], *, retryable: bool = True
+        self,
+        operation: str,
+        key: str,
+        create_only: bool,
+        fn: Callable[[], T],
+        *,
+        retryable: bool = True,
+        resolve: Callable[[StorageError], T] | None = None,
     ) -> T:
         """``self.call``, except that a create-only write's 412 is ``AlreadyExists``."""
         try:
-            return self.call(operation, key, fn, retryable=retryable)
+            return self.call(operation, key, fn, retryable=retryable, resolve=resolve)
         except PreconditionFailed as exc:
             if not create_only:
                 raise
@@ -406,12 +467,16 @@ class GCSBackend(Backend):
 
     def delete(self, key: str, if_match: str | None) -> None:
         cond = self._generation_conditions(key, if_match, "delete") if if_match else {}
-        try:
-            self._bucket.blob(key).delete(timeout=self.timeout, retry=None, **cond)
-        except gexc.NotFound:
-            if if_match:
-                raise
-            self._require_bucket("delete", key)
+
+        def request() -> None:
+            try:
+                self._bucket.blob(key).delete(timeout=self.timeout, retry=None, **cond)
+            except gexc.NotFound:
+                if if_match:
+                    raise
+                self._require_bucket("delete", key)
+
+        self.call("delete", key, request, resolve=(lambda error: self.deleted(key, error)) if if_match else None)
 
     def _require_bucket(self, operation: str, key: str | None) -> None:
         """A missing key is fine to delete, a missing bucket is not (GCS answers 404 to both)."""
@@ -433,7 +498,7 @@ class GCSBackend(Backend):
 
         def one(key: str) -> DeleteFailure | None:
             try:
-                self.call("delete", key, lambda: self.delete(key, None))
+                self.delete(key, None)
             except StorageError as exc:
                 return DeleteFailure(key, exc)
             return None
@@ -450,21 +515,34 @@ class GCSBackend(Backend):
         dst = self._bucket.blob(dst_key)
         cond = {"if_generation_match": 0} if if_none_match else {}
         token: str | None = None
+        resolved: list[ObjectInfo] = []
+
+        def resolve(error: StorageError) -> Any:
+            resolved.append(self.copied(src_key, dst_key, error))
+            return None, None, None
+
         try:
             while True:
-                token, _, _ = dst.rewrite(src, token=token, timeout=self.timeout, retry=None, **cond)
+                token, _, _ = self.call(
+                    "copy",
+                    dst_key,
+                    lambda t=token: dst.rewrite(src, token=t, timeout=self.timeout, retry=None, **cond),  # type: ignore[misc]
+                    resolve=resolve if if_none_match else None,
+                )
+                if resolved:
+                    return resolved[0]
                 if token is None:
                     break
-        except gexc.NotFound as exc:  # name the source, which is what is missing (or the bucket)
+        except NotFound as exc:  # name the source, which is what is missing (or the bucket)
             raise NotFound(
-                f"the source object or the bucket does not exist: {exc.message}",
+                f"the source object or the bucket does not exist: {exc.reason}",
                 provider=self.provider,
                 operation="copy",
                 bucket=self.bucket,
                 key=src_key,
                 status=404,
             ) from exc
-        except gexc.PreconditionFailed:
+        except PreconditionFailed:
             if not if_none_match:
                 raise
             raise self._error(AlreadyExists, "the object exists", "copy", dst_key) from None
@@ -494,17 +572,21 @@ class GCSBackend(Backend):
                 offset, drop = _after_prefix(value), value
             else:
                 raise self._error(InvalidArgument, "the list token does not come from a gs:// listing", "list", prefix)
-        iterator = self.client.list_blobs(
-            self._bucket,
-            prefix=prefix or None,
-            delimiter=delimiter or None,
-            page_size=min(1000, size + (drop is not None)),
-            page_token=native,
-            start_offset=offset,
-            timeout=self.timeout,
-            retry=None,
-        )
-        page = next(iterator.pages)
+
+        def request() -> tuple[Any, Any]:
+            iterator = self.client.list_blobs(
+                self._bucket,
+                prefix=prefix or None,
+                delimiter=delimiter or None,
+                page_size=min(1000, size + (drop is not None)),
+                page_token=native,
+                start_offset=offset,
+                timeout=self.timeout,
+                retry=None,
+            )
+            return iterator, next(iterator.pages)
+
+        iterator, page = self.call("list", prefix, request)
         entries: list[ObjectInfo | CommonPrefix] = [self._info(b) for b in page if b.name != drop]
         entries += [CommonPrefix(p) for p in page.prefixes if p != drop]
         entries.sort(key=lambda e: e.key if isinstance(e, ObjectInfo) else e.prefix)
@@ -553,7 +635,7 @@ class GCSBackend(Backend):
         return ObjectInfo(
             key=blob.name,
             size=int(blob.size or 0),
-            etag=_unquote(blob.etag),
+            etag=unquote_etag(blob.etag),
             last_modified=_utc(blob.updated),
             content_type=blob.content_type,
             metadata={k.lower(): v for k, v in (blob.metadata or {}).items()},
@@ -653,7 +735,7 @@ def _info_from_headers(key: str, headers: Mapping[str, str]) -> ObjectInfo:
     return ObjectInfo(
         key=key,
         size=size,
-        etag=_unquote(headers.get("ETag")),
+        etag=unquote_etag(headers.get("ETag")),
         last_modified=_utc(parsedate_to_datetime(modified)) if modified else None,
         content_type=headers.get("Content-Type"),
         metadata=metadata,
@@ -677,10 +759,6 @@ def _request_id(response: Any) -> str | None:
 def _after_prefix(prefix: str) -> str:
     """The smallest name after every name that starts with ``prefix`` (its last character + 1)."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
-def _unquote(etag: str | None) -> str | None:
-    return etag.strip().strip('"') if etag else None
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
@@ -24,6 +26,7 @@ from botocore.config import Config
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ..api import (
+    WRITE_TOKEN,
     Backend,
     Body,
     ByteRange,
@@ -45,6 +48,7 @@ from ..errors import (
     Unauthenticated,
     error_for_status,
 )
+from ..etag import quote_etag, unquote_etag
 from ..options import S3Options, backend_options
 from .s3_profiles import S3Profile, get_profile
 
@@ -183,8 +187,11 @@ class S3Backend(Backend):
             return TransientError(f"{type(exc).__name__}: {exc}", **where)
         return StorageError(f"{type(exc).__name__}: {exc}", **where)
 
-    def _create_only_call(self, operation: str, key: str, fn: Any) -> Any:
-        """``fn`` with a create-only condition: 412 (S3) or 409 (OSS/COS forbid-overwrite) is AlreadyExists."""
+    def _create_only_call(
+        self, operation: str, key: str, fn: Any, resolve: Callable[[StorageError], Any] | None = None
+    ) -> Any:
+        """``fn`` with a create-only condition: 412 (S3) or 409 (OSS/COS forbid-overwrite) is AlreadyExists;
+        S3's 409 ConditionalRequestConflict (a concurrent conditional write) is retried."""
 
         def attempt() -> Any:
             try:
@@ -204,27 +211,35 @@ class S3Backend(Backend):
                     ) from exc
                 raise
 
-        return self.call(operation, key, attempt)
+        return self.call(operation, key, attempt, resolve=resolve)
 
     # -- reads ------------------------------------------------------------------------------------------
     def head(self, key: str) -> ObjectInfo:
         extra = {"ChecksumMode": "ENABLED"} if self.profile.response_checksums else {}
-        return self._info(key, self.client.head_object(Bucket=self.bucket, Key=key, **extra))
+        return self._info(
+            key, self.call("head", key, lambda: self.client.head_object(Bucket=self.bucket, Key=key, **extra))
+        )
 
     def get(self, key: str, rng: ByteRange | None, if_match: str | None) -> ObjectReader:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if rng is not None:
             kwargs["Range"] = rng.http_header()
         if if_match:
-            kwargs["IfMatch"] = _quote(if_match)
+            kwargs["IfMatch"] = quote_etag(if_match)
         if self.profile.response_checksums:
             kwargs["ChecksumMode"] = "ENABLED"
-        try:
-            resp = self.client.get_object(**kwargs)
-        except bex.ClientError as exc:
-            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 416:
-                return ObjectReader([], self.head(key))
-            raise
+
+        def request() -> Any:
+            try:
+                return self.client.get_object(**kwargs)
+            except bex.ClientError as exc:
+                if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 416:
+                    return None
+                raise
+
+        resp = self.call("get", key, request)
+        if resp is None:  # the range starts past the end: an empty read of an existing object
+            return ObjectReader([], self.head(key))
         body = resp["Body"]
         return ObjectReader(
             _chunks(body), self._info(key, resp), close=body.close, translate=lambda e: self.translate(e, "get", key)
@@ -235,7 +250,7 @@ class S3Backend(Backend):
         content_range = resp.get("ContentRange")  # "bytes 0-4/10" on a ranged GET
         if content_range and "/" in content_range and not content_range.endswith("*"):
             size = int(content_range.rsplit("/", 1)[1])
-        etag = _unquote(resp.get("ETag"))
+        etag = unquote_etag(resp.get("ETag"))
         return ObjectInfo(
             key=key,
             size=size,
@@ -269,19 +284,34 @@ class S3Backend(Backend):
         if opts.if_none_match:
             cond["IfNoneMatch"] = "*"
         if opts.if_match:
-            cond["IfMatch"] = _quote(opts.if_match)
+            cond["IfMatch"] = quote_etag(opts.if_match)
+        resolved: list[ObjectInfo] = []
+        resolve: Callable[[StorageError], Any] | None = None
+        if cond:  # a conditional write carries a token to recognise it by if its answer is lost
+            token = uuid.uuid4().hex
+            common["Metadata"][WRITE_TOKEN] = token
+
+            def resolve(error: StorageError) -> Any:
+                resolved.append(self.written_by(key, token, error))
+                return {}
+
         data = body.read_whole(self.multipart_threshold)
         if data is not None:
 
             def single() -> Any:
                 return self.client.put_object(Body=data, **common, **cond)
 
-            resp = self._create_only_call("put", key, single) if opts.if_none_match else self.call("put", key, single)
+            if opts.if_none_match:
+                resp = self._create_only_call("put", key, single, resolve)
+            else:
+                resp = self.call("put", key, single, resolve=resolve)
             size = len(data)
         else:
-            resp, size = self._put_multipart(key, body, common, cond, bool(opts.if_none_match))
+            resp, size = self._put_multipart(key, body, common, cond, bool(opts.if_none_match), resolve)
+        if resolved:
+            return dataclasses.replace(resolved[0], metadata=dict(opts.metadata))
         headers = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        etag = _unquote(resp.get("ETag"))
+        etag = unquote_etag(resp.get("ETag"))
         return ObjectInfo(
             key=key,
             size=size,
@@ -294,7 +324,13 @@ class S3Backend(Backend):
         )
 
     def _put_multipart(
-        self, key: str, body: Body, common: dict[str, Any], cond: dict[str, Any], create_only: bool
+        self,
+        key: str,
+        body: Body,
+        common: dict[str, Any],
+        cond: dict[str, Any],
+        create_only: bool,
+        resolve: Callable[[StorageError], Any] | None,
     ) -> tuple[Mapping[str, Any], int]:
         algo = {"ChecksumAlgorithm": "CRC32"} if self.profile.checksum_mode == "when_supported" else {}
         upload = self.call("put", key, lambda: self.client.create_multipart_upload(**common, **algo))
@@ -324,7 +360,10 @@ class S3Backend(Backend):
             def complete() -> Any:
                 return self.client.complete_multipart_upload(MultipartUpload={"Parts": parts}, **ids, **cond)
 
-            done = self._create_only_call("put", key, complete) if create_only else self.call("put", key, complete)
+            if create_only:
+                done = self._create_only_call("put", key, complete, resolve)
+            else:
+                done = self.call("put", key, complete, resolve=resolve)
         except BaseException:
             self._abort(key, upload_id)
             raise
@@ -338,14 +377,23 @@ class S3Backend(Backend):
             )
 
     def delete(self, key: str, if_match: str | None) -> None:
-        extra = {"IfMatch": _quote(if_match)} if if_match else {}
-        self.client.delete_object(Bucket=self.bucket, Key=key, **extra)
+        extra = {"IfMatch": quote_etag(if_match)} if if_match else {}
+        self.call(
+            "delete",
+            key,
+            lambda: self.client.delete_object(Bucket=self.bucket, Key=key, **extra),
+            resolve=(lambda error: self.deleted(key, error)) if if_match else None,
+        )
 
     def delete_many(self, keys: list[str]) -> list[DeleteFailure]:
         if not keys:
             return []
-        resp = self.client.delete_objects(
-            Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+        resp = self.call(
+            "delete_many",
+            None,
+            lambda: self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+            ),
         )
         return self.delete_failures(resp)
 
@@ -385,9 +433,17 @@ class S3Backend(Backend):
             )
 
         if if_none_match:
-            self._create_only_call("copy", dst_key, request)
+            resolved: list[ObjectInfo] = []
+
+            def resolve(error: StorageError) -> Any:
+                resolved.append(self.copied(src_key, dst_key, error))
+                return {}
+
+            self._create_only_call("copy", dst_key, request, resolve)
+            if resolved:
+                return resolved[0]
         else:
-            request()
+            self.call("copy", dst_key, request)
         return self.head(dst_key)
 
     # -- listing ----------------------------------------------------------------------------------------
@@ -402,20 +458,20 @@ class S3Backend(Backend):
                 kwargs["ContinuationToken"] = token
             if start_after:
                 kwargs["StartAfter"] = start_after
-            resp = self.client.list_objects_v2(**kwargs)
+            resp = self.call("list", prefix, lambda: self.client.list_objects_v2(**kwargs))
             next_token = resp.get("NextContinuationToken") if resp.get("IsTruncated") else None
         else:
             marker = token or start_after  # a token already lies past start_after
             if marker:
                 kwargs["Marker"] = marker
-            resp = self.client.list_objects(**kwargs)
+            resp = self.call("list", prefix, lambda: self.client.list_objects(**kwargs))
             names = [o["Key"] for o in resp.get("Contents") or []] + [
                 p["Prefix"] for p in resp.get("CommonPrefixes") or []
             ]
             next_token = (resp.get("NextMarker") or max(names, default=None)) if resp.get("IsTruncated") else None
         objects = []
         for o in resp.get("Contents") or []:
-            etag = _unquote(o.get("ETag"))
+            etag = unquote_etag(o.get("ETag"))
             objects.append(
                 ObjectInfo(
                     key=o["Key"],
@@ -472,14 +528,6 @@ def _shared_session() -> boto3.session.Session:
 
 def _chunks(body: Any) -> Iterator[bytes]:
     yield from body.iter_chunks(CHUNK)
-
-
-def _quote(etag: str) -> str:
-    return etag if etag.startswith('"') or etag == "*" else f'"{etag}"'
-
-
-def _unquote(etag: str | None) -> str | None:
-    return etag.strip('"') if etag else None
 
 
 def _version(value: str | None) -> str | None:
