@@ -209,8 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = ROOT / CONFIG_NAME
     if config is None:
         print(
-            f"bundle: no configuration: pass CONFIG=path/to/circle.toml to make (--config here); "
-            f"examples/circle.toml is a starting point",
+            "bundle: no configuration: pass CONFIG=path/to/circle.toml to make (--config here); "
+            "examples/circle.toml is a starting point",
             file=sys.stderr,
         )
         return 2
