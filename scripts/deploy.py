@@ -911,7 +911,7 @@ def execute(plan: Plan, *, dist: Path = ROOT / "dist") -> None:
         print(f"# {step.purpose}\n{step.render()}", flush=True)
         proc = subprocess.run(
             argv,
-            cwd=ROOT / (step.cwd or ""),
+            cwd=dist.parent / (step.cwd or ""),  # step.cwd is relative to the repository root, dist's parent
             text=True,
             check=False,
             stdout=subprocess.PIPE if step.capture else None,
