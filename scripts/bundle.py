@@ -59,7 +59,7 @@ def overlays(config: Path) -> tuple[list[str], bool]:
     try:
         data = tomllib.loads(config.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise BundleError(f"{config}: cannot read the configuration: {exc}") from None
+        raise BundleError(f"{config}: invalid configuration: not readable TOML: {exc}") from None
     env = data.get("env", {})
     names = sorted(env) if isinstance(env, dict) else []
     return names, data.get("required_env") is True
@@ -205,6 +205,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     config: Path | None = args.config
+    unknown = [c for c in args.clouds if c not in SPECS]
+    if unknown:
+        print(f"bundle: unknown cloud {', '.join(unknown)}: choose from {', '.join(CLOUDS)}", file=sys.stderr)
+        return 2
     if config is None and (ROOT / CONFIG_NAME).is_file():
         config = ROOT / CONFIG_NAME
     if config is None:
@@ -213,10 +217,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "examples/circle.toml is a starting point",
             file=sys.stderr,
         )
-        return 2
-    unknown = [c for c in args.clouds if c not in SPECS]
-    if unknown:
-        print(f"bundle: unknown cloud {', '.join(unknown)}: choose from {', '.join(CLOUDS)}", file=sys.stderr)
         return 2
     try:
         envs = check_config(config)
