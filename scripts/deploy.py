@@ -43,7 +43,10 @@ GCS_EVENT_TYPES = {
     "deleted": "google.cloud.storage.object.v1.deleted",
 }
 GCP_TIMEOUT_SECONDS = 540  # the Cloud Functions limit for event-driven functions
-GCP_TIME_BUDGET_SECONDS = 500  # CIRCLE_TIME_BUDGET_SECONDS: stop starting work 40 s before the limit
+# CIRCLE_TIME_BUDGET_SECONDS is the platform's timeout; the adapters stop starting work
+# CIRCLE_TIME_MARGIN_SECONDS (default 10) before it and answer "retry" for the rest.
+GCP_TIME_BUDGET_SECONDS = GCP_TIMEOUT_SECONDS
+AZURE_TIME_BUDGET_SECONDS = 600  # host.json functionTimeout 00:10:00
 _VAR = re.compile(r"\$\{([A-Z_]+)\}")
 _PLACEHOLDER = re.compile(r"<(CIRCLE_[A-Z0-9_]+|AWS_[A-Z_]+)>")
 
@@ -395,6 +398,7 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
         "CIRCLE_CONFIG=/home/site/wwwroot/circle.toml",
         f"CIRCLE_EVENTS_QUEUE={queue}",
         f"CIRCLE_SECRETS_URL=keyvault://{vault}",
+        f"CIRCLE_TIME_BUDGET_SECONDS={AZURE_TIME_BUDGET_SECONDS}",
     ]
     if s.has("CIRCLE_ENV"):
         settings.append(f"CIRCLE_ENV={s('CIRCLE_ENV')}")

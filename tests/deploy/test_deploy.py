@@ -106,7 +106,7 @@ def test_gcp_deploys_gen2_eventarc_functions_with_retry() -> None:
             "CIRCLE_SECRETS_URL=gcp-sm://proj-1",
             f"CIRCLE_TIME_BUDGET_SECONDS={deploy.GCP_TIME_BUDGET_SECONDS}",
         ]  # no CIRCLE_ENV unless set: the base file
-        assert deploy.GCP_TIME_BUDGET_SECONDS < deploy.GCP_TIMEOUT_SECONDS == 540
+        assert deploy.GCP_TIME_BUDGET_SECONDS == deploy.GCP_TIMEOUT_SECONDS == 540  # the adapter keeps a margin
     (update,) = _steps(plan, "gcloud", "secrets", "update")
     assert "--add-topics=projects/proj-1/topics/circle-secret-rotation" in update
     assert "--next-rotation-time=2030-01-02T00:00:00Z" in update
@@ -154,7 +154,10 @@ def test_azure_blob_events_go_through_a_storage_queue_to_the_queue_function() ->
         "CIRCLE_CONFIG=/home/site/wwwroot/circle.toml",
         f"CIRCLE_EVENTS_QUEUE={deploy.AZURE_EVENTS_QUEUE}",
         "CIRCLE_SECRETS_URL=keyvault://circle-kv",
+        f"CIRCLE_TIME_BUDGET_SECONDS={deploy.AZURE_TIME_BUDGET_SECONDS}",
     ]
+    hours, minutes, seconds = json.loads((ROOT / "host.json").read_text())["functionTimeout"].split(":")
+    assert int(hours) * 3600 + int(minutes) * 60 + int(seconds) == deploy.AZURE_TIME_BUDGET_SECONDS
     (publish,) = [s for s in plan.steps if s.argv[:3] == ("func", "azure", "functionapp")]
     assert publish.cwd == "dist/azure"
     zip_plan = deploy.plan_azure(deploy.Settings(AZ_ENV), publish="zip")
