@@ -97,7 +97,10 @@ def run_azure(spec: dict[str, Any]) -> dict[str, Any]:
             "route": getattr(bindings.get("httpTrigger"), "route", None),
         }
         if "queueTrigger" in bindings:
-            message = func.QueueMessage(id="m-1", body=json.dumps(events["blob"]).encode(), dequeue_count=1)
+            # The class the worker's queue converter builds (it carries dequeue_count, unlike the base one).
+            from azure.functions.queue import QueueMessage
+
+            message = QueueMessage(id="m-1", body=json.dumps(events["blob"]).encode(), dequeue_count=1)
             out["calls"].append({"label": name, "kind": "queue", **_call(user, message)})
         elif "eventGridTrigger" in bindings:
             kind = "keyvault" if "secret" in name else "blob"

@@ -188,7 +188,7 @@ def clouds(emulators: Emulators) -> Clouds:
             credentials=AnonymousCredentials(),
             client_options={"api_endpoint": emulators.gcs_endpoint},
         ).create_bucket(REPLICA)
-    options = emulators.store_options()
+    options: dict[str, Any] = emulators.store_options()
     return Clouds(
         open_store(f"s3://{SOURCE_S3}", **options["s3"]),
         open_store(f"az://{REPLICA}", **options["az"]),
