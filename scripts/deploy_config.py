@@ -109,7 +109,7 @@ def facts(path: Path, env: str | None = None) -> Facts:
         options = {k: v for k, v in body.items() if k != "url"}
         stores[name] = Store(name, scheme.lower(), bucket, prefix, options)
     rules = data.get("replication") or []
-    sources = frozenset(str(r.get("source")) for r in rules)
+    sources = frozenset(str(r["source"]) for r in rules if r.get("source"))
     written = {t for r in rules for t in r.get("targets", [])}
     dead_letter = data.get("dead_letter") or {}
     if dead_letter.get("store"):

@@ -395,3 +395,24 @@ def test_execute_runs_steps_in_order_substituting_captures(tmp_path: Path) -> No
         deploy.execute(plan, dist=tmp_path / "dist")
     assert out.read_text() == "/sites/app/functions/f"
     assert not (tmp_path / "never").exists()
+
+
+def test_config_facts_follow_the_overlay_and_name_each_secret_once(tmp_path: Path) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text(
+        '[stores.src]\nurl = "s3://in/data"\nkms_key_id = "arn:aws:kms:eu-west-1:1:key/k"\n'
+        '[stores.dst]\nurl = "gs://out"\n'
+        '[[replication]]\nsource = "src"\ntargets = ["dst"]\n'
+        '[env.prod.stores.dst]\nurl = "az://out"\nconnection_string = "secret://vault/conn%2Fprod#value"\n'
+        '[env.prod.stores.src]\naccess_key_id = "secret://vault/s3-key#id"\nsecret_access_key = "secret://vault/s3-key#secret"\n'
+        '[env.prod.dead_letter]\nstore = "src"\n'
+    )
+    base = facts(config)
+    assert (base.read_buckets("s3"), base.write_buckets("gs"), base.write_buckets("s3")) == (["in"], ["out"], [])
+    assert base.secret_names == () and base.kms_keys == ("arn:aws:kms:eu-west-1:1:key/k",)
+    assert facts(config, "staging") == base  # no such overlay: the base file (contract C3)
+    prod = facts(config, "prod")
+    assert prod.write_buckets("gs") == [] and [s.bucket for s in prod.written_stores("az")] == ["out"]
+    assert prod.write_buckets("s3") == ["in"]  # the dead-letter store is written too
+    assert sorted(prod.secret_names) == ["conn/prod", "s3-key"]  # unquoted, without the field, once each
+    assert len(prod.secret_names) == 2
