@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CLOUDS := aws azure gcp
+# The configuration every bundle ships as circle.toml (validated first): make bundle CONFIG=examples/circle.toml
+CONFIG ?=
 
 .PHONY: all install test test-fast run lint bench bundle deploy-aws deploy-azure deploy-gcp clean
 
@@ -36,16 +38,18 @@ lint: install
 	$(PY) -m mypy core aws_lambda azure_functions gcp_functions
 
 bench: install
-	command -v rclone >/dev/null || (apt-get update -qq && apt-get install -y -qq rclone)
+	@command -v rclone >/dev/null || { echo "make bench: rclone is not installed (it is the baseline the copy" \
+	  "benchmark compares with). Install it, e.g. 'sudo apt-get install rclone' or see https://rclone.org/install/," \
+	  "then run make bench again." >&2; exit 1; }
 	$(PY) -m bench.bench_copy
 	$(PY) -m bench.bench_events
 	$(PY) -m bench.bench_cold_start
 
 bundle: install
-	$(PY) -m scripts.bundle $(CLOUDS)
+	$(PY) -m scripts.bundle $(if $(CONFIG),--config $(CONFIG)) $(CLOUDS)
 
 deploy-aws deploy-azure deploy-gcp: bundle
-	$(PY) -m scripts.deploy $(@:deploy-%=%)
+	$(PY) -m scripts.deploy $(@:deploy-%=%) $(if $(CONFIG),--config $(CONFIG))
 
 clean:
 	rm -rf $(VENV) node_modules dist .emulators .pytest_cache .mypy_cache .ruff_cache

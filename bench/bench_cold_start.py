@@ -44,7 +44,7 @@ def main(runs: int = 15) -> None:
     print(f"{'adapter':<8} {'entry module':>13} {'its SDKs alone':>15} {'overhead':>9}")
     with tempfile.TemporaryDirectory() as out:
         for cloud, (entry, sdks) in ADAPTERS.items():
-            root = bundle.build(cloud, Path(out))
+            root = bundle.build(cloud, Path(out), config=bundle.ROOT / "examples" / "circle.toml")
             full = import_seconds(entry, runs, root) * 1000
             base = import_seconds(sdks, runs, root) * 1000
             print(f"{cloud:<8} {full:>13.1f} {base:>15.1f} {full - base:>9.1f}")

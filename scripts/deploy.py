@@ -1,7 +1,9 @@
-"""Deploy a bundle natively: ``python -m scripts.deploy aws|azure|gcp [--execute]``.
+"""Deploy a bundle natively: ``python -m scripts.deploy aws|azure|gcp [--config circle.toml] [--execute]``.
 
 Prints the exact commands (AWS SAM, Azure CLI + Core Tools, gcloud) as a shell script, filled in from
-``CIRCLE_*`` environment variables; unset values appear as ``<CIRCLE_...>`` placeholders. With
+``CIRCLE_*`` environment variables and from the configuration the bundle ships (the buckets it reads and
+writes, the secrets and KMS keys it references: scripts/deploy_config.py), so each function is granted
+exactly what its configuration uses; unset values appear as ``<CIRCLE_...>`` placeholders. With
 ``--execute`` it runs them, but only when the cloud's CLI is on PATH, every placeholder is filled and the
 bundle exists. Values later commands need (principal ids, resource ids) are captured from earlier ones,
 printed as ``NAME=$(...)``. docs/deploy.md explains each step.
@@ -21,11 +23,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from scripts.deploy_config import Facts, facts
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_VERSION = "3.13"  # Lambda python3.13, Azure --runtime-version 3.13, Cloud Functions python313
 
 # Names the platforms route events to; tests check the adapters really define them.
-AZURE_BLOB_FUNCTION = "storage_event"
+AZURE_QUEUE_FUNCTION = "storage_queue"  # queue trigger on %CIRCLE_EVENTS_QUEUE% (AzureWebJobsStorage)
+AZURE_EVENTS_QUEUE = "circle-storage-events"
 AZURE_KEYVAULT_FUNCTION = "secret_near_expiry"
 GCP_STORAGE_TARGET = "storage_event"
 GCP_ROTATION_TARGET = "secret_rotation"
@@ -37,6 +42,11 @@ GCS_EVENT_TYPES = {
     "finalized": "google.cloud.storage.object.v1.finalized",
     "deleted": "google.cloud.storage.object.v1.deleted",
 }
+GCP_TIMEOUT_SECONDS = 540  # the Cloud Functions limit for event-driven functions
+# CIRCLE_TIME_BUDGET_SECONDS is the platform's timeout; the adapters stop starting work
+# CIRCLE_TIME_MARGIN_SECONDS (default 10) before it and answer "retry" for the rest.
+GCP_TIME_BUDGET_SECONDS = GCP_TIMEOUT_SECONDS
+AZURE_TIME_BUDGET_SECONDS = 600  # host.json functionTimeout 00:10:00
 _VAR = re.compile(r"\$\{([A-Z_]+)\}")
 _PLACEHOLDER = re.compile(r"<(CIRCLE_[A-Z0-9_]+|AWS_[A-Z_]+)>")
 
@@ -114,15 +124,37 @@ class Settings:
 
 
 # --- AWS -----------------------------------------------------------------------------------------
-def plan_aws(s: Settings) -> Plan:
+_SAM_PLAIN = re.compile(r"^[^\s\"'\\]*$")
+
+
+def sam_override(key: str, value: str) -> str:
+    """One ``Key=Value`` item of ``sam deploy --parameter-overrides``. SAM splits the option's value on
+    spaces and strips one pair of wrapping quotes, unescaping ``\\"`` inside: a value with spaces or
+    quotes (``cron(0 4 ? * SUN *)``, ``rate(30 days)``) is wrapped in double quotes."""
+    if "\\" in value:
+        raise DeployError(f"{key}: a backslash cannot be passed through sam --parameter-overrides")
+    if _SAM_PLAIN.match(value) and value:
+        return f"{key}={value}"
+    return f'{key}="' + value.replace('"', '\\"') + '"'
+
+
+def _csv(*parts: str | Sequence[str]) -> str:
+    items: list[str] = []
+    for part in parts:
+        items += part.split(",") if isinstance(part, str) else list(part)
+    return ",".join(dict.fromkeys(i.strip() for i in items if i.strip()))
+
+
+def plan_aws(s: Settings, config: Facts | None = None) -> Plan:
     plan = Plan(
         "aws",
         ("sam", "aws"),
-        "an AWS profile or AWS_ACCESS_KEY_ID/... with CloudFormation, IAM, Lambda, S3, SQS and Secrets Manager rights",
+        "an AWS profile or AWS_ACCESS_KEY_ID/... with CloudFormation, IAM, Lambda, S3, SQS, SNS, EventBridge "
+        "and Secrets Manager rights",
         "dist/aws (template.yaml: CodeUri: dist/aws/)",
     )
     plan.add(
-        "Lint the template (cfn-lint with the SAM transform; also run by tests/deploy).",
+        "Lint the template (cfn-lint with the SAM transform; tests/deploy runs cfn-lint and the SAM translator).",
         "sam",
         "validate",
         "--lint",
@@ -138,10 +170,28 @@ def plan_aws(s: Settings) -> Plan:
     )
     region = ("--region", s("AWS_REGION")) if s.has("AWS_REGION") else ()
     stack = s("CIRCLE_AWS_STACK", "circle-core")
-    if not s.has("CIRCLE_AWS_SOURCE_BUCKET", "CIRCLE_AWS_ROTATED_USER"):
+    s3_sources = config.read_buckets("s3") if config else []
+    source = s("CIRCLE_AWS_SOURCE_BUCKET", s3_sources[0] if len(s3_sources) == 1 else None)
+    existing = s("CIRCLE_AWS_EXISTING_BUCKET", "false").lower() in {"1", "true", "yes"}
+    if existing and s("CIRCLE_AWS_ENABLE_EVENTBRIDGE", "false").lower() in {"1", "true", "yes"}:
+        plan.add(
+            "Turn on EventBridge notifications of the existing bucket. NB: this call REPLACES the bucket's "
+            "notification configuration; if it has other notifications, add EventBridgeConfiguration to them "
+            "instead (docs/deploy.md).",
+            "aws",
+            "s3api",
+            "put-bucket-notification-configuration",
+            "--bucket",
+            source,
+            "--notification-configuration",
+            '{"EventBridgeConfiguration": {}}',
+            *region,
+        )
+    if source.startswith("<") or not s.has("CIRCLE_AWS_ROTATED_USER"):
         plan.add(
             "First deployment: SAM asks for every parameter and saves the answers in samconfig.toml "
-            "(set CIRCLE_AWS_SOURCE_BUCKET and CIRCLE_AWS_ROTATED_USER for an unattended deploy).",
+            "(set CIRCLE_AWS_SOURCE_BUCKET, or name one S3 source in the configuration, and "
+            "CIRCLE_AWS_ROTATED_USER for an unattended deploy).",
             "sam",
             "deploy",
             "--guided",
@@ -152,22 +202,45 @@ def plan_aws(s: Settings) -> Plan:
             *region,
         )
     else:
-        overrides = [
-            f"SourceBucketName={s('CIRCLE_AWS_SOURCE_BUCKET')}",
-            f"RotatedUserName={s('CIRCLE_AWS_ROTATED_USER')}",
-            f"CircleEnv={s('CIRCLE_ENV', 'prod')}",
-        ]
-        for env, param in (
-            ("CIRCLE_AWS_TARGET_BUCKETS", "TargetBucketNames"),
-            ("CIRCLE_AWS_ROTATION_SECRET_ARN", "RotationSecretArn"),
-            ("CIRCLE_AWS_ROTATION_SCHEDULE", "RotationScheduleExpression"),
-            ("CIRCLE_AWS_EXTRA_SECRET_ARNS", "ExtraSecretArns"),
-            ("CIRCLE_AWS_ENABLE_HTTP_API", "EnableHttpApi"),
-        ):
-            if s.has(env):
-                overrides.append(f"{param}={s(env)}")
+        secret_names = config.secret_names if config else ()
+        secret_arns = s("CIRCLE_AWS_SECRET_ARNS", "")
+        if secret_names:
+            plan.add(
+                "The account id (names the configuration's secrets).",
+                "aws",
+                "sts",
+                "get-caller-identity",
+                "--query",
+                "Account",
+                "--output",
+                "text",
+                capture="ACCOUNT_ID",
+            )
+            if not region:
+                plan.add("The deployment region.", "aws", "configure", "get", "region", capture="REGION")
+            where = f"{s('AWS_REGION')}" if region else "${REGION}"
+            partition = s("CIRCLE_AWS_PARTITION", "aws")
+            # Secrets Manager appends six random characters to a secret's name in its ARN.
+            secret_arns = _csv(
+                secret_arns,
+                [f"arn:{partition}:secretsmanager:{where}:${{ACCOUNT_ID}}:secret:{n}-??????" for n in secret_names],
+            )
+        params = {
+            "SourceBucketName": source,
+            "RotatedUserName": s("CIRCLE_AWS_ROTATED_USER"),
+            "CreateSourceBucket": "false" if existing else "true",
+            "TargetBucketNames": _csv(s("CIRCLE_AWS_TARGET_BUCKETS", ""), config.write_buckets("s3") if config else []),
+            "ConfigSecretArns": secret_arns,
+            "KmsKeyArns": _csv(s("CIRCLE_AWS_KMS_KEY_ARNS", ""), config.kms_keys if config else ()),
+            "CircleEnv": s("CIRCLE_ENV", ""),
+            "AlarmEmail": s("CIRCLE_AWS_ALARM_EMAIL", ""),
+            "RotationSecretArn": s("CIRCLE_AWS_ROTATION_SECRET_ARN", ""),
+            "RotationScheduleExpression": s("CIRCLE_AWS_ROTATION_SCHEDULE", ""),
+            "LogLevel": s("CIRCLE_LOG_LEVEL", ""),
+        }
+        overrides = [sam_override(k, v) for k, v in params.items() if v]
         plan.add(
-            "Deploy the stack (S3 -> SQS -> StorageEventFunction, DLQ, RotationFunction + schedule).",
+            "Deploy the stack (bucket events -> SQS -> StorageEventFunction, DLQ + alarm topic, RotationFunction).",
             "sam",
             "deploy",
             "--stack-name",
@@ -207,7 +280,32 @@ def plan_aws(s: Settings) -> Plan:
 
 
 # --- Azure ---------------------------------------------------------------------------------------
-def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes"}
+
+
+def _role(plan: Plan, purpose: str, role: str, scope: str) -> None:
+    """A role assignment for the app's identity; a rerun meets "already exists" for the same principal,
+    role and scope, which is the assignment wanted."""
+    plan.add(
+        purpose,
+        "az",
+        "role",
+        "assignment",
+        "create",
+        "--assignee-object-id",
+        "${PRINCIPAL_ID}",
+        "--assignee-principal-type",
+        "ServicePrincipal",
+        "--role",
+        role,
+        "--scope",
+        scope,
+        ok_if_exists=True,
+    )
+
+
+def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func") -> Plan:
     tools = ("az", "func") if publish == "func" else ("az",)
     plan = Plan(
         "azure",
@@ -221,6 +319,7 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
         s("CIRCLE_AZ_HOST_STORAGE"),
     )
     location, source, vault = s("CIRCLE_AZ_LOCATION"), s("CIRCLE_AZ_SOURCE_ACCOUNT"), s("CIRCLE_AZ_KEY_VAULT")
+    queue = s("CIRCLE_AZ_EVENTS_QUEUE", AZURE_EVENTS_QUEUE)
     dead_letters = "eventgrid-deadletter"
     plan.add(
         "Register the Event Grid resource provider (once per subscription).",
@@ -232,25 +331,36 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
         "--wait",
     )
     plan.add("Resource group.", "az", "group", "create", "--name", rg, "--location", location)
+    account = ("--resource-group", rg, "--location", location, "--sku", "Standard_LRS")
     plan.add(
-        "Storage account for the Functions host (and the Event Grid dead letters).",
+        "Storage account for the Functions host, the events queue and the Event Grid dead letters.",
         "az",
         "storage",
         "account",
         "create",
         "--name",
         host,
-        "--resource-group",
-        rg,
-        "--location",
-        location,
-        "--sku",
-        "Standard_LRS",
+        *account,
         "--allow-blob-public-access",
         "false",
     )
+    if _truthy(s("CIRCLE_AZ_CREATE_SOURCE_ACCOUNT", "false")):
+        plan.add(
+            "The watched storage account (CIRCLE_AZ_CREATE_SOURCE_ACCOUNT=true; otherwise an existing one).",
+            "az",
+            "storage",
+            "account",
+            "create",
+            "--name",
+            source,
+            *account,
+            "--kind",
+            "StorageV2",
+            "--allow-blob-public-access",
+            "false",
+        )
     plan.add(
-        "Function app on the Flex Consumption plan.",
+        "Function app on the Flex Consumption plan (a rerun finds it: same name, same group).",
         "az",
         "functionapp",
         "create",
@@ -266,6 +376,7 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
         "python",
         "--runtime-version",
         PYTHON_VERSION,
+        ok_if_exists=True,
     )
     plan.add(
         "Managed identity for the app; later role assignments use its principal id.",
@@ -283,8 +394,17 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
         "tsv",
         capture="PRINCIPAL_ID",
     )
+    settings = [
+        "CIRCLE_CONFIG=/home/site/wwwroot/circle.toml",
+        f"CIRCLE_EVENTS_QUEUE={queue}",
+        f"CIRCLE_SECRETS_URL=keyvault://{vault}",
+        f"CIRCLE_TIME_BUDGET_SECONDS={AZURE_TIME_BUDGET_SECONDS}",
+    ]
+    if s.has("CIRCLE_ENV"):
+        settings.append(f"CIRCLE_ENV={s('CIRCLE_ENV')}")
     plan.add(
-        "Configuration: the bundle's circle.toml and the overlay to apply.",
+        "Configuration: the bundle's circle.toml, the events queue, secret:// references read from the Key "
+        "Vault, and the overlay to apply (unset: the base file).",
         "az",
         "functionapp",
         "config",
@@ -295,8 +415,7 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
         "--resource-group",
         rg,
         "--settings",
-        "CIRCLE_CONFIG=/home/site/wwwroot/circle.toml",
-        f"CIRCLE_ENV={s('CIRCLE_ENV', 'prod')}",
+        *settings,
     )
     plan.add(
         "Resource id of the watched storage account.",
@@ -312,21 +431,32 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
         "tsv",
         capture="SOURCE_ID",
     )
-    plan.add(
-        "Read access to the watched account's blobs (data plane only).",
-        "az",
-        "role",
-        "assignment",
-        "create",
-        "--assignee-object-id",
-        "${PRINCIPAL_ID}",
-        "--assignee-principal-type",
-        "ServicePrincipal",
-        "--role",
-        "Storage Blob Data Reader",
-        "--scope",
-        "${SOURCE_ID}",
-    )
+    _role(plan, "Read the watched account's blobs (data plane only).", "Storage Blob Data Reader", "${SOURCE_ID}")
+    for store in config.written_stores("az") if config else []:
+        target = store.azure_account
+        if target is None:
+            continue  # a connection string (or the environment's) carries its own key: no role to grant
+        var = "TARGET_" + re.sub(r"[^A-Z0-9]", "_", target.upper())
+        plan.add(
+            f"Resource id of storage account {target} (store {store.name}).",
+            "az",
+            "storage",
+            "account",
+            "show",
+            "--name",
+            target,
+            "--query",
+            "id",
+            "--output",
+            "tsv",
+            capture=var,
+        )
+        _role(
+            plan,
+            f"Write replicas into container {store.bucket} of {target} (store {store.name}).",
+            "Storage Blob Data Contributor",
+            f"${{{var}}}/blobServices/default/containers/{store.bucket}",
+        )
     plan.add(
         "Resource id of the Key Vault holding the credentials.",
         "az",
@@ -340,21 +470,20 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
         "tsv",
         capture="VAULT_ID",
     )
-    plan.add(
-        "Read and write secret versions for rotation (RBAC vault).",
-        "az",
-        "role",
-        "assignment",
-        "create",
-        "--assignee-object-id",
-        "${PRINCIPAL_ID}",
-        "--assignee-principal-type",
-        "ServicePrincipal",
-        "--role",
-        "Key Vault Secrets Officer",
-        "--scope",
-        "${VAULT_ID}",
-    )
+    for name in config.secret_names if config else ():
+        _role(
+            plan,
+            f"Read the secret {name} the configuration references (RBAC vault).",
+            "Key Vault Secrets User",
+            f"${{VAULT_ID}}/secrets/{name}",
+        )
+    for name in filter(None, (n.strip() for n in s("CIRCLE_AZ_ROTATED_SECRETS", "").split(","))):
+        _role(
+            plan,
+            f"Rotate the secret {name}: read and write its versions.",
+            "Key Vault Secrets Officer",
+            f"${{VAULT_ID}}/secrets/{name}",
+        )
     if publish == "func":
         plan.add(
             "Publish the bundle (remote build installs requirements.txt).",
@@ -390,7 +519,7 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
             "true",
         )
     plan.add(
-        "Resource ids for the subscriptions' endpoint and dead-letter container.",
+        "Resource id of the function app (the Key Vault subscription's endpoint).",
         "az",
         "functionapp",
         "show",
@@ -434,6 +563,21 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
         dead_letters,
         ok_if_exists=True,
     )
+    plan.add(
+        f"The events queue the {AZURE_QUEUE_FUNCTION} function reads (its poison queue, {queue}-poison, is "
+        "created by the Functions host).",
+        "az",
+        "storage",
+        "queue-rm",
+        "create",
+        "--storage-account",
+        host,
+        "--resource-group",
+        rg,
+        "--name",
+        queue,
+        ok_if_exists=True,
+    )
     subject = (
         ("--subject-begins-with", f"/blobServices/default/containers/{s('CIRCLE_AZ_SOURCE_CONTAINER')}/")
         if s.has("CIRCLE_AZ_SOURCE_CONTAINER")
@@ -450,8 +594,10 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
         f"${{HOST_ID}}/blobServices/default/containers/{dead_letters}",
     )
     plan.add(
-        "Blob created/deleted events -> the storage_event function (Event Grid schema: the Python "
-        "trigger reads only its fields), with retries and dead-lettering.",
+        "Blob created/deleted events -> the events queue -> the queue-triggered function. Event Grid waits "
+        "about 30 s for a function's answer and then redelivers, so a long copy would run twice; a queue "
+        "message stays invisible while the function works, and after 5 failed attempts moves to the poison "
+        "queue. (Create/update: a rerun updates the subscription in place.)",
         "az",
         "eventgrid",
         "event-subscription",
@@ -461,9 +607,11 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
         "--source-resource-id",
         "${SOURCE_ID}",
         "--endpoint-type",
-        "azurefunction",
+        "storagequeue",
         "--endpoint",
-        f"${{APP_ID}}/functions/{AZURE_BLOB_FUNCTION}",
+        f"${{HOST_ID}}/queueServices/default/queues/{queue}",
+        "--storage-queue-msg-ttl",
+        "604800",
         "--included-event-types",
         *BLOB_EVENT_TYPES,
         "--advanced-filter",
@@ -495,21 +643,24 @@ def plan_azure(s: Settings, *, publish: str = "func") -> Plan:
 
 
 # --- GCP -----------------------------------------------------------------------------------------
-def plan_gcp(s: Settings, *, now: datetime | None = None) -> Plan:
+def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None = None) -> Plan:
     plan = Plan(
         "gcp",
         ("gcloud",),
         "`gcloud auth login` as a project owner (or an account with the "
-        "Functions, Eventarc, Pub/Sub, IAM and Secret Manager admin roles)",
+        "Functions, Eventarc, Pub/Sub, IAM, Storage and Secret Manager admin roles)",
         "dist/gcp (main.py at its root)",
     )
-    project, region, bucket = s("CIRCLE_GCP_PROJECT"), s("CIRCLE_GCP_REGION"), s("CIRCLE_GCP_BUCKET")
+    gs_sources = config.read_buckets("gs") if config else []
+    project, region = s("CIRCLE_GCP_PROJECT"), s("CIRCLE_GCP_REGION")
+    bucket = s("CIRCLE_GCP_BUCKET", gs_sources[0] if len(gs_sources) == 1 else None)
     sa_name = s("CIRCLE_GCP_SERVICE_ACCOUNT_NAME", "circle-core")
     sa = f"{sa_name}@{project}.iam.gserviceaccount.com"
     topic, secret = s("CIRCLE_GCP_ROTATION_TOPIC", "circle-secret-rotation"), s("CIRCLE_GCP_SECRET")
     next_rotation = s(
         "CIRCLE_GCP_NEXT_ROTATION", ((now or datetime.now(UTC)) + timedelta(days=1)).strftime("%Y-%m-%dT%H:00:00Z")
     )
+    location = s("CIRCLE_GCP_BUCKET_LOCATION", region)
     p = f"--project={project}"
     plan.add(
         "Enable the APIs.",
@@ -526,6 +677,20 @@ def plan_gcp(s: Settings, *, now: datetime | None = None) -> Plan:
         "storage.googleapis.com",
         p,
     )
+    if _truthy(s("CIRCLE_GCP_CREATE_BUCKET", "false")):
+        plan.add(
+            "The watched bucket (CIRCLE_GCP_CREATE_BUCKET=true; otherwise an existing one).",
+            "gcloud",
+            "storage",
+            "buckets",
+            "create",
+            f"gs://{bucket}",
+            p,
+            f"--location={location}",
+            "--uniform-bucket-level-access",
+            "--public-access-prevention",
+            ok_if_exists=True,
+        )
     plan.add(
         "Project number (names the Secret Manager service agent).",
         "gcloud",
@@ -567,16 +732,28 @@ def plan_gcp(s: Settings, *, now: datetime | None = None) -> Plan:
         f"--member=serviceAccount:{sa}",
         "--role=roles/storage.objectViewer",
     )
-    for target in filter(None, s("CIRCLE_GCP_TARGET_BUCKETS", "").split(",")):
+    targets = _csv(s("CIRCLE_GCP_TARGET_BUCKETS", ""), config.write_buckets("gs") if config else [])
+    for target in filter(None, targets.split(",")):
         plan.add(
-            f"Write replicas into gs://{target}.",
+            f"Write replicas (or dead letters) into gs://{target}.",
             "gcloud",
             "storage",
             "buckets",
             "add-iam-policy-binding",
-            f"gs://{target.strip()}",
+            f"gs://{target}",
             f"--member=serviceAccount:{sa}",
             "--role=roles/storage.objectUser",
+        )
+    for name in config.secret_names if config else ():
+        plan.add(
+            f"Read the secret {name} the configuration references.",
+            "gcloud",
+            "secrets",
+            "add-iam-policy-binding",
+            name,
+            p,
+            f"--member=serviceAccount:{sa}",
+            "--role=roles/secretmanager.secretAccessor",
         )
     plan.add(
         "Receive Eventarc events.",
@@ -588,6 +765,13 @@ def plan_gcp(s: Settings, *, now: datetime | None = None) -> Plan:
         "--role=roles/eventarc.eventReceiver",
         "--condition=None",
     )
+    env_vars = [
+        "CIRCLE_CONFIG=/workspace/circle.toml",
+        f"CIRCLE_SECRETS_URL=gcp-sm://{project}",
+        f"CIRCLE_TIME_BUDGET_SECONDS={GCP_TIME_BUDGET_SECONDS}",
+    ]
+    if s.has("CIRCLE_ENV"):
+        env_vars.append(f"CIRCLE_ENV={s('CIRCLE_ENV')}")
     common = (
         "--gen2",
         f"--runtime=python{PYTHON_VERSION.replace('.', '')}",
@@ -596,9 +780,9 @@ def plan_gcp(s: Settings, *, now: datetime | None = None) -> Plan:
         "--source=dist/gcp",
         f"--service-account={sa}",
         f"--trigger-service-account={sa}",
-        f"--set-env-vars=CIRCLE_CONFIG=/workspace/circle.toml,CIRCLE_ENV={s('CIRCLE_ENV', 'prod')}",
+        "--set-env-vars=" + ",".join(env_vars),
         "--memory=512Mi",
-        "--timeout=540s",
+        f"--timeout={GCP_TIMEOUT_SECONDS}s",
         "--ingress-settings=internal-only",
         "--no-allow-unauthenticated",
         "--retry",
@@ -616,7 +800,7 @@ def plan_gcp(s: Settings, *, now: datetime | None = None) -> Plan:
             f"--entry-point={GCP_STORAGE_TARGET}",
             f"--trigger-event-filters=type={event_type}",
             f"--trigger-event-filters=bucket={bucket}",
-            f"--trigger-location={s('CIRCLE_GCP_BUCKET_LOCATION', region)}",
+            f"--trigger-location={location}",
             *common,
         )
     plan.add(
@@ -661,17 +845,17 @@ def plan_gcp(s: Settings, *, now: datetime | None = None) -> Plan:
         f"--next-rotation-time={next_rotation}",
         f"--rotation-period={s('CIRCLE_GCP_ROTATION_PERIOD', '2592000s')}",
     )
-    for role in ("roles/secretmanager.secretAccessor", "roles/secretmanager.secretVersionManager"):
-        plan.add(
-            f"{role} on the rotated secret only.",
-            "gcloud",
-            "secrets",
-            "add-iam-policy-binding",
-            secret,
-            p,
-            f"--member=serviceAccount:{sa}",
-            f"--role={role}",
-        )
+    plan.add(
+        "roles/secretmanager.admin on the rotated secret only: the provider updates the secret itself "
+        "(aliases, annotations), which no smaller predefined role allows (docs/rotation.md).",
+        "gcloud",
+        "secrets",
+        "add-iam-policy-binding",
+        secret,
+        p,
+        f"--member=serviceAccount:{sa}",
+        "--role=roles/secretmanager.admin",
+    )
     plan.add(
         "Rotate GCS HMAC keys (the GCS HMAC rotator).",
         "gcloud",
@@ -707,7 +891,11 @@ def plan_gcp(s: Settings, *, now: datetime | None = None) -> Plan:
     return plan
 
 
-PLANNERS: dict[str, Callable[[Settings], Plan]] = {"aws": plan_aws, "azure": plan_azure, "gcp": plan_gcp}
+PLANNERS: dict[str, Callable[[Settings, Facts | None], Plan]] = {
+    "aws": plan_aws,
+    "azure": plan_azure,
+    "gcp": plan_gcp,
+}
 
 
 def execute(plan: Plan, *, dist: Path = ROOT / "dist") -> None:
@@ -727,7 +915,7 @@ def execute(plan: Plan, *, dist: Path = ROOT / "dist") -> None:
         print(f"# {step.purpose}\n{step.render()}", flush=True)
         proc = subprocess.run(
             argv,
-            cwd=ROOT / (step.cwd or ""),
+            cwd=dist.parent / (step.cwd or ""),  # step.cwd is relative to the repository root, dist's parent
             text=True,
             check=False,
             stdout=subprocess.PIPE if step.capture else None,
@@ -744,6 +932,12 @@ def execute(plan: Plan, *, dist: Path = ROOT / "dist") -> None:
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.deploy", description=__doc__.splitlines()[0])
     parser.add_argument("cloud", choices=sorted(PLANNERS))
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="the configuration the bundle ships (default: circle.toml at the repository root, if present); "
+        "its stores and secret references decide the grants",
+    )
     parser.add_argument("--execute", action="store_true", help="run the commands (default: print them)")
     parser.add_argument(
         "--azure-publish",
@@ -753,7 +947,16 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     )
     args = parser.parse_args(argv)
     settings = Settings(os.environ if env is None else env)
-    plan = plan_azure(settings, publish=args.azure_publish) if args.cloud == "azure" else PLANNERS[args.cloud](settings)
+    config: Path | None = args.config or (ROOT / "circle.toml" if (ROOT / "circle.toml").is_file() else None)
+    try:
+        known = facts(config, settings.env.get("CIRCLE_ENV") or None) if config else None
+    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        print(f"deploy: {config}: cannot read the configuration: {exc}", file=sys.stderr)
+        return 2
+    if args.cloud == "azure":
+        plan = plan_azure(settings, known, publish=args.azure_publish)
+    else:
+        plan = PLANNERS[args.cloud](settings, known)
     if not args.execute:
         print(plan.render(), end="")
         return 0

@@ -1,6 +1,8 @@
-"""scripts/bundle.py: each dist/<cloud> holds core/, its own adapter and nothing else of ours, a
-requirements.txt naming only its cloud's packages, and loads the way its platform loads it (Lambda
-handler strings from template.yaml, the Functions host's Python indexer, functions-framework)."""
+"""scripts/bundle.py: each dist/<cloud> holds core/, its own adapter, a validated circle.toml and nothing
+else of ours, a requirements.txt naming only its cloud's packages, and loads the way its platform loads
+it (Lambda handler strings from template.yaml, the Functions host's Python indexer, functions-framework).
+A missing or invalid configuration (base file or any overlay) stops the build with one line.
+tests/deploy/test_bundle_entry_points.py installs each bundle into its own virtualenv and invokes it."""
 
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ from scripts import bundle
 from tests.deploy.cfn_eval import load
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "circle.toml"
+# Valid under any configuration schema, and naming no cloud store (so no storage extra is added).
+MINIMAL = (
+    '[stores.a]\nurl = "memory://a"\n[stores.b]\nurl = "memory://b"\n[[replication]]\nsource = "a"\ntargets = ["b"]\n'
+)
 ADAPTERS = {"aws": "aws_lambda", "azure": "azure_functions", "gcp": "gcp_functions"}
 PROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 BASE: list[str] = PROJECT.get("dependencies", [])
@@ -42,11 +49,20 @@ def _run_in(directory: Path, code: str) -> Any:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture
+def minimal(tmp_path: Path) -> Path:
+    config = tmp_path / "minimal.toml"
+    config.write_text(MINIMAL)
+    return config
+
+
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
+    config = out / "minimal.toml"
+    config.write_text(MINIMAL)
     proc = subprocess.run(
-        [sys.executable, "-m", "scripts.bundle", "--out", str(out), "--no-config", "aws", "azure", "gcp"],
+        [sys.executable, "-m", "scripts.bundle", "--out", str(out), "--config", str(config), "aws", "azure", "gcp"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -86,7 +102,8 @@ def test_bundle_holds_core_and_only_its_own_adapter(dist: Path, cloud: str) -> N
     assert leftovers == []
     expected_root = {"aws": set(), "azure": {"function_app.py", "host.json"}, "gcp": {"main.py"}}[cloud]
     top_files = {p.name for p in root.iterdir() if p.is_file()}
-    assert top_files == expected_root | {"requirements.txt"}
+    assert top_files == expected_root | {"requirements.txt", "circle.toml"}
+    assert (root / "circle.toml").read_text() == MINIMAL
     assert not list(dist.glob(".*.building")), "staging directory left behind"
 
 
@@ -143,10 +160,9 @@ def test_azure_bundle_indexes_with_the_functions_host_indexer(dist: Path) -> Non
     found = _run_in(dist / "azure", code)
     assert all(Path(p).is_relative_to(dist / "azure") for p in found["files"]), found["files"]
     functions = found["functions"]
-    # The Event Grid subscriptions scripts/deploy.py creates point at these functions by name.
-    for name in (deploy.AZURE_BLOB_FUNCTION, deploy.AZURE_KEYVAULT_FUNCTION):
-        assert "eventGridTrigger" in functions.get(name, []), f"no Event Grid function {name!r}: {functions}"
-    assert any("httpTrigger" in bindings for bindings in functions.values()), functions
+    # The subscriptions scripts/deploy.py creates feed these functions: blob events through the queue.
+    assert "queueTrigger" in functions.get(deploy.AZURE_QUEUE_FUNCTION, []), functions
+    assert "eventGridTrigger" in functions.get(deploy.AZURE_KEYVAULT_FUNCTION, []), functions
 
 
 def test_gcp_bundle_main_imports_and_serves_both_targets(dist: Path) -> None:
@@ -164,22 +180,20 @@ def test_gcp_bundle_main_imports_and_serves_both_targets(dist: Path) -> None:
     assert set(found["apps"]) == {deploy.GCP_STORAGE_TARGET, deploy.GCP_ROTATION_TARGET}
 
 
-def test_config_is_shipped_as_circle_toml(tmp_path: Path) -> None:
-    config = tmp_path / "prod.toml"
-    config.write_text("# circle configuration\n")
+def test_config_is_shipped_as_circle_toml(tmp_path: Path, minimal: Path) -> None:
     for cloud in bundle.CLOUDS:
-        built = bundle.build(cloud, tmp_path / "out", config=config)
-        assert (built / "circle.toml").read_bytes() == config.read_bytes()
-    with pytest.raises(bundle.BundleError, match="no such file"):
+        built = bundle.build(cloud, tmp_path / "out", config=minimal)
+        assert (built / "circle.toml").read_bytes() == minimal.read_bytes()
+    with pytest.raises(bundle.BundleError, match="no such configuration file"):
         bundle.build("aws", tmp_path / "out", config=tmp_path / "missing.toml")
 
 
-def test_extra_adds_a_target_clouds_sdk_on_request(tmp_path: Path) -> None:
-    built = bundle.build("aws", tmp_path, extras=["gcp"])
+def test_extra_adds_a_target_clouds_sdk_on_request(tmp_path: Path, minimal: Path) -> None:
+    built = bundle.build("aws", tmp_path, config=minimal, extras=["gcp"])
     reqs = [ln for ln in (built / "requirements.txt").read_text().splitlines() if not ln.startswith("#")]
     assert reqs == BASE + EXTRAS["aws"] + EXTRAS["gcp"]
     with pytest.raises(bundle.BundleError, match="'nope' extra"):
-        bundle.build("aws", tmp_path, extras=["nope"])
+        bundle.build("aws", tmp_path, config=minimal, extras=["nope"])
 
 
 def test_a_failed_build_keeps_the_previous_bundle(tmp_path: Path) -> None:
@@ -192,8 +206,10 @@ def test_a_failed_build_keeps_the_previous_bundle(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     (out / "azure").mkdir(parents=True)
     (out / "azure" / "previous.txt").write_text("still here")
+    config = tmp_path / "circle.toml"
+    config.write_text(MINIMAL)
     with pytest.raises(bundle.BundleError, match=r"host\.json"):
-        bundle.build("azure", out, root=fake_root)
+        bundle.build("azure", out, config=config, root=fake_root)
     assert [p.name for p in out.iterdir()] == ["azure"]
     assert (out / "azure" / "previous.txt").read_text() == "still here"
 
@@ -213,3 +229,82 @@ def test_a_config_adds_the_storage_sdks_of_the_stores_it_names(tmp_path: Path) -
     reqs = [ln for ln in (built / "requirements.txt").read_text().splitlines() if not ln.startswith("#")]
     assert reqs == list(dict.fromkeys(BASE + EXTRAS["azure"] + EXTRAS["gcs"] + EXTRAS["s3"]))
     assert not any(r.startswith(("functions-framework", "aws-lambda-powertools")) for r in reqs)
+
+
+# -- configuration travels with the code, validated --------------------------------------------------------
+def _bundle_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"CIRCLE_CONFIG", "CIRCLE_ENV"}}
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.bundle", *args],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _one_line_refusal(proc: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert proc.returncode == 2, proc
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    for text in expected:
+        assert text in proc.stderr, proc.stderr
+
+
+def test_a_missing_config_stops_the_bundle_in_one_line(tmp_path: Path) -> None:
+    proc = _bundle_cli("--out", str(tmp_path), "--config", str(tmp_path / "nope.toml"), "aws")
+    _one_line_refusal(proc, "nope.toml", "no such configuration file", "CONFIG=")
+    assert not (tmp_path / "aws").exists()
+
+
+def test_no_config_at_all_stops_the_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(bundle, "ROOT", tmp_path)  # no circle.toml at the (pretend) repository root
+    assert bundle.main(["--out", str(tmp_path / "dist"), "aws"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no configuration" in err and "examples/circle.toml" in err
+    assert not (tmp_path / "dist").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[stores.a]\nurl = 'memory://a'\n[[replication]]\nsource = 'nope'\ntargets = ['a']\n", "replication"),
+        ("[stores.a]\nurl = 'ftp://a'\n", "stores.a.url"),
+        ("[stores.a\nurl = 'memory://a'\n", "not readable TOML"),
+        (MINIMAL + "[env.staging.stores.b]\nurl = 'ftp://b'\n", "'staging'"),  # only the overlay is broken
+    ],
+)
+def test_an_invalid_config_stops_the_bundle_in_one_line(tmp_path: Path, text: str, expected: str) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text(text)
+    proc = _bundle_cli("--out", str(tmp_path / "dist"), "--config", str(config), "aws", "gcp")
+    _one_line_refusal(proc, str(config), "invalid configuration", expected)
+    assert not (tmp_path / "dist").exists() or not any((tmp_path / "dist").iterdir())
+
+
+def test_every_overlay_is_validated_and_reported(tmp_path: Path) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text(MINIMAL + "[env.prod.stores.a]\nurl = 'memory://prod-a'\n[env.dev]\n")
+    assert bundle.check_config(config) == ["", "dev", "prod"]
+    proc = _bundle_cli("--out", str(tmp_path / "dist"), "--config", str(config), "aws")
+    assert proc.returncode == 0, proc.stderr
+    assert "valid for: base, dev, prod" in proc.stdout
+
+
+def test_required_env_checks_only_the_overlays(tmp_path: Path) -> None:
+    """With ``required_env = true`` the base file alone is not a deployable configuration (contract C3)."""
+    config = tmp_path / "circle.toml"
+    config.write_text("required_env = true\n" + MINIMAL + "[env.prod]\n")
+    assert bundle.check_config(config) == ["prod"]
+
+
+def test_the_example_configuration_bundles(tmp_path: Path) -> None:
+    """examples/circle.toml (used by docs/deploy.md and the entry-point test) is valid with and without
+    its [env.prod] overlay, and adds the storage SDKs of the three clouds it names."""
+    assert bundle.check_config(EXAMPLE) == ["", "prod"]
+    built = bundle.build("gcp", tmp_path, config=EXAMPLE)
+    reqs = [ln for ln in (built / "requirements.txt").read_text().splitlines() if not ln.startswith("#")]
+    assert _names(reqs) >= _names(EXTRAS["gcp"] + EXTRAS["s3"] + EXTRAS["azure-blob"])

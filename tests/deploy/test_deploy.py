@@ -1,8 +1,11 @@
 """scripts/deploy.py: the printed commands carry the flags the design depends on, form a valid shell
-script, and --execute refuses to start without the CLI, the settings or the bundle."""
+script, grant what the configuration uses (and nothing else), quote SAM parameter overrides the way SAM
+parses them, rerun idempotently, and --execute refuses to start without the CLI, the settings or the
+bundle. No cloud is reachable here: the tests check the commands, and run them against stand-in CLIs."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -13,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from scripts import deploy
+from scripts.deploy_config import Facts, facts
 from tests.deploy.cfn_eval import load
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "circle.toml"
 GCP_ENV = {
     "CIRCLE_GCP_PROJECT": "proj-1",
     "CIRCLE_GCP_REGION": "europe-west1",
@@ -37,21 +42,24 @@ AWS_ENV = {
 }
 
 
-def _plan(cloud: str, env: dict[str, str]) -> deploy.Plan:
+def _plan(cloud: str, env: dict[str, str], config: Facts | None = None) -> deploy.Plan:
     if cloud == "gcp":
-        return deploy.plan_gcp(deploy.Settings(env), now=datetime(2030, 1, 1, tzinfo=UTC))
-    return deploy.PLANNERS[cloud](deploy.Settings(env))
+        return deploy.plan_gcp(deploy.Settings(env), config, now=datetime(2030, 1, 1, tzinfo=UTC))
+    return deploy.PLANNERS[cloud](deploy.Settings(env), config)
 
 
 def _steps(plan: deploy.Plan, *prefix: str) -> list[tuple[str, ...]]:
     return [s.argv for s in plan.steps if s.argv[: len(prefix)] == prefix]
 
 
+@pytest.mark.parametrize("with_config", [False, True])
 @pytest.mark.parametrize(
     ("cloud", "env"), [("aws", AWS_ENV), ("aws", {}), ("azure", AZ_ENV), ("azure", {}), ("gcp", GCP_ENV), ("gcp", {})]
 )
-def test_printed_plan_is_a_valid_shell_script_using_only_captured_variables(cloud: str, env: dict[str, str]) -> None:
-    plan = _plan(cloud, env)
+def test_printed_plan_is_a_valid_shell_script_using_only_captured_variables(
+    cloud: str, env: dict[str, str], with_config: bool
+) -> None:
+    plan = _plan(cloud, env, facts(EXAMPLE, "prod") if with_config else None)
     captured: set[str] = set()
     for step in plan.steps:
         used = {v for a in step.argv for v in re.findall(r"\$\{([A-Z_]+)\}", a)}
@@ -62,6 +70,19 @@ def test_printed_plan_is_a_valid_shell_script_using_only_captured_variables(clou
     assert proc.returncode == 0, proc.stderr
     # Without settings, AWS falls back to `sam deploy --guided` (SAM asks); the others show placeholders.
     assert (plan.placeholders() == []) == (bool(env) or cloud == "aws")
+    # Every "create" a rerun meets again is tolerated or is a create-or-update.
+    for step in plan.steps:
+        if "create" in step.argv and not step.ok_if_exists:
+            assert step.argv[:3] in IDEMPOTENT_CREATES, f"a rerun would fail at: {step.purpose}"
+
+
+# Commands whose "create" is a create-or-update (PUT) in the CLI: a rerun succeeds without help.
+IDEMPOTENT_CREATES = {
+    ("az", "group", "create"),
+    ("az", "storage", "account"),
+    ("az", "eventgrid", "event-subscription"),
+    ("gcloud", "beta", "services"),
+}
 
 
 def test_gcp_deploys_gen2_eventarc_functions_with_retry() -> None:
@@ -78,7 +99,14 @@ def test_gcp_deploys_gen2_eventarc_functions_with_retry() -> None:
     assert f"--entry-point={deploy.GCP_ROTATION_TARGET}" in rotation
     for argv in deploys.values():
         assert {"--gen2", "--retry", "--runtime=python313", "--source=dist/gcp", "--region=europe-west1"} <= set(argv)
-        assert "--set-env-vars=CIRCLE_CONFIG=/workspace/circle.toml,CIRCLE_ENV=prod" in argv
+        assert "--timeout=540s" in argv  # the limit for event-driven functions
+        (env_vars,) = [a for a in argv if a.startswith("--set-env-vars=")]
+        assert env_vars.removeprefix("--set-env-vars=").split(",") == [
+            "CIRCLE_CONFIG=/workspace/circle.toml",
+            "CIRCLE_SECRETS_URL=gcp-sm://proj-1",
+            f"CIRCLE_TIME_BUDGET_SECONDS={deploy.GCP_TIME_BUDGET_SECONDS}",
+        ]  # no CIRCLE_ENV unless set: the base file
+        assert deploy.GCP_TIME_BUDGET_SECONDS == deploy.GCP_TIMEOUT_SECONDS == 540  # the adapter keeps a margin
     (update,) = _steps(plan, "gcloud", "secrets", "update")
     assert "--add-topics=projects/proj-1/topics/circle-secret-rotation" in update
     assert "--next-rotation-time=2030-01-02T00:00:00Z" in update
@@ -89,34 +117,47 @@ def test_gcp_deploys_gen2_eventarc_functions_with_retry() -> None:
     )
 
 
-def test_azure_event_grid_subscriptions_target_the_functions_with_retry_and_dead_letters() -> None:
+def _values(argv: tuple[str, ...] | list[str], flag: str) -> list[str]:
+    start = argv.index(flag) + 1
+    end = next((i for i in range(start, len(argv)) if argv[i].startswith("--")), len(argv))
+    return list(argv[start:end])
+
+
+def test_azure_blob_events_go_through_a_storage_queue_to_the_queue_function() -> None:
     plan = _plan("azure", {**AZ_ENV, "CIRCLE_AZ_SOURCE_CONTAINER": "incoming"})
     subs = {
         argv[argv.index("--name") + 1]: list(argv)
         for argv in _steps(plan, "az", "eventgrid", "event-subscription", "create")
     }
     blob, vault = subs["circle-blob-events"], subs["circle-secret-near-expiry"]
-
-    def values(argv: list[str], flag: str) -> list[str]:
-        start = argv.index(flag) + 1
-        end = next((i for i in range(start, len(argv)) if argv[i].startswith("--")), len(argv))
-        return argv[start:end]
-
-    assert values(blob, "--endpoint-type") == ["azurefunction"]
-    assert values(blob, "--endpoint") == [f"${{APP_ID}}/functions/{deploy.AZURE_BLOB_FUNCTION}"]
-    assert values(blob, "--included-event-types") == ["Microsoft.Storage.BlobCreated", "Microsoft.Storage.BlobDeleted"]
-    assert values(blob, "--advanced-filter")[:2] == ["data.api", "StringIn"]
-    assert {"PutBlob", "PutBlockList", "CopyBlob", "DeleteBlob"} <= set(values(blob, "--advanced-filter"))
-    assert values(blob, "--subject-begins-with") == ["/blobServices/default/containers/incoming/"]
-    assert values(vault, "--endpoint") == [f"${{APP_ID}}/functions/{deploy.AZURE_KEYVAULT_FUNCTION}"]
-    assert values(vault, "--included-event-types") == ["Microsoft.KeyVault.SecretNearExpiry"]
+    assert _values(blob, "--endpoint-type") == ["storagequeue"]
+    assert _values(blob, "--endpoint") == [f"${{HOST_ID}}/queueServices/default/queues/{deploy.AZURE_EVENTS_QUEUE}"]
+    assert deploy.AZURE_EVENTS_QUEUE == "circle-storage-events"
+    assert _values(blob, "--included-event-types") == ["Microsoft.Storage.BlobCreated", "Microsoft.Storage.BlobDeleted"]
+    assert _values(blob, "--advanced-filter")[:2] == ["data.api", "StringIn"]
+    assert {"PutBlob", "PutBlockList", "CopyBlob", "DeleteBlob"} <= set(_values(blob, "--advanced-filter"))
+    assert _values(blob, "--subject-begins-with") == ["/blobServices/default/containers/incoming/"]
+    assert _values(vault, "--endpoint") == [f"${{APP_ID}}/functions/{deploy.AZURE_KEYVAULT_FUNCTION}"]
+    assert _values(vault, "--included-event-types") == ["Microsoft.KeyVault.SecretNearExpiry"]
     for argv in (blob, vault):
-        assert values(argv, "--event-delivery-schema") == ["eventgridschema"]
-        assert values(argv, "--max-delivery-attempts") == ["30"]
-        assert values(argv, "--event-ttl") == ["1440"]
-        assert values(argv, "--deadletter-endpoint") == [
+        assert _values(argv, "--event-delivery-schema") == ["eventgridschema"]
+        assert _values(argv, "--max-delivery-attempts") == ["30"]
+        assert _values(argv, "--event-ttl") == ["1440"]
+        assert _values(argv, "--deadletter-endpoint") == [
             "${HOST_ID}/blobServices/default/containers/eventgrid-deadletter"
         ]
+    (queue,) = _steps(plan, "az", "storage", "queue-rm", "create")
+    assert _values(queue, "--name") == [deploy.AZURE_EVENTS_QUEUE]
+    assert _values(queue, "--storage-account") == ["circlehost"]
+    (settings,) = _steps(plan, "az", "functionapp", "config", "appsettings", "set")
+    assert _values(settings, "--settings") == [
+        "CIRCLE_CONFIG=/home/site/wwwroot/circle.toml",
+        f"CIRCLE_EVENTS_QUEUE={deploy.AZURE_EVENTS_QUEUE}",
+        "CIRCLE_SECRETS_URL=keyvault://circle-kv",
+        f"CIRCLE_TIME_BUDGET_SECONDS={deploy.AZURE_TIME_BUDGET_SECONDS}",
+    ]
+    hours, minutes, seconds = json.loads((ROOT / "host.json").read_text())["functionTimeout"].split(":")
+    assert int(hours) * 3600 + int(minutes) * 60 + int(seconds) == deploy.AZURE_TIME_BUDGET_SECONDS
     (publish,) = [s for s in plan.steps if s.argv[:3] == ("func", "azure", "functionapp")]
     assert publish.cwd == "dist/azure"
     zip_plan = deploy.plan_azure(deploy.Settings(AZ_ENV), publish="zip")
@@ -124,17 +165,187 @@ def test_azure_event_grid_subscriptions_target_the_functions_with_retry_and_dead
     assert _steps(zip_plan, "az", "functionapp", "deployment", "source", "config-zip")
 
 
-def test_aws_overrides_name_template_parameters() -> None:
-    template = load(ROOT / "template.yaml")
-    (sam_deploy,) = _steps(_plan("aws", AWS_ENV), "sam", "deploy")
+# SAM's documented --parameter-overrides syntax: Key=Value items separated by spaces; a value with spaces
+# is wrapped in double (or single) quotes, inside which \" stands for a quote.
+_SAM_ITEM = re.compile(r"""(?:^|\s)([A-Za-z0-9]+)=("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|(?:\\.|[^\s"'\\])+)""")
+
+
+def sam_parse(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        for key, value in _SAM_ITEM.findall(item):
+            if value[:1] in {'"', "'"} and value[-1:] == value[:1]:
+                value = value[1:-1]
+            out[key] = value.replace('\\"', '"').replace("\\'", "'").replace("\\ ", " ")
+    return out
+
+
+def test_the_sam_rules_split_an_unquoted_schedule() -> None:
+    # What broke before: SAM reads "cron(0" and drops the rest.
+    assert sam_parse(["RotationScheduleExpression=cron(0 4 ? * SUN *)"]) == {"RotationScheduleExpression": "cron(0"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["cron(0 4 ? * SUN *)", "rate(30 days)", "rate(7 days)", "t1,t2", "plain", 'say "hi" there', "it's", "a=b c"],
+)
+def test_sam_override_survives_sams_parser(value: str) -> None:
+    item = deploy.sam_override("Param", value)
+    assert sam_parse([item]) == {"Param": value}
+    assert sam_parse(["A=1", item, "B=2"]) == {"A": "1", "Param": value, "B": "2"}
+
+
+def test_sam_override_refuses_a_backslash() -> None:
+    with pytest.raises(deploy.DeployError, match="backslash"):
+        deploy.sam_override("Param", "a\\b")
+
+
+def _overrides(plan: deploy.Plan) -> dict[str, str]:
+    (sam_deploy,) = _steps(plan, "sam", "deploy")
     assert "--guided" not in sam_deploy
     start = sam_deploy.index("--parameter-overrides") + 1
-    overrides = dict(o.split("=", 1) for o in sam_deploy[start:] if "=" in o and not o.startswith("--"))
+    end = next((i for i in range(start, len(sam_deploy)) if sam_deploy[i].startswith("--")), len(sam_deploy))
+    return sam_parse(sam_deploy[start:end])
+
+
+def test_aws_overrides_name_template_parameters() -> None:
+    template = load(ROOT / "template.yaml")
+    env = {**AWS_ENV, "CIRCLE_AWS_ROTATION_SCHEDULE": "cron(0 4 ? * SUN *)", "CIRCLE_AWS_ALARM_EMAIL": "ops@x.org"}
+    overrides = _overrides(_plan("aws", env))
     assert set(overrides) <= set(template["Parameters"])
     assert overrides["TargetBucketNames"] == "t1,t2"
-    assert overrides["RotationScheduleExpression"] == "rate(7 days)"
+    assert overrides["RotationScheduleExpression"] == "cron(0 4 ? * SUN *)"
+    assert overrides["AlarmEmail"] == "ops@x.org"
+    assert overrides["CreateSourceBucket"] == "true"
+    assert "CircleEnv" not in overrides  # unset: the template's default, the base file
     (guided,) = _steps(_plan("aws", {}), "sam", "deploy")
     assert "--guided" in guided
+
+
+def test_aws_grants_follow_the_configuration() -> None:
+    config = facts(EXAMPLE, "prod")
+    plan = _plan("aws", {"CIRCLE_AWS_ROTATED_USER": "replicator", "CIRCLE_ENV": "prod"}, config)
+    overrides = _overrides(plan)
+    assert overrides["SourceBucketName"] == "circle-example-incoming"  # the one S3 source in the file
+    assert overrides["CircleEnv"] == "prod"
+    # incoming is written too: replicas from Azure and GCS, and the dead letters.
+    assert overrides["TargetBucketNames"] == "circle-example-incoming"
+    assert overrides["ConfigSecretArns"] == (
+        "arn:aws:secretsmanager:${REGION}:${ACCOUNT_ID}:secret:circle-azure-replica-connection-??????"
+    )
+    captured = {s.capture for s in plan.steps}
+    assert {"ACCOUNT_ID", "REGION"} <= captured
+    base = _overrides(_plan("aws", {"CIRCLE_AWS_ROTATED_USER": "r"}, facts(EXAMPLE)))
+    assert "ConfigSecretArns" not in base  # the base file references no secret
+
+
+def test_aws_attaches_to_an_existing_bucket() -> None:
+    env = {**AWS_ENV, "CIRCLE_AWS_EXISTING_BUCKET": "true", "CIRCLE_AWS_ENABLE_EVENTBRIDGE": "true"}
+    plan = _plan("aws", env)
+    assert _overrides(plan)["CreateSourceBucket"] == "false"
+    (enable,) = _steps(plan, "aws", "s3api", "put-bucket-notification-configuration")
+    assert _values(enable, "--bucket") == ["src"]
+    assert json.loads(_values(enable, "--notification-configuration")[0]) == {"EventBridgeConfiguration": {}}
+    assert not _steps(_plan("aws", {**AWS_ENV, "CIRCLE_AWS_EXISTING_BUCKET": "true"}), "aws", "s3api")
+
+
+def test_azure_grants_follow_the_configuration(tmp_path: Path) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text(
+        '[stores.src]\nurl = "az://incoming"\n'
+        '[stores.mi]\nurl = "az://replica/x"\naccount_url = "https://replicaacct.blob.core.windows.net"\n'
+        '[stores.keyed]\nurl = "az://other"\nconnection_string = "secret://vault/other-conn"\n'
+        '[[replication]]\nsource = "src"\ntargets = ["mi", "keyed"]\n'
+    )
+    plan = _plan("azure", AZ_ENV, facts(config))
+    roles = [(_values(a, "--role"), _values(a, "--scope")) for a in _steps(plan, "az", "role", "assignment")]
+    assert (["Storage Blob Data Reader"], ["${SOURCE_ID}"]) in roles
+    assert (
+        ["Storage Blob Data Contributor"],
+        ["${TARGET_REPLICAACCT}/blobServices/default/containers/replica"],
+    ) in roles
+    assert (["Key Vault Secrets User"], ["${VAULT_ID}/secrets/other-conn"]) in roles
+    assert not any(r == ["Key Vault Secrets Officer"] for r, _ in roles)  # no rotated secret named
+    assert len(roles) == 3  # the keyed store needs no role: its connection string carries the key
+    rotated = _plan("azure", {**AZ_ENV, "CIRCLE_AZ_ROTATED_SECRETS": "a,b"}, facts(config))
+    officers = [
+        _values(a, "--scope") for a in _steps(rotated, "az", "role", "assignment") if "Key Vault Secrets Officer" in a
+    ]
+    assert officers == [["${VAULT_ID}/secrets/a"], ["${VAULT_ID}/secrets/b"]]
+    existing = _steps(plan, "az", "storage", "account", "create")
+    assert [_values(a, "--name") for a in existing] == [["circlehost"]]  # the watched account exists
+    created = _plan("azure", {**AZ_ENV, "CIRCLE_AZ_CREATE_SOURCE_ACCOUNT": "true"})
+    names = [_values(a, "--name") for a in _steps(created, "az", "storage", "account", "create")]
+    assert names == [["circlehost"], ["circlesrc"]]
+
+
+def test_gcp_grants_follow_the_configuration() -> None:
+    plan = _plan("gcp", {k: v for k, v in GCP_ENV.items() if k != "CIRCLE_GCP_BUCKET"}, facts(EXAMPLE, "prod"))
+    bindings = [
+        (argv[1], argv[argv.index("add-iam-policy-binding") + 1], _role_of(argv))
+        for argv in plan_steps_with(plan, "add-iam-policy-binding")
+    ]
+    assert ("storage", "gs://circle-example-replica", "roles/storage.objectViewer") in bindings  # the watched bucket
+    assert ("storage", "gs://circle-example-replica", "roles/storage.objectUser") in bindings  # target of a rule
+    assert ("secrets", "circle-azure-replica-connection", "roles/secretmanager.secretAccessor") in bindings
+    # The rotation identity: secretmanager.admin on the rotated secret only (UpdateSecret for aliases
+    # and annotations), nothing project-wide on Secret Manager.
+    secret_roles = [(target, role) for kind, target, role in bindings if "secretmanager" in role]
+    assert ("replication-key", "roles/secretmanager.admin") in secret_roles
+    assert all(target != "proj-1" for target, _ in secret_roles)
+    assert "roles/secretmanager.secretVersionManager" not in {r for _, r in secret_roles}
+    created = _plan("gcp", {**GCP_ENV, "CIRCLE_GCP_CREATE_BUCKET": "true"})
+    (create,) = _steps(created, "gcloud", "storage", "buckets", "create")
+    assert create[4] == "gs://src-bucket" and "--uniform-bucket-level-access" in create
+    assert not _steps(_plan("gcp", GCP_ENV), "gcloud", "storage", "buckets", "create")
+
+
+def plan_steps_with(plan: deploy.Plan, verb: str) -> list[tuple[str, ...]]:
+    return [s.argv for s in plan.steps if s.argv[0] == "gcloud" and verb in s.argv]
+
+
+def _role_of(argv: tuple[str, ...]) -> str:
+    return next(a.split("=", 1)[1] for a in argv if a.startswith("--role="))
+
+
+def test_cli_names_a_missing_config_in_one_line(tmp_path: Path) -> None:
+    proc = _cli(["aws", "--config", str(tmp_path / "nope.toml")], path=os.environ["PATH"])
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "nope.toml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+FAKE_AZ = """#!/usr/bin/env python3
+import os, sys
+args = sys.argv[1:]
+log = os.environ["FAKE_LOG"]
+seen = open(log).read().splitlines() if os.path.exists(log) else []
+line = " ".join(args)
+open(log, "a").write(line + "\\n")
+if "--query" in args:
+    print("/subscriptions/0/providers/x/" + (args[args.index("--name") + 1] if "--name" in args else "id"))
+elif line in seen and (args[:3] in (["role", "assignment", "create"], ["functionapp", "create", "--name"])):
+    sys.exit("ERROR: (Conflict) The role assignment already exists." if args[0] == "role" else
+             "ERROR: Website with given name circle-app already exists.")
+"""
+
+
+def test_azure_rerun_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("az", "func"):
+        (bin_dir / tool).write_text(FAKE_AZ)
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
+    (tmp_path / "dist" / "azure").mkdir(parents=True)
+    plan = _plan("azure", AZ_ENV, facts(EXAMPLE, "prod"))
+    deploy.execute(plan, dist=tmp_path / "dist")
+    first = (tmp_path / "calls.log").read_text().splitlines()
+    deploy.execute(plan, dist=tmp_path / "dist")  # the rerun meets "already exists" and carries on
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert calls == first + first
+    assert any(c.startswith("role assignment create") for c in first)
+    assert any("Key Vault Secrets User" in c and "circle-azure-replica-connection" in c for c in first)
 
 
 def _cli(args: list[str], path: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -184,3 +395,24 @@ def test_execute_runs_steps_in_order_substituting_captures(tmp_path: Path) -> No
         deploy.execute(plan, dist=tmp_path / "dist")
     assert out.read_text() == "/sites/app/functions/f"
     assert not (tmp_path / "never").exists()
+
+
+def test_config_facts_follow_the_overlay_and_name_each_secret_once(tmp_path: Path) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text(
+        '[stores.src]\nurl = "s3://in/data"\nkms_key_id = "arn:aws:kms:eu-west-1:1:key/k"\n'
+        '[stores.dst]\nurl = "gs://out"\n'
+        '[[replication]]\nsource = "src"\ntargets = ["dst"]\n'
+        '[env.prod.stores.dst]\nurl = "az://out"\nconnection_string = "secret://vault/conn%2Fprod#value"\n'
+        '[env.prod.stores.src]\naccess_key_id = "secret://vault/s3-key#id"\nsecret_access_key = "secret://vault/s3-key#secret"\n'
+        '[env.prod.dead_letter]\nstore = "src"\n'
+    )
+    base = facts(config)
+    assert (base.read_buckets("s3"), base.write_buckets("gs"), base.write_buckets("s3")) == (["in"], ["out"], [])
+    assert base.secret_names == () and base.kms_keys == ("arn:aws:kms:eu-west-1:1:key/k",)
+    assert facts(config, "staging") == base  # no such overlay: the base file (contract C3)
+    prod = facts(config, "prod")
+    assert prod.write_buckets("gs") == [] and [s.bucket for s in prod.written_stores("az")] == ["out"]
+    assert prod.write_buckets("s3") == ["in"]  # the dead-letter store is written too
+    assert sorted(prod.secret_names) == ["conn/prod", "s3-key"]  # unquoted, without the field, once each
+    assert len(prod.secret_names) == 2

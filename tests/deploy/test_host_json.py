@@ -37,6 +37,8 @@ KNOWN_KEYS = {
     "watchFiles",
 }
 LOG_LEVELS = {"Trace", "Debug", "Information", "Warning", "Error", "Critical", "None"}
+AT_LEAST_INFORMATION = {"Trace", "Debug", "Information"}
+POISON_AFTER = 5  # the Azure queue path's contract: a message that failed five times goes to <queue>-poison
 CONSUMPTION_MAX_TIMEOUT = timedelta(minutes=10)
 _RANGE = re.compile(r"^\[(\d+)\.\*,\s*(\d+)\.0\.0\)$")
 _TIMESPAN = re.compile(r"^(\d{2}):(\d{2}):(\d{2})$")
@@ -80,10 +82,26 @@ def problems(host: dict[str, Any]) -> list[str]:
     rate = sampling.get("maxTelemetryItemsPerSecond")
     if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:
         out.append("samplingSettings.maxTelemetryItemsPerSecond must be a positive integer")
-    # Requests and exceptions are never sampled away: every invocation and failure stays countable.
+    # Requests and exceptions are never sampled away: every invocation and failure stays countable; nor are
+    # traces (log lines): each event's outcome line must reach Application Insights.
     excluded = set(str(sampling.get("excludedTypes", "")).split(";"))
-    if not {"Request", "Exception"} <= excluded:
-        out.append("samplingSettings.excludedTypes must include Request and Exception")
+    if not {"Request", "Exception", "Trace"} <= excluded:
+        out.append("samplingSettings.excludedTypes must include Request, Exception and Trace")
+    # Function logs (the worker forwards Python records, circle.* included, as Function.<name>.User) must
+    # pass at Information: the most specific configured category wins, then "default".
+    function_level = levels.get("Function", levels.get("default"))
+    if function_level not in AT_LEAST_INFORMATION:
+        out.append("logging.logLevel must let Function logs through at Information")
+
+    queues = (host.get("extensions") or {}).get("queues") or {}
+    if queues.get("maxDequeueCount") != POISON_AFTER:
+        out.append(f"extensions.queues.maxDequeueCount must be {POISON_AFTER}")
+    v = _TIMESPAN.match(str(queues.get("visibilityTimeout", "")))
+    if not v or not timedelta(0) < timedelta(hours=int(v[1]), minutes=int(v[2]), seconds=int(v[3])):
+        out.append("extensions.queues.visibilityTimeout must be a positive hh:mm:ss (the backoff before a retry)")
+    batch = queues.get("batchSize", 16)
+    if not isinstance(batch, int) or not 1 <= batch <= 32:
+        out.append("extensions.queues.batchSize must be 1..32")
 
     text = json.dumps(host)
     if re.search(r"AccountKey=|InstrumentationKey=|SharedAccessSignature|sig=", text):
@@ -128,6 +146,12 @@ _DELETE = object()
         ("functionTimeout", "10 minutes", "functionTimeout"),
         ("logging.logLevel.default", "Info", "logging.logLevel"),
         ("logging.applicationInsights.samplingSettings.excludedTypes", "Exception", "excludedTypes"),
+        ("logging.applicationInsights.samplingSettings.excludedTypes", "Request;Exception", "excludedTypes"),
+        ("logging.logLevel.Function", "Warning", "Function logs"),
+        ("extensions.queues.maxDequeueCount", 10, "maxDequeueCount"),
+        ("extensions.queues", _DELETE, "maxDequeueCount"),
+        ("extensions.queues.visibilityTimeout", "30s", "visibilityTimeout"),
+        ("extensions.queues.batchSize", 64, "batchSize"),
         ("logging.applicationInsights.samplingSettings.maxTelemetryItemsPerSecond", 0, "maxTelemetryItems"),
         ("functionTimeOut", "00:05:00", "unknown top-level keys"),
         ("functions", ["storage_event"], "functions"),

@@ -1,9 +1,12 @@
-"""template.yaml: cfn-lint (with the SAM transform, offline) must be clean, and the wiring the design
-depends on must be there: S3 -> SQS with partial batch failures, a dead-letter queue, a visibility
-timeout of six function timeouts, least-privilege policies, and native Secrets Manager rotation."""
+"""template.yaml: cfn-lint (offline) must be clean, the SAM translator (what `sam validate`/`sam deploy`
+run) must transform it, and the wiring the design depends on must be there: S3 -> SQS (or an existing
+bucket through EventBridge) with partial batch failures, a dead-letter queue with an alarm topic, a
+visibility timeout of six function timeouts, JSON logs at INFO, least-privilege policies (nothing the
+providers do not call, secrets and KMS keys named by the configuration only), and native rotation."""
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -202,22 +205,145 @@ def test_rotation_is_scoped_to_the_secret_and_the_key_user(template: dict[str, A
     assert schedule["Properties"]["RotationRules"]["ScheduleExpression"] == "rate(30 days)"
 
 
-def test_storage_function_reads_only_its_secrets(template: dict[str, Any]) -> None:
-    extra = "arn:aws:secretsmanager:us-east-1:123456789012:secret:azure-key-XyZ"
-    fn = _ev(template, ExtraSecretArns=extra).resource("StorageEventFunction")
+def _secret_grants(fn: dict[str, Any]) -> tuple[set[str], set[str]]:
+    stmts = [s for s in _statements(fn) if any(a.startswith("secretsmanager:") for a in _as_list(s["Action"]))]
+    actions = {a for s in stmts for a in _as_list(s["Action"])}
+    return actions, {r for s in stmts for r in _as_list(s["Resource"])}
+
+
+def test_storage_function_reads_exactly_the_configured_secrets(template: dict[str, Any]) -> None:
+    one = "arn:aws:secretsmanager:us-east-1:123456789012:secret:circle-azure-replica-connection-??????"
+    two = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gcs-key-AbCdEf"
+    fn = _ev(template, ConfigSecretArns=f"{one},{two}").resource("StorageEventFunction")
     assert fn is not None
-    secrets = {
-        r
-        for s in _statements(fn)
-        if any(a.startswith("secretsmanager:") for a in _as_list(s["Action"]))
-        for r in _as_list(s["Resource"])
+    assert _secret_grants(fn) == ({"secretsmanager:GetSecretValue"}, {one, two})
+    none = _ev(template).resource("StorageEventFunction")
+    assert none is not None
+    assert _secret_grants(none) == (set(), set())  # not even the rotated secret, unless the config names it
+
+
+def test_every_function_has_a_real_handler_and_no_http_api_is_declared(template: dict[str, Any]) -> None:
+    functions = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == {"StorageEventFunction", "RotationFunction"}  # HttpApiFunction had no handler
+    assert "EnableHttpApi" not in template["Parameters"]
+    assert not any("HttpApi" in json.dumps(v) for v in template.get("Outputs", {}).values())
+
+
+@pytest.mark.parametrize("function", ["StorageEventFunction", "RotationFunction"])
+def test_functions_log_json_at_info(template: dict[str, Any], function: str) -> None:
+    """Without ApplicationLogLevel the Lambda runtime leaves the root logger at WARNING: INFO outcome
+    lines would vanish. JSON lets CloudWatch filter by level and field."""
+    logging = _ev(template).resource(function)["Properties"]["LoggingConfig"]  # type: ignore[index]
+    assert logging["LogFormat"] == "JSON"
+    assert logging["ApplicationLogLevel"] == "INFO"
+    assert logging["SystemLogLevel"] in {"INFO", "WARN"}
+    assert logging["LogGroup"].startswith("<Ref:")
+    lambda_levels = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+    assert set(template["Parameters"]["LogLevel"]["AllowedValues"]) <= lambda_levels
+
+
+def test_circle_env_defaults_to_the_base_file(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["CircleEnv"]["Default"] == ""
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["CIRCLE_ENV"] == {"Ref": "CircleEnv"}
+
+
+def test_created_bucket_aborts_incomplete_multipart_uploads(template: dict[str, Any]) -> None:
+    bucket = _ev(template).resource("SourceBucket")
+    assert bucket is not None
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    aborts = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
+    assert aborts and aborts[0]["Status"] == "Enabled"
+    assert 1 <= aborts[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] <= 7
+
+
+def test_existing_bucket_is_attached_through_an_eventbridge_rule(template: dict[str, Any]) -> None:
+    ev = _ev(template, CreateSourceBucket="false")
+    assert ev.resource("SourceBucket") is None  # the stack never creates (or owns) an existing bucket
+    rule = ev.resource("ExistingBucketRule")
+    assert rule is not None and rule["Type"] == "AWS::Events::Rule"
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.s3"]
+    assert set(pattern["detail-type"]) == {"Object Created", "Object Deleted"}
+    assert pattern["detail"]["bucket"]["name"] == ["circle-src"]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == "<GetAtt:EventsQueue.Arn>"
+    policy = ev.resource("EventsQueuePolicy")
+    assert policy is not None
+    (stmt,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert stmt["Principal"] == {"Service": "events.amazonaws.com"}
+    assert stmt["Action"] == "sqs:SendMessage"
+    rule_arn = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/{rule['Properties']['Name']}"
+    assert stmt["Condition"]["ArnEquals"]["aws:SourceArn"] == rule_arn
+    # The same function reads the existing bucket.
+    fn = ev.resource("StorageEventFunction")
+    assert fn is not None
+    reads = {r for st in _statements(fn) if "s3:GetObject" in _as_list(st["Action"]) for r in _as_list(st["Resource"])}
+    assert "arn:aws:s3:::circle-src/*" in reads
+    assert _ev(template).resource("ExistingBucketRule") is None
+
+
+def test_dead_letter_alarm_notifies_a_topic_and_optionally_an_email(template: dict[str, Any]) -> None:
+    alarm = _ev(template).resource("DeadLetterQueueAlarm")
+    assert alarm is not None
+    assert alarm["Properties"]["AlarmActions"] == ["<Ref:AlarmTopic>"]
+    assert _ev(template).resource("AlarmTopic") is not None
+    assert _ev(template).resource("AlarmEmailSubscription") is None
+    sub = _ev(template, AlarmEmail="ops@example.com").resource("AlarmEmailSubscription")
+    assert sub is not None
+    assert sub["Properties"] == {"TopicArn": "<Ref:AlarmTopic>", "Protocol": "email", "Endpoint": "ops@example.com"}
+
+
+def test_storage_function_grants_exactly_what_the_providers_call(template: dict[str, Any]) -> None:
+    """s3.py calls GetObject/HeadObject, PutObject (and multipart), CopyObject, DeleteObject(s),
+    AbortMultipartUpload and ListObjectsV2: nothing reads tags or versions by id or lists versions."""
+    kms = "arn:aws:kms:us-east-1:123456789012:key/1111"
+    fn = _ev(template, TargetBucketNames="t1", KmsKeyArns=kms).resource("StorageEventFunction")
+    assert fn is not None
+    actions = {a for st in _statements(fn) for a in _as_list(st["Action"])}
+    assert actions == {
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
     }
-    assert secrets == {"<Ref:RotationSecret>", extra}
+    (kms_stmt,) = [st for st in _statements(fn) if "kms:Decrypt" in _as_list(st["Action"])]
+    assert _as_list(kms_stmt["Resource"]) == [kms]
+    plain = _ev(template).resource("StorageEventFunction")
+    assert plain is not None
+    assert not any(a.startswith("kms:") for st in _statements(plain) for a in _as_list(st["Action"]))
 
 
-def test_http_api_is_optional(template: dict[str, Any]) -> None:
-    assert _ev(template).resource("HttpApiFunction") is None
-    fn = _ev(template, EnableHttpApi="true").resource("HttpApiFunction")
-    assert fn is not None
-    assert fn["Properties"]["Handler"] == "aws_lambda.handlers.http_api"
-    assert {e["Type"] for e in fn["Properties"]["Events"].values()} == {"HttpApi"}
+def _translated(template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The CloudFormation the SAM translator makes of ``template`` (what sam validate and deploy use)."""
+    from samtranslator.translator.transform import transform
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    doc = copy.deepcopy(template)
+    doc["Globals"]["Function"]["CodeUri"] = "s3://circle-artifacts/bundle.zip"  # sam package's job
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    out: dict[str, Any] = transform(doc, dict(PARAMS), NoManagedPolicies())
+    return out
+
+
+def test_sam_translator_transforms_it_without_an_xray_policy(
+    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _translated(template, monkeypatch)
+    roles = {k: v["Properties"] for k, v in out["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
+    assert set(roles) == {"StorageEventFunctionRole", "RotationFunctionRole"}
+    for props in roles.values():
+        assert not any("XRay" in str(a) or "Xray" in str(a) for a in props.get("ManagedPolicyArns", []))
+    mapping = out["Resources"]["StorageEventFunctionQueue"]["Properties"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # The same check sees the policy as soon as tracing is switched on.
+    traced = copy.deepcopy(template)
+    traced["Globals"]["Function"]["Tracing"] = "Active"
+    managed = _translated(traced, monkeypatch)["Resources"]["StorageEventFunctionRole"]["Properties"]
+    assert any("Xray" in str(a) for a in managed["ManagedPolicyArns"])

@@ -1,0 +1,132 @@
+"""What a deployment needs to know from ``circle.toml``: which buckets the functions read and write, which
+secrets and KMS keys the stores reference. scripts/deploy.py turns these into grants (template
+parameters, role assignments, IAM bindings), so the functions get exactly what the configuration uses.
+
+The file is read as data (TOML plus the ``[env.<name>]`` overlay, merged the way ``core.config`` merges
+it); ``make bundle`` has already validated it with ``core.config.load_config``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+SECRET_PREFIX = "secret://"
+# Store options that name a KMS key (SSE-KMS buckets): the function needs kms:Decrypt/GenerateDataKey.
+KMS_OPTIONS = ("kms_key_id", "sse_kms_key_id")
+
+
+@dataclass(frozen=True)
+class Store:
+    name: str
+    scheme: str
+    bucket: str
+    prefix: str
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def azure_account(self) -> str | None:
+        """The storage account an ``az://`` store reaches through ``account_url`` (identity-based access,
+        which needs a role assignment); None for connection strings and environment credentials."""
+        url = self.options.get("account_url")
+        if self.scheme != "az" or not isinstance(url, str) or url.startswith(SECRET_PREFIX):
+            return None
+        host = urlsplit(url).hostname or ""
+        return host.split(".", 1)[0] or None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The parts of one configuration (one overlay applied) that decide a deployment's permissions."""
+
+    stores: Mapping[str, Store]
+    sources: frozenset[str]
+    written: frozenset[str]  # replication targets and the dead-letter store
+    secret_names: tuple[str, ...]
+    kms_keys: tuple[str, ...]
+    secrets_url: str | None
+
+    def buckets(self, scheme: str, names: frozenset[str]) -> list[str]:
+        return sorted({self.stores[n].bucket for n in names if n in self.stores and self.stores[n].scheme == scheme})
+
+    def read_buckets(self, scheme: str) -> list[str]:
+        return self.buckets(scheme, self.sources)
+
+    def write_buckets(self, scheme: str) -> list[str]:
+        return self.buckets(scheme, self.written)
+
+    def written_stores(self, scheme: str) -> list[Store]:
+        return [self.stores[n] for n in sorted(self.written) if n in self.stores and self.stores[n].scheme == scheme]
+
+
+def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def secret_name(reference: str) -> str:
+    """``secret://<store>/<name>[#field]`` -> ``<name>`` (the secret, whatever field is read)."""
+    rest = reference[len(SECRET_PREFIX) :].partition("#")[0]
+    return unquote(rest.partition("/")[2])
+
+
+def document(path: Path, env: str | None) -> dict[str, Any]:
+    """The configuration with the ``env`` overlay applied (none, or a name without an overlay: base)."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    overlays = data.pop("env", {}) or {}
+    if env and isinstance(overlays.get(env), Mapping):
+        data = _merge(data, overlays[env])
+    return data
+
+
+def facts(path: Path, env: str | None = None) -> Facts:
+    data = document(path, env)
+    stores: dict[str, Store] = {}
+    for name, body in (data.get("stores") or {}).items():
+        url = str(body.get("url", ""))
+        scheme, _, rest = url.partition("://")
+        bucket, _, prefix = rest.partition("/")
+        options = {k: v for k, v in body.items() if k != "url"}
+        stores[name] = Store(name, scheme.lower(), bucket, prefix, options)
+    rules = data.get("replication") or []
+    sources = frozenset(str(r["source"]) for r in rules if r.get("source"))
+    written = {t for r in rules for t in r.get("targets", [])}
+    dead_letter = data.get("dead_letter") or {}
+    if dead_letter.get("store"):
+        written.add(str(dead_letter["store"]))
+    references = [s for store in stores.values() for s in _strings(store.options) if s.startswith(SECRET_PREFIX)]
+    kms = [
+        str(store.options[k])
+        for store in stores.values()
+        for k in KMS_OPTIONS
+        if isinstance(store.options.get(k), str) and not str(store.options[k]).startswith(SECRET_PREFIX)
+    ]
+    secrets = data.get("secrets") or {}
+    return Facts(
+        stores=stores,
+        sources=sources,
+        written=frozenset(written),
+        secret_names=tuple(dict.fromkeys(secret_name(r) for r in references)),
+        kms_keys=tuple(dict.fromkeys(kms)),
+        secrets_url=secrets.get("url") if isinstance(secrets.get("url"), str) else None,
+    )
