@@ -14,7 +14,7 @@ from core.storage import ObjectStore
 from scripts import emulators as emulator_stack
 from tests import rigs
 
-EVENTS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "events"
+EVENTS_DIR = Path(__file__).resolve().parent / "events" / "data"  # vendor payloads, copied into the repo
 
 
 class _LazyEmulators:

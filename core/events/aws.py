@@ -1,6 +1,7 @@
 """Amazon S3 change records: the S3 notification record and the EventBridge ``aws.s3`` event.
 
-The SQS/SNS envelopes around them are unwrapped by ``detect``; this module only normalises leaves.
+``DETECTOR`` reads them and the SQS/SNS/EventBridge envelopes around them; what an SQS body or SNS
+Message holds goes back through the registry, so any cloud's envelope may travel inside.
 Keys arrive URL-encoded with ``+`` for spaces on both paths (Powertools decodes both the same way).
 """
 
@@ -12,16 +13,20 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from core.events.model import (
+    INT64_MAX,
+    ControlMessage,
     EventError,
     Kind,
     StorageEvent,
     as_dict,
+    brief,
     opt_text,
     parse_time,
     text,
     to_size,
     unquote_etag,
 )
+from core.events.registry import Detector, RecordParser, Scope
 
 # eventName prefixes (after an optional "s3:") -> kind; first match wins.
 _NAME_PREFIXES: tuple[tuple[str, Kind], ...] = (
@@ -101,7 +106,7 @@ def s3_record(rec: dict[str, Any], where: str, envelope: str, message_id: str | 
     if sequencer is not None and type(sequencer) is not str:
         sequencer = opt_text(sequencer, f"{where}.s3.object.sequencer")
     size = obj.get("size")
-    if size is not None and (type(size) is not int or size < 0):
+    if size is not None and (type(size) is not int or size < 0 or size > INT64_MAX):
         size = to_size(size, f"{where}.s3.object.size")
     etag = obj.get("eTag")
     if etag is not None and (type(etag) is not str or not etag or etag[0] == '"' or etag[0] == "W"):
@@ -196,3 +201,64 @@ def _aws_id(bucket: str, key: str, version: str | None, sequencer: str | None, k
 def is_s3_test_event(d: dict[str, Any]) -> bool:
     """The ``s3:TestEvent`` S3 sends when a notification configuration is saved: not a change."""
     return d.get("Event") == "s3:TestEvent"
+
+
+_SNS_CONTROL = frozenset({"SubscriptionConfirmation", "UnsubscribeConfirmation"})
+
+
+class AwsDetector(Detector):
+    """S3 notifications (bare, in SQS, in SNS, in SNS in SQS) and EventBridge ``aws.s3`` events."""
+
+    provider = "aws"
+    describes = "an S3/SQS/SNS/EventBridge record"
+
+    def record_parsers(self) -> dict[str, RecordParser]:
+        return {"aws:s3": self._s3, "aws:sqs": self._sqs, "aws:sns": self._sns}
+
+    def parse(self, doc: dict[str, Any], scope: Scope) -> list[StorageEvent] | None:
+        if "detail-type" in doc:
+            source = doc.get("source")
+            if source != "aws.s3":
+                raise EventError(
+                    f"is {brief(source)}: only aws.s3 EventBridge events are storage events", scope.at("source")
+                )
+            return [eventbridge_event(doc, scope.where, scope.via + "eventbridge", scope.mid)]
+        if "Type" in doc and "TopicArn" in doc:
+            return self._sns_envelope(doc, scope)
+        if is_s3_test_event(doc):
+            scope.note(ControlMessage("aws", "s3:TestEvent", raw=doc))
+            return []
+        return None
+
+    @staticmethod
+    def _s3(rec: dict[str, Any], where: str, scope: Scope) -> list[StorageEvent]:
+        return [s3_record(rec, where, scope.via + "s3", scope.mid)]
+
+    @staticmethod
+    def _sqs(rec: dict[str, Any], where: str, scope: Scope) -> list[StorageEvent]:
+        message_id = rec.get("messageId")
+        mid = message_id if type(message_id) is str else scope.mid
+        return scope.unwrap(rec.get("body"), f"{where}.body", scope.via + "sqs/", mid)
+
+    @staticmethod
+    def _sns(rec: dict[str, Any], where: str, scope: Scope) -> list[StorageEvent]:
+        sns = as_dict(rec.get("Sns"), f"{where}.Sns")
+        message_id = sns.get("MessageId")
+        mid = scope.mid or (message_id if type(message_id) is str else None)
+        return scope.unwrap(sns.get("Message"), f"{where}.Sns.Message", scope.via + "sns/", mid)
+
+    @staticmethod
+    def _sns_envelope(doc: dict[str, Any], scope: Scope) -> list[StorageEvent]:
+        """An SNS message as delivered to SQS (wrapped, not raw delivery) or to an HTTP endpoint."""
+        sns_type = doc.get("Type")
+        if type(sns_type) is str and sns_type in _SNS_CONTROL:
+            scope.note(ControlMessage("aws", f"sns:{sns_type}", raw=doc))
+            return []
+        if sns_type != "Notification":
+            raise EventError(f"is {brief(sns_type)}, not an SNS Notification", scope.at("Type"))
+        own = doc.get("MessageId")
+        mid = scope.mid or (own if type(own) is str else None)
+        return scope.unwrap(doc.get("Message"), scope.at("Message"), scope.via + "sns/", mid)
+
+
+DETECTOR = AwsDetector()

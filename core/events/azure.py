@@ -11,10 +11,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from core.events.model import (
+    ControlMessage,
     EventError,
     Kind,
     StorageEvent,
     as_dict,
+    brief,
     change_id,
     opt_text,
     parse_time,
@@ -22,6 +24,7 @@ from core.events.model import (
     to_size,
     unquote_etag,
 )
+from core.events.registry import Detector, Scope
 
 _TYPES: dict[str, Kind] = {
     "Microsoft.Storage.BlobCreated": "created",
@@ -110,7 +113,10 @@ def _from_url(url: Any, where: str, subject_where: str) -> tuple[str, str]:
     """Fallback when the subject is absent or not a blob subject: ``https://acct.blob.../c/path``."""
     if type(url) is not str or not url:
         raise EventError("missing or not a blob subject, and data.url is missing", subject_where)
-    path = urlsplit(url).path.lstrip("/")
+    try:
+        path = urlsplit(url).path.lstrip("/")
+    except ValueError:  # "https://[x/..." (an unclosed IPv6 literal)
+        raise EventError(f"is not a URL: {brief(url)}", where) from None
     container, _, blob = path.partition("/")
     if not container or not blob:
         raise EventError(f"does not name a container and blob: {url[:80]!r}", where)
@@ -131,7 +137,10 @@ def _account(origin: str | None) -> str | None:
 def _account_from_url(url: Any) -> str | None:
     if type(url) is not str:
         return None
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return None
     return host.split(".", 1)[0] or None if ".blob." in host or ".dfs." in host else None
 
 
@@ -171,7 +180,8 @@ def from_trigger(
     """The Event Grid-schema dict for what an Event Grid trigger handed over, filling a missing type
     from ``data.api`` and a missing time with the time of receipt."""
     if not event_type and isinstance(data, dict):
-        event_type = _API_TYPES.get(str(data.get("api")))
+        api = data.get("api")
+        event_type = _API_TYPES.get(api) if type(api) is str else None
     if not event_time:
         from datetime import UTC, datetime
 
@@ -185,3 +195,31 @@ def from_trigger(
         "dataVersion": data_version,
         "data": data,
     }
+
+
+class AzureDetector(Detector):
+    """Event Grid blob events in the Event Grid schema or the CloudEvents 1.0 schema, and the
+    Event Grid control events (subscription handshake, account-level policy runs)."""
+
+    provider = "azure"
+    describes = "an Event Grid event"
+
+    def parse(self, doc: dict[str, Any], scope: Scope) -> list[StorageEvent] | None:
+        if "specversion" in doc:
+            field, cloudevents, envelope = "type", True, "cloudevents"
+        elif "eventType" in doc:
+            field, cloudevents, envelope = "eventType", False, "eventgrid"
+        else:
+            return None
+        event_type = doc.get(field)
+        if type(event_type) is not str or not event_type.startswith("Microsoft."):
+            return None
+        if event_type in CONTROL_TYPES:
+            scope.note(ControlMessage("azure", event_type, validation_code(doc), raw=doc))
+            return []
+        if event_type.startswith("Microsoft.Storage."):
+            return [blob_event(doc, scope.where, scope.via + envelope, cloudevents)]
+        return None  # another Microsoft service: the registry names the type in its error
+
+
+DETECTOR = AzureDetector()

@@ -11,11 +11,14 @@ import binascii
 import json
 from typing import Any
 
+from core.events.limits import MAX_TEXT_BYTES
 from core.events.model import (
+    ControlMessage,
     EventError,
     Kind,
     StorageEvent,
     as_dict,
+    brief,
     change_id,
     opt_text,
     parse_time,
@@ -23,6 +26,7 @@ from core.events.model import (
     to_size,
     unquote_etag,
 )
+from core.events.registry import Detector, Scope
 
 CLOUDEVENT_PREFIX = "google.cloud.storage.object.v1."
 CLOUDEVENT_KINDS: dict[str, Kind] = {
@@ -155,10 +159,13 @@ def legacy_event(ev: dict[str, Any], where: str, envelope: str) -> StorageEvent:
     kind: Kind
     if event_type == LEGACY_CHANGE:
         state = data.get("resourceState")
+        meta = data.get("metageneration", "1")
         if state == "not_exists":
             kind = "deleted"
+        elif (type(meta) is str and meta == "1") or (type(meta) is int and meta == 1):
+            kind = "created"
         else:
-            kind = "created" if str(data.get("metageneration", "1")) == "1" else "metadata_updated"
+            kind = "metadata_updated"
     else:
         kind = LEGACY_KINDS.get(event_type, "other")
     return object_event(
@@ -224,8 +231,12 @@ def _decode_data(value: Any, where: str, payload_format: Any) -> dict[str, Any]:
         return value
     if type(value) is not str:
         raise EventError(f"must be base64 text, got {type(value).__name__}", where)
+    if len(value) > MAX_TEXT_BYTES:
+        raise EventError(f"is larger than {MAX_TEXT_BYTES} bytes", where)
     try:
         decoded = json.loads(base64.b64decode(value, validate=True))
+    except RecursionError:
+        raise EventError("is nested too deeply to decode", where) from None
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise EventError("is not base64-encoded JSON (payloadFormat JSON_API_V1 expected)", where) from None
     return as_dict(decoded, where)
@@ -234,3 +245,83 @@ def _decode_data(value: Any, where: str, payload_format: Any) -> dict[str, Any]:
 def is_pubsub_envelope(d: dict[str, Any]) -> bool:
     """A Pub/Sub push body ``{"message": {...}, "subscription": ...}``."""
     return type(d.get("message")) is dict and ("subscription" in d or "attributes" in d["message"])
+
+
+class GcpDetector(Detector):
+    """GCS CloudEvents (Eventarc), legacy background events, and Pub/Sub notifications (push body,
+    ``messagePublished`` CloudEvent, legacy ``topic.publish`` event, bare PubsubMessage).
+
+    A Pub/Sub message is read as a GCS notification (its attributes say which object changed); the
+    envelopes around it count as nesting levels like every other wrapper.
+    """
+
+    provider = "gcp"
+    describes = "a GCS CloudEvent or Pub/Sub message"
+
+    def parse(self, doc: dict[str, Any], scope: Scope) -> list[StorageEvent] | None:
+        if "specversion" in doc:
+            ce_type = doc.get("type")
+            if type(ce_type) is not str:
+                return None
+            if ce_type.startswith(CLOUDEVENT_PREFIX):
+                return [cloudevent(doc, scope.where, scope.via + "cloudevent")]
+            if ce_type == PUBSUB_PUBLISHED:
+                data = as_dict(doc.get("data"), scope.at("data"))
+                inner = scope.inner(scope.at("data.message"), scope.via + "cloudevent/", None)
+                return _pubsub(data.get("message"), inner)
+            return None
+        if "eventType" in doc:
+            event_type = doc.get("eventType")
+            if type(event_type) is str and "data" in doc and _is_legacy_type(event_type):
+                return _legacy(doc, scope)
+            return None
+        if "context" in doc and "data" in doc:
+            return _legacy(doc, scope)
+        if is_pubsub_envelope(doc):
+            return _pubsub(doc["message"], scope.inner(scope.at("message"), scope.via, scope.mid))
+        attrs = doc.get("attributes")
+        if type(attrs) is dict and "eventType" in attrs:
+            return _pubsub(doc, scope)
+        if doc.get("kind") == "storage#object":
+            raise EventError(
+                "is a bare GCS object resource: its event type travels in the ce-type header; "
+                "use parse_cloudevent(headers, body)",
+                scope.where or "payload",
+            )
+        return None
+
+
+def _is_legacy_type(event_type: str) -> bool:
+    return event_type in LEGACY_KINDS or event_type == LEGACY_CHANGE or event_type in LEGACY_PUBSUB
+
+
+def _legacy(doc: dict[str, Any], scope: Scope) -> list[StorageEvent]:
+    """``{"context": {...}, "data": {...}}`` or the flat form: a storage change or a Pub/Sub publish."""
+    has_context = "context" in doc
+    ctx_where = scope.at("context") if has_context else scope.where
+    ctx = as_dict(doc.get("context") if has_context else doc, ctx_where or "context")
+    type_where = f"{ctx_where}.eventType" if ctx_where else "eventType"
+    event_type = ctx.get("eventType")
+    if type(event_type) is not str or not event_type:
+        raise EventError(_missing_or_type(event_type), type_where)
+    if event_type in LEGACY_PUBSUB:
+        event_id = ctx.get("eventId")
+        mid = event_id if type(event_id) is str else None
+        return _pubsub(doc.get("data"), scope.inner(scope.at("data"), scope.via + "legacy/", mid))
+    if event_type in LEGACY_KINDS or event_type == LEGACY_CHANGE:
+        return [legacy_event(doc, scope.where, scope.via + "legacy")]
+    raise EventError(f"is {brief(event_type)}: not a storage event type", type_where)
+
+
+def _missing_or_type(value: Any) -> str:
+    return "missing" if value is None or value == "" else f"must be a string, got {type(value).__name__}"
+
+
+def _pubsub(msg: Any, scope: Scope) -> list[StorageEvent]:
+    events = pubsub_message(msg, scope.where, scope.via + "pubsub", scope.mid)
+    if not events:  # a TOPIC_CONFIGURED notice: pubsub_message has checked the attributes
+        scope.note(ControlMessage("gcp", msg["attributes"]["eventType"], raw=msg))
+    return events
+
+
+DETECTOR = GcpDetector()

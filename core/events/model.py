@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Provider = Literal["aws", "azure", "gcp"]
+# Every cloud a StorageEvent (or a store) can name (contract C4). "digitalocean" Spaces emit no object
+# events, and "file"/"memory" are local stores: they are here so configuration and events share one list.
+SEED_PROVIDERS: frozenset[str] = frozenset(
+    ("aws", "azure", "gcp", "digitalocean", "oci", "ibm", "alibaba", "tencent", "file", "memory")
+)
 Kind = Literal["created", "deleted", "archived", "restored", "metadata_updated", "other"]
 
 KINDS: frozenset[str] = frozenset(("created", "deleted", "archived", "restored", "metadata_updated", "other"))
@@ -38,7 +42,7 @@ class StorageEvent:
     generation's own finalize event follows, so replication can ignore this one.
     """
 
-    provider: Provider
+    provider: str
     kind: Kind
     bucket: str
     key: str
@@ -69,14 +73,25 @@ def parse_time(value: Any, where: str) -> datetime:
         raise EventError(f"must be an RFC 3339 time string, got {type(value).__name__}", where)
     try:
         dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise EventError(f"is not an RFC 3339 time: {value[:40]!r}", where) from None
-    tz = dt.tzinfo
-    if tz is UTC:
-        return dt
-    if tz is None:
-        return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+        tz = dt.tzinfo
+        if tz is UTC:
+            return dt
+        if tz is None:
+            return dt.replace(tzinfo=UTC)
+        return dt.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 9999 with a negative offset
+        raise EventError(f"is not an RFC 3339 time: {brief(value)}", where) from None
+
+
+def parse_epoch(value: Any, where: str) -> datetime:
+    """Whole seconds since 1970 (Tencent COS), as an int or ASCII digits, to an aware UTC datetime."""
+    seconds = to_size(value, where)
+    if seconds is None:
+        raise EventError("missing", where)
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise EventError(f"is not a time in seconds since 1970: {seconds}", where) from None
 
 
 def unquote_etag(value: Any, where: str) -> str | None:
@@ -90,17 +105,41 @@ def unquote_etag(value: Any, where: str) -> str | None:
     return value
 
 
+INT64_MAX = 2**63 - 1
+
+
 def to_size(value: Any, where: str) -> int | None:
-    """Object sizes: ints, or int64 as decimal strings (GCS). Negative or other types are errors."""
+    """Object sizes and generations: ints, or int64 as decimal strings (GCS, IBM).
+
+    ASCII digits only and at most int64: ``str.isdigit`` alone accepts ``"²"`` (then ``int`` fails) and
+    ``"١٢"`` (then ``int`` reads 12), and ``int`` refuses more than 4,300 digits with a ValueError.
+    """
     if value is None:
         return None
     if type(value) is int:
         if value < 0:
-            raise EventError(f"must not be negative, got {value}", where)
+            raise EventError(f"must not be negative, got {brief(value)}", where)
+        if value > INT64_MAX:
+            raise EventError(f"must fit in 64 bits, got {brief(value)}", where)
         return value
-    if type(value) is str and value.isdigit():
-        return int(value)
-    raise EventError(f"must be a non-negative integer, got {value!r:.40}", where)
+    if type(value) is str and 0 < len(value) <= 19 and value.isascii() and value.isdigit():
+        n = int(value)
+        if n <= INT64_MAX:
+            return n
+    raise EventError(f"must be a non-negative integer, got {brief(value)}", where)
+
+
+def brief(value: Any, limit: int = 80) -> str:
+    """A short, safe rendering of a vendor value for an error message: strings cut to ``limit`` characters,
+    other containers by type only (a repr could be huge, nested past the recursion limit, or a secret)."""
+    kind = type(value)
+    if kind is str:
+        return repr(value[:limit]) + ("..." if len(value) > limit else "")
+    if kind is int:
+        return repr(value) if -INT64_MAX <= value <= INT64_MAX else "an integer out of range"
+    if value is None or kind is bool or kind is float:
+        return repr(value)
+    return f"a {kind.__name__}"
 
 
 def text(value: Any, where: str, *, required: bool = True) -> str | None:
@@ -121,7 +160,9 @@ def opt_text(value: Any, where: str) -> str | None:
     if type(value) is str:
         return value
     if type(value) is int:
-        return str(value)
+        if -INT64_MAX <= value <= INT64_MAX:  # str() of a 5,000-digit int raises ValueError
+            return str(value)
+        raise EventError("must be a string, got an integer out of range", where)
     raise EventError(f"must be a string, got {type(value).__name__}", where)
 
 
@@ -141,7 +182,7 @@ class ControlMessage:
     StorageEvent for these; ``parse_batch`` reports them so an adapter can log or answer them.
     """
 
-    provider: Provider
+    provider: str
     name: str
     validation_code: str | None = None
     raw: Any = field(default=None, repr=False, compare=False, hash=False)

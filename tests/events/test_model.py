@@ -156,5 +156,13 @@ def test_every_copied_vendor_payload_is_used_by_a_test() -> None:
     from tests.events._data import DATA
 
     sources = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
-    unused = [p.name for p in sorted(DATA.iterdir()) if p.name not in sources]
-    assert unused == []
+    files = sorted(p for p in DATA.rglob("*") if p.is_file())  # per-cloud folders included
+    unused = [p.relative_to(DATA).as_posix() for p in files if p.relative_to(DATA).as_posix() not in sources]
+    assert len(files) > 60 and unused == []
+
+
+def test_conftest_events_dir_is_the_payloads_inside_the_repo() -> None:
+    from tests.conftest import EVENTS_DIR
+    from tests.events._data import DATA
+
+    assert EVENTS_DIR == DATA and (EVENTS_DIR / "awsdocs_s3_ObjectCreatedPut.json").is_file()
