@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import azure.functions as func
 import pytest
@@ -128,26 +129,90 @@ def test_other_key_vault_events_are_ignored_and_samples_parse_defensively(
     assert len(store.versions(name)) == versions
 
 
-def test_http_trigger_forces_a_rotation(vault: tuple[SecretStore, SecretClient]) -> None:
+def force_request(name: str, vault: str | None = "myvault", method: str = "POST") -> func.HttpRequest:
+    params = {"vault": vault} if vault else {}
+    return func.HttpRequest(method, f"/api/rotate/{name}", params=params, route_params={"name": name}, body=b"")
+
+
+@pytest.fixture
+def opened(vault: tuple[SecretStore, SecretClient]) -> Iterator[list[str]]:
+    """The vault names the trigger opened (a refused request must open none)."""
+    store, _ = vault
+    names: list[str] = []
+
+    def opener(name: str) -> SecretStore:
+        names.append(name)
+        return store
+
+    az.use_vaults(opener)
+    yield names
+
+
+def rotation_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *entries: tuple[str, str]) -> None:
+    """A circle.toml whose [[rotation]] entries name (secrets URL, secret)."""
+    text = "".join(
+        f'[[rotation]]\nsecrets = "{url}"\nsecret = "{secret}"\nrotator = "hmac_api_key"\n\n' for url, secret in entries
+    )
+    (tmp_path / "circle.toml").write_text(text)
+    monkeypatch.setenv("CIRCLE_CONFIG", str(tmp_path / "circle.toml"))
+
+
+def test_http_trigger_forces_a_rotation(
+    vault: tuple[SecretStore, SecretClient], opened: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, _ = vault
     name = f"api-key-{uuid.uuid4().hex[:8]}"
     store.put(name, {"kind": "hmac_api_key"})
-    req = func.HttpRequest(
-        "POST", f"/api/rotate/{name}", params={"vault": "myvault"}, route_params={"name": name}, body=b""
-    )
-    response = az.handle_force(req)
+    rotation_config(tmp_path, monkeypatch, ("keyvault://myvault", name))
+    response = az.handle_force(force_request(name))
     body = json.loads(response.get_body())
     assert response.status_code == 200 and body["outcome"] == "finished"
     assert store.get_stage(name, "current") == body["version"]
     assert json.loads(store.get(name))["key"] not in response.get_body().decode()
+    assert opened == ["myvault"]
 
-    bad = func.HttpRequest(
-        "POST", "/api/rotate/x", params={"vault": "myvault"}, route_params={"name": "bad_name!"}, body=b""
-    )
-    assert az.handle_force(bad).status_code == 400
-    no_vault = func.HttpRequest("POST", f"/api/rotate/{name}", route_params={"name": name}, body=b"")
-    assert az.handle_force(no_vault).status_code == 400
+    assert az.handle_force(force_request("bad_name!")).status_code == 400
+    assert az.handle_force(force_request(name, vault=None)).status_code == 400
+    assert az.handle_force(force_request(name, method="GET")).status_code == 405
     assert store.get_stage(name, "current") == body["version"]
+    monkeypatch.setenv("CIRCLE_ROTATION_VAULT", "myvault")  # the app setting names the vault instead
+    again = az.handle_force(force_request(name, vault=None))
+    assert again.status_code == 200 and json.loads(again.get_body())["version"] != body["version"]
+
+
+def test_http_trigger_rotates_only_what_the_configuration_names(
+    vault: tuple[SecretStore, SecretClient], opened: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, any ?vault= and any secret carrying a "kind" was rotated. Now: 404, and no vault is opened."""
+    store, _ = vault
+    listed, unlisted = (f"api-key-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    for name in (listed, unlisted):
+        store.put(name, {"kind": "hmac_api_key"})  # both carry a kind: rotatable by their documents alone
+    before = {name: store.get_stage(name, "current") for name in (listed, unlisted)}
+    rotation_config(
+        tmp_path,
+        monkeypatch,
+        ("keyvault://myvault", listed),
+        ("aws-sm://us-east-1", unlisted),
+        ("gcp-sm://p", unlisted),
+    )
+
+    refused = [
+        az.handle_force(force_request(unlisted)),  # a secret of the vault no entry names
+        az.handle_force(force_request(listed, vault="othervault")),  # the listed secret, another vault
+        az.handle_force(force_request(listed.upper())),  # not the configured name
+    ]
+    assert [r.status_code for r in refused] == [404, 404, 404]
+    assert all("no [[rotation]] entry" in json.loads(r.get_body())["error"] for r in refused)
+    monkeypatch.delenv("CIRCLE_CONFIG")
+    assert az.handle_force(force_request(listed)).status_code == 404  # no configuration: nothing forceable
+    assert opened == []  # no vault was touched
+    assert {name: store.get_stage(name, "current") for name in (listed, unlisted)} == before
+
+    rotation_config(tmp_path, monkeypatch, ("keyvault://myvault.vault.azure.net", listed))  # a host also names it
+    assert az.handle_force(force_request(listed)).status_code == 200
+    assert opened == ["myvault"] and store.get_stage(listed, "current") != before[listed]
+    assert store.get_stage(unlisted, "current") == before[unlisted]
 
 
 def test_blueprint_declares_both_triggers() -> None:
