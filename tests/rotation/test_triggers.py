@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import azure.functions as func
 import pytest
@@ -293,3 +295,65 @@ def test_topic_configured_is_ignored(project_store: SecretStore) -> None:
     versions = project_store.versions(name)
     gcp.secret_rotation(pubsub_event(name, "TOPIC_CONFIGURED"))
     assert project_store.versions(name) == versions
+
+
+#: Secret Manager REST calls -> the IAM permission each needs (projects.secrets / projects.secrets.versions)
+PERMISSIONS = (
+    ("GET", r"/secrets/[^/:]+$", "secretmanager.secrets.get"),
+    ("PATCH", r"/secrets/[^/:]+$", "secretmanager.secrets.update"),
+    ("POST", r"/secrets$", "secretmanager.secrets.create"),
+    ("POST", r"/secrets/[^/:]+:addVersion$", "secretmanager.versions.add"),
+    ("GET", r"/versions$", "secretmanager.versions.list"),
+    ("GET", r"/versions/[^/:]+$", "secretmanager.versions.get"),
+    ("GET", r"/versions/[^/:]+:access$", "secretmanager.versions.access"),
+    ("POST", r"/versions/[^/:]+:disable$", "secretmanager.versions.disable"),
+    ("POST", r"/versions/[^/:]+:enable$", "secretmanager.versions.enable"),
+    ("POST", r"/versions/[^/:]+:destroy$", "secretmanager.versions.destroy"),
+)
+#: roles/secretmanager.secretVersionManager + secretAccessor (the grant docs/rotation.md used to name)
+VERSION_MANAGER = {
+    "secretmanager.versions.add",
+    "secretmanager.versions.destroy",
+    "secretmanager.versions.disable",
+    "secretmanager.versions.enable",
+    "secretmanager.versions.get",
+    "secretmanager.versions.list",
+    "secretmanager.versions.access",
+}
+
+
+def test_the_gcp_rotation_path_needs_exactly_the_documented_permissions(
+    fake_sm: FakeSecretManager, project_store: SecretStore
+) -> None:
+    """Every Secret Manager call a rotation makes (a SECRET_ROTATE rotation, a failed test, the single
+    strategy's revocation), mapped to its IAM permission: the list docs/rotation.md gives, and the reason
+    roles/secretmanager.admin is granted (secrets.update: no smaller predefined role has it)."""
+    from core.secrets.rotation import SINGLE, RotationEngine, RotationTestFailed, rotator_for
+    from core.secrets.rotation.rotators.hmac_api_key import HmacApiKeyRotator
+
+    class Failing(HmacApiKeyRotator):
+        def test(self, ctx: Any, pending: Any) -> None:
+            raise RotationTestFailed("refused")
+
+    name = f"api-key-{uuid.uuid4().hex[:8]}"
+    project_store.put(name, {"kind": "hmac_api_key"})
+    fake_sm.requests.clear()
+    gcp.secret_rotation(pubsub_event(name))
+    with pytest.raises(RotationTestFailed):
+        RotationEngine(project_store, name, Failing({})).rotate()
+    RotationEngine(project_store, name, rotator_for("hmac_api_key"), SINGLE).rotate()
+
+    seen = set()
+    for method, path in fake_sm.requests:
+        found = [perm for verb, pattern, perm in PERMISSIONS if verb == method and re.search(pattern, path)]
+        assert len(found) == 1, (method, path)
+        seen.add(found[0])
+    assert seen == {
+        "secretmanager.secrets.get",
+        "secretmanager.secrets.update",
+        "secretmanager.versions.access",
+        "secretmanager.versions.add",
+        "secretmanager.versions.get",
+        "secretmanager.versions.disable",
+    }
+    assert seen - VERSION_MANAGER == {"secretmanager.secrets.get", "secretmanager.secrets.update"}
