@@ -217,6 +217,27 @@ def test_http_trigger_rotates_only_what_the_configuration_names(
     assert store.get_stage(unlisted, "current") == before[unlisted]
 
 
+def test_force_rotation_statuses() -> None:
+    """One answer per error class, the same through the core's mapping (when merged) and the local one."""
+    from core.handlers.rotation import NotForceable
+    from core.secrets.errors import SecretsInvalidArgument, SecretsPermissionDenied, SecretsTransientError
+    from core.secrets.rotation.errors import RotationConflict, RotationRefused, RotationTestFailed
+
+    expected = {
+        NotForceable("x"): 404,
+        RotationConflict("x"): 409,
+        RotationTestFailed("x"): 502,
+        RotationRefused("x"): 403,
+        SecretsInvalidArgument("x"): 400,
+        SecretsTransientError("x"): 503,
+        SecretsPermissionDenied("x"): 500,
+    }
+    assert {type(e).__name__: az._status(e) for e in expected} == {type(e).__name__: s for e, s in expected.items()}
+    assert {type(e).__name__: az._local_status(e) for e in expected} == {
+        type(e).__name__: s for e, s in expected.items()
+    }
+
+
 def test_blueprint_declares_both_triggers() -> None:
     functions = {f.get_function_name(): f for f in az.bp.get_functions()} if hasattr(az.bp, "get_functions") else {}
     if not functions:  # azure-functions keeps builders on the blueprint before registration
