@@ -71,8 +71,8 @@ class PausingSource:
         return getattr(self.store, attr)
 
 
-class Handler(StorageEventHandler):
-    """The storage-event handler, with the source store seen through ``PausingSource``."""
+class LegacyHandler(StorageEventHandler):
+    """The storage-event handler before ``core.runtime``: the source store seen through ``PausingSource``."""
 
     def __init__(self, config: Any, source: PausingSource) -> None:
         super().__init__(config)
@@ -80,6 +80,17 @@ class Handler(StorageEventHandler):
 
     def store(self, name: str) -> Any:
         return self.source if name == "src" else super().store(name)
+
+
+def make_handler(config: Any, source: PausingSource) -> StorageEventHandler:
+    """The handler through its public API: ``Circle`` given the already opened source store (the
+    runtime of the replication work), or, before that is merged, the handler's own ``store``."""
+    try:
+        from core.runtime import Circle  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return LegacyHandler(config, source)
+    circle = Circle.from_config(config, stores={"src": source})
+    return StorageEventHandler(circle=circle)  # type: ignore[call-arg,unused-ignore]
 
 
 def admin_session(rig: AwsRig) -> boto3.session.Session:
@@ -166,7 +177,7 @@ def test_s3_target_keeps_replicating_while_its_key_rotates(
         }
     )
     source = PausingSource(open_store(f"memory://{source_name}"))
-    handler = Handler(config, source)
+    handler = make_handler(config, source)
     results: list[EventResult] = []
     issued: list[str] = []  # every key pair the rotation minted, in order
     expected_refreshes = 0
@@ -241,7 +252,7 @@ def test_s3_target_keeps_replicating_while_its_key_rotates(
         handle([event(source_name, f"data/{k}.bin", "created") for k in range(9)])  # settle: all converge
 
         target = handler.store("dst")
-        failed = [o for r in results for o in r.outcomes if o.action == "failed"]
+        failed = [o for r in results for o in r.outcomes if o.action in ("failed", "deferred")]
         copied = sum(o.action == "copied" for r in results for o in r.outcomes)
         deleted = sum(o.action == "deleted" for r in results for o in r.outcomes)
         for k in range(9):
@@ -273,6 +284,6 @@ def test_s3_target_keeps_replicating_while_its_key_rotates(
         + [repr(r.__dict__) for r in caplog.records]
         + [r.getMessage() for r in caplog.records]
         + [repr(x) for x in (engine, writer, target, handler.store("dst"), results, config)]
-        + [json.dumps(r.as_dict()) for r in results]
+        + [repr(r.as_dict()) for r in results]
     )
     assert [v[:4] + "..." for v in values if v in haystack] == []
