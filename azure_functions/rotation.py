@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -75,12 +76,14 @@ def handle_near_expiry(event: func.EventGridEvent) -> dict[str, Any] | None:
 
 
 def handle_force(req: func.HttpRequest) -> func.HttpResponse:
-    """Rotate ``{name}`` in ``?vault=`` (or ``CIRCLE_ROTATION_VAULT``) now. Answers never carry values."""
-    from core.handlers.rotation import force_rotation
+    """Rotate ``{name}`` in ``?vault=`` (or ``CIRCLE_ROTATION_VAULT``) now, if a ``[[rotation]]`` entry
+    names that secret in that vault (``secrets = "keyvault://<vault>"``); anything else is 404 before any
+    vault is opened. Answers never carry values."""
+    from core.config import ConfigError
+    from core.handlers.rotation import force_rotation, forceable
     from core.secrets import SecretsError
-    from core.secrets.errors import SecretNotFound, SecretsConflict, SecretsInvalidArgument
+    from core.secrets.providers.key_vault import KeyVaultBackend
     from core.secrets.rotation.config import load_rotations
-    from core.secrets.rotation.errors import RotationTestFailed
 
     name = req.route_params.get("name", "")
     vault = req.params.get("vault") or os.environ.get("CIRCLE_ROTATION_VAULT", "")
@@ -88,20 +91,54 @@ def handle_force(req: func.HttpRequest) -> func.HttpResponse:
         return _json(405, {"error": "use POST"})
     if not vault:
         return _json(400, {"error": "name the vault with ?vault= or CIRCLE_ROTATION_VAULT"})
+    if not KeyVaultBackend.name_pattern.match(name) or not _VAULT_NAME.match(vault):
+        return _json(400, {"error": "a secret name is 1-127 of [0-9A-Za-z-]; a vault name 3-24 of [0-9A-Za-z-]"})
     try:
-        result = force_rotation(_vault(vault), name, specs=load_rotations())
-    except SecretsInvalidArgument as exc:
-        return _json(400, {"error": exc.reason})
-    except SecretNotFound as exc:
-        return _json(404, {"error": exc.reason})
-    except SecretsConflict as exc:
-        return _json(409, {"error": exc.reason})
-    except RotationTestFailed as exc:
-        return _json(502, {"error": exc.reason})
+        spec = forceable(load_rotations(), "keyvault", vault, name)  # before any vault is touched
+        result = force_rotation(_vault(vault), name, specs=(spec,))
+    except ConfigError:
+        log.error("forced rotation: the configuration is invalid", extra={"secret_name": name})
+        return _json(500, {"error": "the configuration is invalid"})
     except SecretsError as exc:
-        log.error("forced rotation failed", extra={"secret_name": name, "error": exc.reason})
-        return _json(500, {"error": "rotation failed"})
+        status = _status(exc)
+        if status >= 500:
+            log.error("forced rotation failed", extra={"secret_name": name, "error": exc.reason})
+            return _json(status, {"error": "rotation failed"})
+        log.warning("forced rotation refused", extra={"secret_name": name, "status": status, "error": exc.reason})
+        return _json(status, {"error": exc.reason})
     return _json(200, {"secret": result.name, "version": result.version, "outcome": result.outcome})
+
+
+#: Key Vault names: 3-24 characters, letters, digits and dashes (a host is not accepted here)
+_VAULT_NAME = re.compile(r"^[0-9A-Za-z-]{3,24}$")
+
+
+def _status(exc: BaseException) -> int:
+    """HTTP status for a secrets/rotation error: the core's mapping (``core.handlers.http_events.
+    http_status``, from the replication work) once it is there, else the same table locally."""
+    try:
+        from core.handlers.http_events import http_status  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return _local_status(exc)
+    status: int = http_status(exc)
+    return status
+
+
+def _local_status(exc: BaseException) -> int:
+    from core.secrets.errors import SecretNotFound, SecretsConflict, SecretsError, SecretsInvalidArgument
+    from core.secrets.rotation.errors import RotationRefused, RotationTestFailed
+
+    table: tuple[tuple[type[BaseException], int], ...] = (
+        (SecretsInvalidArgument, 400),
+        (SecretNotFound, 404),  # includes NotForceable: not named in [[rotation]]
+        (SecretsConflict, 409),
+        (RotationTestFailed, 502),  # the new credential was refused by the service it is for
+        (RotationRefused, 403),
+    )
+    found = next((code for cls, code in table if isinstance(exc, cls)), None)
+    if found is not None:
+        return found
+    return 503 if isinstance(exc, SecretsError) and exc.retryable else 500
 
 
 def _json(status: int, body: dict[str, Any]) -> func.HttpResponse:

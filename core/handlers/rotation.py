@@ -7,7 +7,7 @@
   the new version with a new expiry, so the next warning comes one period later.
 - ``rotate_on_pubsub``: Secret Manager ``SECRET_ROTATE`` Pub/Sub messages: rotate (a new version becomes
   current). Other event types (``TOPIC_CONFIGURED``, ``SECRET_UPDATE``, ...) are ignored.
-- ``force_rotation``: rotate now (the HTTP trigger).
+- ``force_rotation``: rotate now (the HTTP trigger, after ``forceable``: only secrets ``[[rotation]]`` names).
 
 Which rotator runs comes from a ``[[rotation]]`` spec for the secret or, without one, from the ``kind``
 field of the current secret document (so a secret seeded as ``{"kind": "aws_iam_access_key",
@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.secrets import SecretsInvalidArgument, SecretStore
+from core.secrets import SecretNotFound, SecretsInvalidArgument, SecretStore
 from core.secrets.rotation import RotationEngine, RotationResult, rotator_for, strategy_for, token_for
-from core.secrets.rotation.config import RotationSpec, find_spec
+from core.secrets.rotation.config import RotationSpec, find_forced, find_spec
 from core.secrets.rotation.engine import new_token
 from core.secrets.rotation.errors import RotationRefused
 
@@ -226,9 +226,25 @@ def rotate_on_pubsub(
     return result
 
 
+class NotForceable(SecretNotFound):
+    """A forced rotation named a store or secret that no ``[[rotation]]`` entry declares (answer 404)."""
+
+
+def forceable(specs: Sequence[RotationSpec], scheme: str, store: str, name: str) -> RotationSpec:
+    """The ``[[rotation]]`` spec that allows forcing ``name`` in ``store``; ``NotForceable`` otherwise.
+    Checked before any store is opened, so an unlisted vault or secret is never touched."""
+    spec = find_forced(specs, scheme, store, name)
+    if spec is None:
+        raise NotForceable(
+            "no [[rotation]] entry names this secret in this store", operation="force_rotation", provider=scheme
+        )
+    return spec
+
+
 def force_rotation(
     secrets: SecretStore, name: str, *, specs: Sequence[RotationSpec] = (), clients: RotatorClients | None = None
 ) -> RotationResult:
-    """Rotate ``name`` now, outside any schedule (the HTTP trigger, an operator)."""
+    """Rotate ``name`` now, outside any schedule (an operator). HTTP triggers check ``forceable`` first
+    and pass only that spec, so the rotator comes from the configuration, never from the document."""
     engine, _ = engine_for(secrets, name, specs=specs, clients=clients)
     return engine.rotate()

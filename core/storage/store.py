@@ -215,7 +215,10 @@ class ObjectStore:
         try:
             info = backend.put(full, Body(data), opts)  # the caller's own data errors pass unchanged
         except _REJECTED as exc:
-            if rewind is None or not self._handle.renew(backend, exc):
+            if not self._handle.renew(backend, exc):
+                raise
+            if rewind is None:  # renewed, but a stream cannot be offered again: the caller may redo it
+                exc.retryable = True
                 raise
             rewind()
             info = self._backend.put(full, Body(data), opts)

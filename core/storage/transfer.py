@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 
 from .api import ObjectInfo
-from .errors import IntegrityError, StorageError
+from .errors import IntegrityError, PermissionDenied, StorageError, Unauthenticated
 from .store import ObjectStore
 
 PREFETCH_CHUNKS = 2  # chunks read ahead while the destination writes: overlap, bounded memory
@@ -71,6 +71,30 @@ def copy_object(
     verified; on a mismatch the new object is removed and ``IntegrityError`` raised.
     ``metadata`` is merged over the source's; ``src_if_match`` pins the source version being read.
     """
+    for attempt in (1, 2):
+        try:
+            return _copy(
+                src_store, src_key, dst_store, dst_key, if_none_match, if_match, src_if_match, metadata, verify
+            )
+        except (Unauthenticated, PermissionDenied) as exc:
+            # the target rejected a rotated-away credential mid-write and renewed it (``retryable``): the
+            # streamed body cannot be offered again, so the copy is redone once from the pinned source
+            if attempt == 2 or not exc.retryable:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _copy(
+    src_store: ObjectStore,
+    src_key: str,
+    dst_store: ObjectStore,
+    dst_key: str,
+    if_none_match: str | None,
+    if_match: str | None,
+    src_if_match: str | None,
+    metadata: Mapping[str, str] | None,
+    verify: bool,
+) -> ObjectInfo:
     md5 = hashlib.md5(usedforsecurity=False)
     counted = 0
 

@@ -4,6 +4,7 @@ moto server's; the steps run through ``aws_lambda.rotation.rotation`` with the r
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,133 @@ def test_bad_events_are_typed_errors(aws: AwsRig, seeded: tuple[str, str, str]) 
     with pytest.raises(SecretsInvalidArgument, match="ClientRequestToken"):
         rotation({"Step": "createSecret", "SecretId": arn}, LambdaContext())
     assert aws.stages(arn)[token] == ["AWSPENDING"]
+
+
+# -- pending versions Secrets Manager created itself -------------------------------------------------------
+def start_test_only_rotation(aws: AwsRig, secret_id: str) -> str:
+    """What Secrets Manager does for ``RotateImmediatelyOnUpdate: false`` (template.yaml's schedule, or a
+    rotation configured in the console without "rotate immediately"): it creates the AWSPENDING version
+    itself, holding a copy of the secret's value, and invokes only ``testSecret`` with its token."""
+    token = str(uuid.uuid4())
+    aws.sm.rotate_secret(
+        SecretId=secret_id,
+        ClientRequestToken=token,
+        RotationLambdaARN=aws.lambda_arn,
+        RotationRules={"AutomaticallyAfterDays": 30},
+        RotateImmediately=False,
+    )
+    return token
+
+
+@pytest.fixture
+def keyed(aws: AwsRig) -> tuple[str, str, dict[str, str]]:
+    """(user, secret arn, document): an operator stored an existing key pair, then enabled rotation.
+    (moto copies the value a secret was *created* with into the pending version it makes, so the copy
+    equals the current value only for a secret whose current value is its first one.)"""
+    user = aws.new_user()
+    key = aws.iam.create_access_key(UserName=user)["AccessKey"]
+    doc = {
+        "kind": "aws_iam_access_key",
+        "user_name": user,
+        "access_key_id": key["AccessKeyId"],
+        "secret_access_key": key["SecretAccessKey"],
+    }
+    _, arn = aws.new_secret(doc)
+    return user, arn, doc
+
+
+def test_test_secret_on_the_pending_copy_secrets_manager_made(
+    aws: AwsRig, keyed: tuple[str, str, dict[str, str]]
+) -> None:
+    user, arn, doc = keyed
+    keys = aws.keys(user)
+    token = start_test_only_rotation(aws, arn)
+    stages = aws.stages(arn)
+    assert stages[token] == ["AWSPENDING"]
+    assert aws.value(arn, "AWSPENDING") == doc  # the service's copy: not written by the engine
+
+    result = rotation(step_event("testSecret", arn, token), LambdaContext())
+
+    assert result["outcome"] == "tested" and result["version"] == token
+    assert aws.keys(user) == keys == {doc["access_key_id"]: "Active"}  # nothing minted, nothing revoked
+    assert aws.value(arn) == doc and aws.stages(arn) == stages
+
+
+def test_all_four_steps_on_the_token_secrets_manager_created(
+    aws: AwsRig, keyed: tuple[str, str, dict[str, str]]
+) -> None:
+    """The AWS protocol on a version that already holds a value: createSecret keeps it; setSecret,
+    testSecret and finishSecret work on the version carrying the token; nothing is revoked; the next
+    rotation then rotates as usual."""
+    user, arn, doc = keyed
+    old_version = next(v for v, labels in aws.stages(arn).items() if "AWSCURRENT" in labels)
+    token = start_test_only_rotation(aws, arn)
+
+    outcomes = [r["outcome"] for r in run_steps(arn, token)]
+
+    assert outcomes == ["adopted", "set", "tested", "finished"]
+    assert aws.stages(arn)[token] == ["AWSCURRENT"] and aws.stages(arn)[old_version] == ["AWSPREVIOUS"]
+    assert aws.value(arn) == doc and aws.keys(user) == {doc["access_key_id"]: "Active"}
+    assert [r["outcome"] for r in run_steps(arn, token)] == ["already-current"] * 4  # redelivered: no-op
+    assert aws.keys(user) == {doc["access_key_id"]: "Active"}
+
+    following = aws.start_rotation(arn)
+    assert [r["outcome"] for r in run_steps(arn, following)] == ["created", "set", "tested", "finished"]
+    new = aws.value(arn)["access_key_id"]
+    assert new != doc["access_key_id"]
+    assert aws.keys(user) == {doc["access_key_id"]: "Active", new: "Active"}  # dual: the old key stays
+
+
+def test_test_only_rotation_of_a_seed_document(aws: AwsRig, seeded: tuple[str, str, str]) -> None:
+    """template.yaml seeds {"kind", "user_name"} and schedules with RotateImmediatelyOnUpdate: false, so
+    the very first call the function gets is testSecret on a copy of the seed: nothing to test yet."""
+    user, _, arn = seeded
+    token = start_test_only_rotation(aws, arn)
+    result = rotation(step_event("testSecret", arn, token), LambdaContext())
+    assert result["outcome"] == "tested"
+    assert aws.keys(user) == {}
+    first = aws.start_rotation(arn)  # the first scheduled rotation then mints the first key
+    assert [r["outcome"] for r in run_steps(arn, first)] == ["created", "set", "tested", "finished"]
+    assert aws.keys(user) == {aws.value(arn)["access_key_id"]: "Active"}
+
+
+def test_a_failing_pending_copy_is_unstaged_and_nothing_is_revoked(
+    aws: AwsRig, keyed: tuple[str, str, dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, arn, doc = keyed
+    name = aws.sm.describe_secret(SecretId=arn)["Name"]
+    config = tmp_path / "circle.toml"
+    config.write_text(f"""
+[[rotation]]
+secrets = "aws-sm://us-east-1"
+secret = "{name}"
+rotator = "aws_iam_access_key"
+[rotation.params]
+user_name = "{user}"
+probe_bucket = "no-such-bucket-for-this-key"
+""")
+    monkeypatch.setenv("CIRCLE_CONFIG", str(config))
+    token = start_test_only_rotation(aws, arn)
+
+    with pytest.raises(RotationTestFailed, match="current credential is untouched"):
+        rotation(step_event("testSecret", arn, token), LambdaContext())
+
+    assert aws.keys(user) == {doc["access_key_id"]: "Active"}  # the copy's key is the current one: kept
+    assert aws.value(arn) == doc
+    assert "AWSPENDING" not in aws.stages(arn).get(token, [])
+
+
+def test_a_pending_copy_without_a_credential_never_replaces_one(aws: AwsRig, seeded: tuple[str, str, str]) -> None:
+    """moto copies the seed (the value the secret was created with) even after rotations: a pending
+    version holding no key while the current one holds a key fails its test and is never promoted."""
+    user, _, arn = seeded
+    run_steps(arn, aws.start_rotation(arn))
+    keys, current = aws.keys(user), aws.value(arn)
+    token = start_test_only_rotation(aws, arn)
+    assert "access_key_id" not in aws.value(arn, "AWSPENDING")
+
+    with pytest.raises(RotationTestFailed, match="would lose the credential"):
+        rotation(step_event("testSecret", arn, token), LambdaContext())
+    with pytest.raises(RotationRefused):  # unstaged: finishing it is refused
+        rotation(step_event("finishSecret", arn, token), LambdaContext())
+    assert aws.keys(user) == keys and aws.value(arn) == current

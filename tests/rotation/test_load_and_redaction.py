@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from aws_lambda.rotation import rotation
 from core.secrets import SecretStore, open_secrets
-from core.secrets.rotation import DUAL, RotationEngine, rotator_for
+from core.secrets.rotation import DUAL, RotationEngine, RotationTestFailed, rotator_for
 from core.secrets.rotation.rotators.hmac_api_key import sign, verify
 from core.storage import open_store
-from tests.rotation.conftest import AwsRig, LambdaContext
-from tests.rotation.test_aws import run_steps
+from tests.rotation.conftest import AwsRig, LambdaContext, step_event
+from tests.rotation.test_aws import run_steps, start_test_only_rotation
 
 
 class SignedApi:
@@ -98,8 +99,26 @@ def test_no_secret_value_in_logs_or_output(
     _, arn = aws.new_secret({"kind": "aws_iam_access_key", "user_name": user})
     for _ in range(2):
         run_steps(arn, aws.start_rotation(arn))
+    errors: list[str] = []
+    copy = start_test_only_rotation(aws, arn)  # moto's copy of the seed: no key, over a keyed current
+    with pytest.raises(RotationTestFailed) as failed:
+        rotation(step_event("testSecret", arn, copy), LambdaContext())
+    errors.append(f"{failed.value!s} {failed.value!r}")
     token = aws.start_rotation(arn)
     run_steps(arn, token, ("createSecret",))
+    # the adopted path: a secret holding a key pair, Secrets Manager's own pending copy, four steps
+    other = aws.new_user()
+    key = aws.iam.create_access_key(UserName=other)["AccessKey"]
+    _, keyed = aws.new_secret(
+        {
+            "kind": "aws_iam_access_key",
+            "user_name": other,
+            "access_key_id": key["AccessKeyId"],
+            "secret_access_key": key["SecretAccessKey"],
+        }
+    )
+    results = run_steps(keyed, start_test_only_rotation(aws, keyed))
+    assert [r["outcome"] for r in results] == ["adopted", "set", "tested", "finished"]
     secrets = open_secrets(f"file://{tmp_path / 's.json'}", max_age=0)
     secrets.put("api", {"kind": "hmac_api_key"})
     engine = RotationEngine(secrets, "api", rotator_for("hmac_api_key"), DUAL)
@@ -107,13 +126,14 @@ def test_no_secret_value_in_logs_or_output(
         engine.rotate()
 
     values: set[str] = set()
-    for version in aws.sm.list_secret_version_ids(SecretId=arn)["Versions"]:
-        doc = json.loads(aws.sm.get_secret_value(SecretId=arn, VersionId=version["VersionId"])["SecretString"])
-        values |= {doc[k] for k in ("access_key_id", "secret_access_key") if k in doc}
+    for secret in (arn, keyed):
+        for version in aws.sm.list_secret_version_ids(SecretId=secret)["Versions"]:
+            doc = json.loads(aws.sm.get_secret_value(SecretId=secret, VersionId=version["VersionId"])["SecretString"])
+            values |= {doc[k] for k in ("access_key_id", "secret_access_key") if k in doc}
     for version in secrets.versions("api"):
         doc = json.loads(secrets.get("api", version=version.id)) if version.enabled else {}
         values |= {doc["key"]} if "key" in doc else set()
-    assert len(values) >= 6
+    assert len(values) >= 8
     out, err = capfd.readouterr()
     records = caplog.records
     assert records, "the rotation logged nothing: the test would prove nothing"
@@ -121,7 +141,8 @@ def test_no_secret_value_in_logs_or_output(
         [out, err, caplog.text]
         + [repr(r.__dict__) for r in records]
         + [r.getMessage() for r in records]
-        + [repr(engine), repr(secrets)]
+        + [repr(engine), repr(secrets), repr(results)]
+        + errors
     )
     leaked = [v[:4] + "..." for v in values if v in haystack]
     assert leaked == []

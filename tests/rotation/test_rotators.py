@@ -230,6 +230,26 @@ def test_a_new_rotation_revokes_an_abandoned_pending_credential(store: SecretSto
     assert client.keys[abandoned].state == "DELETED"
 
 
+def test_a_stale_pending_copy_of_a_live_credential_is_never_revoked(store: SecretStore) -> None:
+    """A pending value the engine did not mint for another rotation (a copy of ``previous`` or of
+    ``current``, or a foreign value without a token) is left alone: revoking it would cut off readers."""
+    client = FakeGcsClient()
+    store.put("gcs", {"kind": "gcs_hmac_key", "service_account": SA})
+    engine = RotationEngine(store, "gcs", rotator_for("gcs_hmac_key", {}, client=client), DUAL)
+    engine.rotate()
+    engine.rotate()
+    previous, current = store.get_json("gcs", stage="previous"), store.get_json("gcs", stage="current")
+    foreign = {k: v for k, v in previous.items() if k != "rotation_token"}
+    for stale in (previous, current, foreign):
+        live = {store.get_json("gcs", stage=s)["access_id"] for s in ("current", "previous")}
+        store.put_pending("gcs", stale, str(uuid.uuid4()))
+        token = str(uuid.uuid4())
+        engine.create(token)  # replaces the stale pending version; must not revoke its (live) key
+        assert {k: client.keys[k].state for k in live} == dict.fromkeys(live, "ACTIVE")
+        for step in (engine.set, engine.test, engine.finish):
+            step(token)
+
+
 def test_strategies_choose_slots() -> None:
     assert DUAL.choose_slot(("key1", "key2"), "key1") == "key2"
     assert DUAL.choose_slot(("key1", "key2"), "key2") == "key1"

@@ -6,9 +6,12 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import azure.functions as func
 import pytest
@@ -128,26 +131,111 @@ def test_other_key_vault_events_are_ignored_and_samples_parse_defensively(
     assert len(store.versions(name)) == versions
 
 
-def test_http_trigger_forces_a_rotation(vault: tuple[SecretStore, SecretClient]) -> None:
+def force_request(name: str, vault: str | None = "myvault", method: str = "POST") -> func.HttpRequest:
+    params = {"vault": vault} if vault else {}
+    return func.HttpRequest(method, f"/api/rotate/{name}", params=params, route_params={"name": name}, body=b"")
+
+
+@pytest.fixture
+def opened(vault: tuple[SecretStore, SecretClient]) -> Iterator[list[str]]:
+    """The vault names the trigger opened (a refused request must open none)."""
+    store, _ = vault
+    names: list[str] = []
+
+    def opener(name: str) -> SecretStore:
+        names.append(name)
+        return store
+
+    az.use_vaults(opener)
+    yield names
+
+
+def rotation_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *entries: tuple[str, str]) -> None:
+    """A circle.toml whose [[rotation]] entries name (secrets URL, secret)."""
+    text = "".join(
+        f'[[rotation]]\nsecrets = "{url}"\nsecret = "{secret}"\nrotator = "hmac_api_key"\n\n' for url, secret in entries
+    )
+    (tmp_path / "circle.toml").write_text(text)
+    monkeypatch.setenv("CIRCLE_CONFIG", str(tmp_path / "circle.toml"))
+
+
+def test_http_trigger_forces_a_rotation(
+    vault: tuple[SecretStore, SecretClient], opened: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, _ = vault
     name = f"api-key-{uuid.uuid4().hex[:8]}"
     store.put(name, {"kind": "hmac_api_key"})
-    req = func.HttpRequest(
-        "POST", f"/api/rotate/{name}", params={"vault": "myvault"}, route_params={"name": name}, body=b""
-    )
-    response = az.handle_force(req)
+    rotation_config(tmp_path, monkeypatch, ("keyvault://myvault", name))
+    response = az.handle_force(force_request(name))
     body = json.loads(response.get_body())
     assert response.status_code == 200 and body["outcome"] == "finished"
     assert store.get_stage(name, "current") == body["version"]
     assert json.loads(store.get(name))["key"] not in response.get_body().decode()
+    assert opened == ["myvault"]
 
-    bad = func.HttpRequest(
-        "POST", "/api/rotate/x", params={"vault": "myvault"}, route_params={"name": "bad_name!"}, body=b""
-    )
-    assert az.handle_force(bad).status_code == 400
-    no_vault = func.HttpRequest("POST", f"/api/rotate/{name}", route_params={"name": name}, body=b"")
-    assert az.handle_force(no_vault).status_code == 400
+    assert az.handle_force(force_request("bad_name!")).status_code == 400
+    assert az.handle_force(force_request(name, vault=None)).status_code == 400
+    assert az.handle_force(force_request(name, method="GET")).status_code == 405
     assert store.get_stage(name, "current") == body["version"]
+    monkeypatch.setenv("CIRCLE_ROTATION_VAULT", "myvault")  # the app setting names the vault instead
+    again = az.handle_force(force_request(name, vault=None))
+    assert again.status_code == 200 and json.loads(again.get_body())["version"] != body["version"]
+
+
+def test_http_trigger_rotates_only_what_the_configuration_names(
+    vault: tuple[SecretStore, SecretClient], opened: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, any ?vault= and any secret carrying a "kind" was rotated. Now: 404, and no vault is opened."""
+    store, _ = vault
+    listed, unlisted = (f"api-key-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    for name in (listed, unlisted):
+        store.put(name, {"kind": "hmac_api_key"})  # both carry a kind: rotatable by their documents alone
+    before = {name: store.get_stage(name, "current") for name in (listed, unlisted)}
+    rotation_config(
+        tmp_path,
+        monkeypatch,
+        ("keyvault://myvault", listed),
+        ("aws-sm://us-east-1", unlisted),
+        ("gcp-sm://p", unlisted),
+    )
+
+    refused = [
+        az.handle_force(force_request(unlisted)),  # a secret of the vault no entry names
+        az.handle_force(force_request(listed, vault="othervault")),  # the listed secret, another vault
+        az.handle_force(force_request(listed.upper())),  # not the configured name
+    ]
+    assert [r.status_code for r in refused] == [404, 404, 404]
+    assert all("no [[rotation]] entry" in json.loads(r.get_body())["error"] for r in refused)
+    monkeypatch.delenv("CIRCLE_CONFIG")
+    assert az.handle_force(force_request(listed)).status_code == 404  # no configuration: nothing forceable
+    assert opened == []  # no vault was touched
+    assert {name: store.get_stage(name, "current") for name in (listed, unlisted)} == before
+
+    rotation_config(tmp_path, monkeypatch, ("keyvault://myvault.vault.azure.net", listed))  # a host also names it
+    assert az.handle_force(force_request(listed)).status_code == 200
+    assert opened == ["myvault"] and store.get_stage(listed, "current") != before[listed]
+    assert store.get_stage(unlisted, "current") == before[unlisted]
+
+
+def test_force_rotation_statuses() -> None:
+    """One answer per error class, the same through the core's mapping (when merged) and the local one."""
+    from core.handlers.rotation import NotForceable
+    from core.secrets.errors import SecretsInvalidArgument, SecretsPermissionDenied, SecretsTransientError
+    from core.secrets.rotation.errors import RotationConflict, RotationRefused, RotationTestFailed
+
+    expected = {
+        NotForceable("x"): 404,
+        RotationConflict("x"): 409,
+        RotationTestFailed("x"): 502,
+        RotationRefused("x"): 403,
+        SecretsInvalidArgument("x"): 400,
+        SecretsTransientError("x"): 503,
+        SecretsPermissionDenied("x"): 500,
+    }
+    assert {type(e).__name__: az._status(e) for e in expected} == {type(e).__name__: s for e, s in expected.items()}
+    assert {type(e).__name__: az._local_status(e) for e in expected} == {
+        type(e).__name__: s for e, s in expected.items()
+    }
 
 
 def test_blueprint_declares_both_triggers() -> None:
@@ -228,3 +316,65 @@ def test_topic_configured_is_ignored(project_store: SecretStore) -> None:
     versions = project_store.versions(name)
     gcp.secret_rotation(pubsub_event(name, "TOPIC_CONFIGURED"))
     assert project_store.versions(name) == versions
+
+
+#: Secret Manager REST calls -> the IAM permission each needs (projects.secrets / projects.secrets.versions)
+PERMISSIONS = (
+    ("GET", r"/secrets/[^/:]+$", "secretmanager.secrets.get"),
+    ("PATCH", r"/secrets/[^/:]+$", "secretmanager.secrets.update"),
+    ("POST", r"/secrets$", "secretmanager.secrets.create"),
+    ("POST", r"/secrets/[^/:]+:addVersion$", "secretmanager.versions.add"),
+    ("GET", r"/versions$", "secretmanager.versions.list"),
+    ("GET", r"/versions/[^/:]+$", "secretmanager.versions.get"),
+    ("GET", r"/versions/[^/:]+:access$", "secretmanager.versions.access"),
+    ("POST", r"/versions/[^/:]+:disable$", "secretmanager.versions.disable"),
+    ("POST", r"/versions/[^/:]+:enable$", "secretmanager.versions.enable"),
+    ("POST", r"/versions/[^/:]+:destroy$", "secretmanager.versions.destroy"),
+)
+#: roles/secretmanager.secretVersionManager + secretAccessor (the grant docs/rotation.md used to name)
+VERSION_MANAGER = {
+    "secretmanager.versions.add",
+    "secretmanager.versions.destroy",
+    "secretmanager.versions.disable",
+    "secretmanager.versions.enable",
+    "secretmanager.versions.get",
+    "secretmanager.versions.list",
+    "secretmanager.versions.access",
+}
+
+
+def test_the_gcp_rotation_path_needs_exactly_the_documented_permissions(
+    fake_sm: FakeSecretManager, project_store: SecretStore
+) -> None:
+    """Every Secret Manager call a rotation makes (a SECRET_ROTATE rotation, a failed test, the single
+    strategy's revocation), mapped to its IAM permission: the list docs/rotation.md gives, and the reason
+    roles/secretmanager.admin is granted (secrets.update: no smaller predefined role has it)."""
+    from core.secrets.rotation import SINGLE, RotationEngine, RotationTestFailed, rotator_for
+    from core.secrets.rotation.rotators.hmac_api_key import HmacApiKeyRotator
+
+    class Failing(HmacApiKeyRotator):
+        def test(self, ctx: Any, pending: Any) -> None:
+            raise RotationTestFailed("refused")
+
+    name = f"api-key-{uuid.uuid4().hex[:8]}"
+    project_store.put(name, {"kind": "hmac_api_key"})
+    fake_sm.requests.clear()
+    gcp.secret_rotation(pubsub_event(name))
+    with pytest.raises(RotationTestFailed):
+        RotationEngine(project_store, name, Failing({})).rotate()
+    RotationEngine(project_store, name, rotator_for("hmac_api_key"), SINGLE).rotate()
+
+    seen = set()
+    for method, path in fake_sm.requests:
+        found = [perm for verb, pattern, perm in PERMISSIONS if verb == method and re.search(pattern, path)]
+        assert len(found) == 1, (method, path)
+        seen.add(found[0])
+    assert seen == {
+        "secretmanager.secrets.get",
+        "secretmanager.secrets.update",
+        "secretmanager.versions.access",
+        "secretmanager.versions.add",
+        "secretmanager.versions.get",
+        "secretmanager.versions.disable",
+    }
+    assert seen - VERSION_MANAGER == {"secretmanager.secrets.get", "secretmanager.secrets.update"}

@@ -95,6 +95,31 @@ def _parse(index: int, raw: Any) -> RotationSpec:
     )
 
 
+def _store_host(url: str) -> tuple[str, str] | None:
+    """(scheme, host) of a secrets URL such as ``keyvault://myvault`` (None for a registered store name)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return None
+    return scheme.lower(), rest.split("/", 1)[0].lower()
+
+
+def find_forced(specs: Sequence[RotationSpec], scheme: str, store: str, name: str) -> RotationSpec | None:
+    """The spec that allows forcing a rotation of secret ``name`` in store ``store`` of ``scheme``
+    (``keyvault``: the vault name, or its host). Only secrets named in ``[[rotation]]`` are forceable:
+    an HTTP trigger must not rotate whatever a caller names."""
+    wanted = store.strip().lower()
+    if not wanted:
+        return None
+    for spec in specs:
+        where = _store_host(spec.secrets)
+        if where is None or where[0] != scheme.lower():
+            continue
+        host = where[1]
+        if (host == wanted or host.split(".", 1)[0] == wanted) and spec.secret == name:
+            return spec
+    return None
+
+
 def find_spec(specs: Sequence[RotationSpec], name: str) -> RotationSpec | None:
     """The spec declared for secret ``name`` (or ARN), if any."""
     return next((s for s in specs if s.matches(name)), None)

@@ -10,6 +10,13 @@ any store, without per-provider bookkeeping. The invariant between any two steps
   its version, leaving ``current`` as it was;
 - ``finish`` promotes (old current -> ``previous``, kept valid by the dual strategy for rollback and for
   readers still holding it), then lets the rotator revoke what the strategy no longer keeps.
+
+Where the store keys versions by the token (AWS: the version id *is* the ``ClientRequestToken``), the
+pending version whose id is the token is the rotation's, even when the engine did not write it: Secrets
+Manager itself creates one holding a copy of the current value (``RotateImmediatelyOnUpdate: false``
+then runs only ``testSecret``). Such an *adopted* version follows the AWS rotation protocol: ``create``
+keeps its value, ``test`` checks the credential it holds (a seed document holds none: nothing to test),
+``finish`` promotes it; and the engine never revokes a credential it did not mint.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from ..api import CURRENT, PENDING, PREVIOUS
 from ..errors import SecretNotFound, SecretsError
 from ..store import SecretStore
 from .errors import RotationConflict, RotationError, RotationRefused, RotationTestFailed
-from .rotators import Credential, Rotator, RotatorContext
+from .rotators import Credential, Rotator, RotatorContext, holds_credential, without_credential
 from .strategies import DUAL, Strategy
 
 log = logging.getLogger("core.secrets.rotation")
@@ -65,6 +72,25 @@ class _Loaded:
     @property
     def token(self) -> str | None:
         return None if self.doc is None else self.doc.get(TOKEN_FIELD)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """The pending version of a token, the state around it, and whether the engine minted it."""
+
+    loaded: _Loaded
+    current: _Loaded | None
+    previous: _Loaded | None
+    #: created by the service for the token (AWS), not minted by the engine: never revoked by it
+    adopted: bool
+
+    @property
+    def doc(self) -> Credential:
+        assert self.loaded.doc is not None
+        return self.loaded.doc
+
+    def ctx(self, engine: RotationEngine, token: str) -> RotatorContext:
+        return engine._ctx(token, self.current, self.previous)
 
 
 class RotationEngine:
@@ -124,18 +150,39 @@ class RotationEngine:
     def _error(self, cls: type[RotationError], message: str, operation: str) -> RotationError:
         return cls(message, provider=self.secrets.provider, operation=operation, name=self.name)
 
-    def _pending_for(self, token: str, operation: str) -> tuple[_Loaded, _Loaded | None, _Loaded | None] | None:
-        """(pending, current, previous) for ``token``, or None when ``token`` is already current."""
+    @staticmethod
+    def _is_current(current: _Loaded | None, token: str) -> bool:
+        return current is not None and (current.token == token or current.version == token)
+
+    def _pending_for(self, token: str, operation: str) -> _Pending | None:
+        """The pending version of ``token``, or None when ``token`` is already current."""
         current, pending, previous = self._fresh()
-        if current is not None and current.token == token:
+        if self._is_current(current, token):
             return None
-        if pending is None or pending.token != token or pending.doc is None:
-            raise self._error(
-                RotationConflict,
-                f"no pending version for token {token!r} (create it first, or another rotation replaced it)",
-                operation,
-            )
-        return pending, current, previous
+        if pending is not None and pending.doc is not None and pending.token == token:
+            return _Pending(pending, current, previous, adopted=False)
+        if pending is not None and pending.doc is not None and pending.version == token:
+            return _Pending(pending, current, previous, adopted=True)  # the service created it (AWS)
+        raise self._error(
+            RotationConflict,
+            f"no pending version for token {token!r} (create it first, or another rotation replaced it)",
+            operation,
+        )
+
+    def _revocable(self, pending: _Loaded, current: _Loaded | None, previous: _Loaded | None) -> bool:
+        """Whether a stale pending credential is one the engine minted and nobody else uses: a copy of
+        ``current``/``previous`` (Secrets Manager's own pending version) or a foreign value is never."""
+        if pending.doc is None or pending.token is None or pending.doc.get("kind") != self.rotator.kind:
+            return False
+        others = [x for x in (current, previous) if x is not None]
+        return all(pending.token != x.token and pending.doc != x.doc for x in others)
+
+    def _adopted_ctx(self, token: str, pending: _Pending) -> RotatorContext:
+        """The context for testing a version the engine did not mint: the current document without its
+        credential (user, account, kind), so a copy of the current credential is tested, not refused."""
+        base = pending.current.doc if pending.current and pending.current.doc else pending.loaded.doc
+        previous = pending.previous.doc if pending.previous else None
+        return RotatorContext(self.name, token, self.strategy, without_credential(self.rotator, base), previous)
 
     # -- the four steps ----------------------------------------------------------------------------------
     def create(self, token: str, *, expires_on: datetime | None = None) -> RotationResult:
@@ -143,12 +190,24 @@ class RotationEngine:
         where the store has one: Key Vault's SecretNearExpiry then fires one period later)."""
         with self._lock:
             current, pending, previous = self._fresh()
-            if current is not None and current.token == token:
+            if self._is_current(current, token):
+                assert current is not None
                 return RotationResult(self.name, token, current.version, "already-current")
             if pending is not None and pending.token == token:
                 return RotationResult(self.name, token, pending.version, "created")
+            if pending is not None and pending.version == token:
+                # AWS protocol: the token's version already holds a value (Secrets Manager wrote it): keep it
+                if pending.doc is None:
+                    raise self._error(
+                        RotationConflict,
+                        "the pending version of this token holds a value that is not a JSON credential document",
+                        "create",
+                    )
+                self._log("pending version kept (created by the service)", token, pending.version)
+                return RotationResult(self.name, token, pending.version, "adopted")
             ctx = self._ctx(token, current, previous)
-            if pending is not None and pending.doc is not None and pending.doc.get("kind") == self.rotator.kind:
+            if pending is not None and self._revocable(pending, current, previous):
+                assert pending.doc is not None
                 # an abandoned rotation left a pending credential: revoke it before minting another
                 self.rotator.cleanup(ctx, pending.doc)
                 self._log("stale pending credential revoked", token, pending.version)
@@ -173,10 +232,13 @@ class RotationEngine:
             found = self._pending_for(token, "set")
             if found is None:
                 return RotationResult(self.name, token, None, "already-current")
-            pending, current, previous = found
-            assert pending.doc is not None
-            self.rotator.set(self._ctx(token, current, previous), pending.doc)
-            self._log("pending credential set", token, pending.version)
+            pending, doc = found.loaded, found.doc
+            if found.adopted and not holds_credential(self.rotator, doc):
+                self._log("pending version holds no credential yet: nothing to set", token, pending.version)
+            else:
+                ctx = self._adopted_ctx(token, found) if found.adopted else found.ctx(self, token)
+                self.rotator.set(ctx, doc)
+                self._log("pending credential set", token, pending.version)
             return RotationResult(self.name, token, pending.version, "set")
 
     def test(self, token: str) -> RotationResult:
@@ -185,14 +247,29 @@ class RotationEngine:
             found = self._pending_for(token, "test")
             if found is None:
                 return RotationResult(self.name, token, None, "already-current")
-            pending, current, previous = found
-            assert pending.doc is not None
-            ctx = self._ctx(token, current, previous)
+            pending, doc = found.loaded, found.doc
+            if found.adopted and not holds_credential(self.rotator, doc):
+                if self._loses_credential(found):
+                    self._unstage(pending, token)
+                    raise self._error(
+                        RotationTestFailed,
+                        "the pending version the service created holds no credential while the current one "
+                        "does; promoting it would lose the credential. The current credential is untouched",
+                        "test",
+                    )
+                # Secrets Manager testing the configuration on a copy of a seed document: there is no
+                # credential to prove yet; the rotator and its parameters were built, which is the check
+                self._log("pending version holds no credential yet: nothing to test", token, pending.version)
+                return RotationResult(self.name, token, pending.version, "tested")
+            ctx = self._adopted_ctx(token, found) if found.adopted else found.ctx(self, token)
             try:
-                self.rotator.test(ctx, pending.doc)
+                self.rotator.test(ctx, doc)
             except Exception as exc:
                 reason = exc.reason if isinstance(exc, SecretsError) else type(exc).__name__
-                self._abandon(ctx, pending, token)
+                if found.adopted:  # not ours (it may be the current credential): unstage it, revoke nothing
+                    self._unstage(pending, token)
+                else:
+                    self._abandon(ctx, pending, token)
                 raise self._error(
                     RotationTestFailed,
                     f"the new credential failed its test ({reason}); the current credential is untouched",
@@ -210,8 +287,13 @@ class RotationEngine:
                 assert current is not None and current.doc is not None
                 self._retire(self._ctx(token, current, previous), current, previous, token)
                 return RotationResult(self.name, token, current.version, "already-current")
-            pending, current, _ = found
-            assert pending.doc is not None
+            pending, current = found.loaded, found.current
+            if found.adopted and self._loses_credential(found):
+                raise self._error(
+                    RotationConflict,
+                    "the pending version holds no credential while the current one does: not promoted",
+                    "finish",
+                )
             self.secrets.promote(self.name, pending.version)
             self._log("pending credential promoted", token, pending.version)
             self._retire(self._ctx(token, current, None), pending, current, token)
@@ -238,9 +320,31 @@ class RotationEngine:
             return RotationResult(self.name, token, previous.version, "rolled-back")
 
     # -- helpers -------------------------------------------------------------------------------------------
+    def _same_credential(self, a: Credential | None, b: Credential | None) -> bool:
+        fields = getattr(self.rotator, "credential_fields", ()) or tuple(set(a or {}) | set(b or {}))
+        return all((a or {}).get(f) == (b or {}).get(f) for f in fields)
+
+    def _loses_credential(self, found: _Pending) -> bool:
+        """Whether promoting ``found`` would replace a credential with a document holding none."""
+        current = found.current.doc if found.current else None
+        return not holds_credential(self.rotator, found.loaded.doc) and holds_credential(self.rotator, current)
+
+    def _unstage(self, pending: _Loaded, token: str) -> None:
+        try:
+            self.secrets.discard(self.name, pending.version)
+        except SecretsError as exc:
+            self._log("pending version left staged", token, pending.version, error=exc.reason)
+            return
+        self._log("pending version unstaged (not minted here: nothing revoked)", token, pending.version)
+
     def _retire(self, ctx: RotatorContext, current: _Loaded, previous: _Loaded | None, token: str) -> None:
         ctx = RotatorContext(ctx.name, ctx.token, ctx.strategy, current.doc, previous.doc if previous else None)
         assert current.doc is not None
+        if previous is not None and self._same_credential(current.doc, previous.doc):
+            # a copy of the old credential was promoted (Secrets Manager's own pending version): nothing
+            # new exists, so nothing is retired; the next real rotation makes room as usual
+            self._log("promoted version holds the previous credential: nothing to retire", token, current.version)
+            return
         self.rotator.finish(ctx, current.doc)
         if not self.strategy.keep_previous and previous is not None and previous.version != current.version:
             self.secrets.discard(self.name, previous.version)

@@ -41,6 +41,10 @@ class RotatorContext:
 
 @runtime_checkable
 class Rotator(Protocol):
+    """A rotator may also declare ``credential_fields`` (a tuple of document fields holding the
+    credential, the first one saying whether there is one): the engine then recognises a seed document
+    and tests a pending version it did not mint (AWS's own) without comparing it with ``current``."""
+
     kind: str
 
     def create(self, ctx: RotatorContext) -> Credential:
@@ -75,6 +79,20 @@ def carry_over(current: Credential | None, kind: str, fields: Mapping[str, Any])
     secret_fields = {"rotation_token"} | set(fields)
     base = {k: v for k, v in (current or {}).items() if k not in secret_fields}
     return {**base, "kind": kind, **fields}
+
+
+def holds_credential(rotator: Rotator, doc: Credential | None) -> bool:
+    """Whether ``doc`` carries a credential of ``rotator``'s kind (a seed ``{"kind", "user_name"}`` does not)."""
+    fields = getattr(rotator, "credential_fields", ())
+    return bool(doc) and (not fields or bool((doc or {}).get(fields[0])))
+
+
+def without_credential(rotator: Rotator, doc: Credential | None) -> Credential | None:
+    """``doc`` without its credential fields (what a rotator may read as context: user, account, kind)."""
+    if doc is None:
+        return None
+    fields = set(getattr(rotator, "credential_fields", ())) | {"rotation_token"}
+    return {k: v for k, v in doc.items() if k not in fields}
 
 
 def require(params: Mapping[str, Any], name: str, kind: str, current: Credential | None = None) -> str:

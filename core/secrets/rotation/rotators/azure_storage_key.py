@@ -44,6 +44,7 @@ def _keys(result: Any) -> dict[str, str]:
 
 class AzureStorageKeyRotator:
     kind = KIND
+    credential_fields = ("key", "connection_string")
 
     def __init__(self, params: Mapping[str, Any], *, client: Any = None) -> None:
         unknown = set(params) - _PARAMS

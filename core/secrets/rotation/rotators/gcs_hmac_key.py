@@ -30,6 +30,7 @@ def _default_client(project: str | None) -> Any:
 
 class GcsHmacKeyRotator:
     kind = KIND
+    credential_fields = ("access_id", "secret")
 
     def __init__(
         self, params: Mapping[str, Any], *, client: Any = None, probe: Callable[[Credential], None] | None = None

@@ -70,6 +70,7 @@ def verify(store: SecretStore, name: str, payload: bytes, signature: str, *, key
 
 class HmacApiKeyRotator:
     kind = KIND
+    credential_fields = ("key", "key_id")
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         unknown = set(params) - {"key_bytes"}

@@ -39,6 +39,7 @@ def _code(exc: Exception) -> str:
 
 class IamAccessKeyRotator:
     kind = KIND
+    credential_fields = ("access_key_id", "secret_access_key")
 
     def __init__(
         self, params: Mapping[str, Any], *, iam: Any = None, client_factory: ClientFactory | None = None
