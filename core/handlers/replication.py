@@ -116,8 +116,11 @@ def _sequence_key(text: str) -> str:
 
 
 def stale_reason(hint: Hint | None, replica: ObjectInfo | None) -> str | None:
-    """Why the replica already reflects a later change than the event's, or None (not provably stale)."""
-    if hint is None or replica is None:
+    """Why the replica already reflects a later change than the event's, or None (not provably stale).
+
+    Only created events are dropped this way: a delete event always gets the full check (removing a
+    replica is decided on the source's state alone, never on an event's claim)."""
+    if hint is None or replica is None or hint.kind != "created":
         return None
     stamped = replica.metadata.get(SOURCE_SEQUENCER, "")
     if hint.sequencer and stamped:
