@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -64,9 +64,17 @@ class Circle:
     reserve_seconds: float = 5.0
     throughput: float = 16 * 1024 * 1024  # bytes per second assumed for a copy
 
-    def __init__(self, config: Config, *, dead_letter: DeadLetterSink | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        dead_letter: DeadLetterSink | None = None,
+        stores: Mapping[str, ObjectStore] | None = None,
+    ) -> None:
+        """``stores`` gives already opened stores by name (a caller that holds them, tests); the others
+        open on first use."""
         self.config = config
-        self._stores: dict[str, ObjectStore] = {}
+        self._stores: dict[str, ObjectStore] = dict(stores or {})
         self._lock = threading.Lock()
         self._secrets: SecretStore | None = None
         self._secrets_loaded = False
@@ -75,8 +83,14 @@ class Circle:
 
     # -- construction -----------------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Config, *, dead_letter: DeadLetterSink | None = None) -> Circle:
-        return cls(config, dead_letter=dead_letter)
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        dead_letter: DeadLetterSink | None = None,
+        stores: Mapping[str, ObjectStore] | None = None,
+    ) -> Circle:
+        return cls(config, dead_letter=dead_letter, stores=stores)
 
     @classmethod
     def from_env(cls, *, dead_letter: DeadLetterSink | None = None) -> Circle:
