@@ -108,7 +108,27 @@ class Circle:
                 store = self._stores.get(name)
                 if store is None:
                     store = self._stores[name] = self.config.open(name)
+                    self._report_degraded(name, store)
         return store
+
+    def _report_degraded(self, name: str, store: ObjectStore) -> None:
+        """Say once, when a target store opens, that it can only be replicated to best-effort."""
+        from .handlers.replication import consistency_of
+
+        rules = [r for r in self.config.replication if name in r.targets]
+        if rules and consistency_of(store, propagate_deletes=any(r.propagate_deletes for r in rules)) != "strong":
+            caps = store.capabilities
+            missing = [
+                flag
+                for flag in ("write_with_if_none_match", "write_with_if_match", "delete_with_if_match")
+                if not getattr(caps, flag)
+            ]
+            log.warning(
+                "replication into store %s is best-effort: it lacks %s",
+                name,
+                ", ".join(missing),
+                extra={"store": name, "consistency": "best-effort", "missing_capabilities": missing},
+            )
 
     @property
     def secrets(self) -> SecretStore | None:
