@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 from core.events import EventError, parse_cloudevent, subscription_validation_code
 
 if TYPE_CHECKING:
-    from core.runtime import Circle, Delivery
-
+    from .runtime import Circle, Delivery
     from .storage_events import StorageEventHandler
 
 

@@ -21,8 +21,9 @@ from .routing import Route, configured_sources, routes_for_event
 
 if TYPE_CHECKING:
     from core.config import Config
-    from core.runtime import Circle
     from core.storage import ObjectStore
+
+    from .runtime import Circle
 
 log = logging.getLogger("circle.replication")
 REPLICATED_KINDS = frozenset({"created", "deleted"})
@@ -164,7 +165,7 @@ class StorageEventHandler:
 
     def __init__(self, config: Config | None = None, *, circle: Circle | None = None) -> None:
         if circle is None:
-            from core.runtime import Circle
+            from .runtime import Circle
 
             if config is None:
                 raise TypeError("StorageEventHandler needs a config or a circle")
@@ -210,7 +211,7 @@ def default_handler() -> StorageEventHandler:
     """The process-wide handler built from ``CIRCLE_CONFIG`` (loaded once per warm container)."""
     global _default
     if _default is None:
-        from core.runtime import Circle
+        from .runtime import Circle
 
         _default = StorageEventHandler(circle=Circle.from_env())
     return _default
