@@ -80,6 +80,7 @@ class Circle:
         self._secrets_loaded = False
         self._sink = dead_letter
         self._sink_built = dead_letter is not None
+        self._longest = 0.0  # the most time left any deadline() call reported (about the timeout)
 
     # -- construction -----------------------------------------------------------------------------------
     @classmethod
@@ -170,6 +171,30 @@ class Circle:
     def time_needed(self, event: StorageEvent) -> float:
         """Seconds to leave for one target of ``event`` before starting it (its size at ``throughput``)."""
         return self.reserve_seconds + (event.size or 0) / self.throughput
+
+    def may_start(self, event: StorageEvent, left: float) -> tuple[bool, float]:
+        """Whether a target of ``event`` may start with ``left`` seconds to go, and the seconds required.
+
+        An object that needs more than any invocation offers (the most time left this process has seen,
+        about the function's timeout) would be deferred forever: it is started when an invocation is
+        nearly fresh, with one WARNING, rather than never."""
+        self._longest = max(self._longest, left)
+        needed = self.time_needed(event)
+        fresh = max(self.reserve_seconds, 0.9 * self._longest)
+        if needed > fresh > self.reserve_seconds:
+            if left >= fresh:
+                log.warning(
+                    "%s/%s needs about %.0fs to copy, more than an invocation offers (%.0fs): starting it now; "
+                    "raise the function timeout if it does not finish",
+                    event.bucket,
+                    event.key,
+                    needed,
+                    self._longest,
+                    extra={"event_id": event.event_id, "needed_seconds": needed, "longest_seconds": self._longest},
+                )
+                return True, fresh
+            return False, fresh
+        return left >= needed, needed
 
     # -- deliveries ---------------------------------------------------------------------------------------
     def handle_delivery(self, payload: Any, *, deadline: Deadline | None = None) -> Delivery:

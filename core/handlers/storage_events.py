@@ -88,19 +88,17 @@ def handle_event(circle: Circle, event: StorageEvent, *, deadline: Callable[[], 
                 "event_id": event.event_id,
             },
         )
+    seen: set[tuple[str, str]] = set()
     for route in routes:
+        if (route.target, route.target_key) in seen:
+            continue  # two rules route this object to the same place: one convergence operation per key
+        seen.add((route.target, route.target_key))
         if deadline is not None:
             left = deadline()
-            if left < circle.time_needed(event):
-                result.outcomes.append(
-                    Outcome(
-                        route.target,
-                        route.target_key,
-                        "deferred",
-                        f"not started: {left:.1f}s left, {circle.time_needed(event):.1f}s needed",
-                        "retryable",
-                    )
-                )
+            start, needed = circle.may_start(event, left)
+            if not start:
+                reason = f"not started: {left:.1f}s left, {needed:.1f}s needed"
+                result.outcomes.append(Outcome(route.target, route.target_key, "deferred", reason, "retryable"))
                 continue
         result.outcomes.append(apply_route(circle, route, event))
     _log_outcome(result)

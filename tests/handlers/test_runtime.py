@@ -79,6 +79,23 @@ def test_events_converge_and_stores_are_opened_once() -> None:
     assert not open_store(f"memory://{dst}").exists("copy/a")
 
 
+def test_two_rules_routing_an_object_to_the_same_key_converge_it_once() -> None:
+    src, dst = _names()
+    config = parse_config(
+        {
+            "stores": {"src": {"url": f"memory://{src}"}, "dst": {"url": f"memory://{dst}"}},
+            "replication": [
+                {"source": "src", "targets": ["dst"], "prefix": "img/"},
+                {"source": "src", "targets": ["dst"], "suffix": ".png"},
+            ],
+        }
+    )
+    circle = Circle.from_config(config)
+    circle.store("src").put("img/a.png", b"A")
+    [result] = circle.handle_events([_event(src, "img/a.png")]).results
+    assert [(o.target, o.key, o.action) for o in result.outcomes] == [("dst", "img/a.png", "copied")]
+
+
 def test_one_structured_outcome_line_per_event(caplog: pytest.LogCaptureFixture) -> None:
     src, dst = _names()
     circle = Circle.from_config(_config(src, dst))
@@ -120,9 +137,24 @@ def test_too_little_time_left_defers_every_target_without_starting_it() -> None:
 def test_the_time_needed_grows_with_the_object_size() -> None:
     src, dst = _names()
     circle = Circle.from_config(_config(src, dst))
-    small, large = _event(src, "s", size=0), _event(src, "l", size=10 * 1024**3)
+    small, large = _event(src, "s", size=0), _event(src, "l", size=1024**3)
     assert circle.time_needed(small) == circle.reserve_seconds
-    assert circle.time_needed(large) > 600
+    assert 60 < circle.time_needed(large) < 70  # 1 GiB at 16 MiB/s, plus the reserve
+    assert circle.may_start(large, 300.0) == (True, circle.time_needed(large))
+    assert circle.may_start(large, 50.0) == (False, circle.time_needed(large))
+    assert circle.may_start(small, 4.0) == (False, circle.reserve_seconds)
+
+
+def test_an_object_larger_than_any_invocation_allows_starts_when_one_is_fresh(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    src, dst = _names()
+    circle = Circle.from_config(_config(src, dst))
+    huge = _event(src, "h", size=20 * 1024**3)  # about 1,280 s at 16 MiB/s, the function has 300 s
+    with caplog.at_level(logging.WARNING, logger="circle.replication"):
+        assert circle.may_start(huge, 300.0) == (True, 270.0)  # never deferred forever
+        assert circle.may_start(huge, 100.0) == (False, 270.0)  # but not late in an invocation
+    assert len(caplog.records) == 1 and "raise the function timeout" in caplog.records[0].getMessage()
 
 
 def test_an_unreadable_payload_is_dead_lettered_never_raised() -> None:
