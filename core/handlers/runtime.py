@@ -113,9 +113,12 @@ class Circle:
         return store
 
     def _report_degraded(self, name: str, store: ObjectStore) -> None:
-        """Say once, when a target store opens, that it can only be replicated to best-effort."""
+        """Say once, when a target store opens, that it can only be replicated to best-effort (unless the
+        configuration already said so at load: ``Config.degraded_targets``, contract C3)."""
         from .replication import consistency_of
 
+        if getattr(self.config, "degraded_targets", None) is not None:
+            return
         rules = [r for r in self.config.replication if name in r.targets]
         if rules and consistency_of(store, propagate_deletes=any(r.propagate_deletes for r in rules)) != "strong":
             caps = store.capabilities
