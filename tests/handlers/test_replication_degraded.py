@@ -104,3 +104,31 @@ def test_aws_profile_is_strong(rig_context: rigs.RigContext) -> None:
     store = rigs.make("s3", rig_context)
     assert consistency_of(store) == "strong"
     assert consistency_of(store, propagate_deletes=False) == "strong"
+
+
+def test_a_degraded_target_is_reported_once(rig_context: rigs.RigContext, caplog: pytest.LogCaptureFixture) -> None:
+    """Loading the configuration and opening the store (twice) give one WARNING naming the target."""
+    import logging
+
+    from core.config import parse_config
+    from core.runtime import Circle
+    from core.storage.providers.s3_profiles import get_profile
+    from tests.rigs.s3 import CREDENTIALS, admin_client
+
+    endpoint = rig_context.emulators().s3_endpoint
+    bucket = rig_context.unique()
+    admin_client(endpoint).create_bucket(Bucket=bucket)
+    options = {"endpoint_url": endpoint, "profile": "ibm", "region": get_profile("ibm").example_regions[0]}
+    data = {
+        "stores": {
+            "src": {"url": "memory://degraded-report"},
+            "cos": {"url": f"s3://{bucket}", **options, **CREDENTIALS},
+        },
+        "replication": [{"source": "src", "targets": ["cos"], "propagate_deletes": True}],
+    }
+    with caplog.at_level(logging.WARNING):
+        circle = Circle.from_config(parse_config(data))
+        circle.store("cos")
+        circle.store("cos")
+    reports = [r for r in caplog.records if "best-effort" in r.getMessage()]
+    assert len(reports) == 1 and "cos" in reports[0].getMessage()
