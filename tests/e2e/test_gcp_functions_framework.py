@@ -32,7 +32,13 @@ def clouds(emulators: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> T
 @pytest.fixture
 def server(clouds: ThreeClouds, tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "CIRCLE_CONFIG": str(clouds.config_path), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "CIRCLE_CONFIG": str(clouds.config_path),
+        "PYTHONPATH": str(ROOT),
+        "GOOGLE_CLOUD_PROJECT": "circle-test",
+        "K_SERVICE": "storage-event",
+    }
     log = open(tmp_path / "ff.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
@@ -69,6 +75,12 @@ def server(clouds: ThreeClouds, tmp_path: Path) -> Iterator[str]:
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+def _log_lines(tmp_path: Path) -> list[dict[str, Any]]:
+    """The server's stdout as Cloud Logging would read it: JSON objects, one per line."""
+    lines = (tmp_path / "ff.log").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
 
 
 def _object_data(clouds: ThreeClouds, key: str) -> dict[str, Any]:
@@ -152,3 +164,65 @@ def test_deleted_event_propagates_and_failure_answers_500(clouds: ThreeClouds, s
     del bad["subject"]  # and no object name in the data either
     resp = requests.post(server, json=bad, headers={"Content-Type": "application/cloudevents+json"}, timeout=30)
     assert resp.status_code == 500
+
+
+def test_one_event_logs_cold_start_and_outcome_as_cloud_logging_json(
+    clouds: ThreeClouds, server: str, tmp_path: Path
+) -> None:
+    clouds.gs.put("data/logged.txt", b"logged")
+    event = _attributes(clouds, "data/logged.txt", "finalized") | {"data": _object_data(clouds, "data/logged.txt")}
+    trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    resp = requests.post(
+        server,
+        json=event,
+        headers={"Content-Type": "application/cloudevents+json", "traceparent": f"00-{trace_id}-{span_id}-01"},
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    lines = _log_lines(tmp_path)
+    [cold] = [line for line in lines if line["message"] == "cold start: runtime ready"]
+    assert cold["severity"] == "INFO" and "init_ms" in cold
+    [outcome] = [line for line in lines if line.get("logger") == "circle.storage_events"]
+    assert outcome["severity"] == "INFO"
+    assert "copied" in json.dumps(outcome)
+    assert outcome["logging.googleapis.com/trace"] == f"projects/circle-test/traces/{trace_id}"
+    assert outcome["logging.googleapis.com/spanId"] == span_id
+    assert outcome["logging.googleapis.com/trace_sampled"] is True
+    labels = outcome["logging.googleapis.com/labels"]
+    assert labels == {
+        "function": "storage-event",
+        "event_id": event["id"],
+        "event_type": "google.cloud.storage.object.v1.finalized",
+    }
+
+
+def test_a_failure_logs_its_reason_once_and_no_traceback(clouds: ThreeClouds, server: str, tmp_path: Path) -> None:
+    bad = _attributes(clouds, "data/x", "finalized") | {"data": {"bucket": clouds.bucket, "size": "many"}}
+    del bad["subject"]
+    resp = requests.post(server, json=bad, headers={"Content-Type": "application/cloudevents+json"}, timeout=30)
+    assert resp.status_code == 500
+    text = (tmp_path / "ff.log").read_text()
+    assert "Traceback" not in text
+    [error] = [line for line in _log_lines(tmp_path) if line["severity"] == "ERROR"]
+    assert error["message"] == "event not done, Eventarc redelivers it"
+    assert "unreadable event" in error["reason"]
+    assert error["logging.googleapis.com/labels"]["event_id"] == bad["id"]
+
+
+def test_no_time_left_in_the_budget_answers_retry_without_starting(
+    clouds: ThreeClouds, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard in-process (the budget comes from the environment when the invocation starts)."""
+    from cloudevents.http import CloudEvent
+
+    from gcp_functions import main
+
+    monkeypatch.setenv("CIRCLE_TIME_BUDGET_SECONDS", "5")
+    monkeypatch.setenv("CIRCLE_TIME_MARGIN_SECONDS", "10")
+    clouds.gs.put("data/late.txt", b"late")
+    event = CloudEvent(_attributes(clouds, "data/late.txt", "finalized"), _object_data(clouds, "data/late.txt"))
+    assert main.deadline_from(time.monotonic())() < 0
+    with pytest.raises(main.RetryDelivery, match="no time left"):
+        main.storage_event(event)
+    for target in clouds.targets().values():
+        assert not target.exists("replica/data/late.txt")
