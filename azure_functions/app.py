@@ -1,19 +1,147 @@
 """The Azure Functions app. Thin: turn trigger input into the Event Grid-schema dict core.events reads,
-call the core, raise on failure so Event Grid retries (and dead-letters) the event."""
+call the core, map the result to the trigger's answer.
+
+Functions and what they answer:
+- ``storage_queue`` (the deployed path): Blob events that an Event Grid subscription with a Storage
+  queue destination writes to ``%CIRCLE_EVENTS_QUEUE%`` (connection ``AzureWebJobsStorage``), one Event
+  Grid-schema JSON event per message. Returning acknowledges the message; raising (only for "retry")
+  makes the host put it back after the visibility timeout, and after ``maxDequeueCount`` (host.json)
+  move it to ``<queue>-poison``. A message that can never parse is dead-lettered by the core and
+  acknowledged, or, with no dead-letter sink configured, retried into the poison queue.
+- ``storage_event`` (Event Grid trigger, small objects only): kept for subscriptions that filter on
+  ``data.contentLength``, because Event Grid waits about 30 s for the answer and then redelivers: a long
+  copy would run twice (harmless for convergence, wasteful, and the redelivery schedule is Event Grid's,
+  not ours). The queue path has no such race: the message stays invisible for the visibility timeout and
+  the function runs up to ``functionTimeout``. Its deadline is ``CIRCLE_EVENT_GRID_BUDGET_SECONDS``
+  (default 25).
+- ``storage_webhook``: Event Grid webhook deliveries (either schema) and their handshakes. 2xx for done
+  or dead-lettered, 500 only for retry; a body that cannot be read at all answers 400, which Event Grid
+  never retries (it dead-letters the event to the subscription's dead-letter destination, or drops it).
+
+Logs: the worker forwards records from the root logger to the host (category ``Function.<name>.User``);
+the ``circle`` logger is set to INFO here (``CIRCLE_LOG_LEVEL``), so host.json must let Information
+through for ``Function`` (the deploy helper's ``logging.logLevel``). The host forwards the message text
+only, so adapter lines carry their reason in the message.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import azure.functions as func
 
 from azure_functions.rotation import bp as rotation_bp
+from core.events import EventError
 from core.events.azure import from_trigger
 from core.handlers.http_events import handle_http_event
-from core.handlers.storage_events import default_handler, handle_or_raise
+from core.handlers.storage_events import (
+    EventResult,
+    ReplicationFailed,
+    StorageEventHandler,
+    default_handler,
+    reset_default_handler,
+)
 
+__all__ = ["RetryDelivery", "app", "event_grid_dict"]
+
+
+def _configure_logging() -> logging.Logger:
+    name = os.environ.get("CIRCLE_LOG_LEVEL", "").strip().upper() or "INFO"
+    level = logging.getLevelName("WARNING" if name == "WARN" else name)
+    logging.getLogger("circle").setLevel(level if isinstance(level, int) else logging.INFO)
+    return logging.getLogger("circle.azure")
+
+
+log = _configure_logging()
 app = func.FunctionApp()
 app.register_functions(rotation_bp)
+
+Status = Literal["ok", "retry", "dead_letter"]
+Deadline = Callable[[], float]
+
+
+class RetryDelivery(ReplicationFailed):
+    """Raised only for a delivery that should be retried; the message is the reason."""
+
+    def __init__(self, reason: str, results: list[EventResult]) -> None:
+        Exception.__init__(self, reason)
+        self.results = results
+
+
+@dataclass
+class _Delivery:
+    status: Status
+    reason: str = ""
+    results: list[EventResult] = field(default_factory=list)
+
+
+_runtime: StorageEventHandler | None = None
+
+
+def runtime() -> StorageEventHandler:
+    """The runtime, built once per worker at the first invocation (the cold start), with one log line."""
+    global _runtime
+    if _runtime is None:
+        started = time.perf_counter()
+        built = default_handler()
+        init_ms = round((time.perf_counter() - started) * 1000, 1)
+        log.info("cold start: runtime ready in %s ms", init_ms, extra={"init_ms": init_ms})
+        _runtime = built
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the cached runtime (tests, or after a configuration change)."""
+    global _runtime
+    _runtime = None
+    reset_default_handler()
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def _deadline(budget: float, margin: float) -> Deadline:
+    """Seconds left from now until ``budget - margin`` has passed."""
+    started, end = time.monotonic(), budget - margin
+    return lambda: end - (time.monotonic() - started)
+
+
+def _deliver(payload: Any, deadline: Deadline) -> _Delivery:
+    """One delivery through the core; never raises."""
+    try:
+        handler = runtime()
+    except Exception as exc:  # a configuration that does not load: retry, a redeploy may fix it
+        return _Delivery("retry", f"runtime not built: {type(exc).__name__}: {exc}")
+    if deadline() <= 0:
+        return _Delivery("retry", "no time left in the budget to start")
+    try:
+        results = handler.handle_payload(payload)
+    except EventError as exc:
+        return _Delivery("retry", f"unreadable event: {exc}")
+    except Exception as exc:
+        log.exception("delivery raised")
+        return _Delivery("retry", f"{type(exc).__name__}: {exc}")
+    if all(r.ok for r in results):
+        return _Delivery("ok", "", results)
+    return _Delivery("retry", str(ReplicationFailed(results)), results)
+
+
+def _answer(delivery: _Delivery, what: str, retry_by: str) -> None:
+    """Log a failure once with its reason; raise only for retry."""
+    if delivery.status == "retry":
+        log.error("%s not done, %s: %s", what, retry_by, delivery.reason, extra={"reason": delivery.reason})
+        raise RetryDelivery(delivery.reason, delivery.results)
+    if delivery.status == "dead_letter":
+        log.error("%s dead-lettered and acknowledged: %s", what, delivery.reason, extra={"reason": delivery.reason})
 
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
@@ -29,18 +157,39 @@ def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
     )
 
 
+@app.function_name(name="storage_queue")
+@app.queue_trigger(arg_name="msg", queue_name="%CIRCLE_EVENTS_QUEUE%", connection="AzureWebJobsStorage")
+def storage_queue(msg: func.QueueMessage) -> None:
+    """One Event Grid-schema event per queue message: replicate per the configured rules."""
+    # The Consumption plan's default functionTimeout is 5 minutes; set the budget to the app's own.
+    deadline = _deadline(_seconds("CIRCLE_TIME_BUDGET_SECONDS", 300.0), _seconds("CIRCLE_TIME_MARGIN_SECONDS", 10.0))
+    what = f"queue message {msg.id} (dequeue {msg.dequeue_count})"
+    _answer(_deliver(msg.get_body(), deadline), what, "the queue redelivers it")
+
+
 @app.function_name(name="storage_event")
 @app.event_grid_trigger(arg_name="event")
 def storage_event(event: func.EventGridEvent) -> None:
-    """``Microsoft.Storage.BlobCreated`` / ``BlobDeleted``: replicate per the configured rules."""
-    handle_or_raise(default_handler(), event_grid_dict(event))
+    """``Microsoft.Storage.BlobCreated`` / ``BlobDeleted`` delivered directly (small objects only)."""
+    try:
+        payload: Any = event_grid_dict(event)
+    except Exception as exc:  # a trigger event whose data is not JSON: the core reports it as unreadable
+        payload = {"eventType": event.event_type, "id": event.id, "unreadable": str(exc)}
+    deadline = _deadline(_seconds("CIRCLE_EVENT_GRID_BUDGET_SECONDS", 25.0), 0.0)  # Event Grid waits ~30 s
+    _answer(_deliver(payload, deadline), f"Event Grid event {event.id}", "Event Grid redelivers it")
 
 
 @app.function_name(name="storage_webhook")
 @app.route(route="events", methods=["POST", "OPTIONS"], auth_level=func.AuthLevel.FUNCTION)
 def storage_webhook(req: func.HttpRequest) -> func.HttpResponse:
     """Event Grid webhook delivery (either schema), answering the validation handshakes."""
-    answer = handle_http_event(default_handler(), req.method, dict(req.headers), req.get_body())
+    try:
+        answer = handle_http_event(runtime(), req.method, dict(req.headers), req.get_body())
+    except Exception as exc:  # the runtime could not be built: 500, Event Grid retries
+        log.error("webhook delivery not done, Event Grid redelivers it: %s", exc)
+        return func.HttpResponse('{"ok": false}', status_code=500, mimetype="application/json")
+    if answer.status >= 400:
+        log.error("webhook delivery answered %s: %s", answer.status, answer.body.get("error") or "not converged")
     return func.HttpResponse(
         answer.json(), status_code=answer.status, headers=dict(answer.headers), mimetype="application/json"
     )
