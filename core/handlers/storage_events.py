@@ -1,31 +1,57 @@
-"""The storage-event handler: route each event to the replication rules that match it and make
-every target converge. One bad record fails alone; each event's outcome is one structured log line."""
+"""The storage-event handler: route each event to the replication rules that match it and make every
+target converge. One bad record fails alone; each event's outcome is one structured log line on
+``circle.replication``.
+
+``core.runtime.Circle`` is the entry point (``handle_delivery``); ``StorageEventHandler``,
+``default_handler`` and ``handle_or_raise`` remain as thin wrappers for the adapters of earlier versions.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.config import Config, ReplicationRule, StoreConfig
 from core.events import StorageEvent, parse_events
-from core.storage import ObjectStore, StorageError
 
-from .replication import Outcome, sync_created, sync_deleted
+from .failures import FailureClass, classify, describe
+from .replication import Hint, Outcome, converge
+from .routing import Route, configured_sources, routes_for_event
 
-log = logging.getLogger("circle.storage_events")
+if TYPE_CHECKING:
+    from core.config import Config
+    from core.runtime import Circle
+    from core.storage import ObjectStore
+
+log = logging.getLogger("circle.replication")
+REPLICATED_KINDS = frozenset({"created", "deleted"})
+_SEVERITY: dict[FailureClass, int] = {"retryable": 1, "permanent": 2, "configuration": 3}
 
 
 @dataclass
 class EventResult:
     event: StorageEvent
     outcomes: list[Outcome] = field(default_factory=list)
+    dead_lettered: bool = False
 
     @property
     def ok(self) -> bool:
-        return all(o.action != "failed" for o in self.outcomes)
+        return all(o.failure is None for o in self.outcomes)
+
+    @property
+    def failure(self) -> FailureClass | None:
+        """``retryable`` when any target may still converge by retrying, else the gravest class."""
+        classes = {o.failure for o in self.outcomes if o.failure is not None}
+        if not classes:
+            return None
+        if "retryable" in classes:
+            return "retryable"
+        return max(classes, key=lambda c: _SEVERITY[c])
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{o.target}/{o.key}: {o.reason}" for o in self.outcomes if o.failure is not None)
 
     def as_dict(self) -> dict[str, Any]:
         e = self.event
@@ -36,82 +62,132 @@ class EventResult:
             "bucket": e.bucket,
             "key": e.key,
             "ok": self.ok,
+            "failure": self.failure,
+            "dead_lettered": self.dead_lettered,
             "outcomes": [o.as_dict() for o in self.outcomes],
         }
 
 
-class StorageEventHandler:
-    """Holds the opened stores across warm invocations (connections reused; nothing listed is cached)."""
+def handle_event(circle: Circle, event: StorageEvent, *, deadline: Callable[[], float] | None = None) -> EventResult:
+    """Converge every target ``event``'s object is routed to; log one line with the outcomes."""
+    result = EventResult(event)
+    routes = routes_for_event(circle.config, event)
+    if not routes:
+        log.warning(
+            "no replication rule matches %s://%s/%s; configured sources: %s",
+            event.provider,
+            event.bucket,
+            event.key,
+            ", ".join(configured_sources(circle.config)) or "none",
+            extra={"bucket": event.bucket, "event_provider": event.provider, "event_id": event.event_id},
+        )
+    for route in routes:
+        if deadline is not None:
+            left = deadline()
+            if left < circle.time_needed(event):
+                result.outcomes.append(
+                    Outcome(
+                        route.target,
+                        route.target_key,
+                        "deferred",
+                        f"not started: {left:.1f}s left, {circle.time_needed(event):.1f}s needed",
+                        "retryable",
+                    )
+                )
+                continue
+        result.outcomes.append(apply_route(circle, route, event))
+    _log_outcome(result)
+    return result
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self._stores: dict[str, ObjectStore] = {}
+
+def apply_route(circle: Circle, route: Route, event: StorageEvent) -> Outcome:
+    """One target of one event."""
+    if event.kind not in REPLICATED_KINDS:
+        return Outcome(route.target, route.target_key, "skipped", f"{event.kind} events are not replicated")
+    if event.superseded:
+        return Outcome(route.target, route.target_key, "skipped", "superseded by a newer generation")
+    try:
+        source, target = circle.store(route.source), circle.store(route.target)
+    except Exception as exc:  # options, secrets, a missing SDK: classified, never raised
+        return Outcome(route.target, route.target_key, "failed", describe(exc), classify(exc))
+    hint = Hint(provider=event.provider, kind=event.kind, sequencer=event.sequencer, version=event.version)
+    return converge(
+        source,
+        route.key,
+        target,
+        route.target_key,
+        target_name=route.target,
+        propagate_deletes=route.rule.propagate_deletes,
+        verify=route.rule.verify,
+        hint=hint,
+    )
+
+
+def _log_outcome(result: EventResult) -> None:
+    e = result.event
+    summary = ", ".join(f"{o.target}: {o.action}" for o in result.outcomes) or "no matching rule"
+    log.info(
+        "%s %s/%s: %s",
+        e.kind,
+        e.bucket,
+        e.key,
+        summary,
+        extra={
+            "event_id": e.event_id,
+            "event_provider": e.provider,
+            "event_kind": e.kind,
+            "bucket": e.bucket,
+            "key": e.key,
+            "ok": result.ok,
+            "failure": result.failure,
+            "outcomes": [o.as_dict() for o in result.outcomes],
+        },
+    )
+
+
+# -- wrappers kept for the adapters of earlier versions -----------------------------------------------
+class StorageEventHandler:
+    """A ``Circle`` seen through the handler API of earlier versions."""
+
+    def __init__(self, config: Config | None = None, *, circle: Circle | None = None) -> None:
+        if circle is None:
+            from core.runtime import Circle
+
+            if config is None:
+                raise TypeError("StorageEventHandler needs a config or a circle")
+            circle = Circle.from_config(config)
+        self.circle = circle
+        self.config = circle.config
 
     def store(self, name: str) -> ObjectStore:
-        if name not in self._stores:
-            self._stores[name] = self.config.open(name)
-        return self._stores[name]
+        return self.circle.store(name)
 
     def handle_payload(self, payload: Any) -> list[EventResult]:
-        return [self.handle(event) for event in parse_events(payload)]
+        return self.handle_all(parse_events(payload))
 
     def handle_all(self, events: Iterable[StorageEvent]) -> list[EventResult]:
-        return [self.handle(event) for event in events]
+        return self.circle.handle_events(events).results
 
     def handle(self, event: StorageEvent) -> EventResult:
-        result = EventResult(event)
-        for rule, relative_key in self._matching(event):
-            for target in rule.targets:
-                result.outcomes.append(self._apply(rule, relative_key, target, event))
-        log.info(json.dumps(result.as_dict(), sort_keys=True))
-        return result
-
-    def _matching(self, event: StorageEvent) -> Iterable[tuple[ReplicationRule, str]]:
-        for rule in self.config.replication:
-            source = self.config.stores[rule.source]
-            key = _relative_key(source, event)
-            if key is not None and rule.matches(key):
-                yield rule, key
-
-    def _apply(self, rule: ReplicationRule, key: str, target: str, event: StorageEvent) -> Outcome:
-        target_key = rule.target_key(key)
-        try:
-            source_store, target_store = self.store(rule.source), self.store(target)
-            if event.kind == "created":
-                return sync_created(source_store, key, target_store, target_key, target_name=target, verify=rule.verify)
-            if event.kind == "deleted":
-                if not rule.propagate_deletes:
-                    return Outcome(target, target_key, "skipped", "rule does not propagate deletes")
-                return sync_deleted(source_store, key, target_store, target_key, target_name=target)
-            return Outcome(target, target_key, "skipped", f"{event.kind} events are not replicated")
-        except StorageError as exc:
-            return Outcome(target, target_key, "failed", f"{type(exc).__name__}: {exc}")
-
-
-def _relative_key(source: StoreConfig, event: StorageEvent) -> str | None:
-    """The event's key relative to the source store, or None if the event is not from that store."""
-    if source.provider != event.provider or source.bucket != event.bucket:
-        return None
-    if not event.key.startswith(source.prefix):
-        return None
-    return event.key[len(source.prefix) :]
+        return handle_event(self.circle, event)
 
 
 class ReplicationFailed(Exception):
     """Raised by adapters so the platform retries (or dead-letters) an event that did not converge."""
 
     def __init__(self, results: list[EventResult]) -> None:
-        failed = [o for r in results for o in r.outcomes if o.action == "failed"]
+        failed = [o for r in results if not r.dead_lettered for o in r.outcomes if o.failure is not None]
         super().__init__("; ".join(f"{o.target}/{o.key}: {o.reason}" for o in failed) or "replication failed")
         self.results = results
 
 
 def handle_or_raise(handler: StorageEventHandler, payload: Any) -> list[EventResult]:
-    """Handle every event in ``payload``; raise ``ReplicationFailed`` if any did not converge."""
-    results = handler.handle_payload(payload)
-    if not all(r.ok for r in results):
-        raise ReplicationFailed(results)
-    return results
+    """Handle every event in ``payload``; raise ``ReplicationFailed`` unless the delivery may be
+    acknowledged (everything converged, or what cannot was dead-lettered)."""
+    delivery = handler.circle.handle_events(parse_events(payload))
+    if delivery.status == "retry":
+        raise ReplicationFailed(delivery.results)
+    return delivery.results
 
 
 _default: StorageEventHandler | None = None
@@ -121,9 +197,9 @@ def default_handler() -> StorageEventHandler:
     """The process-wide handler built from ``CIRCLE_CONFIG`` (loaded once per warm container)."""
     global _default
     if _default is None:
-        from core.config import load_config
+        from core.runtime import Circle
 
-        _default = StorageEventHandler(load_config())
+        _default = StorageEventHandler(circle=Circle.from_env())
     return _default
 
 

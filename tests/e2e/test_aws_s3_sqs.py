@@ -3,7 +3,6 @@ adapter, and the objects appear in Azurite and fake-gcs-server with matching byt
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections import Counter
@@ -106,7 +105,7 @@ def test_duplicates_and_disorder_converge_with_one_copy_per_version(
         {keys[0]: b"k0 v3 re-created", keys[2]: b"k2 v3 re-created", keys[3]: b"k3 v3"},
     ]
     versions_written = 0
-    caplog.set_level(logging.INFO, logger="circle.storage_events")
+    caplog.set_level(logging.INFO, logger="circle.replication")
     for changes in rounds:
         for key, body in changes.items():
             if body is None:
@@ -128,8 +127,8 @@ def test_duplicates_and_disorder_converge_with_one_copy_per_version(
     actions = Counter(
         o["action"]
         for rec in caplog.records
-        if rec.name == "circle.storage_events"
-        for o in json.loads(rec.getMessage())["outcomes"]
+        if rec.name == "circle.replication" and hasattr(rec, "outcomes")
+        for o in rec.outcomes
     )
     assert actions["copied"] == versions_written * len(clouds.targets())
     assert actions["deleted"] == 2 * len(clouds.targets())

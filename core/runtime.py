@@ -1,0 +1,229 @@
+"""The runtime: one object, built from the configuration, that holds the stores, the secrets, the rules
+and the dead-letter sink. Adapters build it once at cold start and hand it every delivery; a command
+line, an HTTP API or a scheduled job build the same object.
+
+    circle = Circle.from_env()                 # CIRCLE_CONFIG / CIRCLE_ENV, read once
+    delivery = circle.handle_delivery(payload, deadline=lambda: context.get_remaining_time_in_millis() / 1000)
+    delivery.status                            # "ok" | "retry" | "dead_letter"
+
+Stores open lazily on first use and stay open for warm invocations (connections reused); nothing
+listed is cached.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from core.events import EventError, StorageEvent, parse_events
+
+from .handlers.dead_letter import DeadLetterSink, StoreDeadLetterSink, event_record, payload_record
+from .handlers.storage_events import EventResult, handle_event
+
+if TYPE_CHECKING:
+    from core.config import Config
+    from core.secrets import SecretStore
+    from core.storage import ObjectStore
+
+log = logging.getLogger("circle.replication")
+DeliveryStatus = Literal["ok", "retry", "dead_letter"]
+Deadline = Callable[[], float]
+
+
+@dataclass
+class Delivery:
+    """The answer to one platform delivery (one SQS message, one webhook request, one CloudEvent).
+
+    ``ok``: everything converged, acknowledge. ``dead_letter``: acknowledge; what could never succeed
+    was written to the dead-letter sink (or, for an unreadable payload without a sink, is for the
+    platform's own dead-letter policy). ``retry``: redeliver (at least one event did not converge or
+    was not started); convergence is idempotent, so redelivering the events that did is harmless.
+    """
+
+    status: DeliveryStatus
+    results: list[EventResult] = field(default_factory=list)
+    reason: str = ""
+    dead_lettered: bool = False  # an unreadable payload was written to the dead-letter sink
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "retry"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "reason": self.reason, "events": [r.as_dict() for r in self.results]}
+
+
+class Circle:
+    """The composition root (see the module docstring)."""
+
+    #: seconds a target needs at least before it is started; plus the object's size at ``throughput``
+    reserve_seconds: float = 5.0
+    throughput: float = 16 * 1024 * 1024  # bytes per second assumed for a copy
+
+    def __init__(self, config: Config, *, dead_letter: DeadLetterSink | None = None) -> None:
+        self.config = config
+        self._stores: dict[str, ObjectStore] = {}
+        self._lock = threading.Lock()
+        self._secrets: SecretStore | None = None
+        self._secrets_loaded = False
+        self._sink = dead_letter
+        self._sink_built = dead_letter is not None
+
+    # -- construction -----------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: Config, *, dead_letter: DeadLetterSink | None = None) -> Circle:
+        return cls(config, dead_letter=dead_letter)
+
+    @classmethod
+    def from_env(cls, *, dead_letter: DeadLetterSink | None = None) -> Circle:
+        """Read ``CIRCLE_CONFIG`` (with the ``CIRCLE_ENV`` overlay) once; adapters keep the result."""
+        from core.config import load_config
+
+        return cls(load_config(), dead_letter=dead_letter)
+
+    # -- services -----------------------------------------------------------------------------------------
+    def store(self, name: str) -> ObjectStore:
+        """The store named in the configuration, opened on first use and kept."""
+        store = self._stores.get(name)
+        if store is None:
+            with self._lock:
+                store = self._stores.get(name)
+                if store is None:
+                    store = self._stores[name] = self.config.open(name)
+        return store
+
+    @property
+    def secrets(self) -> SecretStore | None:
+        """The secrets store named by ``[secrets] url`` / ``CIRCLE_SECRETS_URL`` (None when neither is set)."""
+        if not self._secrets_loaded:
+            url = os.environ.get("CIRCLE_SECRETS_URL") or getattr(self.config, "secrets_url", None)
+            if url:
+                from core.secrets import open_secrets
+
+                self._secrets = open_secrets(url)
+            self._secrets_loaded = True
+        return self._secrets
+
+    @property
+    def dead_letter(self) -> DeadLetterSink | None:
+        """The sink given at construction, else the store named by ``[dead_letter]``, else None."""
+        if not self._sink_built:
+            with self._lock:
+                if not self._sink_built:
+                    # getattr: Config.dead_letter arrives with the configuration schema (contract C3)
+                    setting = getattr(self.config, "dead_letter", None)
+                    if setting:
+                        store_name, prefix = setting
+                        self._sink = StoreDeadLetterSink(self._open_unlocked(store_name), prefix)
+                    self._sink_built = True
+        return self._sink
+
+    def _open_unlocked(self, name: str) -> ObjectStore:
+        if name not in self._stores:
+            self._stores[name] = self.config.open(name)
+        return self._stores[name]
+
+    def close(self) -> None:
+        with self._lock:
+            stores, self._stores = list(self._stores.values()), {}
+        for store in stores:
+            store.close()
+
+    def time_needed(self, event: StorageEvent) -> float:
+        """Seconds to leave for one target of ``event`` before starting it (its size at ``throughput``)."""
+        return self.reserve_seconds + (event.size or 0) / self.throughput
+
+    # -- deliveries ---------------------------------------------------------------------------------------
+    def handle_delivery(self, payload: Any, *, deadline: Deadline | None = None) -> Delivery:
+        """Handle one platform delivery. Never raises for bad input or storage failures."""
+        try:
+            events = list(parse_events(payload))
+        except EventError as exc:
+            return self.unreadable(payload, exc)
+        return self.handle_events(events, deadline=deadline)
+
+    def handle_events(self, events: Iterable[StorageEvent], *, deadline: Deadline | None = None) -> Delivery:
+        """Handle already parsed events (webhooks parse their own envelopes)."""
+        results = [handle_event(self, event, deadline=deadline) for event in events]
+        return self._settle(results)
+
+    def unreadable(self, payload: Any, exc: Exception) -> Delivery:
+        """A payload that is not storage events: dead-letter it (never retried, it cannot improve)."""
+        reason = f"unreadable payload: {exc}"
+        sink = self._sink_or_none()
+        written = False
+        if sink is not None:
+            written = self._write(sink, payload_record(payload, reason))
+        log.error(
+            "dead-lettered an unreadable delivery: %s",
+            reason,
+            extra={"failure": "permanent", "dead_lettered": written, "reason": reason},
+        )
+        return Delivery("dead_letter", [], reason, dead_lettered=written)
+
+    def _settle(self, results: list[EventResult]) -> Delivery:
+        status: DeliveryStatus = "ok"
+        reasons: list[str] = []
+        for result in results:
+            failure = result.failure
+            if failure is None:
+                continue
+            if failure == "retryable":
+                status = "retry"
+                reasons.append(result.reason)
+                continue
+            sink = self._sink_or_none()
+            if sink is None:
+                log.warning(
+                    "no dead-letter sink is configured: a %s failure is returned for retry so the platform "
+                    "keeps it (configure [dead_letter] store)",
+                    failure,
+                    extra={"event_id": result.event.event_id, "failure": failure, "reason": result.reason},
+                )
+                status = "retry"
+                reasons.append(result.reason)
+                continue
+            if not self._write(sink, event_record(result)):
+                status = "retry"
+                reasons.append(result.reason)
+                continue
+            result.dead_lettered = True
+            log.error(
+                "dead-lettered %s/%s (%s): %s",
+                result.event.bucket,
+                result.event.key,
+                failure,
+                result.reason,
+                extra={"event_id": result.event.event_id, "failure": failure, "reason": result.reason},
+            )
+            if status == "ok":
+                status = "dead_letter"
+            reasons.append(result.reason)
+        return Delivery(status, results, "; ".join(r for r in reasons if r))
+
+    def _sink_or_none(self) -> DeadLetterSink | None:
+        try:
+            return self.dead_letter
+        except Exception as exc:  # the sink's own store cannot be opened: keep events for the platform
+            log.error("the dead-letter sink cannot be opened: %s", exc, extra={"reason": str(exc)})
+            return None
+
+    @staticmethod
+    def _write(sink: DeadLetterSink, record: dict[str, Any]) -> bool:
+        try:
+            sink.write(record)
+        except Exception as exc:  # never lose the event: the platform keeps it
+            log.error(
+                "writing a dead-letter record failed: %s",
+                exc,
+                extra={"record_id": record.get("id"), "reason": str(exc)},
+            )
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"Circle(stores={sorted(self.config.stores)}, rules={len(self.config.replication)})"
