@@ -4,13 +4,19 @@
   record succeeds or fails alone, a malformed one included) or through EventBridge.
 - ``rotation``: the Secrets Manager four-step rotation contract (aws_lambda/rotation.py).
 
-Failure mapping (the delivery's status comes from the core): SQS records whose delivery says "retry"
-go to ``batchItemFailures`` with the reason logged; "ok" and "dead_letter" are acknowledged. A direct or
-EventBridge delivery raises only for "retry" (Lambda then retries and, at the end, uses its own DLQ).
+Failure mapping (``Delivery.status`` from the core, contract C2): SQS records whose delivery says
+"retry" go to ``batchItemFailures`` with the reason logged; "ok" and "dead_letter" are acknowledged. A
+direct or EventBridge delivery raises (:class:`RetryDelivery`) only for "retry"; Lambda then retries it
+and finally hands it to the function's on-failure destination. Dead-letter records go to the SQS queue
+``CIRCLE_DLQ_URL`` names (set by template.yaml); without a sink, an unreadable payload is treated as
+"retry" so SQS's redrive policy (or Lambda's) keeps it instead of dropping it.
 
-Time: before each SQS record the remaining time (``context.get_remaining_time_in_millis()`` minus
-``CIRCLE_TIME_MARGIN_SECONDS``, default 10) is checked; records that would start with no time left are
-returned as ``batchItemFailures`` untouched. The same clock is handed to the core as the deadline.
+Time: before each SQS record, the remaining time (``context.get_remaining_time_in_millis()`` minus
+``CIRCLE_TIME_MARGIN_SECONDS``, default 5) is checked; a record that would start with no time left is
+returned in ``batchItemFailures`` untouched. The same clock is the core's deadline, so within a record a
+target is not started unless its object can be copied in the time left (``Circle.time_needed``). An S3
+multipart upload that fails is aborted by the provider; one cut off by the Lambda timeout itself is not
+(the process is frozen), which is what the targets' ``AbortIncompleteMultipartUpload`` rule is for.
 """
 
 from __future__ import annotations
@@ -19,38 +25,23 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aws_lambda.logging_config import build_logger
-from core.events import EventError
-from core.handlers.storage_events import (
-    EventResult,
-    ReplicationFailed,
-    StorageEventHandler,
-    default_handler,
-    reset_default_handler,
-)
+from core.handlers.storage_events import EventResult, ReplicationFailed
+from core.runtime import Circle, Delivery
 
 __all__ = ["RetryDelivery", "SqsDeadLetter", "rotation", "storage_event"]
 
 logger = build_logger()
 metrics = Metrics(namespace="CircleCore", service="circle-core")
 
-Status = Literal["ok", "retry", "dead_letter"]
 Deadline = Callable[[], float]
-DEFAULT_MARGIN_SECONDS = 10.0
-
-
-@dataclass
-class _Delivery:
-    status: Status
-    reason: str = ""
-    results: list[EventResult] = field(default_factory=list)
+DEFAULT_MARGIN_SECONDS = 5.0
 
 
 class RetryDelivery(ReplicationFailed):
@@ -79,16 +70,17 @@ class SqsDeadLetter:
         return f"SqsDeadLetter({self.queue_url!r})"
 
 
-_runtime: StorageEventHandler | None = None
+_runtime: Circle | None = None
 
 
-def runtime() -> StorageEventHandler:
-    """The runtime, built once per container at the first invocation (the cold start), with one log line."""
+def runtime() -> Circle:
+    """The runtime, built once per container at the first invocation (the cold start), with one log line.
+    With ``CIRCLE_DLQ_URL`` set (template.yaml does) dead-letter records go to that SQS queue."""
     global _runtime
     if _runtime is None:
         started = time.perf_counter()
-        built = default_handler()
         dlq = os.environ.get("CIRCLE_DLQ_URL") or None
+        built = Circle.from_env(dead_letter=SqsDeadLetter(dlq) if dlq else None)
         logger.info(
             "cold start: runtime ready",
             extra={"init_ms": round((time.perf_counter() - started) * 1000, 1), "dead_letter_queue": dlq},
@@ -101,25 +93,30 @@ def reset_runtime() -> None:
     """Forget the cached runtime (tests, or after a configuration change)."""
     global _runtime
     _runtime = None
-    reset_default_handler()
 
 
-def _deliver(payload: Any, deadline: Deadline) -> _Delivery:
+def _deliver(payload: Any, deadline: Deadline) -> Delivery:
     """One delivery through the core; never raises."""
     try:
-        handler = runtime()
+        circle = runtime()
     except Exception as exc:  # a configuration that does not load: retry, the platform's DLQ keeps it
-        return _Delivery("retry", f"runtime not built: {type(exc).__name__}: {exc}")
+        return Delivery("retry", [], f"runtime not built: {type(exc).__name__}: {exc}")
     try:
-        results = handler.handle_payload(payload)
-    except EventError as exc:
-        return _Delivery("retry", f"unreadable event: {exc}")
-    except Exception as exc:
+        return circle.handle_delivery(payload, deadline=deadline)
+    except Exception as exc:  # a programming error: this record alone fails
         logger.exception("delivery raised")
-        return _Delivery("retry", f"{type(exc).__name__}: {exc}")
-    if all(r.ok for r in results):
-        return _Delivery("ok", "", results)
-    return _Delivery("retry", str(ReplicationFailed(results)), results)
+        return Delivery("retry", [], f"{type(exc).__name__}: {exc}")
+
+
+def _left_to_platform(delivery: Delivery) -> bool:
+    """An unreadable payload that no dead-letter sink took: Lambda's own redrive/DLQ must keep it."""
+    return delivery.status == "dead_letter" and not delivery.dead_lettered and not delivery.results
+
+
+def _why(delivery: Delivery) -> str:
+    if _left_to_platform(delivery):
+        return f"{delivery.reason} (no dead-letter sink took it: left to Lambda's retry and dead-letter policy)"
+    return delivery.reason or "not done"
 
 
 def _deadline(context: LambdaContext) -> Deadline:
@@ -167,13 +164,15 @@ def _sqs_batch(records: list[Any], context: LambdaContext) -> dict[str, Any]:
             continue
         delivery = _deliver(record.get("body"), deadline)
         _record_metrics(delivery.results)
-        if delivery.status == "retry":
+        if delivery.status == "retry" or _left_to_platform(delivery):
             failures.append({"itemIdentifier": message_id})
             logger.warning(
-                "SQS record to batchItemFailures", extra={"message_id": message_id, "reason": delivery.reason}
+                "SQS record to batchItemFailures", extra={"message_id": message_id, "reason": _why(delivery)}
             )
         elif delivery.status == "dead_letter":
-            logger.error("SQS record dead-lettered", extra={"message_id": message_id, "reason": delivery.reason})
+            logger.error(
+                "SQS record dead-lettered and acknowledged", extra={"message_id": message_id, "reason": delivery.reason}
+            )
     logger.set_correlation_id(None)
     logger.info("SQS batch done", extra={"records": len(records), "failed": len(failures)})
     return {"batchItemFailures": failures}
@@ -190,11 +189,11 @@ def storage_event(event: Any, context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(event_id if isinstance(event_id, str) else context.aws_request_id)
     delivery = _deliver(event, _deadline(context))
     _record_metrics(delivery.results)
-    if delivery.status == "retry":
-        logger.error("delivery failed, Lambda retries it", extra={"reason": delivery.reason})
-        raise RetryDelivery(delivery.reason, delivery.results)
+    if delivery.status == "retry" or _left_to_platform(delivery):
+        logger.error("delivery not done, Lambda retries it", extra={"reason": _why(delivery)})
+        raise RetryDelivery(_why(delivery), delivery.results)
     if delivery.status == "dead_letter":
-        logger.error("delivery dead-lettered", extra={"reason": delivery.reason})
+        logger.error("delivery dead-lettered and acknowledged", extra={"reason": delivery.reason})
     return {"events": [r.as_dict() for r in delivery.results]}
 
 

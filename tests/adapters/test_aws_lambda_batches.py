@@ -43,8 +43,10 @@ def setup(emulators: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> di
     return {"bucket": bucket, "source": source, "target": open_store(target)}
 
 
-def _s3_body(bucket: str, key: str) -> str:
+def _s3_body(bucket: str, key: str, size: int | None = None) -> str:
     event = json.loads((DATA / "powertools_s3Event.json").read_text())
+    if size is not None:
+        event["Records"][0]["s3"]["object"]["size"] = size
     event["Records"][0]["s3"]["bucket"]["name"] = bucket
     event["Records"][0]["s3"]["bucket"]["arn"] = f"arn:aws:s3:::{bucket}"
     event["Records"][0]["s3"]["object"]["key"] = key
@@ -88,7 +90,7 @@ def test_one_successful_event_prints_cold_start_and_outcome_lines(
     lines = _lines(capsys.readouterr().out)
     cold = [line for line in lines if line["message"] == "cold start: runtime ready"]
     assert len(cold) == 1 and cold[0]["level"] == "INFO" and "init_ms" in cold[0]
-    outcomes = [line for line in lines if line.get("name") == "circle.storage_events"]
+    outcomes = [line for line in lines if line.get("name") == "circle.replication" and "outcomes" in line]
     assert len(outcomes) == 1, lines
     outcome = outcomes[0]
     assert outcome["level"] == "INFO"
@@ -135,8 +137,8 @@ def test_records_without_time_left_go_back_untouched(
     keys = [f"late/{i}.bin" for i in range(3)]
     for key in keys:
         setup["source"].put(key, key.encode())
-    clock = iter([60_000, 9_000, 9_000, 9_000, 9_000, 9_000])  # the first record starts with time to spare
-    context = LambdaContext(remaining=lambda: next(clock))
+    # Copying the first object uses the time up: 60 s left before it lands, 9 s after (below the margin).
+    context = LambdaContext(remaining=lambda: 9_000 if setup["target"].exists(keys[0]) else 60_000)
     records = [_sqs(f"r{i}", _s3_body(setup["bucket"], key)) for i, key in enumerate(keys)]
     answer = handlers.storage_event({"Records": records}, context)
     assert _failed_ids(answer) == ["r1", "r2"]
@@ -169,3 +171,71 @@ def test_the_sqs_dead_letter_sink_sends_one_message_per_record(emulators: Any) -
         "payload": {"Records": [None]},
     }
     assert url in repr(sink)
+
+
+def test_a_record_too_large_for_the_time_left_is_not_started(
+    setup: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The adapter's check passes (7 s left after the margin); the core's per-target estimate (5 s plus
+    the object's size at 16 MiB/s: 69 s for 1 GiB) does not, so nothing is started."""
+    monkeypatch.setenv("CIRCLE_TIME_MARGIN_SECONDS", "5")
+    setup["source"].put("big/object.bin", b"small body, large announced size")
+    body = _s3_body(setup["bucket"], "big/object.bin", size=1 << 30)
+    answer = handlers.storage_event({"Records": [_sqs("big", body)]}, LambdaContext(remaining=lambda: 12_000))
+    assert _failed_ids(answer) == ["big"]
+    assert not setup["target"].exists("big/object.bin")
+    [why] = [line for line in _lines(capsys.readouterr().out) if line.get("message_id") == "big" and "reason" in line]
+    assert "not started" in why["reason"] and "needed" in why["reason"]
+
+
+@pytest.fixture
+def dlq(emulators: Any, emulator_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+    """An SQS queue on moto named by CIRCLE_DLQ_URL, as template.yaml sets it."""
+    sqs = boto3.client("sqs", endpoint_url=emulators.s3_endpoint, **CREDS)
+    url = sqs.create_queue(QueueName=f"circle-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    monkeypatch.setenv("CIRCLE_DLQ_URL", url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return sqs, url
+
+
+def _dead_letters(dlq: tuple[Any, str]) -> list[dict[str, Any]]:
+    sqs, url = dlq
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+    return [json.loads(m["Body"]) for m in got]
+
+
+def test_with_a_dlq_unreadable_records_are_dead_lettered_and_acknowledged(
+    setup: dict[str, Any], dlq: tuple[Any, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup["source"].put("ok/fine.txt", b"fine")
+    records = [_sqs("poison", "[1, 2, 3]"), _sqs("fine", _s3_body(setup["bucket"], "ok/fine.txt"))]
+    answer = handlers.storage_event({"Records": records}, LambdaContext())
+    assert answer == {"batchItemFailures": []}
+    assert setup["target"].get("ok/fine.txt").read() == b"fine"
+    [record] = _dead_letters(dlq)
+    assert record["failure"] == "permanent" and "unreadable" in record["reason"]
+    lines = _lines(capsys.readouterr().out)
+    [ack] = [line for line in lines if line.get("message_id") == "poison"]
+    assert ack["message"] == "SQS record dead-lettered and acknowledged" and "unreadable" in ack["reason"]
+    [cold] = [line for line in lines if line["message"] == "cold start: runtime ready"]
+    assert cold["dead_letter_queue"] == dlq[1]
+
+
+def test_with_a_dlq_a_missing_target_bucket_is_dead_lettered_not_retried(
+    emulators: Any, setup: dict[str, Any], dlq: tuple[Any, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "circle.toml"
+    missing = f"missing-{uuid.uuid4().hex[:8]}"
+    config.write_text(
+        config.read_text().replace(
+            f'[stores.dst]\nurl = "{setup["target"].url}"',
+            f'[stores.dst]\nurl = "s3://{missing}"\nendpoint_url = "{emulators.s3_endpoint}"\n'
+            'region = "us-east-1"\naccess_key_id = "testing"\nsecret_access_key = "testing"',
+        )
+    )
+    assert missing in config.read_text()
+    setup["source"].put("cfg/x.txt", b"x")
+    answer = handlers.storage_event({"Records": [_sqs("cfg", _s3_body(setup["bucket"], "cfg/x.txt"))]}, LambdaContext())
+    assert answer == {"batchItemFailures": []}  # configuration failure: acknowledged, not retried
+    [record] = _dead_letters(dlq)
+    assert record["failure"] == "configuration" and missing in record["reason"]
