@@ -1,8 +1,10 @@
 """functions-framework targets. Thin: turn the CloudEvent into a dict, call the core, map the result.
 
 Answers (Eventarc, deployed with ``--retry``, redelivers on any non-2xx for up to 24 h):
-- "ok" and "dead_letter" (the event was written to the dead-letter sink, e.g. data that can never
-  parse) return normally: 2xx, so a poison event is not redelivered.
+- "ok" and "dead_letter" return normally: 2xx, so a poison event is not redelivered. Dead-letter records
+  go to the store ``[dead_letter]`` names in circle.toml; an unreadable event with no sink configured is
+  acknowledged all the same, with one ERROR line carrying the reason (Eventarc has no poison queue of
+  its own: a 500 would mean 24 hours of redeliveries, then a silent drop).
 - "retry" raises :class:`RetryDelivery`, an HTTP 500 that Flask answers without a traceback; the reason
   is logged once, as one ERROR line.
 
@@ -21,21 +23,13 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import functions_framework
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import InternalServerError
 
-from core.events import EventError
-from core.handlers.storage_events import (
-    EventResult,
-    ReplicationFailed,
-    StorageEventHandler,
-    default_handler,
-    reset_default_handler,
-)
+from core.runtime import Circle, Delivery
 from gcp_functions.logging_config import configure, invocation
 
 __all__ = ["RetryDelivery", "secret_rotation", "storage_event"]
@@ -43,7 +37,6 @@ __all__ = ["RetryDelivery", "secret_rotation", "storage_event"]
 configure()
 log = logging.getLogger("circle.gcp")
 
-Status = Literal["ok", "retry", "dead_letter"]
 Deadline = Callable[[], float]
 DEFAULT_BUDGET_SECONDS = 540.0
 DEFAULT_MARGIN_SECONDS = 10.0
@@ -53,22 +46,15 @@ class RetryDelivery(InternalServerError):
     """HTTP 500 for an event that should be redelivered; the description is the reason."""
 
 
-@dataclass
-class _Delivery:
-    status: Status
-    reason: str = ""
-    results: list[EventResult] = field(default_factory=list)
+_runtime: Circle | None = None
 
 
-_runtime: StorageEventHandler | None = None
-
-
-def runtime() -> StorageEventHandler:
+def runtime() -> Circle:
     """The runtime, built once per instance at the first event (the cold start), with one log line."""
     global _runtime
     if _runtime is None:
         started = time.perf_counter()
-        built = default_handler()
+        built = Circle.from_env()
         log.info("cold start: runtime ready", extra={"init_ms": round((time.perf_counter() - started) * 1000, 1)})
         _runtime = built
     return _runtime
@@ -78,7 +64,6 @@ def reset_runtime() -> None:
     """Forget the cached runtime (tests, or after a configuration change)."""
     global _runtime
     _runtime = None
-    reset_default_handler()
 
 
 def _seconds(name: str, default: float) -> float:
@@ -96,24 +81,19 @@ def deadline_from(started: float) -> Deadline:
     return lambda: budget - (time.monotonic() - started)
 
 
-def _deliver(payload: Any, deadline: Deadline) -> _Delivery:
+def _deliver(payload: Any, deadline: Deadline) -> Delivery:
     """One delivery through the core; never raises."""
     try:
-        handler = runtime()
-    except Exception as exc:  # a configuration that does not load: retry, it may be fixed by a redeploy
-        return _Delivery("retry", f"runtime not built: {type(exc).__name__}: {exc}")
+        circle = runtime()
+    except Exception as exc:  # a configuration that does not load: retry, a redeploy may fix it
+        return Delivery("retry", [], f"runtime not built: {type(exc).__name__}: {exc}")
     if deadline() <= 0:
-        return _Delivery("retry", "no time left in the budget to start")
+        return Delivery("retry", [], "no time left in the budget to start")
     try:
-        results = handler.handle_payload(payload)
-    except EventError as exc:
-        return _Delivery("retry", f"unreadable event: {exc}")
-    except Exception as exc:
+        return circle.handle_delivery(payload, deadline=deadline)
+    except Exception as exc:  # a programming error: answer retry, with the reason logged
         log.exception("delivery raised")
-        return _Delivery("retry", f"{type(exc).__name__}: {exc}")
-    if all(r.ok for r in results):
-        return _Delivery("ok", "", results)
-    return _Delivery("retry", str(ReplicationFailed(results)), results)
+        return Delivery("retry", [], f"{type(exc).__name__}: {exc}")
 
 
 def cloud_event_dict(event: CloudEvent) -> dict[str, Any]:
@@ -147,7 +127,9 @@ def storage_event(cloud_event: CloudEvent) -> None:
             log.error("event not done, Eventarc redelivers it", extra={"reason": delivery.reason})
             raise RetryDelivery(description=delivery.reason)
         if delivery.status == "dead_letter":
-            log.error("event dead-lettered and acknowledged", extra={"reason": delivery.reason})
+            kept = delivery.dead_lettered or bool(delivery.results)
+            message = "event dead-lettered and acknowledged" if kept else "unreadable event acknowledged, not kept"
+            log.error(message, extra={"reason": delivery.reason, "dead_lettered": kept})
 
 
 @functions_framework.cloud_event
