@@ -6,14 +6,16 @@ Functions and what they answer:
   queue destination writes to ``%CIRCLE_EVENTS_QUEUE%`` (connection ``AzureWebJobsStorage``), one Event
   Grid-schema JSON event per message. Returning acknowledges the message; raising (only for "retry")
   makes the host put it back after the visibility timeout, and after ``maxDequeueCount`` (host.json)
-  move it to ``<queue>-poison``. A message that can never parse is dead-lettered by the core and
-  acknowledged, or, with no dead-letter sink configured, retried into the poison queue.
+  move it to ``<queue>-poison``. A message that can never parse is dead-lettered by the core (the
+  ``[dead_letter]`` store) and acknowledged, or, with no sink configured, raised so that it lands in
+  the poison queue after ``maxDequeueCount`` attempts instead of being dropped.
 - ``storage_event`` (Event Grid trigger, small objects only): kept for subscriptions that filter on
   ``data.contentLength``, because Event Grid waits about 30 s for the answer and then redelivers: a long
   copy would run twice (harmless for convergence, wasteful, and the redelivery schedule is Event Grid's,
   not ours). The queue path has no such race: the message stays invisible for the visibility timeout and
   the function runs up to ``functionTimeout``. Its deadline is ``CIRCLE_EVENT_GRID_BUDGET_SECONDS``
-  (default 25).
+  (default 25). An unreadable event with no dead-letter sink is acknowledged with one ERROR line
+  (raising would only buy 24 hours of Event Grid redeliveries).
 - ``storage_webhook``: Event Grid webhook deliveries (either schema) and their handshakes. 2xx for done
   or dead-lettered, 500 only for retry; a body that cannot be read at all answers 400, which Event Grid
   never retries (it dead-letters the event to the subscription's dead-letter destination, or drops it).
@@ -30,22 +32,15 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import azure.functions as func
 
 from azure_functions.rotation import bp as rotation_bp
-from core.events import EventError
 from core.events.azure import from_trigger
 from core.handlers.http_events import handle_http_event
-from core.handlers.storage_events import (
-    EventResult,
-    ReplicationFailed,
-    StorageEventHandler,
-    default_handler,
-    reset_default_handler,
-)
+from core.handlers.storage_events import EventResult, ReplicationFailed
+from core.runtime import Circle, Delivery
 
 __all__ = ["RetryDelivery", "app", "event_grid_dict"]
 
@@ -61,7 +56,6 @@ log = _configure_logging()
 app = func.FunctionApp()
 app.register_functions(rotation_bp)
 
-Status = Literal["ok", "retry", "dead_letter"]
 Deadline = Callable[[], float]
 
 
@@ -73,22 +67,15 @@ class RetryDelivery(ReplicationFailed):
         self.results = results
 
 
-@dataclass
-class _Delivery:
-    status: Status
-    reason: str = ""
-    results: list[EventResult] = field(default_factory=list)
+_runtime: Circle | None = None
 
 
-_runtime: StorageEventHandler | None = None
-
-
-def runtime() -> StorageEventHandler:
+def runtime() -> Circle:
     """The runtime, built once per worker at the first invocation (the cold start), with one log line."""
     global _runtime
     if _runtime is None:
         started = time.perf_counter()
-        built = default_handler()
+        built = Circle.from_env()
         init_ms = round((time.perf_counter() - started) * 1000, 1)
         log.info("cold start: runtime ready in %s ms", init_ms, extra={"init_ms": init_ms})
         _runtime = built
@@ -99,7 +86,6 @@ def reset_runtime() -> None:
     """Forget the cached runtime (tests, or after a configuration change)."""
     global _runtime
     _runtime = None
-    reset_default_handler()
 
 
 def _seconds(name: str, default: float) -> float:
@@ -115,33 +101,32 @@ def _deadline(budget: float, margin: float) -> Deadline:
     return lambda: end - (time.monotonic() - started)
 
 
-def _deliver(payload: Any, deadline: Deadline) -> _Delivery:
+def _deliver(payload: Any, deadline: Deadline) -> Delivery:
     """One delivery through the core; never raises."""
     try:
-        handler = runtime()
+        circle = runtime()
     except Exception as exc:  # a configuration that does not load: retry, a redeploy may fix it
-        return _Delivery("retry", f"runtime not built: {type(exc).__name__}: {exc}")
+        return Delivery("retry", [], f"runtime not built: {type(exc).__name__}: {exc}")
     if deadline() <= 0:
-        return _Delivery("retry", "no time left in the budget to start")
+        return Delivery("retry", [], "no time left in the budget to start")
     try:
-        results = handler.handle_payload(payload)
-    except EventError as exc:
-        return _Delivery("retry", f"unreadable event: {exc}")
-    except Exception as exc:
+        return circle.handle_delivery(payload, deadline=deadline)
+    except Exception as exc:  # a programming error: answer retry, with the reason logged
         log.exception("delivery raised")
-        return _Delivery("retry", f"{type(exc).__name__}: {exc}")
-    if all(r.ok for r in results):
-        return _Delivery("ok", "", results)
-    return _Delivery("retry", str(ReplicationFailed(results)), results)
+        return Delivery("retry", [], f"{type(exc).__name__}: {exc}")
 
 
-def _answer(delivery: _Delivery, what: str, retry_by: str) -> None:
-    """Log a failure once with its reason; raise only for retry."""
-    if delivery.status == "retry":
-        log.error("%s not done, %s: %s", what, retry_by, delivery.reason, extra={"reason": delivery.reason})
-        raise RetryDelivery(delivery.reason, delivery.results)
+def _answer(delivery: Delivery, what: str, retry_by: str, *, platform_keeps_unreadable: bool) -> None:
+    """Log a failure once with its reason; raise only for retry. An unreadable payload that no sink took
+    is raised too when the platform has a cheap poison path (the queue's), else acknowledged."""
+    kept = delivery.dead_lettered or bool(delivery.results)
+    if delivery.status == "retry" or (delivery.status == "dead_letter" and not kept and platform_keeps_unreadable):
+        reason = delivery.reason or "not done"
+        log.error("%s not done, %s: %s", what, retry_by, reason, extra={"reason": reason})
+        raise RetryDelivery(reason, delivery.results)
     if delivery.status == "dead_letter":
-        log.error("%s dead-lettered and acknowledged: %s", what, delivery.reason, extra={"reason": delivery.reason})
+        outcome = "dead-lettered and acknowledged" if kept else "unreadable, acknowledged, not kept"
+        log.error("%s %s: %s", what, outcome, delivery.reason, extra={"reason": delivery.reason})
 
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
@@ -164,7 +149,8 @@ def storage_queue(msg: func.QueueMessage) -> None:
     # The Consumption plan's default functionTimeout is 5 minutes; set the budget to the app's own.
     deadline = _deadline(_seconds("CIRCLE_TIME_BUDGET_SECONDS", 300.0), _seconds("CIRCLE_TIME_MARGIN_SECONDS", 10.0))
     what = f"queue message {msg.id} (dequeue {msg.dequeue_count})"
-    _answer(_deliver(msg.get_body(), deadline), what, "the queue redelivers it")
+    delivery = _deliver(msg.get_body(), deadline)
+    _answer(delivery, what, "the queue redelivers it", platform_keeps_unreadable=True)
 
 
 @app.function_name(name="storage_event")
@@ -176,7 +162,8 @@ def storage_event(event: func.EventGridEvent) -> None:
     except Exception as exc:  # a trigger event whose data is not JSON: the core reports it as unreadable
         payload = {"eventType": event.event_type, "id": event.id, "unreadable": str(exc)}
     deadline = _deadline(_seconds("CIRCLE_EVENT_GRID_BUDGET_SECONDS", 25.0), 0.0)  # Event Grid waits ~30 s
-    _answer(_deliver(payload, deadline), f"Event Grid event {event.id}", "Event Grid redelivers it")
+    delivery = _deliver(payload, deadline)
+    _answer(delivery, f"Event Grid event {event.id}", "Event Grid redelivers it", platform_keeps_unreadable=False)
 
 
 @app.function_name(name="storage_webhook")

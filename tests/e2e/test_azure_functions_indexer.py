@@ -9,6 +9,7 @@ import copy
 import datetime as dt
 import functools
 import json
+import logging
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -145,3 +146,24 @@ def test_webhook_replicates_cloudevents_schema_deliveries(clouds: ThreeClouds) -
         assert target.get("replica/data/hook.txt").read() == b"via webhook"
     bad = _webhook("POST", b"{not json", {"aeg-event-type": "Notification"})
     assert bad.status_code == 400  # unreadable: Event Grid dead-letters instead of retrying
+
+
+def test_an_unreadable_event_grid_event_is_acknowledged_with_one_error_line(
+    clouds: ThreeClouds, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Raising would only buy 24 hours of Event Grid redeliveries of an event that can never parse."""
+    import azure.functions as func
+
+    _, info = _indexed()["storage_event"]
+    event = func.EventGridEvent(
+        id="poison-1",
+        data={"api": "PutBlob"},  # no url, and a subject that names no blob
+        topic="/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z",
+        subject="/blobServices/default/containers/",
+        event_type="Microsoft.Storage.BlobCreated",
+        event_time=dt.datetime(2026, 11, 28, tzinfo=dt.UTC),
+        data_version="",
+    )
+    assert info.func(event) is None
+    errors = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith("Event Grid event poison-1 unreadable, acknowledged, not kept")

@@ -121,7 +121,7 @@ def test_a_queued_blob_event_replicates_and_logs_at_info(
     # Nothing set caplog's level: what is captured is what the adapter's own configuration lets through.
     circle = [r for r in caplog.records if r.name.startswith("circle.") and r.levelno == logging.INFO]
     assert next(r.getMessage() for r in circle if r.name == "circle.azure").startswith("cold start: runtime ready")
-    [outcome] = [r for r in circle if r.name == "circle.storage_events"]
+    [outcome] = [r for r in circle if r.name == "circle.replication" and hasattr(r, "outcomes")]
     assert "copied" in outcome.getMessage()
 
 
@@ -147,15 +147,41 @@ def test_a_failed_queued_event_raises_and_comes_back_with_its_dequeue_count(
     assert clouds.s3.get("replica/data/retry.bin").read() == b"r"  # the healthy target converged
 
 
-def test_an_unreadable_queue_message_never_raises_anything_but_a_retry(clouds: ThreeClouds, queue: Any) -> None:
+UNREADABLE = ("{not json", "[1, 2]", json.dumps({"eventType": "Microsoft.Storage.BlobCreated"}))
+
+
+def test_without_a_sink_an_unreadable_message_is_raised_toward_the_poison_queue(
+    clouds: ThreeClouds, queue: Any
+) -> None:
     from azure_functions.app import RetryDelivery
 
     _, info = _indexed()["storage_queue"]
-    for body in ("{not json", "[1, 2]", json.dumps({"eventType": "Microsoft.Storage.BlobCreated"})):
+    for body in UNREADABLE:
         queue.send_message(body)
         message, msg = _receive(queue)
-        try:
-            info.func(msg)  # dead-lettered and acknowledged when a dead-letter sink is configured
-        except RetryDelivery as exc:
-            assert "unreadable event" in str(exc)
+        with pytest.raises(RetryDelivery, match="unreadable payload"):
+            info.func(msg)
         queue.delete_message(message)
+
+
+def test_with_a_sink_an_unreadable_message_is_dead_lettered_and_acknowledged(
+    clouds: ThreeClouds, queue: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The runtime given its sink in-process (the deployed one reads ``[dead_letter]`` from circle.toml)."""
+    from azure_functions import app
+    from core.config import load_config
+    from core.handlers.dead_letter import StoreDeadLetterSink
+    from core.runtime import Circle
+
+    app._runtime = Circle.from_config(load_config(), dead_letter=StoreDeadLetterSink(clouds.az, "dead-letter/"))
+    _, info = _indexed()["storage_queue"]
+    for body in UNREADABLE:
+        queue.send_message(body)
+        message, msg = _receive(queue)
+        info.func(msg)  # returns: the host deletes the message
+        queue.delete_message(message)
+    records = [json.loads(clouds.az.get(o.key).read()) for o in clouds.az.list("dead-letter/")]
+    assert len(records) == len(UNREADABLE)
+    assert all(r["failure"] == "permanent" and "unreadable" in r["reason"] for r in records)
+    errors = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno == logging.ERROR]
+    assert len(errors) == len(UNREADABLE) and all("dead-lettered and acknowledged" in e for e in errors)
