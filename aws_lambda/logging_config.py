@@ -19,7 +19,7 @@ import sys
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
-__all__ = ["CORE_LOGGER", "build_logger", "log_level"]
+__all__ = ["CORE_LOGGER", "attach_core_logger", "build_logger", "log_level"]
 
 CORE_LOGGER = "circle"
 
@@ -45,9 +45,17 @@ def log_level() -> str:
 
 def build_logger(service: str = "circle-core") -> Logger:
     """The adapter's Powertools logger, with its handler copied onto the core's ``circle`` logger."""
-    level = log_level()
-    logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or service, level=level, stream=_CurrentStdout())  # type: ignore[arg-type]
-    logging.getLogger(CORE_LOGGER)  # register it, so the copy below finds it
-    copy_config_to_registered_loggers(source_logger=logger, include={CORE_LOGGER}, log_level=level)
-    logger.append_keys(name="%(name)s")
+    logger = Logger(
+        service=os.environ.get("POWERTOOLS_SERVICE_NAME") or service,
+        level=log_level(),
+        stream=_CurrentStdout(),  # type: ignore[arg-type]
+    )
+    attach_core_logger(logger)
     return logger
+
+
+def attach_core_logger(logger: Logger) -> None:
+    """Give the ``circle`` logger the Powertools handler (and level); it stops propagating to root."""
+    logging.getLogger(CORE_LOGGER)  # register it, so the copy below finds it
+    copy_config_to_registered_loggers(source_logger=logger, include={CORE_LOGGER}, log_level=log_level())
+    logger.append_keys(name="%(name)s")

@@ -19,6 +19,8 @@ from tests.adapters.lambda_context import LambdaContext
 DATA = Path(__file__).resolve().parent.parent / "events" / "data"
 CREDS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
+pytestmark = pytest.mark.usefixtures("aws_logging")
+
 
 @pytest.fixture
 def setup(emulators: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:

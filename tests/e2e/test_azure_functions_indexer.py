@@ -22,7 +22,10 @@ from scripts.emulators import ROOT
 from tests.e2e import replication_rig
 from tests.e2e.replication_rig import ThreeClouds
 
-pytestmark = pytest.mark.skipif(sys.version_info < (3, 13), reason="azure-functions-runtime needs 3.13")
+pytestmark = [
+    pytest.mark.skipif(sys.version_info < (3, 13), reason="azure-functions-runtime needs 3.13"),
+    pytest.mark.usefixtures("azure_logging"),
+]
 DATA = Path(__file__).resolve().parent / "data"
 
 # The worker gRPC contract's enum values (FunctionRpc.proto, BindingInfo): the host hands these to the

@@ -25,7 +25,10 @@ from tests.e2e import replication_rig
 from tests.e2e.replication_rig import ThreeClouds
 from tests.e2e.test_azure_functions_indexer import _indexed
 
-pytestmark = pytest.mark.skipif(sys.version_info < (3, 13), reason="azure-functions-runtime needs 3.13")
+pytestmark = [
+    pytest.mark.skipif(sys.version_info < (3, 13), reason="azure-functions-runtime needs 3.13"),
+    pytest.mark.usefixtures("azure_logging"),
+]
 DATA = Path(__file__).resolve().parent / "data"
 QUIET = ("--skipApiVersionCheck", "--loose", "--silent")
 
