@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -64,9 +64,17 @@ class Circle:
     reserve_seconds: float = 5.0
     throughput: float = 16 * 1024 * 1024  # bytes per second assumed for a copy
 
-    def __init__(self, config: Config, *, dead_letter: DeadLetterSink | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        dead_letter: DeadLetterSink | None = None,
+        stores: Mapping[str, ObjectStore] | None = None,
+    ) -> None:
+        """``stores`` gives already opened stores by name (a caller that holds them, tests); the others
+        open on first use."""
         self.config = config
-        self._stores: dict[str, ObjectStore] = {}
+        self._stores: dict[str, ObjectStore] = dict(stores or {})
         self._lock = threading.Lock()
         self._secrets: SecretStore | None = None
         self._secrets_loaded = False
@@ -75,8 +83,14 @@ class Circle:
 
     # -- construction -----------------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: Config, *, dead_letter: DeadLetterSink | None = None) -> Circle:
-        return cls(config, dead_letter=dead_letter)
+    def from_config(
+        cls,
+        config: Config,
+        *,
+        dead_letter: DeadLetterSink | None = None,
+        stores: Mapping[str, ObjectStore] | None = None,
+    ) -> Circle:
+        return cls(config, dead_letter=dead_letter, stores=stores)
 
     @classmethod
     def from_env(cls, *, dead_letter: DeadLetterSink | None = None) -> Circle:
@@ -94,7 +108,27 @@ class Circle:
                 store = self._stores.get(name)
                 if store is None:
                     store = self._stores[name] = self.config.open(name)
+                    self._report_degraded(name, store)
         return store
+
+    def _report_degraded(self, name: str, store: ObjectStore) -> None:
+        """Say once, when a target store opens, that it can only be replicated to best-effort."""
+        from .handlers.replication import consistency_of
+
+        rules = [r for r in self.config.replication if name in r.targets]
+        if rules and consistency_of(store, propagate_deletes=any(r.propagate_deletes for r in rules)) != "strong":
+            caps = store.capabilities
+            missing = [
+                flag
+                for flag in ("write_with_if_none_match", "write_with_if_match", "delete_with_if_match")
+                if not getattr(caps, flag)
+            ]
+            log.warning(
+                "replication into store %s is best-effort: it lacks %s",
+                name,
+                ", ".join(missing),
+                extra={"store": name, "consistency": "best-effort", "missing_capabilities": missing},
+            )
 
     @property
     def secrets(self) -> SecretStore | None:

@@ -69,6 +69,13 @@ def http_status(exc: BaseException) -> int:
     for kinds, status in table:
         if isinstance(exc, kinds):
             return status
+    if isinstance(exc, SecretsError):
+        # rotation errors, by name: importing core.secrets.rotation here would load the rotation engine
+        names = {cls.__name__ for cls in type(exc).__mro__}
+        if "RotationTestFailed" in names:
+            return 502  # the new credential was refused by the service it is for
+        if "RotationRefused" in names:
+            return 403
     if isinstance(exc, StorageError | SecretsError):
         return 503 if getattr(exc, "retryable", False) else 500
     return 500

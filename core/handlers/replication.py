@@ -284,9 +284,17 @@ def _write(
 
 # -- the event-shaped entry points of earlier versions (kept for callers and tests) -------------------
 def sync_created(
-    source: ObjectStore, key: str, target: ObjectStore, target_key: str, *, target_name: str, verify: bool = True
+    source: ObjectStore,
+    key: str,
+    target: ObjectStore,
+    target_key: str,
+    *,
+    target_name: str,
+    verify: bool = True,
+    propagate_deletes: bool = True,
 ) -> Outcome:
-    """Converge after a created event (deletes are not propagated: a vanished source is left alone)."""
+    """Converge after a created event (a copy whose source vanished meanwhile is undone when deletes
+    propagate)."""
     return converge(
         source,
         key,
@@ -294,7 +302,7 @@ def sync_created(
         target_key,
         target_name=target_name,
         verify=verify,
-        propagate_deletes=False,
+        propagate_deletes=propagate_deletes,
         hint=Hint(kind="created"),
     )
 

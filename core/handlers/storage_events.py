@@ -109,7 +109,14 @@ def apply_route(circle: Circle, route: Route, event: StorageEvent) -> Outcome:
     try:
         source, target = circle.store(route.source), circle.store(route.target)
     except Exception as exc:  # options, secrets, a missing SDK: classified, never raised
-        return Outcome(route.target, route.target_key, "failed", describe(exc), classify(exc))
+        failure = classify(exc)  # a store that cannot be opened is a setup problem unless it may pass
+        return Outcome(
+            route.target,
+            route.target_key,
+            "failed",
+            describe(exc),
+            failure if failure == "retryable" else "configuration",
+        )
     hint = Hint(provider=event.provider, kind=event.kind, sequencer=event.sequencer, version=event.version)
     return converge(
         source,
