@@ -22,6 +22,7 @@ multipart upload that fails is aborted by the provider; one cut off by the Lambd
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -37,7 +38,8 @@ from core.runtime import Circle, Delivery
 
 __all__ = ["RetryDelivery", "SqsDeadLetter", "rotation", "storage_event"]
 
-logger = build_logger()
+logger = build_logger()  # Powertools: the invocation's keys (cold start, request and correlation ids)
+log = logging.getLogger("circle.aws")  # the adapter's own lines, through the same handler
 metrics = Metrics(namespace="CircleCore", service="circle-core")
 
 Deadline = Callable[[], float]
@@ -81,7 +83,7 @@ def runtime() -> Circle:
         started = time.perf_counter()
         dlq = os.environ.get("CIRCLE_DLQ_URL") or None
         built = Circle.from_env(dead_letter=SqsDeadLetter(dlq) if dlq else None)
-        logger.info(
+        log.info(
             "cold start: runtime ready",
             extra={"init_ms": round((time.perf_counter() - started) * 1000, 1), "dead_letter_queue": dlq},
         )
@@ -104,7 +106,7 @@ def _deliver(payload: Any, deadline: Deadline) -> Delivery:
     try:
         return circle.handle_delivery(payload, deadline=deadline)
     except Exception as exc:  # a programming error: this record alone fails
-        logger.exception("delivery raised")
+        log.exception("delivery raised")
         return Delivery("retry", [], f"{type(exc).__name__}: {exc}")
 
 
@@ -151,13 +153,13 @@ def _sqs_batch(records: list[Any], context: LambdaContext) -> dict[str, Any]:
         message_id = record.get("messageId") if isinstance(record, dict) else None
         if not isinstance(message_id, str) or not message_id:
             # Lambda fails the whole batch for an itemIdentifier it cannot match; SQS never sends this.
-            logger.error("SQS record without messageId acknowledged", extra={"record_index": index})
+            log.error("SQS record without messageId acknowledged", extra={"record_index": index})
             continue
         logger.set_correlation_id(message_id)
         left = deadline()
         if left <= 0:
             failures.append({"itemIdentifier": message_id})
-            logger.warning(
+            log.warning(
                 "SQS record returned untouched: no time left",
                 extra={"message_id": message_id, "reason": f"{left + _margin():.1f}s left, margin {_margin():.1f}s"},
             )
@@ -166,15 +168,13 @@ def _sqs_batch(records: list[Any], context: LambdaContext) -> dict[str, Any]:
         _record_metrics(delivery.results)
         if delivery.status == "retry" or _left_to_platform(delivery):
             failures.append({"itemIdentifier": message_id})
-            logger.warning(
-                "SQS record to batchItemFailures", extra={"message_id": message_id, "reason": _why(delivery)}
-            )
+            log.warning("SQS record to batchItemFailures", extra={"message_id": message_id, "reason": _why(delivery)})
         elif delivery.status == "dead_letter":
-            logger.error(
+            log.error(
                 "SQS record dead-lettered and acknowledged", extra={"message_id": message_id, "reason": delivery.reason}
             )
     logger.set_correlation_id(None)
-    logger.info("SQS batch done", extra={"records": len(records), "failed": len(failures)})
+    log.info("SQS batch done", extra={"records": len(records), "failed": len(failures)})
     return {"batchItemFailures": failures}
 
 
@@ -190,10 +190,10 @@ def storage_event(event: Any, context: LambdaContext) -> dict[str, Any]:
     delivery = _deliver(event, _deadline(context))
     _record_metrics(delivery.results)
     if delivery.status == "retry" or _left_to_platform(delivery):
-        logger.error("delivery not done, Lambda retries it", extra={"reason": _why(delivery)})
+        log.error("delivery not done, Lambda retries it", extra={"reason": _why(delivery)})
         raise RetryDelivery(_why(delivery), delivery.results)
     if delivery.status == "dead_letter":
-        logger.error("delivery dead-lettered and acknowledged", extra={"reason": delivery.reason})
+        log.error("delivery dead-lettered and acknowledged", extra={"reason": delivery.reason})
     return {"events": [r.as_dict() for r in delivery.results]}
 
 
