@@ -17,7 +17,7 @@ from core.storage import open_store
 from tests.adapters.lambda_context import LambdaContext
 
 DATA = Path(__file__).resolve().parent.parent / "events" / "data"
-CREDS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+CREDS: dict[str, Any] = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 pytestmark = pytest.mark.usefixtures("aws_logging")
 

@@ -183,7 +183,7 @@ def test_with_a_sink_an_unreadable_message_is_dead_lettered_and_acknowledged(
         message, msg = _receive(queue)
         info.func(msg)  # returns: the host deletes the message
         queue.delete_message(message)
-    records = [json.loads(clouds.az.get(o.key).read()) for o in clouds.az.list("dead-letter/")]
+    records = [json.loads(clouds.az.get(o.key).read()) for o in clouds.az.list("dead-letter/")]  # type: ignore[union-attr]
     assert len(records) == len(UNREADABLE)
     assert all(r["failure"] == "permanent" and "unreadable" in r["reason"] for r in records)
     errors = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno == logging.ERROR]

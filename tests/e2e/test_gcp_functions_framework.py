@@ -241,7 +241,7 @@ def test_with_a_dead_letter_sink_a_poison_event_is_written_and_acknowledged(clou
     del attributes["subject"]
     main.storage_event(CloudEvent(attributes, {"bucket": clouds.bucket, "size": "many"}))  # returns: 2xx
     [record] = list(clouds.gs.list("dead-letter/"))
-    written = json.loads(clouds.gs.get(record.key).read())
+    written = json.loads(clouds.gs.get(record.key).read())  # type: ignore[union-attr]
     assert written["failure"] == "permanent" and "unreadable" in written["reason"]
 
 
