@@ -138,6 +138,8 @@ def _record_metrics(results: list[EventResult]) -> None:
     for result in results:
         for outcome in result.outcomes:
             metrics.add_metric(name=f"Replication_{outcome.action}", unit=MetricUnit.Count, value=1)
+        if result.failure is not None:  # retryable / permanent / configuration: alarms key on these
+            metrics.add_metric(name=f"Failure_{result.failure}", unit=MetricUnit.Count, value=1)
 
 
 def _is_sqs_batch(event: Any) -> bool:
