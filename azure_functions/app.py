@@ -176,7 +176,13 @@ def storage_webhook(req: func.HttpRequest) -> func.HttpResponse:
         log.error("webhook delivery not done, Event Grid redelivers it: %s", exc)
         return func.HttpResponse('{"ok": false}', status_code=500, mimetype="application/json")
     if answer.status >= 400:
-        log.error("webhook delivery answered %s: %s", answer.status, answer.body.get("error") or "not converged")
+        reason = answer.body.get("error") or "; ".join(
+            f"{o['target']}/{o['key']}: {o['reason']}"
+            for e in answer.body.get("events", [])
+            for o in e.get("outcomes", [])
+            if o.get("failure")
+        )
+        log.error("webhook delivery answered %s: %s", answer.status, reason, extra={"reason": reason})
     return func.HttpResponse(
         answer.json(), status_code=answer.status, headers=dict(answer.headers), mimetype="application/json"
     )

@@ -170,3 +170,18 @@ def test_an_unreadable_event_grid_event_is_acknowledged_with_one_error_line(
     assert info.func(event) is None
     errors = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].startswith("Event Grid event poison-1 unreadable, acknowledged, not kept")
+
+
+def test_webhook_answers_500_only_for_retry(clouds: ThreeClouds, caplog: pytest.LogCaptureFixture) -> None:
+    text = clouds.config_path.read_text().replace(clouds.emulators.gcs_endpoint, "http://127.0.0.1:9")
+    clouds.config_path.write_text(text.replace("[stores.gs]", "[stores.gs]\nretry = { max_attempts = 1 }"))
+    clouds.az.put("data/hook-retry.txt", b"r")
+    raw = json.loads((DATA / "msdocs_cloudevents_BlobCreated.json").read_text())
+    raw[0]["subject"] = f"/blobServices/default/containers/{clouds.bucket}/blobs/data/hook-retry.txt"
+    headers = {"aeg-event-type": "Notification", "Content-Type": "application/cloudevents-batch+json"}
+    response = _webhook("POST", json.dumps(raw).encode(), headers)
+    assert response.status_code == 500  # a retryable failure: Event Grid redelivers
+    assert json.loads(response.get_body())["status"] == "retry"
+    [error] = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno >= logging.ERROR]
+    assert error.startswith("webhook delivery answered 500: gs/replica/data/hook-retry.txt: ")
+    assert clouds.s3.get("replica/data/hook-retry.txt").read() == b"r"

@@ -262,3 +262,18 @@ def test_no_time_left_in_the_budget_answers_retry_without_starting(
         main.storage_event(event)
     for target in clouds.targets().values():
         assert not target.exists("replica/data/late.txt")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("application/json", b"{not json"), ("application/octet-stream", b"\xff\xfe binary"), ("text/plain", b"x")],
+)
+def test_binary_mode_data_that_is_not_json_is_acknowledged(
+    clouds: ThreeClouds, server: str, tmp_path: Path, content_type: str, body: bytes
+) -> None:
+    headers = {f"ce-{k}": v for k, v in _attributes(clouds, "data/x", "finalized").items()}
+    resp = requests.post(server, headers=headers | {"Content-Type": content_type}, data=body, timeout=30)
+    assert resp.status_code == 200, (resp.status_code, resp.text)
+    assert "Traceback" not in (tmp_path / "ff.log").read_text()
+    [mine] = [line for line in _log_lines(tmp_path) if line["logger"] == "circle.gcp" and line["severity"] == "ERROR"]
+    assert "unreadable" in mine["reason"]
