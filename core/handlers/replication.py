@@ -111,8 +111,9 @@ def _head_or_none(store: ObjectStore, key: str) -> ObjectInfo | None:
 
 # -- stale events ------------------------------------------------------------------------------------
 def _sequence_key(text: str) -> str:
-    """S3 sequencers are hex strings of varying length: compare them left-padded (AWS's rule)."""
-    return text.rjust(64, "0")
+    """S3 sequencers are hex strings of varying length: compare them left-padded (AWS's rule); Azure's
+    are fixed-width hex, GCS's (built by core.events) fixed-width decimal."""
+    return text.upper().rjust(64, "0")
 
 
 def stale_reason(hint: Hint | None, replica: ObjectInfo | None) -> str | None:

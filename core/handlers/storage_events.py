@@ -74,12 +74,18 @@ def handle_event(circle: Circle, event: StorageEvent, *, deadline: Callable[[], 
     routes = routes_for_event(circle.config, event)
     if not routes:
         log.warning(
-            "no replication rule matches %s://%s/%s; configured sources: %s",
+            "no replication rule matches %s://%s/%s%s; configured sources: %s",
             event.provider,
             event.bucket,
             event.key,
+            f" (account {event.account})" if event.account else "",
             ", ".join(configured_sources(circle.config)) or "none",
-            extra={"bucket": event.bucket, "event_provider": event.provider, "event_id": event.event_id},
+            extra={
+                "bucket": event.bucket,
+                "event_provider": event.provider,
+                "event_account": event.account,
+                "event_id": event.event_id,
+            },
         )
     for route in routes:
         if deadline is not None:

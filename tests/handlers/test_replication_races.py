@@ -112,3 +112,15 @@ def test_a_versioned_rollback_makes_the_replica_hold_the_now_current_version(
         current.etag,
         current.version or "",
     )
+
+
+def test_a_copy_whose_source_changed_while_streaming_is_redone(pair: Any) -> None:
+    """The source is overwritten while the old state streams, and nobody else handles that change yet:
+    the handler's own confirmation round sees the newer state and copies it."""
+    src, dst = pair
+    src.put("k", b"old " * 500)
+    overwrite = once(lambda op, key, phase, error: op == "put" and phase == "before", lambda: src.put("k", b"new"))
+    outcome = sync_created(src, "k", HookedStore(dst, overwrite), "k", target_name="dst")  # type: ignore[arg-type]
+    assert outcome.action == "copied"
+    assert _content(dst, "k") == b"new"
+    assert dst.head("k").metadata[SOURCE_ETAG] == src.head("k").etag

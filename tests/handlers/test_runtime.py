@@ -168,25 +168,27 @@ def test_without_a_sink_permanent_failures_are_returned_for_retry_with_a_warning
     assert any("no dead-letter sink" in r.getMessage() for r in caplog.records)
 
 
-def test_configuration_failures_keep_no_secret_in_records_or_logs(caplog: pytest.LogCaptureFixture) -> None:
+def test_configuration_failures_keep_no_secret_in_records_or_logs(
+    emulators: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     src, _ = _names()
+    missing = f"missing-{uuid.uuid4().hex[:10]}"
+    options = {**emulators.store_options()["s3"], "secret_access_key": "SUPERSECRETVALUE"}  # moto takes any key
     config = parse_config(
         {
-            "stores": {
-                "src": {"url": f"memory://{src}"},
-                "dst": {"url": "memory://never", "connection_string": "AccountKey=SUPERSECRETVALUE"},
-            },
+            "stores": {"src": {"url": f"memory://{src}"}, "dst": {"url": f"s3://{missing}", **options}},
             "replication": [{"source": "src", "targets": ["dst"]}],
         }
     )
     sink = ListSink()
     circle = Circle.from_config(config, dead_letter=sink)
     circle.store("src").put("k", b"v")
-    with caplog.at_level(logging.INFO, logger="circle.replication"):
+    with caplog.at_level(logging.DEBUG):
         delivery = circle.handle_events([_event(src, "k")])
     assert delivery.status == "dead_letter"
     assert sink.records[0]["failure"] == "configuration"
-    assert "SUPERSECRETVALUE" not in json.dumps(sink.records) + caplog.text + repr(delivery.as_dict())
+    assert sink.records[0]["reason"] == f"dst/k: target bucket {missing} does not exist"
+    assert "SUPERSECRETVALUE" not in json.dumps(sink.records) + caplog.text + repr(delivery.as_dict()) + repr(circle)
 
 
 def test_a_failing_sink_keeps_the_event_for_the_platform() -> None:
