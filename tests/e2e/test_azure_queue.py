@@ -188,3 +188,19 @@ def test_with_a_sink_an_unreadable_message_is_dead_lettered_and_acknowledged(
     assert all(r["failure"] == "permanent" and "unreadable" in r["reason"] for r in records)
     errors = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno == logging.ERROR]
     assert len(errors) == len(UNREADABLE) and all("dead-lettered and acknowledged" in e for e in errors)
+
+
+def test_a_message_without_time_left_in_the_budget_is_not_started(
+    clouds: ThreeClouds, queue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from azure_functions.app import RetryDelivery
+
+    monkeypatch.setenv("CIRCLE_TIME_BUDGET_SECONDS", "3")  # below the 10 s margin: nothing may start
+    clouds.az.put("data/late.bin", b"late")
+    queue.send_message(json.dumps(_blob_event(clouds, "data/late.bin")))
+    _, msg = _receive(queue)
+    _, info = _indexed()["storage_queue"]
+    with pytest.raises(RetryDelivery, match="no time left"):
+        info.func(msg)
+    for target in clouds.targets().values():
+        assert not target.exists("replica/data/late.bin")
