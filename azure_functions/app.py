@@ -1,8 +1,37 @@
 """The Azure Functions app. Thin: turn trigger input into the Event Grid-schema dict core.events reads,
-call the core, raise on failure so Event Grid retries (and dead-letters) the event."""
+call the core, map the result to the trigger's answer.
+
+Functions and what they answer:
+- ``storage_queue`` (the deployed path): Blob events that an Event Grid subscription with a Storage
+  queue destination writes to ``%CIRCLE_EVENTS_QUEUE%`` (connection ``AzureWebJobsStorage``), one Event
+  Grid-schema JSON event per message. Returning acknowledges the message; raising (only for "retry")
+  makes the host put it back after the visibility timeout, and after ``maxDequeueCount`` (host.json)
+  move it to ``<queue>-poison``. A message that can never parse is dead-lettered by the core (the
+  ``[dead_letter]`` store) and acknowledged, or, with no sink configured, raised so that it lands in
+  the poison queue after ``maxDequeueCount`` attempts instead of being dropped.
+- ``storage_event`` (Event Grid trigger, small objects only): kept for subscriptions that filter on
+  ``data.contentLength``, because Event Grid waits about 30 s for the answer and then redelivers: a long
+  copy would run twice (harmless for convergence, wasteful, and the redelivery schedule is Event Grid's,
+  not ours). The queue path has no such race: the message stays invisible for the visibility timeout and
+  the function runs up to ``functionTimeout``. Its deadline is ``CIRCLE_EVENT_GRID_BUDGET_SECONDS``
+  (default 25). An unreadable event with no dead-letter sink is acknowledged with one ERROR line
+  (raising would only buy 24 hours of Event Grid redeliveries).
+- ``storage_webhook``: Event Grid webhook deliveries (either schema) and their handshakes. 2xx for done
+  or dead-lettered, 500 only for retry; a body that cannot be read at all answers 400, which Event Grid
+  never retries (it dead-letters the event to the subscription's dead-letter destination, or drops it).
+
+Logs: the worker forwards records from the root logger to the host (category ``Function.<name>.User``);
+the ``circle`` logger is set to INFO here (``CIRCLE_LOG_LEVEL``), so host.json must let Information
+through for ``Function`` (the deploy helper's ``logging.logLevel``). The host forwards the message text
+only, so adapter lines carry their reason in the message.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
@@ -10,10 +39,94 @@ import azure.functions as func
 from azure_functions.rotation import bp as rotation_bp
 from core.events.azure import from_trigger
 from core.handlers.http_events import handle_http_event
-from core.handlers.storage_events import default_handler, handle_or_raise
+from core.handlers.storage_events import EventResult, ReplicationFailed
+from core.runtime import Circle, Delivery
 
+__all__ = ["RetryDelivery", "app", "event_grid_dict"]
+
+
+def _configure_logging() -> logging.Logger:
+    name = os.environ.get("CIRCLE_LOG_LEVEL", "").strip().upper() or "INFO"
+    level = logging.getLevelName("WARNING" if name == "WARN" else name)
+    logging.getLogger("circle").setLevel(level if isinstance(level, int) else logging.INFO)
+    return logging.getLogger("circle.azure")
+
+
+log = _configure_logging()
 app = func.FunctionApp()
 app.register_functions(rotation_bp)
+
+Deadline = Callable[[], float]
+
+
+class RetryDelivery(ReplicationFailed):
+    """Raised only for a delivery that should be retried; the message is the reason."""
+
+    def __init__(self, reason: str, results: list[EventResult]) -> None:
+        Exception.__init__(self, reason)
+        self.results = results
+
+
+_runtime: Circle | None = None
+
+
+def runtime() -> Circle:
+    """The runtime, built once per worker at the first invocation (the cold start), with one log line."""
+    global _runtime
+    if _runtime is None:
+        started = time.perf_counter()
+        built = Circle.from_env()
+        init_ms = round((time.perf_counter() - started) * 1000, 1)
+        log.info("cold start: runtime ready in %s ms", init_ms, extra={"init_ms": init_ms})
+        _runtime = built
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the cached runtime (tests, or after a configuration change)."""
+    global _runtime
+    _runtime = None
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def _deadline(budget: float, margin: float) -> Deadline:
+    """Seconds left from now until ``budget - margin`` has passed."""
+    started, end = time.monotonic(), budget - margin
+    return lambda: end - (time.monotonic() - started)
+
+
+def _deliver(payload: Any, deadline: Deadline) -> Delivery:
+    """One delivery through the core; never raises."""
+    try:
+        circle = runtime()
+    except Exception as exc:  # a configuration that does not load: retry, a redeploy may fix it
+        return Delivery("retry", [], f"runtime not built: {type(exc).__name__}: {exc}")
+    if deadline() <= 0:
+        return Delivery("retry", [], "no time left in the budget to start")
+    try:
+        return circle.handle_delivery(payload, deadline=deadline)
+    except Exception as exc:  # a programming error: answer retry, with the reason logged
+        log.exception("delivery raised")
+        return Delivery("retry", [], f"{type(exc).__name__}: {exc}")
+
+
+def _answer(delivery: Delivery, what: str, retry_by: str, *, platform_keeps_unreadable: bool) -> None:
+    """Log a failure once with its reason; raise only for retry. An unreadable payload that no sink took
+    is raised too when the platform has a cheap poison path (the queue's), else acknowledged."""
+    kept = delivery.dead_lettered or bool(delivery.results)
+    if delivery.status == "retry" or (delivery.status == "dead_letter" and not kept and platform_keeps_unreadable):
+        reason = delivery.reason or "not done"
+        log.error("%s not done, %s: %s", what, retry_by, reason, extra={"reason": reason})
+        raise RetryDelivery(reason, delivery.results)
+    if delivery.status == "dead_letter":
+        outcome = "dead-lettered and acknowledged" if kept else "unreadable, acknowledged, not kept"
+        log.error("%s %s: %s", what, outcome, delivery.reason, extra={"reason": delivery.reason})
 
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
@@ -29,18 +142,47 @@ def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
     )
 
 
+@app.function_name(name="storage_queue")
+@app.queue_trigger(arg_name="msg", queue_name="%CIRCLE_EVENTS_QUEUE%", connection="AzureWebJobsStorage")
+def storage_queue(msg: func.QueueMessage) -> None:
+    """One Event Grid-schema event per queue message: replicate per the configured rules."""
+    # The Consumption plan's default functionTimeout is 5 minutes; set the budget to the app's own.
+    deadline = _deadline(_seconds("CIRCLE_TIME_BUDGET_SECONDS", 300.0), _seconds("CIRCLE_TIME_MARGIN_SECONDS", 10.0))
+    what = f"queue message {msg.id} (dequeue {msg.dequeue_count})"
+    delivery = _deliver(msg.get_body(), deadline)
+    _answer(delivery, what, "the queue redelivers it", platform_keeps_unreadable=True)
+
+
 @app.function_name(name="storage_event")
 @app.event_grid_trigger(arg_name="event")
 def storage_event(event: func.EventGridEvent) -> None:
-    """``Microsoft.Storage.BlobCreated`` / ``BlobDeleted``: replicate per the configured rules."""
-    handle_or_raise(default_handler(), event_grid_dict(event))
+    """``Microsoft.Storage.BlobCreated`` / ``BlobDeleted`` delivered directly (small objects only)."""
+    try:
+        payload: Any = event_grid_dict(event)
+    except Exception as exc:  # a trigger event whose data is not JSON: the core reports it as unreadable
+        payload = {"eventType": event.event_type, "id": event.id, "unreadable": str(exc)}
+    deadline = _deadline(_seconds("CIRCLE_EVENT_GRID_BUDGET_SECONDS", 25.0), 0.0)  # Event Grid waits ~30 s
+    delivery = _deliver(payload, deadline)
+    _answer(delivery, f"Event Grid event {event.id}", "Event Grid redelivers it", platform_keeps_unreadable=False)
 
 
 @app.function_name(name="storage_webhook")
 @app.route(route="events", methods=["POST", "OPTIONS"], auth_level=func.AuthLevel.FUNCTION)
 def storage_webhook(req: func.HttpRequest) -> func.HttpResponse:
     """Event Grid webhook delivery (either schema), answering the validation handshakes."""
-    answer = handle_http_event(default_handler(), req.method, dict(req.headers), req.get_body())
+    try:
+        answer = handle_http_event(runtime(), req.method, dict(req.headers), req.get_body())
+    except Exception as exc:  # the runtime could not be built: 500, Event Grid retries
+        log.error("webhook delivery not done, Event Grid redelivers it: %s", exc)
+        return func.HttpResponse('{"ok": false}', status_code=500, mimetype="application/json")
+    if answer.status >= 400:
+        reason = answer.body.get("error") or "; ".join(
+            f"{o['target']}/{o['key']}: {o['reason']}"
+            for e in answer.body.get("events", [])
+            for o in e.get("outcomes", [])
+            if o.get("failure")
+        )
+        log.error("webhook delivery answered %s: %s", answer.status, reason, extra={"reason": reason})
     return func.HttpResponse(
         answer.json(), status_code=answer.status, headers=dict(answer.headers), mimetype="application/json"
     )

@@ -1,16 +1,99 @@
-"""functions-framework targets. Thin: turn the CloudEvent into a dict, call the core, raise on failure
-(so Eventarc, deployed with ``--retry``, redelivers the event)."""
+"""functions-framework targets. Thin: turn the CloudEvent into a dict, call the core, map the result.
+
+Answers (Eventarc, deployed with ``--retry``, redelivers on any non-2xx for up to 24 h):
+- "ok" and "dead_letter" return normally: 2xx, so a poison event is not redelivered. Dead-letter records
+  go to the store ``[dead_letter]`` names in circle.toml; an unreadable event with no sink configured is
+  acknowledged all the same, with one ERROR line carrying the reason (Eventarc has no poison queue of
+  its own: a 500 would mean 24 hours of redeliveries, then a silent drop).
+- "retry" raises :class:`RetryDelivery`, an HTTP 500 that Flask answers without a traceback; the reason
+  is logged once, as one ERROR line.
+
+Time: Cloud Run functions stop an event-driven invocation after 540 s (the maximum timeout); the core
+gets a deadline of ``CIRCLE_TIME_BUDGET_SECONDS`` (default 540, set it to the deployed ``--timeout``)
+minus ``CIRCLE_TIME_MARGIN_SECONDS`` (default 10) from the start of the invocation, and answers "retry"
+for what it could not start in time.
+
+Logs: one Cloud Logging JSON line per record on stdout (gcp_functions/logging_config.py), configured at
+import because functions-framework configures none.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 import functions_framework
 from cloudevents.http import CloudEvent
+from werkzeug.exceptions import InternalServerError
 
-from core.handlers.storage_events import default_handler, handle_or_raise
+from core.runtime import Circle, Delivery
+from gcp_functions.logging_config import configure, invocation
 
-__all__ = ["secret_rotation", "storage_event"]
+__all__ = ["RetryDelivery", "secret_rotation", "storage_event"]
+
+configure()
+log = logging.getLogger("circle.gcp")
+
+Deadline = Callable[[], float]
+DEFAULT_BUDGET_SECONDS = 540.0
+DEFAULT_MARGIN_SECONDS = 10.0
+
+
+class RetryDelivery(InternalServerError):
+    """HTTP 500 for an event that should be redelivered; the description is the reason."""
+
+
+_runtime: Circle | None = None
+
+
+def runtime() -> Circle:
+    """The runtime, built once per instance at the first event (the cold start), with one log line."""
+    global _runtime
+    if _runtime is None:
+        started = time.perf_counter()
+        built = Circle.from_env()
+        log.info("cold start: runtime ready", extra={"init_ms": round((time.perf_counter() - started) * 1000, 1)})
+        _runtime = built
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the cached runtime (tests, or after a configuration change)."""
+    global _runtime
+    _runtime = None
+
+
+def _seconds(name: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+def deadline_from(started: float) -> Deadline:
+    """Seconds left in the configured budget, counted from ``started`` (a ``time.monotonic()`` value)."""
+    budget = _seconds("CIRCLE_TIME_BUDGET_SECONDS", DEFAULT_BUDGET_SECONDS) - _seconds(
+        "CIRCLE_TIME_MARGIN_SECONDS", DEFAULT_MARGIN_SECONDS
+    )
+    return lambda: budget - (time.monotonic() - started)
+
+
+def _deliver(payload: Any, deadline: Deadline) -> Delivery:
+    """One delivery through the core; never raises."""
+    try:
+        circle = runtime()
+    except Exception as exc:  # a configuration that does not load: retry, a redeploy may fix it
+        return Delivery("retry", [], f"runtime not built: {type(exc).__name__}: {exc}")
+    if deadline() <= 0:
+        return Delivery("retry", [], "no time left in the budget to start")
+    try:
+        return circle.handle_delivery(payload, deadline=deadline)
+    except Exception as exc:  # a programming error: answer retry, with the reason logged
+        log.exception("delivery raised")
+        return Delivery("retry", [], f"{type(exc).__name__}: {exc}")
 
 
 def cloud_event_dict(event: CloudEvent) -> dict[str, Any]:
@@ -20,10 +103,33 @@ def cloud_event_dict(event: CloudEvent) -> dict[str, Any]:
     return payload
 
 
+def _traceparent(event: CloudEvent) -> str | None:
+    """The trace: the CloudEvent's distributed-tracing extension, else the request's headers."""
+    value = event.get("traceparent")
+    if isinstance(value, str) and value:
+        return value
+    import flask  # functions-framework's own web layer, already loaded
+
+    if flask.has_request_context():
+        headers = flask.request.headers
+        return headers.get("traceparent") or headers.get("X-Cloud-Trace-Context")
+    return None
+
+
 @functions_framework.cloud_event
 def storage_event(cloud_event: CloudEvent) -> None:
     """``google.cloud.storage.object.v1.*`` events: replicate per the configured rules."""
-    handle_or_raise(default_handler(), cloud_event_dict(cloud_event))
+    started = time.monotonic()
+    labels = {"event_id": str(cloud_event.get("id") or ""), "event_type": str(cloud_event.get("type") or "")}
+    with invocation(trace=_traceparent(cloud_event), labels=labels):
+        delivery = _deliver(cloud_event_dict(cloud_event), deadline_from(started))
+        if delivery.status == "retry":
+            log.error("event not done, Eventarc redelivers it", extra={"reason": delivery.reason})
+            raise RetryDelivery(description=delivery.reason)
+        if delivery.status == "dead_letter":
+            kept = delivery.dead_lettered or bool(delivery.results)
+            message = "event dead-lettered and acknowledged" if kept else "unreadable event acknowledged, not kept"
+            log.error(message, extra={"reason": delivery.reason, "dead_lettered": kept})
 
 
 @functions_framework.cloud_event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -14,6 +15,7 @@ class LambdaContext:
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
     log_group_name: str = "/aws/lambda/circle-core-test"
     log_stream_name: str = "2026/11/28/[$LATEST]0"
+    remaining: Callable[[], int] = lambda: 300_000  # what the runtime clock would answer
 
     def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+        return self.remaining()

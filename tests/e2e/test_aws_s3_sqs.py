@@ -3,7 +3,7 @@ adapter, and the objects appear in Azurite and fake-gcs-server with matching byt
 
 from __future__ import annotations
 
-import logging
+import json
 import random
 from collections import Counter
 from pathlib import Path
@@ -15,6 +15,8 @@ from aws_lambda import handlers
 from tests.adapters.lambda_context import LambdaContext
 from tests.e2e import replication_rig
 from tests.e2e.replication_rig import ThreeClouds
+
+pytestmark = pytest.mark.usefixtures("aws_logging")
 
 
 @pytest.fixture
@@ -61,6 +63,11 @@ def _drain(clouds: ThreeClouds, url: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
+def _log_lines(out: str) -> list[dict[str, Any]]:
+    """The adapter's Powertools JSON lines, as Lambda prints them to stdout (what CloudWatch stores)."""
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
 def _storage_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if "s3:TestEvent" not in r["body"]]
 
@@ -94,7 +101,7 @@ def test_a_poison_message_fails_alone(clouds: ThreeClouds) -> None:
 
 
 def test_duplicates_and_disorder_converge_with_one_copy_per_version(
-    clouds: ThreeClouds, caplog: pytest.LogCaptureFixture
+    clouds: ThreeClouds, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = _queue_for(clouds)
     rng = random.Random(7)
@@ -105,7 +112,6 @@ def test_duplicates_and_disorder_converge_with_one_copy_per_version(
         {keys[0]: b"k0 v3 re-created", keys[2]: b"k2 v3 re-created", keys[3]: b"k3 v3"},
     ]
     versions_written = 0
-    caplog.set_level(logging.INFO, logger="circle.replication")
     for changes in rounds:
         for key, body in changes.items():
             if body is None:
@@ -126,9 +132,9 @@ def test_duplicates_and_disorder_converge_with_one_copy_per_version(
         assert replica == source
     actions = Counter(
         o["action"]
-        for rec in caplog.records
-        if rec.name == "circle.replication" and hasattr(rec, "outcomes")
-        for o in rec.outcomes
+        for line in _log_lines(capsys.readouterr().out)
+        if line.get("name") == "circle.replication" and "outcomes" in line
+        for o in line["outcomes"]
     )
     assert actions["copied"] == versions_written * len(clouds.targets())
     assert actions["deleted"] == 2 * len(clouds.targets())

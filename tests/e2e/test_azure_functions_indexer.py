@@ -9,6 +9,7 @@ import copy
 import datetime as dt
 import functools
 import json
+import logging
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +22,10 @@ from scripts.emulators import ROOT
 from tests.e2e import replication_rig
 from tests.e2e.replication_rig import ThreeClouds
 
-pytestmark = pytest.mark.skipif(sys.version_info < (3, 13), reason="azure-functions-runtime needs 3.13")
+pytestmark = [
+    pytest.mark.skipif(sys.version_info < (3, 13), reason="azure-functions-runtime needs 3.13"),
+    pytest.mark.usefixtures("azure_logging"),
+]
 DATA = Path(__file__).resolve().parent / "data"
 
 # The worker gRPC contract's enum values (FunctionRpc.proto, BindingInfo): the host hands these to the
@@ -145,3 +149,39 @@ def test_webhook_replicates_cloudevents_schema_deliveries(clouds: ThreeClouds) -
         assert target.get("replica/data/hook.txt").read() == b"via webhook"
     bad = _webhook("POST", b"{not json", {"aeg-event-type": "Notification"})
     assert bad.status_code == 400  # unreadable: Event Grid dead-letters instead of retrying
+
+
+def test_an_unreadable_event_grid_event_is_acknowledged_with_one_error_line(
+    clouds: ThreeClouds, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Raising would only buy 24 hours of Event Grid redeliveries of an event that can never parse."""
+    import azure.functions as func
+
+    _, info = _indexed()["storage_event"]
+    event = func.EventGridEvent(
+        id="poison-1",
+        data={"api": "PutBlob"},  # no url, and a subject that names no blob
+        topic="/subscriptions/x/resourceGroups/y/providers/Microsoft.Storage/storageAccounts/z",
+        subject="/blobServices/default/containers/",
+        event_type="Microsoft.Storage.BlobCreated",
+        event_time=dt.datetime(2026, 11, 28, tzinfo=dt.UTC),
+        data_version="",
+    )
+    assert info.func(event) is None
+    errors = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith("Event Grid event poison-1 unreadable, acknowledged, not kept")
+
+
+def test_webhook_answers_500_only_for_retry(clouds: ThreeClouds, caplog: pytest.LogCaptureFixture) -> None:
+    text = clouds.config_path.read_text().replace(clouds.emulators.gcs_endpoint, "http://127.0.0.1:9")
+    clouds.config_path.write_text(text.replace("[stores.gs]", "[stores.gs]\nretry = { max_attempts = 1 }"))
+    clouds.az.put("data/hook-retry.txt", b"r")
+    raw = json.loads((DATA / "msdocs_cloudevents_BlobCreated.json").read_text())
+    raw[0]["subject"] = f"/blobServices/default/containers/{clouds.bucket}/blobs/data/hook-retry.txt"
+    headers = {"aeg-event-type": "Notification", "Content-Type": "application/cloudevents-batch+json"}
+    response = _webhook("POST", json.dumps(raw).encode(), headers)
+    assert response.status_code == 500  # a retryable failure: Event Grid redelivers
+    assert json.loads(response.get_body())["status"] == "retry"
+    [error] = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno >= logging.ERROR]
+    assert error.startswith("webhook delivery answered 500: gs/replica/data/hook-retry.txt: ")
+    assert clouds.s3.get("replica/data/hook-retry.txt").read() == b"r"
