@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from hashlib import blake2b
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import unquote_to_bytes
 
 from core.events.model import (
@@ -91,7 +91,7 @@ def s3_record(rec: dict[str, Any], where: str, scope: Scope, out: list[StorageEv
         event_name = rec["eventName"]
         time_text = rec["eventTime"]
     except (KeyError, TypeError):
-        return _s3_record_slow(rec, where)  # raises, naming the missing field
+        _s3_record_slow(rec, where)  # raises, naming the missing field
     if type(raw_key) is not str or not raw_key:
         text(raw_key, f"{where}.s3.object.key")
     if type(bucket) is not str or not bucket:
@@ -140,7 +140,7 @@ def s3_record(rec: dict[str, Any], where: str, scope: Scope, out: list[StorageEv
     out.append(event)
 
 
-def _s3_record_slow(rec: Any, where: str) -> StorageEvent:
+def _s3_record_slow(rec: Any, where: str) -> NoReturn:
     """Walk the required fields in order so the error names the first one that is wrong."""
     p = f"{where}." if where else ""
     rec = as_dict(rec, where)
