@@ -167,3 +167,26 @@ def test_core_events_imports_nothing_else_from_core_and_no_sdk() -> None:
                 ):
                     bad.append(f"{path.name}: {name}")
     assert bad == []
+
+
+class ForwarderDetector(Detector):
+    """A wrapper that is not a Records batch: ``{"forwarded": <any envelope>}``."""
+
+    provider = "forwarder"
+    describes = "a forwarded envelope"
+
+    def parse(self, doc: dict[str, Any], scope: Scope) -> list[StorageEvent] | None:
+        if "forwarded" not in doc:
+            return None
+        return scope.dispatch(doc["forwarded"], scope.at("forwarded"), scope.via + "fwd/", scope.mid)
+
+
+def test_a_wrapper_detector_recurses_through_the_registry_within_the_nesting_limit() -> None:
+    registry = Registry([*REGISTRY.detectors, ForwarderDetector()])
+    doc: Any = load(OSS)
+    (ev,) = registry.dispatch({"forwarded": {"forwarded": doc}}, Scope(registry))
+    assert (ev.provider, ev.envelope) == ("alibaba", "fwd/fwd/oss")
+    for _ in range(10):
+        doc = {"forwarded": doc}
+    with pytest.raises(EventError, match=r"nests envelopes more than 8 deep"):
+        registry.dispatch(doc, Scope(registry))
