@@ -1,9 +1,10 @@
 """Cross-cloud streaming copy of one large object, moto -> Azurite -> fake-gcs-server, by Circle Core
 and by rclone on the same emulators in the same run. Prints throughput, peak RSS growth and ratios.
 
-    make bench            # or: .venv/bin/python -m bench.bench_copy --size-mib 256
+    make bench    # or: .venv/bin/python -m bench.bench_copy --size-mib 16 64 256 --rounds 3 --json out.json
 
-Needs the Debian package ``rclone`` (``make bench`` installs it when missing).
+Three hops (s3 -> az, az -> gs, gs -> s3) at each size. Needs ``rclone`` and GNU ``time`` (the
+Debian packages of those names); ``make bench`` says how to install rclone when it is missing.
 """
 
 from __future__ import annotations
@@ -14,25 +15,30 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from scripts import emulators
 
 MiB = 1024 * 1024
+TIME = "/usr/bin/time"  # GNU time (Debian package ``time``): reports a child's own peak RSS
 
 
 @dataclass
 class Run:
     tool: str
     hop: str
+    size: int
     seconds: float
-    peak_rss_growth_mib: float | None
+    peak_rss_mib: float  # the whole copying process's peak resident set
+    rss_growth_mib: float | None  # Circle Core only: growth during the copy (imports and pools excluded)
 
-    def throughput(self, size: int) -> float:
-        return size / MiB / self.seconds
+    def throughput(self) -> float:
+        return self.size / MiB / self.seconds
 
 
 def _stores(emu: emulators.Emulators, name: str) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -40,19 +46,23 @@ def _stores(emu: emulators.Emulators, name: str) -> dict[str, tuple[str, dict[st
 
 
 def _seed(emu: emulators.Emulators, name: str, key: str, size: int) -> None:
-    """Create the buckets and upload ``size`` random bytes to S3 (setup, not measured)."""
-    from core.storage import open_store
-
-    emu.create_buckets(name)
+    """Upload ``size`` random bytes to S3 and copy them to Azure and GCS (setup, not measured), so every
+    hop reads the same object."""
+    from core.storage import copy_object, open_store
 
     def random_parts() -> Iterator[bytes]:
         for offset in range(0, size, 8 * MiB):
             yield os.urandom(min(8 * MiB, size - offset))
 
-    open_store(f"s3://{name}", **emu.store_options()["s3"]).put(key, random_parts())
+    stores = {scheme: open_store(f"{scheme}://{name}", **opts) for scheme, opts in emu.store_options().items()}
+    stores["s3"].put(key, random_parts())
+    copy_object(stores["s3"], key, stores["az"], key)
+    copy_object(stores["az"], key, stores["gs"], key)
 
 
-def _circle(stores: dict[str, tuple[str, dict[str, Any]]], src: str, dst: str, key: str, dst_key: str) -> Run:
+def _circle(
+    stores: dict[str, tuple[str, dict[str, Any]]], src: str, dst: str, key: str, dst_key: str, size: int
+) -> Run:
     job = {
         "src_url": stores[src][0],
         "src_options": stores[src][1],
@@ -66,7 +76,7 @@ def _circle(stores: dict[str, tuple[str, dict[str, Any]]], src: str, dst: str, k
     ).stdout
     res = json.loads(out)
     growth = (res["rss_peak_kib"] - res["rss_before_kib"]) / 1024
-    return Run("circle", f"{src}->{dst}", res["seconds"], growth)
+    return Run("circle", f"{src}->{dst}", size, res["seconds"], res["rss_peak_kib"] / 1024, growth)
 
 
 def _rclone_env(emu: emulators.Emulators) -> dict[str, str]:
@@ -92,55 +102,90 @@ def _rclone_env(emu: emulators.Emulators) -> dict[str, str]:
     return env
 
 
-def _rclone(emu: emulators.Emulators, name: str, src: str, dst: str, key: str, dst_key: str) -> Run:
-    import time
-
+def _rclone(emu: emulators.Emulators, name: str, src: str, dst: str, key: str, dst_key: str, size: int) -> Run:
+    """rclone ``copyto`` under ``/usr/bin/time -v``: a small launcher, so the peak RSS it reports is
+    rclone's own. (``os.wait4`` in this process would not do: on Linux a child's ``ru_maxrss`` keeps
+    the pages of the parent it was forked from, and this parent holds the emulator clients.)"""
     cmd = ["rclone", "copyto", f"{src}:{name}/{key}", f"{dst}:{name}/{dst_key}", "--s3-no-head", "--retries", "1", "-q"]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=_rclone_env(emu))
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([TIME, "-v", *cmd], env=_rclone_env(emu), capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    if status != 0:
-        raise RuntimeError(f"rclone failed ({status}): {' '.join(cmd)}")
-    return Run("rclone", f"{src}->{dst}", seconds, usage.ru_maxrss / 1024)  # whole-process peak
+    if proc.returncode != 0:
+        raise RuntimeError(f"rclone failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    return Run("rclone", f"{src}->{dst}", size, seconds, max_rss_kib(proc.stderr) / 1024, None)
+
+
+def max_rss_kib(time_v_output: str) -> int:
+    """The "Maximum resident set size (kbytes)" line of GNU time's ``-v`` report."""
+    for line in time_v_output.splitlines():
+        if "Maximum resident set size" in line:
+            return int(line.rsplit(":", 1)[1])
+    raise RuntimeError(f"no maximum resident set size in: {time_v_output[-500:]!r}")
+
+
+HOPS = (("s3", "az"), ("az", "gs"), ("gs", "s3"))
+
+
+def measure(sizes_mib: list[int], rounds: int) -> list[Run]:
+    """Every hop at every size, Circle Core then rclone, ``rounds`` times; all runs, in order."""
+    runs: list[Run] = []
+    with emulators.running() as emu:
+        name = f"bench-{uuid.uuid4().hex[:8]}"
+        emu.create_buckets(name)
+        stores = _stores(emu, name)
+        for size_mib in sizes_mib:
+            size, key = size_mib * MiB, f"big-{size_mib}.bin"
+            _seed(emu, name, key, size)
+            for n in range(rounds):  # a fresh destination key every time: rclone skips up-to-date copies
+                for src, dst in HOPS:
+                    runs.append(_circle(stores, src, dst, key, f"{key}-circle-{n}", size))
+                    runs.append(_rclone(emu, name, src, dst, key, f"{key}-rclone-{n}", size))
+    return runs
+
+
+def best_of(runs: list[Run]) -> dict[tuple[int, str, str], Run]:
+    """The fastest run per (size, hop, tool)."""
+    best: dict[tuple[int, str, str], Run] = {}
+    for run in runs:
+        k = (run.size, run.hop, run.tool)
+        if k not in best or run.seconds < best[k].seconds:
+            best[k] = run
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size-mib", type=int, default=256)
+    parser.add_argument("--size-mib", type=int, nargs="+", default=[256], help="one or more object sizes")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write every run here (bench/plots.py reads it)")
     args = parser.parse_args()
-    size = args.size_mib * MiB
-    if shutil.which("rclone") is None:
-        sys.exit("rclone is not installed (apt-get install rclone)")
-    with emulators.running() as emu:
-        name, key = f"bench-{uuid.uuid4().hex[:8]}", "big.bin"
-        _seed(emu, name, key, size)
-        stores = _stores(emu, name)
-        from core.storage import copy_object, open_store  # the second hop reads the same bytes from Azure
-
-        copy_object(
-            open_store(stores["s3"][0], **stores["s3"][1]), key, open_store(stores["az"][0], **stores["az"][1]), key
+    for tool in ("rclone", TIME):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed: it is needed to measure the rclone baseline (docs/benchmarks.md)")
+    runs = measure(args.size_mib, args.rounds)
+    best = best_of(runs)
+    print(f"cross-cloud copy, best of {args.rounds} rounds")
+    print(f"{'MiB':>5} {'hop':<7} {'tool':<7} {'seconds':>8} {'MiB/s':>7} {'peak RSS MiB':>13} {'growth MiB':>11}")
+    for (size, hop, tool), run in sorted(best.items(), key=lambda kv: (kv[0][0], HOPS_ORDER[kv[0][1]], kv[0][2])):
+        growth = f"{run.rss_growth_mib:.1f}" if run.rss_growth_mib is not None else "-"
+        print(
+            f"{size // MiB:>5} {hop:<7} {tool:<7} {run.seconds:>8.2f} {run.throughput():>7.1f} "
+            f"{run.peak_rss_mib:>13.1f} {growth:>11}"
         )
-        runs: list[Run] = []
-        for n in range(args.rounds):  # a fresh destination key every time: rclone skips up-to-date copies
-            for src, dst in (("s3", "az"), ("az", "gs")):
-                runs.append(_circle(stores, src, dst, key, f"{key}-circle-{n}"))
-                runs.append(_rclone(emu, name, src, dst, key, f"{key}-rclone-{n}"))
-    print(f"cross-cloud copy of {args.size_mib} MiB (best of {args.rounds} rounds)")
-    print(f"{'hop':<8} {'tool':<7} {'seconds':>8} {'MiB/s':>8} {'peak RSS MiB':>13}")
-    best: dict[tuple[str, str], Run] = {}
-    for run in runs:
-        k = (run.hop, run.tool)
-        if k not in best or run.seconds < best[k].seconds:
-            best[k] = run
-    for (hop, tool), run in sorted(best.items()):
-        rss = f"{run.peak_rss_growth_mib:.1f}" if run.peak_rss_growth_mib is not None else "-"
-        print(f"{hop:<8} {tool:<7} {run.seconds:>8.2f} {run.throughput(size):>8.1f} {rss:>13}")
-    for hop in ("s3->az", "az->gs"):
-        ratio = best[(hop, "rclone")].seconds / best[(hop, "circle")].seconds
-        print(f"{hop}: circle throughput / rclone throughput = {ratio:.2f}")
-    print("circle's RSS column is growth during the copy; rclone's is its whole-process peak")
+    for size in sorted({s for s, _, _ in best}):
+        ratios = ", ".join(f"{hop} {ratio(best, size, hop):.2f}" for hop in HOPS_ORDER)
+        print(f"{size // MiB} MiB, Circle Core throughput / rclone throughput: {ratios}")
+    print("peak RSS: each tool's whole process (rclone under /usr/bin/time -v); growth: Circle Core during the copy")
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in runs], indent=2) + "\n")
+
+
+HOPS_ORDER = {f"{src}->{dst}": i for i, (src, dst) in enumerate(HOPS)}
+
+
+def ratio(best: dict[tuple[int, str, str], Run], size: int, hop: str) -> float:
+    """Circle Core's throughput over rclone's for one size and hop (above 1: Circle Core is faster)."""
+    return best[(size, hop, "rclone")].seconds / best[(size, hop, "circle")].seconds
 
 
 if __name__ == "__main__":
