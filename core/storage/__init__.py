@@ -9,36 +9,85 @@ Importing this package loads no cloud SDK; a provider loads its SDK when a URL f
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from core.credentials import Resolver, current_resolver, is_reference
+if TYPE_CHECKING:
+    from core.credentials import Resolver
 
-from .api import Backend, ByteRange, CommonPrefix, DeleteFailure, ListPage, ObjectInfo, ObjectReader
-from .capabilities import Capabilities
-from .errors import (
-    AlreadyExists,
-    IntegrityError,
-    InvalidArgument,
-    InvalidKey,
-    NotFound,
-    PermissionDenied,
-    PreconditionFailed,
-    StorageError,
-    Throttled,
-    TransientError,
-    Unauthenticated,
-    Unsupported,
-)
-from .options import OptionError, StoreOptions
-from .registry import BUILTIN, ProviderNotInstalled, ProviderSpec, lookup, register_provider
-from .retry import RetryPolicy
-from .store import ObjectStore
-from .transfer import copy_object
+    from .api import Backend, ByteRange, CommonPrefix, DeleteFailure, ListPage, ObjectInfo, ObjectReader
+    from .capabilities import Capabilities
+    from .errors import (
+        AlreadyExists,
+        IntegrityError,
+        InvalidArgument,
+        InvalidKey,
+        NotFound,
+        PermissionDenied,
+        PreconditionFailed,
+        StorageError,
+        Throttled,
+        TransientError,
+        Unauthenticated,
+        Unsupported,
+    )
+    from .options import StoreOptions
+    from .registry import ProviderNotInstalled, ProviderSpec, register_provider
+    from .retry import RetryPolicy
+    from .store import ObjectStore
+    from .transfer import copy_object
 
-# The providers live in ``registry`` (scheme, factory, extra, options, capabilities); this view keeps the
-# old ``PROVIDERS`` name working: scheme -> "module:factory".
-PROVIDERS: dict[str, str] = {spec.scheme: spec.factory for spec in BUILTIN}
+# Public names -> the submodule defining them, imported on first access (PEP 562), so that importing
+# ``core.storage`` (or one of its submodules, such as ``core.storage.errors``) costs almost nothing and a
+# cold invocation builds only what it uses.
+_LAZY = {
+    **dict.fromkeys(
+        ("Backend", "ByteRange", "CommonPrefix", "DeleteFailure", "ListPage", "ObjectInfo", "ObjectReader"), "api"
+    ),
+    "Capabilities": "capabilities",
+    **dict.fromkeys(
+        (
+            "AlreadyExists",
+            "IntegrityError",
+            "InvalidArgument",
+            "InvalidKey",
+            "NotFound",
+            "PermissionDenied",
+            "PreconditionFailed",
+            "StorageError",
+            "Throttled",
+            "TransientError",
+            "Unauthenticated",
+            "Unsupported",
+        ),
+        "errors",
+    ),
+    "OptionError": "options",
+    "StoreOptions": "options",
+    **dict.fromkeys(("BUILTIN", "ProviderNotInstalled", "ProviderSpec", "lookup", "register_provider"), "registry"),
+    "RetryPolicy": "retry",
+    "ObjectStore": "store",
+    "copy_object": "transfer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PROVIDERS":
+        # The providers live in ``registry`` (scheme, factory, extra, options, capabilities); this view keeps
+        # the old ``PROVIDERS`` name working: scheme -> "module:factory".
+        from .registry import BUILTIN
+
+        value: Any = {spec.scheme: spec.factory for spec in BUILTIN}
+    elif name in _LAZY:
+        value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, "PROVIDERS"})
 
 
 def open_store(
@@ -56,6 +105,13 @@ def open_store(
     ``core.credentials.current_resolver()``, the secrets package unless another one was installed).
     ``retry`` is a ``RetryPolicy`` or its fields as a mapping (``{max_attempts = 3}`` in circle.toml).
     """
+    from urllib.parse import urlsplit
+
+    from .errors import InvalidArgument
+    from .registry import lookup
+    from .retry import RetryPolicy
+    from .store import ObjectStore
+
     if isinstance(retry, Mapping):
         try:
             retry = RetryPolicy(**retry)
@@ -74,6 +130,9 @@ def open_store(
 
 def check_options(spec: ProviderSpec, options: Mapping[str, Any]) -> StoreOptions:
     """``options`` checked against the provider's options class; a problem is an ``InvalidArgument``."""
+    from .errors import InvalidArgument
+    from .options import OptionError
+
     try:
         return spec.options.parse(options)
     except OptionError as exc:
@@ -85,6 +144,8 @@ def _resolve_secret_refs(
 ) -> dict[str, Any]:
     """Replace ``secret://store/name[#field]`` option values with the secret's value (``options`` itself
     when none is a reference). ``refresh=True`` reads past the secrets cache."""
+    from core.credentials import current_resolver, is_reference
+
     refs = {k: v for k, v in options.items() if is_reference(v)}
     if not refs:
         return options
