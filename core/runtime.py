@@ -11,7 +11,30 @@ import cycle between ``core.handlers`` and ``core.runtime``); this module is its
 
 from __future__ import annotations
 
-from core.handlers.dead_letter import DeadLetterSink, StoreDeadLetterSink
-from core.handlers.runtime import Circle, Deadline, Delivery, DeliveryStatus
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.handlers.dead_letter import DeadLetterSink, StoreDeadLetterSink
+    from core.handlers.runtime import Circle, Deadline, Delivery, DeliveryStatus
+
+# Resolved on first access (PEP 562): ``import core.runtime`` costs nothing until a name is used.
+_LAZY = {
+    **dict.fromkeys(("Circle", "Deadline", "Delivery", "DeliveryStatus"), "core.handlers.runtime"),
+    **dict.fromkeys(("DeadLetterSink", "StoreDeadLetterSink"), "core.handlers.dead_letter"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = ["Circle", "DeadLetterSink", "Deadline", "Delivery", "DeliveryStatus", "StoreDeadLetterSink"]

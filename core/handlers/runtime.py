@@ -19,15 +19,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from core.events import EventError, StorageEvent, parse_events
-
-from .dead_letter import DeadLetterSink, StoreDeadLetterSink, event_record, payload_record
-from .storage_events import EventResult, handle_event
-
+# The event parser, the dead-letter sink and the handler load with the first delivery, not at import
+# (cold start): an adapter imports this module before its first invocation.
 if TYPE_CHECKING:
     from core.config import Config
+    from core.events import StorageEvent
     from core.secrets import SecretStore
     from core.storage import ObjectStore
+
+    from .dead_letter import DeadLetterSink
+    from .results import EventResult
 
 log = logging.getLogger("circle.replication")
 DeliveryStatus = Literal["ok", "retry", "dead_letter"]
@@ -155,6 +156,8 @@ class Circle:
                     # getattr: Config.dead_letter arrives with the configuration schema (contract C3)
                     setting = getattr(self.config, "dead_letter", None)
                     if setting:
+                        from .dead_letter import StoreDeadLetterSink
+
                         store_name, prefix = setting
                         self._sink = StoreDeadLetterSink(self._open_unlocked(store_name), prefix)
                     self._sink_built = True
@@ -202,6 +205,8 @@ class Circle:
     # -- deliveries ---------------------------------------------------------------------------------------
     def handle_delivery(self, payload: Any, *, deadline: Deadline | None = None) -> Delivery:
         """Handle one platform delivery. Never raises for bad input or storage failures."""
+        from core.events import EventError, parse_events
+
         try:
             events = list(parse_events(payload))
         except EventError as exc:
@@ -210,11 +215,15 @@ class Circle:
 
     def handle_events(self, events: Iterable[StorageEvent], *, deadline: Deadline | None = None) -> Delivery:
         """Handle already parsed events (webhooks parse their own envelopes)."""
+        from .storage_events import handle_event
+
         results = [handle_event(self, event, deadline=deadline) for event in events]
         return self._settle(results)
 
     def unreadable(self, payload: Any, exc: Exception) -> Delivery:
         """A payload that is not storage events: dead-letter it (never retried, it cannot improve)."""
+        from .dead_letter import payload_record
+
         reason = f"unreadable payload: {exc}"
         sink = self._sink_or_none()
         written = False
@@ -249,6 +258,8 @@ class Circle:
                 status = "retry"
                 reasons.append(result.reason)
                 continue
+            from .dead_letter import event_record
+
             if not self._write(sink, event_record(result)):
                 status = "retry"
                 reasons.append(result.reason)

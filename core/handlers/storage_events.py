@@ -10,67 +10,40 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from core.events import StorageEvent, parse_events
-
-from .failures import FailureClass, classify, describe
-from .replication import Hint, Outcome, converge
-from .routing import Route, configured_sources, routes_for_event
 
 if TYPE_CHECKING:
     from core.config import Config
+    from core.events import StorageEvent
     from core.storage import ObjectStore
 
+    from .replication import Outcome
+    from .results import EventResult
+    from .routing import Route
     from .runtime import Circle
 
 log = logging.getLogger("circle.replication")
 REPLICATED_KINDS = frozenset({"created", "deleted"})
-_SEVERITY: dict[FailureClass, int] = {"retryable": 1, "permanent": 2, "configuration": 3}
+
+# Importing this module builds nothing a cold start does not use: the event model, the replication
+# engine and the routing load with the first event (``handle_event``), and ``EventResult`` (defined in
+# ``core.handlers.results``) on first access, so an adapter that names it pays only for that class.
 
 
-@dataclass
-class EventResult:
-    event: StorageEvent
-    outcomes: list[Outcome] = field(default_factory=list)
-    dead_lettered: bool = False
+def __getattr__(name: str) -> Any:
+    if name == "EventResult":
+        from .results import EventResult
 
-    @property
-    def ok(self) -> bool:
-        return all(o.failure is None for o in self.outcomes)
-
-    @property
-    def failure(self) -> FailureClass | None:
-        """``retryable`` when any target may still converge by retrying, else the gravest class."""
-        classes = {o.failure for o in self.outcomes if o.failure is not None}
-        if not classes:
-            return None
-        if "retryable" in classes:
-            return "retryable"
-        return max(classes, key=lambda c: _SEVERITY[c])
-
-    @property
-    def reason(self) -> str:
-        return "; ".join(f"{o.target}/{o.key}: {o.reason}" for o in self.outcomes if o.failure is not None)
-
-    def as_dict(self) -> dict[str, Any]:
-        e = self.event
-        return {
-            "event_id": e.event_id,
-            "provider": e.provider,
-            "kind": e.kind,
-            "bucket": e.bucket,
-            "key": e.key,
-            "ok": self.ok,
-            "failure": self.failure,
-            "dead_lettered": self.dead_lettered,
-            "outcomes": [o.as_dict() for o in self.outcomes],
-        }
+        return EventResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def handle_event(circle: Circle, event: StorageEvent, *, deadline: Callable[[], float] | None = None) -> EventResult:
     """Converge every target ``event``'s object is routed to; log one line with the outcomes."""
+    from .replication import Outcome
+    from .results import EventResult
+    from .routing import configured_sources, routes_for_event
+
     result = EventResult(event)
     routes = routes_for_event(circle.config, event)
     if not routes:
@@ -107,6 +80,9 @@ def handle_event(circle: Circle, event: StorageEvent, *, deadline: Callable[[], 
 
 def apply_route(circle: Circle, route: Route, event: StorageEvent) -> Outcome:
     """One target of one event."""
+    from .failures import classify, describe
+    from .replication import Hint, Outcome, converge
+
     if event.kind not in REPLICATED_KINDS:
         return Outcome(route.target, route.target_key, "skipped", f"{event.kind} events are not replicated")
     if event.superseded:
@@ -175,6 +151,8 @@ class StorageEventHandler:
         return self.circle.store(name)
 
     def handle_payload(self, payload: Any) -> list[EventResult]:
+        from core.events import parse_events
+
         return self.handle_all(parse_events(payload))
 
     def handle_all(self, events: Iterable[StorageEvent]) -> list[EventResult]:
@@ -196,6 +174,8 @@ class ReplicationFailed(Exception):
 def handle_or_raise(handler: StorageEventHandler, payload: Any) -> list[EventResult]:
     """Handle every event in ``payload``; raise ``ReplicationFailed`` unless the delivery may be
     acknowledged (everything converged, or what cannot was dead-lettered)."""
+    from core.events import parse_events
+
     delivery = handler.circle.handle_events(parse_events(payload))
     if delivery.status == "retry":
         raise ReplicationFailed(delivery.results)
