@@ -310,3 +310,16 @@ def test_handle_delivery_reads_a_real_s3_notification(
     )
     wrapper = StorageEventHandler(circle=circle)
     assert handle_or_raise(wrapper, json.loads((DATA / "powertools_s3Event.json").read_text()))[0].ok
+
+
+def test_secrets_open_once_from_circle_secrets_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.secrets import SecretStore
+
+    src, dst = _names()
+    monkeypatch.delenv("CIRCLE_SECRETS_URL", raising=False)
+    assert Circle.from_config(_config(src, dst)).secrets is None  # no [secrets] url, no CIRCLE_SECRETS_URL
+    monkeypatch.setenv("CIRCLE_SECRETS_URL", "env://CIRCLE_TEST_")
+    monkeypatch.setenv("CIRCLE_TEST_TOKEN", "value-not-logged")
+    circle = Circle.from_config(_config(src, dst))
+    assert isinstance(circle.secrets, SecretStore) and circle.secrets is circle.secrets
+    assert "value-not-logged" not in repr(circle) + repr(circle.secrets)
