@@ -75,7 +75,7 @@ class Circle:
         open on first use."""
         self.config = config
         self._stores: dict[str, ObjectStore] = dict(stores or {})
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._secrets: SecretStore | None = None
         self._secrets_loaded = False
         self._sink = dead_letter
@@ -108,6 +108,8 @@ class Circle:
             with self._lock:
                 store = self._stores.get(name)
                 if store is None:
+                    if _references_secrets(self.config, name):
+                        self._load_secrets()  # secret:// options resolve through the configured store
                     store = self._stores[name] = self.config.open(name)
                     self._report_degraded(name, store)
         return store
@@ -136,15 +138,24 @@ class Circle:
 
     @property
     def secrets(self) -> SecretStore | None:
-        """The secrets store named by ``[secrets] url`` / ``CIRCLE_SECRETS_URL`` (None when neither is set)."""
+        """The secrets store named by ``[secrets] url`` / ``CIRCLE_SECRETS_URL`` (None when neither is set),
+        opened on first use and registered so ``secret://<name>/...`` store options resolve through it."""
         if not self._secrets_loaded:
-            url = os.environ.get("CIRCLE_SECRETS_URL") or getattr(self.config, "secrets_url", None)
-            if url:
-                from core.secrets import open_secrets
-
-                self._secrets = open_secrets(url)
-            self._secrets_loaded = True
+            self._load_secrets()
         return self._secrets
+
+    def _load_secrets(self) -> None:
+        with self._lock:
+            if self._secrets_loaded:
+                return
+            stores = _secret_stores(self.config)
+            if stores:
+                from core.secrets import register_secret_store
+
+                for alias, url in stores.items():
+                    opened = register_secret_store(alias, url)
+                    self._secrets = self._secrets or opened
+            self._secrets_loaded = True
 
     @property
     def dead_letter(self) -> DeadLetterSink | None:
@@ -289,3 +300,22 @@ class Circle:
 
     def __repr__(self) -> str:
         return f"Circle(stores={sorted(self.config.stores)}, rules={len(self.config.replication)})"
+
+
+def _secret_stores(config: Config) -> dict[str, str]:
+    """Secrets stores by reference name: ``Config.secret_stores()`` (contract C3), else the
+    ``CIRCLE_SECRETS_URL`` / ``[secrets] url`` setting as ``vault``."""
+    listed = getattr(config, "secret_stores", None)
+    named: dict[str, str] = dict(listed()) if callable(listed) else {}
+    override = os.environ.get("CIRCLE_SECRETS_URL")
+    if override:
+        named["vault"] = override
+    elif not named and getattr(config, "secrets_url", None):
+        named["vault"] = config.secrets_url  # type: ignore[attr-defined]
+    return named
+
+
+def _references_secrets(config: Config, name: str) -> bool:
+    store = config.stores.get(name)
+    options = getattr(store, "options", None) or {}
+    return any(isinstance(v, str) and v.startswith("secret://") for v in options.values())

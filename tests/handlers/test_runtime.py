@@ -310,3 +310,59 @@ def test_handle_delivery_reads_a_real_s3_notification(
     )
     wrapper = StorageEventHandler(circle=circle)
     assert handle_or_raise(wrapper, json.loads((DATA / "powertools_s3Event.json").read_text()))[0].ok
+
+
+def test_secrets_open_once_from_circle_secrets_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.secrets import SecretStore
+
+    src, dst = _names()
+    monkeypatch.delenv("CIRCLE_SECRETS_URL", raising=False)
+    assert Circle.from_config(_config(src, dst)).secrets is None  # no [secrets] url, no CIRCLE_SECRETS_URL
+    monkeypatch.setenv("CIRCLE_SECRETS_URL", "env://CIRCLE_TEST_")
+    monkeypatch.setenv("CIRCLE_TEST_TOKEN", "value-not-logged")
+    circle = Circle.from_config(_config(src, dst))
+    assert isinstance(circle.secrets, SecretStore) and circle.secrets is circle.secrets
+    assert "value-not-logged" not in repr(circle) + repr(circle.secrets)
+
+
+def test_secret_references_in_store_options_resolve_through_the_configured_secrets_store(
+    emulators: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[secrets] url`` / CIRCLE_SECRETS_URL is registered as ``vault`` before a store that references it
+    opens: the target's key pair comes from the environment store, never from the file."""
+    from core.secrets import unregister_secret_store
+
+    src, _ = _names()
+    bucket = f"rt-{uuid.uuid4().hex[:10]}"
+    boto3.client(
+        "s3",
+        endpoint_url=emulators.s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=bucket)
+    monkeypatch.setenv("CIRCLE_SECRETS_URL", "env://CIRCLE_RT_")
+    monkeypatch.setenv("CIRCLE_RT_S3_KEY_ID", "testing")
+    monkeypatch.setenv("CIRCLE_RT_S3_SECRET", "testing")
+    options = {
+        "endpoint_url": emulators.s3_endpoint,
+        "region": "us-east-1",
+        "access_key_id": "secret://vault/s3-key-id",
+        "secret_access_key": "secret://vault/s3-secret",
+    }
+    config = parse_config(
+        {
+            "stores": {"src": {"url": f"memory://{src}"}, "dst": {"url": f"s3://{bucket}", **options}},
+            "replication": [{"source": "src", "targets": ["dst"]}],
+        }
+    )
+    unregister_secret_store("vault")
+    try:
+        circle = Circle.from_config(config)
+        circle.store("src").put("k", b"v")
+        delivery = circle.handle_events([_event(src, "k")])
+        assert delivery.status == "ok", delivery.reason
+        assert circle.store("dst").get("k").read() == b"v"
+        assert circle.secrets is not None
+    finally:
+        unregister_secret_store("vault")
