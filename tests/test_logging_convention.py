@@ -23,9 +23,9 @@ def convention_breaches(root: Path) -> list[str]:
                     continue
                 name = node.func.attr
                 literal = node.args[0] if node.args and isinstance(node.args[0], ast.Constant) else None
-                if name == "getLogger" and literal is not None and isinstance(literal.value, str):
-                    if not (literal.value == "circle" or literal.value.startswith("circle.")):
-                        found.append(f"{where}:{node.lineno}: logger {literal.value!r} is not under 'circle.'")
+                logger = literal.value if name == "getLogger" and literal is not None else None
+                if isinstance(logger, str) and not (logger == "circle" or logger.startswith("circle.")):
+                    found.append(f"{where}:{node.lineno}: logger {logger!r} is not under 'circle.'")
                 if name in LOG_METHODS:
                     for inner in ast.walk(node):
                         if (
