@@ -34,6 +34,26 @@ DeliveryStatus = Literal["ok", "retry", "dead_letter"]
 Deadline = Callable[[], float]
 
 
+class BudgetedDeadline:
+    """A deadline that also knows the whole invocation's budget (``budget`` seconds)."""
+
+    __slots__ = ("_left", "budget")
+
+    def __init__(self, left: Deadline, budget: float) -> None:
+        self._left = left
+        self.budget = budget
+
+    def __call__(self) -> float:
+        return self._left()
+
+
+def with_budget(deadline: Deadline, budget: float) -> Deadline:
+    """``deadline`` marked with the seconds a whole invocation offers (the configured timeout less the
+    margin). Only an entry point that knows its timeout says so; the core cannot tell it from the time
+    left, and a process may serve entry points with different budgets (Azure: queue and Event Grid)."""
+    return BudgetedDeadline(deadline, budget)
+
+
 @dataclass
 class Delivery:
     """The answer to one platform delivery (one SQS message, one webhook request, one CloudEvent).
@@ -80,7 +100,6 @@ class Circle:
         self._secrets_loaded = False
         self._sink = dead_letter
         self._sink_built = dead_letter is not None
-        self._longest = 0.0  # the most time left any deadline() call reported (about the timeout)
 
     # -- construction -----------------------------------------------------------------------------------
     @classmethod
@@ -186,16 +205,17 @@ class Circle:
         """Seconds to leave for one target of ``event`` before starting it (its size at ``throughput``)."""
         return self.reserve_seconds + (event.size or 0) / self.throughput
 
-    def may_start(self, event: StorageEvent, left: float) -> tuple[bool, float]:
+    def may_start(self, event: StorageEvent, left: float, budget: float | None = None) -> tuple[bool, float]:
         """Whether a target of ``event`` may start with ``left`` seconds to go, and the seconds required.
 
-        An object that needs more than any invocation offers (the most time left this process has seen,
-        about the function's timeout) would be deferred forever: it is started when an invocation is
-        nearly fresh, with one WARNING, rather than never."""
-        self._longest = max(self._longest, left)
+        ``budget`` is what the whole invocation offers, when the entry point knows it (a configured
+        budget, see :func:`with_budget`). An object that needs more than that would be deferred forever:
+        it is started when the invocation is nearly fresh, with one WARNING, rather than never. Without a
+        budget nothing tells a fresh invocation from a late one (the time left is all the core sees), so
+        the plain rule applies and such an object goes to the platform's redrive/dead-letter policy."""
         needed = self.time_needed(event)
-        fresh = max(self.reserve_seconds, 0.9 * self._longest)
-        if needed > fresh > self.reserve_seconds:
+        fresh = max(self.reserve_seconds, 0.9 * budget) if budget is not None else None
+        if fresh is not None and needed > fresh > self.reserve_seconds:
             if left >= fresh:
                 log.warning(
                     "%s/%s needs about %.0fs to copy, more than an invocation offers (%.0fs): starting it now; "
@@ -203,8 +223,8 @@ class Circle:
                     event.bucket,
                     event.key,
                     needed,
-                    self._longest,
-                    extra={"event_id": event.event_id, "needed_seconds": needed, "longest_seconds": self._longest},
+                    budget,
+                    extra={"event_id": event.event_id, "needed_seconds": needed, "budget_seconds": budget},
                 )
                 return True, fresh
             return False, fresh

@@ -152,9 +152,11 @@ def test_an_object_larger_than_any_invocation_allows_starts_when_one_is_fresh(
     circle = Circle.from_config(_config(src, dst))
     huge = _event(src, "h", size=20 * 1024**3)  # about 1,280 s at 16 MiB/s, the function has 300 s
     with caplog.at_level(logging.WARNING, logger="circle.replication"):
-        assert circle.may_start(huge, 300.0) == (True, 270.0)  # never deferred forever
-        assert circle.may_start(huge, 100.0) == (False, 270.0)  # but not late in an invocation
-    assert len(caplog.records) == 1 and "raise the function timeout" in caplog.records[0].getMessage()
+        assert circle.may_start(huge, 300.0, budget=300.0) == (True, 270.0)  # never deferred forever
+        assert circle.may_start(huge, 100.0, budget=300.0) == (False, 270.0)  # but not late in an invocation
+        assert circle.may_start(huge, 300.0) == (False, circle.time_needed(huge))  # no budget: fresh is unknown
+    [warning] = [r for r in caplog.records if r.name == "circle.replication"]  # not circle.config's INFO lines
+    assert warning.levelno == logging.WARNING and "raise the function timeout" in warning.getMessage()
 
 
 def test_an_unreadable_payload_is_dead_lettered_never_raised() -> None:
