@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.handlers.dead_letter import DeadLetterSink, StoreDeadLetterSink
-    from core.handlers.runtime import Circle, Deadline, Delivery, DeliveryStatus
+    from core.handlers.runtime import Circle, Deadline, Delivery, DeliveryStatus, with_budget
 
 # Resolved on first access (PEP 562): ``import core.runtime`` costs nothing until a name is used.
 _LAZY = {
-    **dict.fromkeys(("Circle", "Deadline", "Delivery", "DeliveryStatus"), "core.handlers.runtime"),
+    **dict.fromkeys(("Circle", "Deadline", "Delivery", "DeliveryStatus", "with_budget"), "core.handlers.runtime"),
     **dict.fromkeys(("DeadLetterSink", "StoreDeadLetterSink"), "core.handlers.dead_letter"),
 }
 
@@ -37,4 +37,4 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_LAZY})
 
 
-__all__ = ["Circle", "DeadLetterSink", "Deadline", "Delivery", "DeliveryStatus", "StoreDeadLetterSink"]
+__all__ = ["Circle", "DeadLetterSink", "Deadline", "Delivery", "DeliveryStatus", "StoreDeadLetterSink", "with_budget"]
