@@ -71,10 +71,10 @@ def _circle(
         "key": key,
         "dst_key": dst_key,
     }
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.copy_worker", json.dumps(job)], check=True, capture_output=True, text=True
-    ).stdout
-    res = json.loads(out)
+    proc = subprocess.run([sys.executable, "-m", "bench.copy_worker", json.dumps(job)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"copy_worker {src}->{dst} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    res = json.loads(proc.stdout)
     growth = (res["rss_peak_kib"] - res["rss_before_kib"]) / 1024
     return Run("circle", f"{src}->{dst}", size, res["seconds"], res["rss_peak_kib"] / 1024, growth)
 
