@@ -35,18 +35,12 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from core.documents import ConfigError, read_document
-from core.storage import ObjectStore, open_store
-from core.storage.errors import InvalidArgument
-from core.storage.options import OptionError
-from core.storage.registry import ProviderSpec, lookup
 
 if TYPE_CHECKING:
-    from core.events import StorageEvent
+    from core.config_model import Config, ReplicationRule, StoreConfig
 
 log = logging.getLogger("circle.config")
 
@@ -59,162 +53,19 @@ CONDITIONAL_WRITES = {"write_with_if_none_match": "create-only", "write_with_if_
 _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
-@dataclass(frozen=True, slots=True)
-class StoreConfig:
-    """One ``[stores.<name>]`` table. Its identity (``provider``, ``account``/``endpoint``, ``bucket``)
-    decides which events belong to it; ``prefix`` is percent-decoded, as ``open_store`` reads it."""
-
-    name: str
-    url: str
-    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def spec(self) -> ProviderSpec:
-        return lookup(self.scheme, self.url)
-
-    @property
-    def scheme(self) -> str:
-        return self.url.split("://", 1)[0].lower()
-
-    @property
-    def provider(self) -> str:
-        """The cloud (or S3-compatible profile) events from this store carry: ``aws``, ``digitalocean``,
-        ``azure``, ``gcp``, ``file``, ``memory``..."""
-        return self.spec.cloud_for(self.options)
-
-    @property
-    def bucket(self) -> str:
-        return urlsplit(self.url).netloc
-
-    @property
-    def prefix(self) -> str:
-        """The key prefix the URL scopes the store to, decoded (``s3://b/my%20data`` -> ``my data/``)."""
-        rest = unquote(urlsplit(self.url).path).strip("/")
-        return rest + "/" if rest else ""
-
-    @property
-    def account(self) -> str | None:
-        """The Azure storage account (or OCI namespace) when the configuration tells it, else None."""
-        if self.scheme == "az":
-            return _azure_account(self.options)
-        if self.scheme == "s3" and self.provider == "oci":
-            namespace = self.options.get("namespace")
-            return namespace if isinstance(namespace, str) else None
-        return None
-
-    @property
-    def endpoint(self) -> str | None:
-        """The S3 endpoint a store talks to (None: AWS's own endpoints)."""
-        if self.scheme != "s3":
-            return None
-        url = self.options.get("endpoint_url")
-        if isinstance(url, str) and url:
-            return url.rstrip("/")
-        if self.provider == "aws":
-            return None
-        from core.storage.providers.s3_profiles import get_profile  # data only
-
-        template = get_profile(self.provider).endpoint or ""
-        try:
-            return template.format(region=self.options.get("region"), namespace=self.options.get("namespace"))
-        except (KeyError, IndexError):
-            return template
-
-    @property
-    def identity(self) -> tuple[str, str, str]:
-        """(provider, account or endpoint, bucket): two stores with the same identity are one place."""
-        return (self.provider, self.account or self.endpoint or "", self.bucket)
-
-    def relative_key(self, event: StorageEvent) -> str | None:
-        """The event's key relative to this store, or None when the event is not from this store.
-
-        Matches provider (cloud or S3 profile), bucket/container, the account (Azure; OCI namespace)
-        when both the store and the event name one, and the decoded prefix."""
-        if event.provider != self.provider or event.bucket != self.bucket:
-            return None
-        mine = self.account
-        if mine is not None and event.account is not None and event.account.lower() != mine.lower():
-            return None
-        prefix = self.prefix
-        if not event.key.startswith(prefix):
-            return None
-        return event.key[len(prefix) :]
+# The three configuration types (``StoreConfig``, ``ReplicationRule``, ``Config``) live in
+# ``core.config_model`` and are re-exported here on first access (PEP 562), so ``import core.config``
+# builds no dataclass and imports neither the storage registry nor ``dataclasses``/``inspect``
+# (cold start); ``parse_config`` loads them when it runs.
+_MODEL = ("StoreConfig", "ReplicationRule", "Config", "_azure_account")
 
 
-def _azure_account(options: Mapping[str, Any]) -> str | None:
-    """The account from ``account``, ``account_url`` or a literal connection string (not a reference)."""
-    named = options.get("account")
-    if isinstance(named, str) and named:
-        return named.lower()
-    url = options.get("account_url")
-    if isinstance(url, str) and url and not url.startswith("secret://"):
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if host.endswith(".blob.core.windows.net") or ".blob." in host:
-            return host.split(".", 1)[0]
-        first = parts.path.strip("/").split("/", 1)[0]  # Azurite / IP-style: http://host:port/<account>
-        return first.lower() or None
-    text = options.get("connection_string")
-    if isinstance(text, str) and not text.startswith("secret://"):
-        for item in text.split(";"):
-            key, _, value = item.partition("=")
-            if key.strip().lower() == "accountname" and value.strip():
-                return value.strip().lower()
-    return None
+def __getattr__(name: str) -> Any:
+    if name in _MODEL:
+        from core import config_model
 
-
-@dataclass(frozen=True, slots=True)
-class ReplicationRule:
-    name: str
-    source: str
-    targets: tuple[str, ...]
-    prefix: str = ""
-    suffix: str = ""
-    glob: str | None = None
-    target_prefix: str = ""
-    propagate_deletes: bool = False
-    verify: bool = True
-
-    def matches(self, key: str) -> bool:
-        """Whether a key (relative to the source store, decoded) falls under this rule."""
-        if not (key.startswith(self.prefix) and key.endswith(self.suffix)):
-            return False
-        if self.glob is None:
-            return True
-        import fnmatch
-
-        return fnmatch.fnmatchcase(key, self.glob)
-
-    def target_key(self, key: str) -> str:
-        """``target_prefix`` + the key relative to the source store (which still holds ``prefix``):
-        ``prefix = "data/"``, ``target_prefix = "mirror/"``: ``data/hello.txt`` -> ``mirror/data/hello.txt``."""
-        return self.target_prefix + key
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    stores: Mapping[str, StoreConfig]
-    replication: tuple[ReplicationRule, ...] = ()
-    env: str | None = None  # the overlay applied; None: the base file
-    secrets_url: str | None = None  # the secrets store behind secret://vault/... references
-    dead_letter: tuple[str, str] | None = None  # (store, prefix)
-    required_env: bool = False
-    # target store -> capability flags it lacks among create-only / compare-and-swap writes
-    degraded_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def open(self, name: str) -> ObjectStore:
-        store = self.stores[name]
-        return open_store(store.url, **store.options)
-
-    def secret_stores(self) -> dict[str, str]:
-        """Secrets stores to register by name: ``{"vault": secrets_url}`` when one is configured (the
-        runtime passes each to ``core.secrets.register_secret_store``)."""
-        return {"vault": self.secrets_url} if self.secrets_url else {}
-
-    def secret_references(self) -> tuple[str, ...]:
-        """Every ``secret://`` reference the stores' options hold (for deploy permissions), sorted."""
-        refs = {v for s in self.stores.values() for v in s.options.values() if _is_reference(v)}
-        return tuple(sorted(refs))
+        return getattr(config_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_config(path: str | os.PathLike[str] | None = None, *, env: str | None = None) -> Config:
@@ -249,6 +100,8 @@ def parse_config(
     _check_cycles(rules, stores)
     _check_ambiguous_sources(rules, stores)
     degraded = _degraded_targets(rules, stores)
+    from core.config_model import Config
+
     return Config(
         stores=stores,
         replication=rules,
@@ -279,6 +132,11 @@ def _apply_overlay(data: Mapping[str, Any], overlays: Mapping[str, Any], env: st
 
 
 def _parse_stores(raw: Any) -> dict[str, StoreConfig]:
+    from core.config_model import StoreConfig
+    from core.storage.errors import InvalidArgument
+    from core.storage.options import OptionError
+    from core.storage.registry import lookup
+
     _expect(raw, dict, "stores")
     stores = {}
     for name, body in raw.items():
@@ -308,6 +166,8 @@ def _parse_stores(raw: Any) -> dict[str, StoreConfig]:
 
 
 def _parse_rule(index: int, raw: Any, stores: Mapping[str, StoreConfig]) -> ReplicationRule:
+    from core.config_model import ReplicationRule
+
     where = f"replication[{index}]"
     _expect(raw, dict, where)
     _unknown_fields(raw, RULE_FIELDS, where)
