@@ -37,7 +37,6 @@ from typing import Any
 import azure.functions as func
 
 from azure_functions.rotation import bp as rotation_bp
-from core.events.azure import from_trigger
 from core.handlers.http_events import handle_http_event
 from core.handlers.storage_events import EventResult, ReplicationFailed
 from core.runtime import Circle, Delivery, with_budget
@@ -133,6 +132,8 @@ def _answer(delivery: Delivery, what: str, retry_by: str, *, platform_keeps_unre
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
     """The Event Grid-schema form of a trigger's event (core.events fills what the trigger lost)."""
+    from core.events.azure import from_trigger  # with the first event, not at import (cold start)
+
     return from_trigger(
         event_id=event.id,
         topic=event.topic,

@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.events import EventError, parse_cloudevent, subscription_validation_code
-
 if TYPE_CHECKING:
     from .runtime import Circle, Delivery
     from .storage_events import StorageEventHandler
@@ -40,6 +38,7 @@ def http_status(exc: BaseException) -> int:
     if isinstance(own, int) and 100 <= own <= 599:
         return own
     from core.config import ConfigError
+    from core.events import EventError
     from core.secrets.errors import (
         SecretNotFound,
         SecretsConflict,
@@ -103,6 +102,8 @@ def handle_http_event(
     handler: Circle | StorageEventHandler, method: str, headers: Mapping[str, str], body: bytes
 ) -> HttpAnswer:
     """Answer one webhook request: handshakes first, then the events it carries."""
+    from core.events import EventError, parse_cloudevent, subscription_validation_code  # first request
+
     circle: Circle = handler.circle if hasattr(handler, "circle") else handler  # type: ignore[assignment]
     lowered = {k.lower(): v for k, v in headers.items()}
     if method.upper() == "OPTIONS" and "webhook-request-origin" in lowered:
