@@ -14,13 +14,17 @@ shared 2-core machine wall time mostly measures the neighbours.
   timed). This is what a user waits for on a cold
   container, minus the platform's own start-up and the storage SDK a real store loads.
 
-    .venv/bin/python -m bench.bench_cold_start [--runs 15] [--json PATH]
+    .venv/bin/python -m bench.bench_cold_start [--runs 21] [--json PATH]
+    # before/after in one run: another tree measured alongside, sample by sample
+    git archive main | tar -x -C /tmp/main && .venv/bin/python -m bench.bench_cold_start \\
+        --baseline /tmp/main --baseline-json before.json --json after.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -29,20 +33,22 @@ from pathlib import Path
 
 from scripts import bundle
 
+# entry module -> exactly the platform SDK modules it (and its own package) imports
 ADAPTERS = {
     "aws": (
         "aws_lambda.handlers",
-        "aws_lambda_powertools, aws_lambda_powertools.metrics, aws_lambda_powertools.utilities.batch, "
-        "aws_lambda_powertools.utilities.data_classes.sqs_event, aws_lambda_powertools.utilities.typing",
+        "aws_lambda_powertools, aws_lambda_powertools.metrics, aws_lambda_powertools.utilities.typing, "
+        "aws_lambda_powertools.logging.utils",
     ),
     "azure": ("azure_functions.app", "azure.functions"),
-    "gcp": ("gcp_functions.main", "functions_framework, cloudevents.http"),
+    "gcp": ("gcp_functions.main", "functions_framework, cloudevents.http, werkzeug.exceptions"),
 }
 CORE = "core, core.storage, core.events, core.config, core.handlers.storage_events, core.runtime"
 # CPU seconds (user + system) of the importing process: on a shared machine, wall time mostly measures
 # the neighbours; what the import itself costs is its CPU time (files come from the page cache).
 SNIPPET = "import time; t = time.process_time(); import {mods}; print(time.process_time() - t)"
 DATA = bundle.ROOT / "tests" / "events" / "data"
+EXAMPLE = bundle.ROOT / "examples" / "circle.toml"
 
 # One recorded storage event per cloud, renamed into the example configuration's source buckets.
 _GCS_OBJECT = "cloudevents_binary_storage_StorageObjectData-simple.json"
@@ -121,53 +127,63 @@ def _run(code: str, cwd: Path, *args: str, env: dict[str, str] | None = None) ->
     ).stdout
 
 
-def import_pair(entry: str, sdks: str, runs: int, cwd: Path) -> tuple[float, float]:
-    """Median seconds of ``import entry`` and of ``import sdks``, alternating, ``runs`` processes each."""
-    full, base = [], []
-    for _ in range(runs):
-        full.append(float(_run(SNIPPET.format(mods=entry), cwd)))
-        base.append(float(_run(SNIPPET.format(mods=sdks), cwd)))
-    return statistics.median(full), statistics.median(base)
+def _import_ms(modules: str, cwd: Path) -> float:
+    return float(_run(SNIPPET.format(mods=modules), cwd)) * 1000
 
 
-def first_answer(cloud: str, entry: str, runs: int, cwd: Path, config: Path) -> tuple[float, float]:
-    """Median seconds of (import, import + first replicated event) over ``runs`` fresh processes."""
-    import os
-
+def _first_answer_ms(cloud: str, cwd: Path, config: Path) -> tuple[float, float]:
     env = {**os.environ, "CIRCLE_CONFIG": str(config), "CIRCLE_LOG_LEVEL": "WARNING"}
     env.pop("CIRCLE_ENV", None)
-    payload = json.dumps(_payload(cloud))
-    pairs = [
-        json.loads(_run(FIRST_ANSWER.format(entry=entry), cwd, payload, SOURCE_STORE[cloud], env=env).splitlines()[-1])
-        for _ in range(runs)
-    ]
-    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    code = FIRST_ANSWER.format(entry=ADAPTERS[cloud][0])
+    out = _run(code, cwd, json.dumps(_payload(cloud)), SOURCE_STORE[cloud], env=env).splitlines()[-1]
+    imported, answered = json.loads(out)
+    return imported * 1000, answered * 1000
 
 
-def measure(runs: int) -> dict[str, dict[str, float]]:
-    figures: dict[str, dict[str, float]] = {}
+def measure(runs: int, trees: dict[str, Path]) -> dict[str, dict[str, dict[str, float]]]:
+    """Figures per tree (label -> source root) and adapter. Every sample of every tree is taken in turn
+    (entry, SDKs, first answer; tree after tree), so a busy moment hits all of them alike."""
+    samples: dict[tuple[str, str], dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         config = memory_config(out)
-        for cloud, (entry, sdks) in ADAPTERS.items():
-            root = bundle.build(cloud, out, config=bundle.ROOT / "examples" / "circle.toml")
-            full, base = import_pair(entry, sdks, runs, root)
-            imported, answered = first_answer(cloud, entry, runs, root, config)
-            figures[cloud] = {
-                "entry_ms": full * 1000,
-                "sdks_ms": base * 1000,
-                "core_ms": (full - base) * 1000,
-                "share": (full - base) / base,
-                "first_import_ms": imported * 1000,
-                "first_answer_ms": answered * 1000,
-            }
-        core = statistics.median(float(_run(SNIPPET.format(mods=CORE), root)) for _ in range(runs))
-        figures["core"] = {"import_ms": core * 1000}
+        bundles = {
+            (label, cloud): bundle.build(cloud, out / label, config=EXAMPLE, root=root)
+            for label, root in trees.items()
+            for cloud in ADAPTERS
+        }
+        for _ in range(runs):
+            for (label, cloud), root in bundles.items():
+                entry, sdks = ADAPTERS[cloud]
+                got = samples.setdefault((label, cloud), {"entry": [], "sdks": [], "imported": [], "answered": []})
+                got["entry"].append(_import_ms(entry, root))
+                got["sdks"].append(_import_ms(sdks, root))
+                imported, answered = _first_answer_ms(cloud, root, config)
+                got["imported"].append(imported)
+                got["answered"].append(answered)
+            for label in trees:
+                samples.setdefault((label, "core"), {"import": []})["import"].append(
+                    _import_ms(CORE, bundles[(label, "aws")])
+                )
+    figures: dict[str, dict[str, dict[str, float]]] = {label: {} for label in trees}
+    for (label, cloud), got in samples.items():
+        med = {name: statistics.median(values) for name, values in got.items()}
+        if cloud == "core":
+            figures[label]["core"] = {"import_ms": med["import"]}
+            continue
+        figures[label][cloud] = {
+            "entry_ms": med["entry"],
+            "sdks_ms": med["sdks"],
+            "core_ms": med["entry"] - med["sdks"],
+            "share": (med["entry"] - med["sdks"]) / med["sdks"],
+            "first_import_ms": med["imported"],
+            "first_answer_ms": med["answered"],
+        }
     return figures
 
 
-def report(figures: dict[str, dict[str, float]], runs: int) -> None:
-    print(f"cold start in each built bundle, CPU ms, median of {runs} fresh processes")
+def report(figures: dict[str, dict[str, float]], runs: int, label: str = "") -> None:
+    print(f"cold start in each built bundle{label}, CPU ms, median of {runs} fresh processes")
     print(f"{'adapter':<7} {'entry':>7} {'SDKs':>7} {'core':>7} {'share':>6} {'import':>7} {'+1st answer':>12}")
     for cloud in ADAPTERS:
         f = figures[cloud]
@@ -182,11 +198,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--json", type=Path, help="also write the figures here (bench/plots.py reads them)")
+    parser.add_argument(
+        "--baseline", type=Path, help="another source tree (e.g. `git archive main`) measured alongside"
+    )
+    parser.add_argument("--baseline-json", type=Path, help="write the baseline's figures here")
     args = parser.parse_args(argv)
-    figures = measure(args.runs)
-    report(figures, args.runs)
+    trees = {"current": bundle.ROOT}
+    if args.baseline:
+        trees = {"baseline": args.baseline.resolve(), **trees}
+    figures = measure(args.runs, trees)
+    for label in trees:
+        report(figures[label], args.runs, f" ({label}: {trees[label]})" if args.baseline else "")
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        args.json.write_text(json.dumps(figures["current"], indent=2) + "\n")
+    if args.baseline_json and args.baseline:
+        args.baseline_json.write_text(json.dumps(figures["baseline"], indent=2) + "\n")
 
 
 if __name__ == "__main__":
