@@ -26,15 +26,20 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aws_lambda.logging_config import build_logger
-from core.handlers.storage_events import EventResult, ReplicationFailed
-from core.runtime import Circle, Delivery, with_budget
+from core.handlers.storage_events import ReplicationFailed
+
+# The runtime, its answer type and the event types load with the first invocation, not at import: the
+# cold import stays the platform SDK's (docs/benchmarks.md, cold start).
+if TYPE_CHECKING:
+    from core.handlers.results import EventResult
+    from core.runtime import Circle, Delivery
 
 __all__ = ["RetryDelivery", "SqsDeadLetter", "rotation", "storage_event"]
 
@@ -82,6 +87,8 @@ def runtime() -> Circle:
     if _runtime is None:
         started = time.perf_counter()
         dlq = os.environ.get("CIRCLE_DLQ_URL") or None
+        from core.runtime import Circle
+
         built = Circle.from_env(dead_letter=SqsDeadLetter(dlq) if dlq else None)
         log.info(
             "cold start: runtime ready",
@@ -99,6 +106,8 @@ def reset_runtime() -> None:
 
 def _deliver(payload: Any, deadline: Deadline) -> Delivery:
     """One delivery through the core; never raises."""
+    from core.runtime import Delivery
+
     try:
         circle = runtime()
     except Exception as exc:  # a configuration that does not load: retry, the platform's DLQ keeps it
@@ -130,6 +139,8 @@ def _deadline(context: LambdaContext) -> Deadline:
         budget = float(timeout) if timeout else None
     except ValueError:
         budget = None
+    from core.runtime import with_budget
+
     return with_budget(deadline, budget - margin) if budget is not None and budget > margin else deadline
 
 

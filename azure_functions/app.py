@@ -32,14 +32,19 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from azure_functions.rotation import bp as rotation_bp
 from core.handlers.http_events import handle_http_event
-from core.handlers.storage_events import EventResult, ReplicationFailed
-from core.runtime import Circle, Delivery, with_budget
+from core.handlers.storage_events import ReplicationFailed
+
+# The runtime, its answer type and the event types load with the first invocation, not at import: the
+# cold import stays the platform SDK's (docs/benchmarks.md, cold start).
+if TYPE_CHECKING:
+    from core.handlers.results import EventResult
+    from core.runtime import Circle, Delivery
 
 __all__ = ["RetryDelivery", "app", "event_grid_dict"]
 
@@ -74,6 +79,8 @@ def runtime() -> Circle:
     global _runtime
     if _runtime is None:
         started = time.perf_counter()
+        from core.runtime import Circle
+
         built = Circle.from_env()
         init_ms = round((time.perf_counter() - started) * 1000, 1)
         log.info("cold start: runtime ready in %s ms", init_ms, extra={"init_ms": init_ms})
@@ -99,11 +106,15 @@ def _deadline(budget: float, margin: float, *, oversize: bool = False) -> Deadli
     invocation's budget, so an object larger than any invocation allows starts when one is fresh."""
     started, end = time.monotonic(), budget - margin
     deadline: Deadline = lambda: end - (time.monotonic() - started)  # noqa: E731
+    from core.runtime import with_budget
+
     return with_budget(deadline, end) if oversize else deadline
 
 
 def _deliver(payload: Any, deadline: Deadline) -> Delivery:
     """One delivery through the core; never raises."""
+    from core.runtime import Delivery
+
     try:
         circle = runtime()
     except Exception as exc:  # a configuration that does not load: retry, a redeploy may fix it

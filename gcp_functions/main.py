@@ -23,14 +23,18 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import functions_framework
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import InternalServerError
 
-from core.runtime import Circle, Delivery, with_budget
 from gcp_functions.logging_config import configure, invocation
+
+# The runtime, its answer type and the event types load with the first invocation, not at import: the
+# cold import stays the platform SDK's (docs/benchmarks.md, cold start).
+if TYPE_CHECKING:
+    from core.runtime import Circle, Delivery
 
 __all__ = ["RetryDelivery", "secret_rotation", "storage_event"]
 
@@ -54,6 +58,8 @@ def runtime() -> Circle:
     global _runtime
     if _runtime is None:
         started = time.perf_counter()
+        from core.runtime import Circle
+
         built = Circle.from_env()
         log.info("cold start: runtime ready", extra={"init_ms": round((time.perf_counter() - started) * 1000, 1)})
         _runtime = built
@@ -78,11 +84,15 @@ def deadline_from(started: float) -> Deadline:
     budget = _seconds("CIRCLE_TIME_BUDGET_SECONDS", DEFAULT_BUDGET_SECONDS) - _seconds(
         "CIRCLE_TIME_MARGIN_SECONDS", DEFAULT_MARGIN_SECONDS
     )
+    from core.runtime import with_budget
+
     return with_budget(lambda: budget - (time.monotonic() - started), budget)
 
 
 def _deliver(payload: Any, deadline: Deadline) -> Delivery:
     """One delivery through the core; never raises."""
+    from core.runtime import Delivery
+
     try:
         circle = runtime()
     except Exception as exc:  # a configuration that does not load: retry, a redeploy may fix it
