@@ -33,7 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aws_lambda.logging_config import build_logger
-from core.handlers.storage_events import ReplicationFailed
+from core.handlers.errors import ReplicationFailed
 
 # The runtime, its answer type and the event types load with the first invocation, not at import: the
 # cold import stays the platform SDK's (docs/benchmarks.md, cold start).

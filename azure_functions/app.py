@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 import azure.functions as func
 
 from azure_functions.rotation import bp as rotation_bp
+from core.handlers.errors import ReplicationFailed
 from core.handlers.http_events import handle_http_event
-from core.handlers.storage_events import ReplicationFailed
 
 # The runtime, its answer type and the event types load with the first invocation, not at import: the
 # cold import stays the platform SDK's (docs/benchmarks.md, cold start).

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .routing import Route
     from .runtime import Circle
 
+from .errors import ReplicationFailed
+
 log = logging.getLogger("circle.replication")
 REPLICATED_KINDS = frozenset({"created", "deleted"})
 
@@ -161,15 +163,6 @@ class StorageEventHandler:
 
     def handle(self, event: StorageEvent) -> EventResult:
         return handle_event(self.circle, event)
-
-
-class ReplicationFailed(Exception):
-    """Raised by adapters so the platform retries (or dead-letters) an event that did not converge."""
-
-    def __init__(self, results: list[EventResult]) -> None:
-        failed = [o for r in results if not r.dead_lettered for o in r.outcomes if o.failure is not None]
-        super().__init__("; ".join(f"{o.target}/{o.key}: {o.reason}" for o in failed) or "replication failed")
-        self.results = results
 
 
 def handle_or_raise(handler: StorageEventHandler, payload: Any) -> list[EventResult]:
