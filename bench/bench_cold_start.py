@@ -1,7 +1,9 @@
 """Cold start, per adapter, inside its built bundle (``scripts.bundle.build`` with examples/circle.toml):
 
 Figures are CPU time (user + system) of the process doing it, median of ``--runs`` processes: on a
-shared 2-core machine wall time mostly measures the neighbours.
+shared 2-core machine wall time mostly measures the neighbours. Bundles hold source only, as
+scripts/bundle.py builds them, and no run writes bytecode, so every core module imported is compiled in
+each process, as on Lambda's read-only file system (``--bytecode`` compiles the bundles first instead).
 
 - **import**: the adapter's entry module, against the platform SDK modules that adapter imports,
   alone, each in a fresh interpreter started in the bundle. Circle Core's share is
@@ -23,8 +25,10 @@ shared 2-core machine wall time mostly measures the neighbours.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
+import py_compile
 import statistics
 import subprocess
 import sys
@@ -121,7 +125,13 @@ def memory_config(out: Path) -> Path:
     return path
 
 
+# As deployed: Lambda's /var/task is read-only, so a bundle without bytecode compiles every module it
+# imports at each cold start; no run may leave __pycache__ behind for the next one.
+NO_PYC = {"PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def _run(code: str, cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    env = {**(env if env is not None else os.environ), **NO_PYC}
     return subprocess.run(
         [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, cwd=cwd, env=env
     ).stdout
@@ -140,7 +150,7 @@ def _first_answer_ms(cloud: str, cwd: Path, config: Path) -> tuple[float, float]
     return imported * 1000, answered * 1000
 
 
-def measure(runs: int, trees: dict[str, Path]) -> dict[str, dict[str, dict[str, float]]]:
+def measure(runs: int, trees: dict[str, Path], *, bytecode: bool = False) -> dict[str, dict[str, dict[str, float]]]:
     """Figures per tree (label -> source root) and adapter. Every sample of every tree is taken in turn
     (entry, SDKs, first answer; tree after tree), so a busy moment hits all of them alike."""
     samples: dict[tuple[str, str], dict[str, list[float]]] = {}
@@ -152,6 +162,9 @@ def measure(runs: int, trees: dict[str, Path]) -> dict[str, dict[str, dict[str, 
             for label, root in trees.items()
             for cloud in ADAPTERS
         }
+        if bytecode:  # what a bundle shipping its own bytecode would give (not what scripts/bundle.py does)
+            for root in bundles.values():
+                compileall.compile_dir(root, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
         for _ in range(runs):
             for (label, cloud), root in bundles.items():
                 entry, sdks = ADAPTERS[cloud]
@@ -202,11 +215,12 @@ def main(argv: list[str] | None = None) -> None:
         "--baseline", type=Path, help="another source tree (e.g. `git archive main`) measured alongside"
     )
     parser.add_argument("--baseline-json", type=Path, help="write the baseline's figures here")
+    parser.add_argument("--bytecode", action="store_true", help="compile the bundles first (not as deployed)")
     args = parser.parse_args(argv)
     trees = {"current": bundle.ROOT}
     if args.baseline:
         trees = {"baseline": args.baseline.resolve(), **trees}
-    figures = measure(args.runs, trees)
+    figures = measure(args.runs, trees, bytecode=args.bytecode)
     for label in trees:
         report(figures[label], args.runs, f" ({label}: {trees[label]})" if args.baseline else "")
     if args.json:
