@@ -334,15 +334,11 @@ class Circle:
 
 
 def _secret_stores(config: Config) -> dict[str, str]:
-    """Secrets stores by reference name: ``Config.secret_stores()`` (contract C3), else the
-    ``CIRCLE_SECRETS_URL`` / ``[secrets] url`` setting as ``vault``."""
-    listed = getattr(config, "secret_stores", None)
-    named: dict[str, str] = dict(listed()) if callable(listed) else {}
+    """Secrets stores by reference name (``Config.secret_stores()``); ``CIRCLE_SECRETS_URL`` overrides ``vault``."""
+    named = config.secret_stores()
     override = os.environ.get("CIRCLE_SECRETS_URL")
     if override:
         named["vault"] = override
-    elif not named and getattr(config, "secrets_url", None):
-        named["vault"] = config.secrets_url  # type: ignore[attr-defined]
     return named
 
 
