@@ -62,7 +62,7 @@ def cold_start(after: dict[str, Any], before: dict[str, Any] | None, out: Path) 
     """Per adapter: the platform SDKs' import and Circle Core's share on top (before/after when given),
     with the 25 % budget marked; first answer as a dot."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 3.8))
+    fig, ax = plt.subplots(figsize=(9, 4.6))
     rows: list[tuple[str, dict[str, float]]] = []
     for cloud in ADAPTERS:
         if before is not None:
@@ -77,12 +77,12 @@ def cold_start(after: dict[str, Any], before: dict[str, Any] | None, out: Path) 
     ax.scatter([f["first_answer_ms"] for _, f in rows], y, color="black", zorder=3, label="import + first answer")
     for yi, f in zip(y, (f for _, f in rows), strict=True):
         ax.plot([f["sdks_ms"] * 1.25] * 2, [yi - 0.4, yi + 0.4], color="#2c7fb8", lw=2)
-        ax.text(f["sdks_ms"] + max(0.0, f["core_ms"]) + 2, yi, f"{f['share']:.0%}", va="center", fontsize=8)
+        ax.text(f["sdks_ms"] + max(0.0, f["core_ms"]) + 2, yi, f"{max(0.0, f['share']):.0%}", va="center", fontsize=8)
     ax.plot([], [], color="#2c7fb8", lw=2, label="budget: SDKs + 25 %")
     ax.set_yticks(y, labels)
     ax.set_xlabel("CPU ms in a fresh process (median)")
     ax.set_title("Cold import per adapter, in its built bundle")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8)
     ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
     path = out / "cold_start.png"
