@@ -65,10 +65,8 @@ def test_provider_pages_on_azurite_and_fake_gcs(emulators: Any, emulator_env: di
     from google.cloud import storage as gcs
 
     providers = _example("providers")
-    try:
+    with contextlib.suppress(ResourceExistsError):  # a second run on the same session's emulators
         BlobServiceClient.from_connection_string(emulators.azure_connection_string).create_container("photos")
-    except ResourceExistsError:
-        pass  # a second run on the same session's emulators
     az = providers.azure(emulators.azure_connection_string)
     assert az.head("cat.jpg").metadata["owner_id"] == "42"
     client = gcs.Client(
