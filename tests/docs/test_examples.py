@@ -88,3 +88,11 @@ def test_local_invocation_of_the_three_adapters(emulators: Any) -> None:
         others = [c for c in ("aws", "azure", "gcp") if c != cloud]
         for other in others:  # each cloud's adapter replicated its object to the two others
             assert f"from-{cloud}/in-{cloud}/hello.txt" in held[other], out
+
+
+def test_costs_page_quotes_the_measured_request_counts() -> None:
+    table = _run(EXAMPLES / "request_counts.py").strip()
+    assert table.count("\n") >= 6
+    assert table in (ROOT / "docs" / "costs.md").read_text(encoding="utf-8"), (
+        "docs/costs.md no longer matches docs/examples/request_counts.py: paste its output into the page"
+    )
