@@ -19,7 +19,8 @@ from typing import Any
 
 from core.config import load_config
 from core.handlers.routing import routes_for_key
-from core.storage import ObjectStore, open_store
+from core.runtime import Circle
+from core.storage import ObjectStore
 from scripts import emulators
 from scripts.emulators import AZURITE_ACCOUNT, AZURITE_KEY, ROOT, free_port
 from scripts.sandbox.processes import Processes
@@ -50,6 +51,7 @@ class Sandbox:
         self.watchers: list[Any] = []
         self.readers: list[threading.Thread] = []
         self.stores: dict[str, ObjectStore] = {}
+        self.circle: Circle | None = None
         self.http_server: Any = None
         self.stopping = threading.Event()
 
@@ -88,10 +90,15 @@ class Sandbox:
         )
         self.config_path = self.write_config()
         self.config = load_config(self.config_path)
+        # The runtime reads [secrets] url for circle.secrets but does not register it as the store behind
+        # secret://vault/ references, which look up CIRCLE_SECRETS_VAULT; name it there for every process.
+        os.environ["CIRCLE_SECRETS_VAULT"] = self.config.secrets_url or "aws-sm://us-east-1"
         self.env = self.child_env()
         os.environ.update({k: v for k, v in self.env.items() if k != "PYTHONPATH"})
+        self.store_secrets()
         self.create_buckets()
-        self.stores = {name: open_store(self.config.stores[name].url, **self.store_options(name)) for name in CLOUDS}
+        self.circle = Circle.from_config(self.config)  # resolves the secret:// references, as the adapters do
+        self.stores = {name: self.circle.store(name) for name in CLOUDS}
         queue_url = self.wire_s3_to_sqs()
         azure_queue = self.azure_queues()
         say(f"buckets: {', '.join(s.url for s in self.stores.values())}; config {self.config_path}")
@@ -133,9 +140,6 @@ class Sandbox:
     def bucket(self, name: str) -> str:
         return self.config.stores[name].url.split("://", 1)[1].split("/", 1)[0]
 
-    def store_options(self, name: str) -> dict[str, Any]:
-        return dict(self.config.stores[name].options)
-
     def child_env(self) -> dict[str, str]:
         assert self.emu is not None
         queue_conn = (
@@ -143,7 +147,7 @@ class Sandbox:
             f"BlobEndpoint={self.emu.azure_endpoint}/{AZURITE_ACCOUNT};"
             f"QueueEndpoint={self.queue_endpoint}/{AZURITE_ACCOUNT};"
         )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CIRCLE_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CIRCLE_") or k == "CIRCLE_SECRETS_VAULT"}
         env.update(self.emu.env())
         env.update(
             CIRCLE_CONFIG=str(self.config_path),
@@ -155,6 +159,14 @@ class Sandbox:
             POWERTOOLS_METRICS_NAMESPACE="CircleSandbox",
         )
         return env
+
+    def store_secrets(self) -> None:
+        """The S3 credentials the configuration references, in moto's Secrets Manager."""
+        from core.secrets import open_secrets
+
+        secrets = open_secrets(self.config.secrets_url or "aws-sm://us-east-1")
+        secrets.put("circle-sandbox-s3", {"access_key_id": "testing", "secret_access_key": "testing"})
+        self.stats.say(f"secrets: circle-sandbox-s3 stored in moto's Secrets Manager ({self.config.secrets_url})")
 
     def create_buckets(self) -> None:
         """Buckets are infrastructure: each SDK creates its own, as the deployment would."""
@@ -293,8 +305,6 @@ class Sandbox:
 
         from core.http_api import wsgi_app  # type: ignore[import-not-found, unused-ignore]
 
-        from core.runtime import Circle
-
         key = f"sandbox-{secrets.token_urlsafe(12)}"
         os.environ["CIRCLE_HTTP_API_KEY"] = key  # development key, this run only
 
@@ -302,9 +312,7 @@ class Sandbox:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.http_server = make_server(
-            "127.0.0.1", free_port(), wsgi_app(Circle.from_config(self.config)), handler_class=Quiet
-        )
+        self.http_server = make_server("127.0.0.1", free_port(), wsgi_app(self.circle), handler_class=Quiet)
         threading.Thread(target=self.http_server.serve_forever, name="http-api", daemon=True).start()
         host, port = self.http_server.server_address[:2]
         self.stats.say(f"HTTP API: http://{host}:{port}/ (development key {key}, this run only)")
@@ -391,10 +399,8 @@ class Sandbox:
             return
         from core.handlers.probe import probe  # type: ignore[import-not-found, unused-ignore]
 
-        from core.runtime import Circle
-
         try:
-            result = probe(Circle.from_config(self.config)).as_dict()
+            result = probe(self.circle).as_dict()
         except Exception as exc:
             result = {"error": f"{type(exc).__name__}: {exc}"}
         self.stats.probes.append(json.dumps(result, default=str))
@@ -409,8 +415,8 @@ class Sandbox:
             self.http_server.server_close()
         for watcher in self.watchers:
             watcher.join(5)
-        for store in self.stores.values():
-            store.close()
+        if self.circle is not None:
+            self.circle.close()
         self.procs.stop()
         if self.emu is not None:
             self.emu.stop()
