@@ -57,9 +57,8 @@ class Stats:
                 self.deliveries[cloud] += int(msg.get("messages", 0))
                 self.failed_deliveries[cloud] += len(msg.get("failed", []))
             if msg.get("failed"):
-                self.failure(
-                    f"{cloud}: {len(msg['failed'])} delivery(ies) not acknowledged: {msg.get('reason') or 'see log'}"
-                )
+                reason = msg.get("reason") or "see the host's log"
+                self.failure(f"{cloud}: {len(msg['failed'])} delivery(ies) not acknowledged: {reason}")
         elif kind == "outcome":
             for outcome in msg.get("outcomes", []):
                 with self.lock:
