@@ -6,13 +6,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,18 @@ from scripts.sandbox.watchers import AzureEventGrid, GcsEventarc
 CONFIG_TEMPLATE = Path(__file__).with_name("circle.toml")
 SQS_QUEUE = "circle-sandbox-s3-events"
 AZURE_QUEUE = "circle-storage-events"  # the app setting CIRCLE_EVENTS_QUEUE's default value
+HTTP_KEY_SECRET = "circle-sandbox-http-key"
+HTTP_KEY_ID = "sandbox"
+HTTP_TABLE = f"""
+# Added by the sandbox because this checkout has the HTTP API: one development key (this run only).
+[http]
+api_keys = ["{HTTP_KEY_SECRET}"]
+
+[[http.grants]]
+principal = "key:{HTTP_KEY_ID}"
+stores = ["*"]
+actions = ["read", "write", "delete", "presign"]
+"""
 
 
 class Stopped(BaseException):  # not an Exception: no library retry loop may swallow it
@@ -53,6 +65,7 @@ class Sandbox:
         self.stores: dict[str, ObjectStore] = {}
         self.circle: Circle | None = None
         self.http_server: Any = None
+        self.http_url, self.http_key = "", ""
         self.stopping = threading.Event()
 
     # -- start -------------------------------------------------------------------------------------
@@ -133,9 +146,15 @@ class Sandbox:
             .replace("@AZURE_CONNECTION_STRING@", self.emu.azure_connection_string)
             .replace("@GCS_ENDPOINT@", self.emu.gcs_endpoint)
         )
+        if self.http_available():
+            text += HTTP_TABLE  # the HTTP API's auth: the sandbox's development key (secret below)
         path = self.tmp / "circle.toml"
         path.write_text(text)
         return path
+
+    @staticmethod
+    def http_available() -> bool:
+        return importlib.util.find_spec("core.http_api") is not None
 
     def bucket(self, name: str) -> str:
         return self.config.stores[name].url.split("://", 1)[1].split("/", 1)[0]
@@ -297,16 +316,19 @@ class Sandbox:
                         self.stats.report("outcome", cloud="gcp", key=record.get("key", ""), outcomes=outcomes)
 
     def serve_http_api(self) -> None:
-        """Contract H1: ``core.http_api.wsgi_app(circle)``, served on loopback when it exists."""
-        if importlib.util.find_spec("core.http_api") is None:
+        """Contract H1: ``core.http_api.wsgi_app(circle)``, served on loopback when it exists, with a
+        development API key minted for this run (its HMAC digest in the secrets store, as deployed)."""
+        if not self.http_available():
             self.stats.say("HTTP API: not available in this checkout (core.http_api does not exist yet)")
             return
         from wsgiref.simple_server import WSGIRequestHandler, make_server
 
         from core.http_api import wsgi_app  # type: ignore[import-not-found, unused-ignore]
+        from core.http_api.apikeys import issue  # type: ignore[import-not-found, unused-ignore]
 
-        key = f"sandbox-{secrets.token_urlsafe(12)}"
-        os.environ["CIRCLE_HTTP_API_KEY"] = key  # development key, this run only
+        key, document = issue(HTTP_KEY_ID)
+        assert self.circle is not None and self.circle.secrets is not None
+        self.circle.secrets.put(HTTP_KEY_SECRET, document)
 
         class Quiet(WSGIRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
@@ -315,7 +337,27 @@ class Sandbox:
         self.http_server = make_server("127.0.0.1", free_port(), wsgi_app(self.circle), handler_class=Quiet)
         threading.Thread(target=self.http_server.serve_forever, name="http-api", daemon=True).start()
         host, port = self.http_server.server_address[:2]
-        self.stats.say(f"HTTP API: http://{host}:{port}/ (development key {key}, this run only)")
+        self.http_url, self.http_key = f"http://{host}:{port}", key
+        self.stats.say(
+            f"HTTP API: {self.http_url}/ (development key, this run only: X-Api-Key: {key}); "
+            f"e.g. curl -H 'X-Api-Key: {key}' {self.http_url}/stores/aws/objects"
+        )
+
+    def http_smoke(self) -> None:
+        """One authenticated request through the served API, reported in the summary."""
+        if self.http_server is None:
+            return
+        request = urllib.request.Request(
+            f"{self.http_url}/stores/gcp/objects/from-aws/demo/hello-aws.txt", headers={"X-Api-Key": self.http_key}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                line = f"GET /stores/gcp/objects/from-aws/demo/hello-aws.txt -> {response.status} {response.read()!r}"
+        except urllib.error.HTTPError as exc:
+            line = f"GET /stores/gcp/objects/from-aws/demo/hello-aws.txt -> {exc.code} {exc.read()[:200]!r}"
+        except OSError as exc:
+            line = f"HTTP API request failed: {exc}"
+        self.stats.http.append(line)
 
     # -- the demo ------------------------------------------------------------------------------------
     def expect(self, source: str, key: str, body: bytes | None, what: str) -> None:
@@ -446,6 +488,7 @@ def run(*, duration: float, forever: bool) -> int:
         sandbox.stats.say(f"running: pids {sandbox.procs.pids() | sandbox.emulator_pids()}")
         ok = sandbox.demo()
         sandbox.probe()
+        sandbox.http_smoke()
         text, ok = sandbox.stats.summary()
         sandbox.stats.out.write(text + "\n")
         sandbox.stats.out.flush()

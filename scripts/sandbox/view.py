@@ -41,6 +41,7 @@ class Stats:
     failures: list[str] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     probes: list[str] = field(default_factory=list)
+    http: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     out: TextIO = sys.stdout
 
@@ -125,6 +126,8 @@ class Stats:
             lines.append(f"failure: {line}")
         for line in self.probes:
             lines.append(f"probe: {line}")
+        for line in self.http:
+            lines.append(f"http api: {line}")
         sources = sorted({e.source for e in self.expectations if e.seen_at is not None})
         if ok:
             lines.append(

@@ -3,6 +3,7 @@ TMPDIR, so whatever it leaves on disk is visible; a second run is stopped by SIG
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -55,6 +56,14 @@ def test_the_sandbox_replicates_every_change_through_all_three_adapters(tmp_path
         [row] = [r for r in summary.splitlines() if r.startswith(f"  {cloud}:demo/report-{cloud}.csv deleted")]
         assert row.count(" ok ") == 2, row
     assert "failure:" not in summary
+    if importlib.util.find_spec("core.http_api") is None:
+        assert "HTTP API: not available in this checkout" in out
+    else:  # served with a development key; one authenticated GET of a replica through it
+        assert "http api: GET /stores/gcp/objects/from-aws/demo/hello-aws.txt -> 200 b'hello from aws, version 2" in out
+    if importlib.util.find_spec("core.handlers.probe") is None:
+        assert "probe: not available in this checkout" in summary
+    else:
+        assert re.search(r"^probe: \{", summary, re.M), summary
     assert "stopped: every process ended" in out
     assert list(tmpdir.iterdir()) == []  # emulators' data, logs, config: all removed
 
