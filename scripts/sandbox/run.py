@@ -439,13 +439,20 @@ class Sandbox:
         if importlib.util.find_spec("core.handlers.probe") is None:
             self.stats.probes.append("not available in this checkout (core.handlers.probe does not exist yet)")
             return
-        from core.handlers.probe import probe  # type: ignore[import-not-found, unused-ignore]
-
         try:
+            from core.handlers.probe import probe  # type: ignore[import-not-found, unused-ignore]
+
             result = probe(self.circle).as_dict()
         except Exception as exc:
-            result = {"error": f"{type(exc).__name__}: {exc}"}
-        self.stats.probes.append(json.dumps(result, default=str))
+            self.stats.probes.append(f"failed: {type(exc).__name__}: {exc}")
+            return
+        for store in result.get("stores", []):
+            latency = ", ".join(f"{op} {ms:.0f} ms" for op, ms in (store.get("latency_ms") or {}).items())
+            error = f": {store.get('failed_operation')} {store.get('error')}" if store.get("error") else ""
+            self.stats.probes.append(f"{store.get('store')} {store.get('status')}{error} ({latency})")
+        for secret in result.get("secrets", []):
+            self.stats.probes.append(f"{secret.get('reference')} readable={secret.get('readable')}")
+        self.stats.probes.append(json.dumps({k: v for k, v in result.items() if k not in ("stores", "secrets")}))
 
     # -- stop ----------------------------------------------------------------------------------------
     def stop(self) -> None:
