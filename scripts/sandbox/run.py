@@ -471,6 +471,17 @@ class Sandbox:
             self.emu.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def try_it(self) -> str:
+        """How to write to the sandbox's buckets from another shell."""
+        assert self.emu is not None
+        exports = "\n".join(f"  export {k}='{v}'" for k, v in self.emu.env().items())
+        return (
+            f"{exports}\n  export CIRCLE_CONFIG='{self.config_path}' CIRCLE_SECRETS_VAULT='{self.config.secrets_url}'\n"
+            '  PYTHONPATH=. .venv/bin/python -c "from core.config import load_config; from core.runtime import Circle; '
+            "Circle.from_config(load_config()).store('azure').put('demo/mine.txt', b'hi')\"\n"
+            "  (any key under demo/ on aws, azure or gcp is replicated to the other two under from-<cloud>/)"
+        )
+
     def emulator_pids(self) -> dict[str, int]:
         procs = self.emu._procs if self.emu is not None else []
         return {name: p.pid for name, p in zip(("moto", "azurite-blob", "fake-gcs-server"), procs, strict=False)}
@@ -501,7 +512,9 @@ def run(*, duration: float, forever: bool) -> int:
         sandbox.stats.out.flush()
         code = 0 if ok else 1
         if forever:
-            sandbox.stats.say("--forever: still watching; Ctrl-C or SIGTERM stops everything")
+            sandbox.stats.show_outcomes = True
+            sandbox.stats.say("--forever: still running; Ctrl-C or SIGTERM stops everything. Write your own files:")
+            sandbox.stats.out.write(sandbox.try_it() + "\n")
             while True:
                 time.sleep(5)
                 sandbox.check()

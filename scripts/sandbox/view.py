@@ -42,6 +42,7 @@ class Stats:
     expectations: list[Expectation] = field(default_factory=list)
     probes: list[str] = field(default_factory=list)
     http: list[str] = field(default_factory=list)
+    show_outcomes: bool = False  # after the demo (--forever): one line per replica made
     lock: threading.Lock = field(default_factory=threading.Lock)
     out: TextIO = sys.stdout
 
@@ -68,6 +69,8 @@ class Stats:
                     self.failure(
                         f"{cloud}: {msg.get('key')} -> {outcome['target']}: {outcome['failure']}: {outcome['reason']}"
                     )
+                elif self.show_outcomes and outcome["action"] in ("copied", "deleted"):
+                    self.say(f"{cloud} function: {msg.get('key')} {outcome['action']} -> {outcome['target']}")
         elif kind == "watcher_error":
             self.failure(f"{cloud} event stand-in: {msg.get('reason')}")
         elif kind == "ready":
