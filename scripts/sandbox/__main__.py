@@ -19,8 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--forever", action="store_true", help="keep everything running after the demo until Ctrl-C or SIGTERM"
     )
+    parser.add_argument(
+        "--plain", action="store_true", help="progress lines only, no live table (the default when not a terminal)"
+    )
     args = parser.parse_args(argv)
-    return run(duration=args.duration, forever=args.forever)
+    return run(duration=args.duration, forever=args.forever, dashboard=sys.stdout.isatty() and not args.plain)
 
 
 if __name__ == "__main__":

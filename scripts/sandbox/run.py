@@ -3,6 +3,7 @@ writer, the checks, the live view, and a stop that leaves nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -491,8 +492,9 @@ class Sandbox:
         return path.read_text(errors="replace")[-3000:] if path.exists() else "(no log)"
 
 
-def run(*, duration: float, forever: bool) -> int:
-    """Start, demo, summarise, stop. The exit code: 0 converged, 1 not, 128+signal when stopped."""
+def run(*, duration: float, forever: bool, dashboard: bool = False) -> int:
+    """Start, demo, summarise, stop. The exit code: 0 converged, 1 not, 128+signal when stopped.
+    ``dashboard``: a live rich table under the progress lines (a terminal only)."""
 
     def on_signal(signum: int, _frame: Any) -> None:
         raise Stopped(signum)
@@ -500,11 +502,21 @@ def run(*, duration: float, forever: bool) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     sandbox = Sandbox(duration=duration, forever=forever)
     code = 1
+    live = contextlib.ExitStack()
+
+    def show() -> None:
+        if dashboard:
+            from scripts.sandbox.dashboard import Dashboard
+
+            live.enter_context(Dashboard(sandbox.stats))
+
     try:
         sandbox.stats.say(f"starting the sandbox (temp folder {sandbox.tmp}, pid {os.getpid()})")
         sandbox.start()
         sandbox.stats.say(f"running: pids {sandbox.procs.pids() | sandbox.emulator_pids()}")
-        ok = sandbox.demo()
+        show()
+        sandbox.demo()
+        live.close()
         sandbox.probe()
         sandbox.http_smoke()
         text, ok = sandbox.stats.summary()
@@ -515,6 +527,7 @@ def run(*, duration: float, forever: bool) -> int:
             sandbox.stats.show_outcomes = True
             sandbox.stats.say("--forever: still running; Ctrl-C or SIGTERM stops everything. Write your own files:")
             sandbox.stats.out.write(sandbox.try_it() + "\n")
+            show()
             while True:
                 time.sleep(5)
                 sandbox.check()
@@ -525,6 +538,7 @@ def run(*, duration: float, forever: bool) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        live.close()
         sandbox.stop()
         sandbox.stats.say(f"stopped: every process ended, {sandbox.tmp} removed")
         for s, handler in previous.items():

@@ -43,12 +43,17 @@ class Stats:
     probes: list[str] = field(default_factory=list)
     http: list[str] = field(default_factory=list)
     show_outcomes: bool = False  # after the demo (--forever): one line per replica made
+    printer: Any = None  # the dashboard's console.print while it runs (lines then scroll above it)
     lock: threading.Lock = field(default_factory=threading.Lock)
     out: TextIO = sys.stdout
 
     def say(self, line: str) -> None:
+        text = f"[{time.monotonic() - self.started:6.1f}s] {line}"
+        if self.printer is not None:
+            self.printer(text, markup=False, highlight=False, soft_wrap=True)
+            return
         with self.lock:
-            self.out.write(f"[{time.monotonic() - self.started:6.1f}s] {line}\n")
+            self.out.write(text + "\n")
             self.out.flush()
 
     def report(self, kind: str, **msg: Any) -> None:

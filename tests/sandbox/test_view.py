@@ -50,3 +50,26 @@ def test_summary_reports_missing_replicas_and_lag() -> None:
     summary, ok = stats.summary()
     assert ok and "RESULT: all 2 replicas converged" in summary
     assert "lag: median 2.25s, max 3.00s over 2 replicas" in summary
+
+
+def test_the_dashboard_renders_the_counters_and_prints_lines_above_it() -> None:
+    from rich.console import Console
+
+    from scripts.sandbox.dashboard import Dashboard, table
+
+    stats, out = _stats()
+    stats.report("batch", cloud="azure", messages=2, failed=[])
+    stats.report("outcome", cloud="azure", key="demo/a", outcomes=[{"target": "aws", "action": "copied"}])
+    stats.expectations.append(Expectation("azure", "demo/a", "aws", "from-azure/demo/a", b"a", "created", 1.0, 2.0))
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120, color_system=None)
+    console.print(table(stats))
+    rendered = screen.getvalue()
+    assert "replicas 1/1 | lag median 1.0s, max 1.0s | failures 0" in rendered
+    assert [line.split("│")[1:3] for line in rendered.splitlines() if "azure" in line] == [
+        [" azure    ", "         2 "]
+    ]
+    with Dashboard(stats, console=console):
+        stats.say("replicated while the table is live")
+    assert "replicated while the table is live" in screen.getvalue()
+    assert out.getvalue() == ""  # lines went to the console, above the table
