@@ -7,11 +7,12 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
-from core.storage import AlreadyExists, ObjectStore, open_store
+from core.storage import AlreadyExists, ObjectStore
 
 
 def s3_profiles() -> list[ObjectStore]:
     # --8<-- [start:s3]
+    from core.storage import open_store
 
     aws = open_store("s3://my-bucket/reports", region="eu-west-1")
     spaces = open_store("s3://my-space", profile="digitalocean", region="nyc3")
@@ -24,6 +25,7 @@ def s3_profiles() -> list[ObjectStore]:
 def azure(connection_string: str) -> ObjectStore:
     data = b"\xff\xd8 not really a jpeg"
     # --8<-- [start:azure]
+    from core.storage import open_store
 
     store = open_store("az://photos/2024", connection_string=connection_string)  # "DefaultEndpointsProtocol=https;..."
     store.put("cat.jpg", data, content_type="image/jpeg", metadata={"owner_id": "42"})
@@ -33,6 +35,7 @@ def azure(connection_string: str) -> ObjectStore:
 
 def gcs(**gcs_options: Any) -> ObjectStore:
     # --8<-- [start:gcs]
+    from core.storage import open_store
 
     store = open_store("gs://my-bucket/reports", **gcs_options)  # e.g. credentials_file="/secrets/sa.json"
     store.put("2024/q1.csv", b"...", content_type="text/csv")
@@ -42,6 +45,7 @@ def gcs(**gcs_options: Any) -> ObjectStore:
 
 def local(folder: str) -> ObjectStore:
     # --8<-- [start:file]
+    from core.storage import open_store
 
     store = open_store(f"file://{folder}")  # e.g. "file:///var/lib/circle/data"; created if missing
     store.put("reports/2024.csv", b"a,b\n", content_type="text/csv", metadata={"owner": "ops"})

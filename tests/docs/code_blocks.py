@@ -57,7 +57,8 @@ def regions() -> dict[str, str]:
     found = {}
     for path in sorted(EXAMPLES.glob("*.py")):
         for m in REGION.finditer(path.read_text(encoding="utf-8")):
-            found[f"{path.relative_to(ROOT)}#{m.group(1)}"] = textwrap.dedent(m.group(2))
+            code = textwrap.dedent(m.group(2)).strip("\n")  # as ruff formats a block: no blank edges
+            found[f"{path.relative_to(ROOT)}#{m.group(1)}"] = code + "\n"
     return found
 
 
