@@ -104,8 +104,8 @@ class Sandbox:
         )
         self.config_path = self.write_config()
         self.config = load_config(self.config_path)
-        # The runtime reads [secrets] url for circle.secrets but does not register it as the store behind
-        # secret://vault/ references, which look up CIRCLE_SECRETS_VAULT; name it there for every process.
+        # The runtime (Circle) registers [secrets] url behind secret://vault/ itself; the demo writer and the
+        # printed one-liners open stores straight from the configuration, which look up CIRCLE_SECRETS_VAULT.
         os.environ["CIRCLE_SECRETS_VAULT"] = self.config.secrets_url or "aws-sm://us-east-1"
         self.env = self.child_env()
         os.environ.update({k: v for k, v in self.env.items() if k != "PYTHONPATH"})
