@@ -29,8 +29,9 @@ install: $(STAMP) $(NODE_STAMP)
 test: install
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
+# ---- sandbox: `make run` (RUN_ARGS=--forever keeps it running; --duration N bounds the demo) ----
 run: install
-	$(PY) -m scripts.demo
+	$(PY) -m scripts.sandbox $(RUN_ARGS)
 
 lint: install
 	$(PY) -m ruff check .
