@@ -92,13 +92,21 @@ def _shipped_sources(package: Path) -> set[str]:
 def test_bundle_holds_core_and_only_its_own_adapter(dist: Path, cloud: str) -> None:
     root = dist / cloud
     for package in ("core", ADAPTERS[cloud]):
-        got = {p.relative_to(root).as_posix() for p in (root / package).rglob("*") if p.is_file()}
+        shipped = [p for p in (root / package).rglob("*") if p.is_file()]
+        got = {p.relative_to(root).as_posix() for p in shipped if p.suffix != ".pyc"}
         assert got == _shipped_sources(ROOT / package)
+        if sys.version_info[:2] == bundle.TARGET_PYTHON:
+            # each shipped module has its bytecode beside it (no cold start compiles), and nothing else does
+            tag = sys.implementation.cache_tag
+            pycs = {p.relative_to(root).as_posix() for p in shipped if p.suffix == ".pyc"}
+            assert pycs == {
+                f"{Path(src).parent.as_posix()}/__pycache__/{Path(src).stem}.{tag}.pyc"
+                for src in got
+                if src.endswith(".py")
+            }
     for other in set(ADAPTERS.values()) - {ADAPTERS[cloud]}:
         assert not (root / other).exists(), other
-    leftovers = [
-        p for p in root.rglob("*") if p.name in {"__pycache__", "tests", ".pytest_cache"} or p.suffix == ".pyc"
-    ]
+    leftovers = [p for p in root.rglob("*") if p.name in {"tests", ".pytest_cache"} or p.suffix == ".pyo"]
     assert leftovers == []
     expected_root = {"aws": set(), "azure": {"function_app.py", "host.json"}, "gcp": {"main.py"}}[cloud]
     top_files = {p.name for p in root.iterdir() if p.is_file()}
