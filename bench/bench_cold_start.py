@@ -1,9 +1,10 @@
 """Cold start, per adapter, inside its built bundle (``scripts.bundle.build`` with examples/circle.toml):
 
 Figures are CPU time (user + system) of the process doing it, median of ``--runs`` processes: on a
-shared 2-core machine wall time mostly measures the neighbours. Bundles hold source only, as
-scripts/bundle.py builds them, and no run writes bytecode, so every core module imported is compiled in
-each process, as on Lambda's read-only file system (``--bytecode`` compiles the bundles first instead).
+shared 2-core machine wall time mostly measures the neighbours. Bundles are what scripts/bundle.py
+builds (sources plus their 3.13 bytecode) and no run writes bytecode, as on Lambda's read-only file
+system; ``--source-only`` removes the shipped bytecode first, to show what compiling every core module
+in each cold process costs.
 
 - **import**: the adapter's entry module, against the platform SDK modules that adapter imports,
   alone, each in a fresh interpreter started in the bundle. Circle Core's share is
@@ -25,10 +26,9 @@ each process, as on Lambda's read-only file system (``--bytecode`` compiles the 
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import os
-import py_compile
+import shutil
 import statistics
 import subprocess
 import sys
@@ -150,7 +150,7 @@ def _first_answer_ms(cloud: str, cwd: Path, config: Path) -> tuple[float, float]
     return imported * 1000, answered * 1000
 
 
-def measure(runs: int, trees: dict[str, Path], *, bytecode: bool = False) -> dict[str, dict[str, dict[str, float]]]:
+def measure(runs: int, trees: dict[str, Path], *, source_only: bool = False) -> dict[str, dict[str, dict[str, float]]]:
     """Figures per tree (label -> source root) and adapter. Every sample of every tree is taken in turn
     (entry, SDKs, first answer; tree after tree), so a busy moment hits all of them alike."""
     samples: dict[tuple[str, str], dict[str, list[float]]] = {}
@@ -162,9 +162,10 @@ def measure(runs: int, trees: dict[str, Path], *, bytecode: bool = False) -> dic
             for label, root in trees.items()
             for cloud in ADAPTERS
         }
-        if bytecode:  # what a bundle shipping its own bytecode would give (not what scripts/bundle.py does)
+        if source_only:  # what a bundle without its bytecode costs: every module compiled per cold process
             for root in bundles.values():
-                compileall.compile_dir(root, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+                for cache in list(root.rglob("__pycache__")):
+                    shutil.rmtree(cache)
         for _ in range(runs):
             for (label, cloud), root in bundles.items():
                 entry, sdks = ADAPTERS[cloud]
@@ -215,12 +216,12 @@ def main(argv: list[str] | None = None) -> None:
         "--baseline", type=Path, help="another source tree (e.g. `git archive main`) measured alongside"
     )
     parser.add_argument("--baseline-json", type=Path, help="write the baseline's figures here")
-    parser.add_argument("--bytecode", action="store_true", help="compile the bundles first (not as deployed)")
+    parser.add_argument("--source-only", action="store_true", help="remove the shipped bytecode first")
     args = parser.parse_args(argv)
     trees = {"current": bundle.ROOT}
     if args.baseline:
         trees = {"baseline": args.baseline.resolve(), **trees}
-    figures = measure(args.runs, trees, bytecode=args.bytecode)
+    figures = measure(args.runs, trees, source_only=args.source_only)
     for label in trees:
         report(figures[label], args.runs, f" ({label}: {trees[label]})" if args.baseline else "")
     if args.json:
