@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from core.documents import ConfigError, read_document
+from core.monitoring.settings import MonitoringSettings, parse_monitoring
 from core.storage import ObjectStore, open_store
 from core.storage.errors import InvalidArgument
 from core.storage.options import OptionError
@@ -50,7 +51,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("circle.config")
 
-TOP_LEVEL = ("stores", "replication", "rotation", "env", "secrets", "dead_letter", "required_env")
+TOP_LEVEL: tuple[str, ...] = ("stores", "replication", "rotation", "env", "secrets", "dead_letter", "required_env")
+# -- monitoring (monitor helper): the [monitoring] table, parsed by core.monitoring.settings ----------------
+TOP_LEVEL += ("monitoring",)
 RULE_FIELDS = ("name", "source", "targets", "prefix", "suffix", "glob", "target_prefix", "propagate_deletes", "verify")
 DEFAULT_DEAD_LETTER_PREFIX = "dead-letter/"
 ENV_SECRETS_URL = "CIRCLE_SECRETS_URL"
@@ -201,6 +204,7 @@ class Config:
     required_env: bool = False
     # target store -> capability flags it lacks among create-only / compare-and-swap writes
     degraded_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    monitoring: MonitoringSettings | None = None  # [monitoring] (None: absent)
 
     def open(self, name: str) -> ObjectStore:
         store = self.stores[name]
@@ -257,6 +261,7 @@ def parse_config(
         dead_letter=_dead_letter(data.get("dead_letter"), stores),
         required_env=required,
         degraded_targets=degraded,
+        monitoring=parse_monitoring(data.get("monitoring")),
     )
 
 
