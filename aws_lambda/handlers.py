@@ -28,11 +28,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aws_lambda.logging_config import build_logger
+from aws_lambda.monitoring import EmfSink
 from core.handlers.storage_events import EventResult, ReplicationFailed
 from core.runtime import Circle, Delivery
 
@@ -40,7 +39,6 @@ __all__ = ["RetryDelivery", "SqsDeadLetter", "rotation", "storage_event"]
 
 logger = build_logger()  # Powertools: the invocation's keys (cold start, request and correlation ids)
 log = logging.getLogger("circle.aws")  # the adapter's own lines, through the same handler
-metrics = Metrics(namespace="CircleCore", service="circle-core")
 
 Deadline = Callable[[], float]
 DEFAULT_MARGIN_SECONDS = 5.0
@@ -82,7 +80,7 @@ def runtime() -> Circle:
     if _runtime is None:
         started = time.perf_counter()
         dlq = os.environ.get("CIRCLE_DLQ_URL") or None
-        built = Circle.from_env(dead_letter=SqsDeadLetter(dlq) if dlq else None)
+        built = Circle.from_env(dead_letter=SqsDeadLetter(dlq) if dlq else None, sink=EmfSink())
         log.info(
             "cold start: runtime ready",
             extra={"init_ms": round((time.perf_counter() - started) * 1000, 1), "dead_letter_queue": dlq},
@@ -134,12 +132,10 @@ def _margin() -> float:
         return DEFAULT_MARGIN_SECONDS
 
 
-def _record_metrics(results: list[EventResult]) -> None:
-    for result in results:
-        for outcome in result.outcomes:
-            metrics.add_metric(name=f"Replication_{outcome.action}", unit=MetricUnit.Count, value=1)
-        if result.failure is not None:  # retryable / permanent / configuration: alarms key on these
-            metrics.add_metric(name=f"Failure_{result.failure}", unit=MetricUnit.Count, value=1)
+def _flush_metrics() -> None:
+    """EMF documents and alert webhooks, once per invocation (aws_lambda/monitoring.py); never raises."""
+    if _runtime is not None:
+        _runtime.monitor.flush()
 
 
 def _is_sqs_batch(event: Any) -> bool:
@@ -167,7 +163,6 @@ def _sqs_batch(records: list[Any], context: LambdaContext) -> dict[str, Any]:
             )
             continue
         delivery = _deliver(record.get("body"), deadline)
-        _record_metrics(delivery.results)
         if delivery.status == "retry" or _left_to_platform(delivery):
             failures.append({"itemIdentifier": message_id})
             log.warning("SQS record to batchItemFailures", extra={"message_id": message_id, "reason": _why(delivery)})
@@ -181,16 +176,21 @@ def _sqs_batch(records: list[Any], context: LambdaContext) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=False)
-@metrics.log_metrics
 def storage_event(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Replicate the objects named by a storage event. SQS batches answer ``batchItemFailures``;
     a direct or EventBridge delivery raises only when it should be retried."""
+    try:
+        return _storage_event(event, context)
+    finally:
+        _flush_metrics()
+
+
+def _storage_event(event: Any, context: LambdaContext) -> dict[str, Any]:
     if _is_sqs_batch(event):
         return _sqs_batch(event["Records"], context)
     event_id = event.get("id") if isinstance(event, dict) else None
     logger.set_correlation_id(event_id if isinstance(event_id, str) else context.aws_request_id)
     delivery = _deliver(event, _deadline(context))
-    _record_metrics(delivery.results)
     if delivery.status == "retry" or _left_to_platform(delivery):
         log.error("delivery not done, Lambda retries it", extra={"reason": _why(delivery)})
         raise RetryDelivery(_why(delivery), delivery.results)
