@@ -37,15 +37,18 @@ MAX_VALUES = 100  # values per metric
 #: dimensions per set, ``service`` included: Powertools allows 29, one under the specification's 30
 MAX_DIMENSIONS = POWERTOOLS_MAX_DIMENSIONS
 MAX_DIMENSION_VALUE = 1024
+#: also published under the ``service`` dimension alone, so one alarm (template.yaml) covers every rule/target
+ROLLUP = frozenset({"ReplicationLag", "ReplicationFailed"})
 
 
 class EmfSink:
     """Writes aggregated series as EMF JSON lines (``write`` defaults to the current ``sys.stdout``)."""
 
     def __init__(
-        self, namespace: str = "CircleCore", service: str | None = None, write: Callable[[str], Any] | None = None
+        self, namespace: str | None = None, service: str | None = None, write: Callable[[str], Any] | None = None
     ) -> None:
-        self.namespace = namespace
+        # template.yaml sets POWERTOOLS_METRICS_NAMESPACE (CircleCore), which its alarms watch
+        self.namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CircleCore"
         self.service = service or os.environ.get("POWERTOOLS_SERVICE_NAME") or "circle-core"
         self._write = write
 
@@ -68,7 +71,12 @@ class EmfSink:
                 for name, value in dims:
                     provider.add_dimension(name=name, value=value)
                 provider.set_timestamp(int(timestamp * 1000))
-                yield dict(provider.serialize_metric_set(metrics=chunk, dimensions=provider.dimension_set, metadata={}))
+                doc: dict[str, Any] = dict(
+                    provider.serialize_metric_set(metrics=chunk, dimensions=provider.dimension_set, metadata={})
+                )
+                if ROLLUP.intersection(chunk) and dims:
+                    doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"].append(["service"])
+                yield doc
 
     def _dims(self, s: Series) -> tuple[tuple[str, str], ...]:
         dims = [(k, v[:MAX_DIMENSION_VALUE] or "none") for k, v in s.dims if k != "service"]

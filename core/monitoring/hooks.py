@@ -69,9 +69,9 @@ def replication_outcomes(monitor: Monitor, results: Iterable[Any], rules_of: Rul
             if outcome.action in APPLIED:
                 monitor.timing("ReplicationLag", lag_seconds(result.event.event_time), rule=rule, target=outcome.target)
                 continue
-            monitor.count("ReplicationFailed", 1, rule=rule, target=outcome.target, failure=outcome.failure or "none")
             if outcome.action == "deferred":
-                continue  # not started for lack of time: the platform redelivers it, not an alarm
+                continue  # not started for lack of time: the platform redelivers it, not a failure
+            monitor.count("ReplicationFailed", 1, rule=rule, target=outcome.target, failure=outcome.failure or "none")
             fields: dict[str, Any] = {
                 "rule": rule,
                 "target": outcome.target,

@@ -2,7 +2,6 @@
 
 [monitoring]
 enabled = true                 # false: NULL monitor, no storage layer, no alerts
-namespace = "CircleCore"       # CloudWatch namespace / metric prefix elsewhere
 storage_metrics = true         # the per-request storage layer (StorageRequests/Latency/Bytes)
 alert_budget_seconds = 3.0     # total time a flush may spend sending webhooks
 
@@ -62,14 +61,13 @@ class Webhook:
 @dataclass(frozen=True, slots=True)
 class MonitoringSettings:
     enabled: bool = True
-    namespace: str = "CircleCore"
     storage_metrics: bool = True
     alert_budget_seconds: float = 3.0
     thresholds: Thresholds = field(default_factory=Thresholds)
     webhooks: tuple[Webhook, ...] = ()
 
 
-_TOP = ("enabled", "namespace", "storage_metrics", "alert_budget_seconds", "thresholds", "webhooks")
+_TOP = ("enabled", "storage_metrics", "alert_budget_seconds", "thresholds", "webhooks")
 _HOOK = ("url", "secret", "kinds")
 
 
@@ -81,9 +79,6 @@ def parse_monitoring(raw: Any) -> MonitoringSettings | None:
     _table(raw, where)
     _known(raw, _TOP, where)
     enabled = _typed(raw, "enabled", bool, True, where)
-    namespace = _typed(raw, "namespace", str, "CircleCore", where)
-    if not 1 <= len(namespace) <= 255:
-        raise ConfigError(f"{where}.namespace: 1 to 255 characters")
     storage = _typed(raw, "storage_metrics", bool, True, where)
     budget = _number(raw, "alert_budget_seconds", 3.0, where)
     thresholds = _thresholds(raw.get("thresholds", {}), f"{where}.thresholds")
@@ -91,7 +86,7 @@ def parse_monitoring(raw: Any) -> MonitoringSettings | None:
     if not isinstance(hooks_raw, list):
         raise ConfigError(f"{where}.webhooks: expected an array of tables")
     hooks = tuple(_webhook(h, f"{where}.webhooks[{i}]") for i, h in enumerate(hooks_raw))
-    return MonitoringSettings(enabled, namespace, storage, budget, thresholds, hooks)
+    return MonitoringSettings(enabled, storage, budget, thresholds, hooks)
 
 
 def _thresholds(raw: Any, where: str) -> Thresholds:

@@ -243,13 +243,13 @@ def test_a_failing_sink_never_raises_into_the_handler() -> None:
 
 def test_the_monitoring_table_is_parsed_and_validated() -> None:
     config = _config(
-        '[monitoring]\nnamespace = "Ops"\nalert_budget_seconds = 1.5\n'
+        "[monitoring]\nalert_budget_seconds = 1.5\n"
         "[monitoring.thresholds]\nreplication_lag_seconds = 120\nfailed_replications = 5\n"
         '[[monitoring.webhooks]]\nurl = "https://hooks.example.com/x?token=abc"\nsecret = "secret://vault/hook"\n'
         'kinds = ["probe"]\n'
     )
     settings = config.monitoring
-    assert settings.namespace == "Ops" and settings.alert_budget_seconds == 1.5
+    assert settings.alert_budget_seconds == 1.5
     assert settings.thresholds == Thresholds(replication_lag_seconds=120, failed_replications=5)
     [hook] = settings.webhooks
     assert hook.wants("probe") and not hook.wants("rotation")

@@ -20,7 +20,7 @@ DATA = Path(__file__).resolve().parent.parent / "events" / "data"
 
 
 def _recorder(lines: list[str], namespace: str = "CircleTest") -> Recorder:
-    return Recorder(MonitoringSettings(namespace=namespace), EmfSink(namespace, write=lines.append))
+    return Recorder(MonitoringSettings(), EmfSink(namespace, write=lines.append))
 
 
 def test_one_document_per_dimension_set_with_the_envelope_the_spec_requires() -> None:
@@ -47,6 +47,8 @@ def test_one_document_per_dimension_set_with_the_envelope_the_spec_requires() ->
     assert outcome["ReplicationOutcome"] == [2.0]
     lag = next(d for d in docs if "ReplicationLag" in d)
     assert lag["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "ReplicationLag", "Unit": "Seconds"}]
+    # per rule/target, and under the service alone: the template's ReplicationLagAlarm watches that one
+    assert lag["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["rule", "target", "service"], ["service"]]
     assert lag["ReplicationLag"] == [1.5, 2.5]  # every observation: CloudWatch keeps the distribution
     assert (lag["rule"], lag["target"]) == ("mirror", "backup")
     assert isinstance(lag["_aws"]["Timestamp"], int)
