@@ -100,6 +100,18 @@ class AzureSink:
                 text = " ".join(f"{k}={v}" for k, v in fields.items() if k not in ("metric", "unit"))
                 log.info("metric %s %s", s.name, text, extra={"custom_dimensions": fields, **fields})
             return
+        try:
+            self._meter_provider()
+        except ImportError as exc:  # the azure-monitoring extra is not in the bundle: say so once, use logs
+            log.warning(
+                "APPLICATIONINSIGHTS_CONNECTION_STRING is set but %s is not installed (extra azure-monitoring): "
+                "metrics go to log records",
+                exc.name,
+                extra={"missing": exc.name},
+            )
+            self._connection_string = None
+            self.write(series, timestamp)
+            return
         for s in series:
             instrument = self._instrument(s)
             attributes = s.dimensions

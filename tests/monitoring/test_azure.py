@@ -189,3 +189,18 @@ def test_the_storage_queue_function_records_replication_metrics(
     assert sorted(lags) == ["gs", "s3"] and all(p.count == 1 and p.sum > 0 for p in lags.values())
     reads = points[("storagebytes", (("operation", "get"), ("provider", "az"), ("store", "az")))][1]
     assert reads.value == 12  # 6 bytes read once per target
+
+
+def test_a_connection_string_without_the_exporter_installed_falls_back_to_log_records(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "azure.monitor.opentelemetry.exporter", None)  # not in the bundle
+    sink = AzureSink(connection_string="InstrumentationKey=00000000-0000-4000-8000-000000000000")
+    monitor = Recorder(MonitoringSettings(), sink)
+    monitor.count("ReplicationOutcome", action="copied", failure="none")
+    with caplog.at_level(logging.INFO, logger="circle.monitoring"):
+        monitor.flush()
+    messages = [r.getMessage() for r in caplog.records if r.name == "circle.monitoring"]
+    assert any("extra azure-monitoring" in m for m in messages)
+    assert "metric ReplicationOutcome action=copied failure=none value=1.0" in messages
+    assert not sink.exporting
