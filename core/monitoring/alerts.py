@@ -20,8 +20,6 @@ Reject a timestamp more than five minutes old (replays). Without ``secret`` the 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
@@ -42,11 +40,16 @@ Post = Callable[[str, bytes, dict[str, str], float], int]  # url, body, headers,
 
 def sign(key: bytes, timestamp: str, body: bytes) -> str:
     """The ``X-Circle-Signature`` value for ``body`` sent at ``timestamp``."""
+    import hashlib
+    import hmac
+
     return "sha256=" + hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 def verify(key: bytes, timestamp: str, body: bytes, signature: str, *, now: float | None = None) -> bool:
     """What a receiver does: constant-time compare, and refuse timestamps older than five minutes."""
+    import hmac
+
     try:
         age = (time.time() if now is None else now) - int(timestamp)
     except ValueError:
