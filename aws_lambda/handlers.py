@@ -33,7 +33,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from aws_lambda.logging_config import build_logger
 from aws_lambda.monitoring import EmfSink
 from core.handlers.storage_events import EventResult, ReplicationFailed
-from core.runtime import Circle, Delivery
+from core.runtime import Circle, Delivery, with_budget
 
 __all__ = ["RetryDelivery", "SqsDeadLetter", "rotation", "storage_event"]
 
@@ -122,7 +122,13 @@ def _why(delivery: Delivery) -> str:
 def _deadline(context: LambdaContext) -> Deadline:
     """Seconds this invocation may still spend before it must answer."""
     margin = _margin()
-    return lambda: context.get_remaining_time_in_millis() / 1000 - margin
+    deadline: Deadline = lambda: context.get_remaining_time_in_millis() / 1000 - margin  # noqa: E731
+    timeout = os.environ.get("CIRCLE_TIME_BUDGET_SECONDS")  # the function's Timeout, when the template says it
+    try:
+        budget = float(timeout) if timeout else None
+    except ValueError:
+        budget = None
+    return with_budget(deadline, budget - margin) if budget is not None and budget > margin else deadline
 
 
 def _margin() -> float:

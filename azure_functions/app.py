@@ -41,7 +41,7 @@ from azure_functions.rotation import bp as rotation_bp
 from core.events.azure import from_trigger
 from core.handlers.http_events import handle_http_event
 from core.handlers.storage_events import EventResult, ReplicationFailed
-from core.runtime import Circle, Delivery
+from core.runtime import Circle, Delivery, with_budget
 
 __all__ = ["RetryDelivery", "app", "event_grid_dict"]
 
@@ -96,10 +96,12 @@ def _seconds(name: str, default: float) -> float:
         return default
 
 
-def _deadline(budget: float, margin: float) -> Deadline:
-    """Seconds left from now until ``budget - margin`` has passed."""
+def _deadline(budget: float, margin: float, *, oversize: bool = False) -> Deadline:
+    """Seconds left from now until ``budget - margin`` has passed. ``oversize``: tell the core the
+    invocation's budget, so an object larger than any invocation allows starts when one is fresh."""
     started, end = time.monotonic(), budget - margin
-    return lambda: end - (time.monotonic() - started)
+    deadline: Deadline = lambda: end - (time.monotonic() - started)  # noqa: E731
+    return with_budget(deadline, end) if oversize else deadline
 
 
 def _deliver(payload: Any, deadline: Deadline) -> Delivery:
@@ -150,7 +152,8 @@ def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
 def storage_queue(msg: func.QueueMessage) -> None:
     """One Event Grid-schema event per queue message: replicate per the configured rules."""
     # The Consumption plan's default functionTimeout is 5 minutes; set the budget to the app's own.
-    deadline = _deadline(_seconds("CIRCLE_TIME_BUDGET_SECONDS", 300.0), _seconds("CIRCLE_TIME_MARGIN_SECONDS", 10.0))
+    budget, margin = _seconds("CIRCLE_TIME_BUDGET_SECONDS", 300.0), _seconds("CIRCLE_TIME_MARGIN_SECONDS", 10.0)
+    deadline = _deadline(budget, margin, oversize=True)
     what = f"queue message {msg.id} (dequeue {msg.dequeue_count})"
     delivery = _deliver(msg.get_body(), deadline)
     _answer(delivery, what, "the queue redelivers it", platform_keeps_unreadable=True)

@@ -22,7 +22,7 @@ import azure.functions as func
 if TYPE_CHECKING:  # the rotation engine is imported on first use: the app's cold start skips it
     from core.secrets import SecretStore
 
-log = logging.getLogger("azure_functions.rotation")
+log = logging.getLogger("circle.azure.rotation")
 bp = func.Blueprint()
 
 #: vault name -> SecretStore; replaceable with ``use_vaults``

@@ -12,6 +12,6 @@ import cycle between ``core.handlers`` and ``core.runtime``); this module is its
 from __future__ import annotations
 
 from core.handlers.dead_letter import DeadLetterSink, StoreDeadLetterSink
-from core.handlers.runtime import Circle, Deadline, Delivery, DeliveryStatus
+from core.handlers.runtime import Circle, Deadline, Delivery, DeliveryStatus, with_budget
 
-__all__ = ["Circle", "DeadLetterSink", "Deadline", "Delivery", "DeliveryStatus", "StoreDeadLetterSink"]
+__all__ = ["Circle", "DeadLetterSink", "Deadline", "Delivery", "DeliveryStatus", "StoreDeadLetterSink", "with_budget"]

@@ -29,7 +29,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import InternalServerError
 
-from core.runtime import Circle, Delivery
+from core.runtime import Circle, Delivery, with_budget
 from gcp_functions.logging_config import configure, invocation
 from gcp_functions.monitoring import GcpSink
 
@@ -79,7 +79,7 @@ def deadline_from(started: float) -> Deadline:
     budget = _seconds("CIRCLE_TIME_BUDGET_SECONDS", DEFAULT_BUDGET_SECONDS) - _seconds(
         "CIRCLE_TIME_MARGIN_SECONDS", DEFAULT_MARGIN_SECONDS
     )
-    return lambda: budget - (time.monotonic() - started)
+    return with_budget(lambda: budget - (time.monotonic() - started), budget)
 
 
 def _deliver(payload: Any, deadline: Deadline) -> Delivery:

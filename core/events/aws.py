@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from hashlib import blake2b
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import unquote_to_bytes
 
 from core.events.model import (
@@ -77,10 +77,11 @@ def decode_key(raw: str) -> str:
     return raw
 
 
-def s3_record(rec: dict[str, Any], where: str, envelope: str, message_id: str | None) -> StorageEvent:
-    """One ``Records[i]`` entry of an S3 event notification (``eventSource`` ``aws:s3``).
+def s3_record(rec: dict[str, Any], where: str, scope: Scope, out: list[StorageEvent]) -> None:
+    """One ``Records[i]`` entry of an S3 event notification (``eventSource`` ``aws:s3``), appended to ``out``.
 
-    The hot path of a big batch: field paths for errors are only built when a field is wrong.
+    The hot path of a big batch (hence a record parser itself, not a wrapper around one): field paths
+    for errors are only built when a field is wrong.
     """
     try:
         s3 = rec["s3"]
@@ -90,7 +91,7 @@ def s3_record(rec: dict[str, Any], where: str, envelope: str, message_id: str | 
         event_name = rec["eventName"]
         time_text = rec["eventTime"]
     except (KeyError, TypeError):
-        return _s3_record_slow(rec, where)  # raises, naming the missing field
+        _s3_record_slow(rec, where)  # raises, naming the missing field
     if type(raw_key) is not str or not raw_key:
         text(raw_key, f"{where}.s3.object.key")
     if type(bucket) is not str or not bucket:
@@ -118,7 +119,7 @@ def s3_record(rec: dict[str, Any], where: str, envelope: str, message_id: str | 
     except (TypeError, ValueError):
         event_time = parse_time(time_text, f"{where}.eventTime")
     region = rec.get("awsRegion")
-    return StorageEvent(
+    event = StorageEvent(
         provider="aws",
         kind=kind,
         bucket=bucket,
@@ -132,13 +133,14 @@ def s3_record(rec: dict[str, Any], where: str, envelope: str, message_id: str | 
         account=None,
         region=region if type(region) is str and region else None,
         name=event_name[3:] if event_name.startswith("s3:") else event_name,
-        message_id=message_id,
-        envelope=envelope,
+        message_id=scope.mid,
+        envelope=scope.via + "s3",
         raw=rec,
     )
+    out.append(event)
 
 
-def _s3_record_slow(rec: Any, where: str) -> StorageEvent:
+def _s3_record_slow(rec: Any, where: str) -> NoReturn:
     """Walk the required fields in order so the error names the first one that is wrong."""
     p = f"{where}." if where else ""
     rec = as_dict(rec, where)
@@ -213,7 +215,7 @@ class AwsDetector(Detector):
     describes = "an S3/SQS/SNS/EventBridge record"
 
     def record_parsers(self) -> dict[str, RecordParser]:
-        return {"aws:s3": self._s3, "aws:sqs": self._sqs, "aws:sns": self._sns}
+        return {"aws:s3": s3_record, "aws:sqs": self._sqs, "aws:sns": self._sns}
 
     def parse(self, doc: dict[str, Any], scope: Scope) -> list[StorageEvent] | None:
         if "detail-type" in doc:
@@ -231,21 +233,17 @@ class AwsDetector(Detector):
         return None
 
     @staticmethod
-    def _s3(rec: dict[str, Any], where: str, scope: Scope) -> list[StorageEvent]:
-        return [s3_record(rec, where, scope.via + "s3", scope.mid)]
-
-    @staticmethod
-    def _sqs(rec: dict[str, Any], where: str, scope: Scope) -> list[StorageEvent]:
+    def _sqs(rec: dict[str, Any], where: str, scope: Scope, out: list[StorageEvent]) -> None:
         message_id = rec.get("messageId")
         mid = message_id if type(message_id) is str else scope.mid
-        return scope.unwrap(rec.get("body"), f"{where}.body", scope.via + "sqs/", mid)
+        scope.unwrap(rec.get("body"), f"{where}.body", scope.via + "sqs/", mid, out)
 
     @staticmethod
-    def _sns(rec: dict[str, Any], where: str, scope: Scope) -> list[StorageEvent]:
+    def _sns(rec: dict[str, Any], where: str, scope: Scope, out: list[StorageEvent]) -> None:
         sns = as_dict(rec.get("Sns"), f"{where}.Sns")
         message_id = sns.get("MessageId")
         mid = scope.mid or (message_id if type(message_id) is str else None)
-        return scope.unwrap(sns.get("Message"), f"{where}.Sns.Message", scope.via + "sns/", mid)
+        scope.unwrap(sns.get("Message"), f"{where}.Sns.Message", scope.via + "sns/", mid, out)
 
     @staticmethod
     def _sns_envelope(doc: dict[str, Any], scope: Scope) -> list[StorageEvent]:

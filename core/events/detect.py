@@ -14,6 +14,7 @@ import gc
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from operator import attrgetter
 from typing import Any
 
 from core.events import alibaba, aws, azure, gcp, ibm, oci, tencent
@@ -39,6 +40,8 @@ REGISTRY = Registry(
 # Every provider name a StorageEvent can carry: the seed clouds (contract C4) plus any registered detector's.
 PROVIDERS: frozenset[str] = SEED_PROVIDERS | REGISTRY.providers
 
+_key_of = attrgetter("key")
+_bucket_of = attrgetter("bucket")
 _BIG_BATCH = 64  # records
 _BIG_TEXT = 64 * 1024  # bytes of JSON
 
@@ -156,6 +159,11 @@ def _load(payload: Any, where: str = "payload") -> Any:
 
 def _checked(events: list[StorageEvent]) -> list[StorageEvent]:
     """Refuse keys and bucket names longer than any cloud allows (they can only be garbage)."""
+    if not events or (
+        max(map(len, map(_key_of, events))) <= MAX_KEY_CHARS
+        and max(map(len, map(_bucket_of, events))) <= MAX_BUCKET_CHARS
+    ):
+        return events  # the usual case, checked at C speed
     for i, event in enumerate(events):
         if len(event.key) > MAX_KEY_CHARS:
             raise EventError(f"has a key longer than {MAX_KEY_CHARS} characters: {brief(event.key)}", f"event {i}")

@@ -22,7 +22,6 @@ from core.events.model import (
     opt_text,
     parse_time,
     text,
-    to_size,
     unquote_etag,
 )
 from core.events.registry import Detector, Scope
@@ -58,7 +57,6 @@ def object_event(doc: dict[str, Any], where: str, envelope: str, message_id: str
     namespace = opt_text(details.get("namespace"), f"{p}data.additionalDetails.namespace") or namespace
     etag = unquote_etag(details.get("eTag"), f"{p}data.additionalDetails.eTag")
     event_id = opt_text(doc.get(id_field), f"{p}{id_field}")
-    version = opt_text(details.get("versionId"), f"{p}data.additionalDetails.versionId")
     return StorageEvent(
         provider="oci",
         kind=kind,
@@ -66,10 +64,10 @@ def object_event(doc: dict[str, Any], where: str, envelope: str, message_id: str
         key=key,
         event_time=parse_time(doc.get(time_field), f"{p}{time_field}"),
         # each write gets a fresh ETag, so (object, ETag, kind) names the change across redeliveries
-        event_id=change_id("oci", namespace, bucket, key, version, etag or event_id, kind),
-        size=to_size(details.get("contentLength"), f"{p}data.additionalDetails.contentLength"),
+        event_id=change_id("oci", namespace, bucket, key, etag or event_id, kind),
+        size=None,  # OCI object events carry no size
         etag=etag,
-        version=version,
+        version=None,
         sequencer=None,
         account=namespace,
         region=None,

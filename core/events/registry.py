@@ -22,18 +22,20 @@ log = logging.getLogger("circle.events")
 
 _decode = json.JSONDecoder().decode  # json.loads minus its per-call argument checks
 
-# parse one item of a ``Records`` array: (record, where, scope) -> events
-RecordParser = Callable[[dict[str, Any], str, "Scope"], list[StorageEvent]]
+# reads one item of a ``Records`` array and appends its events: (record, where, scope, out) -> None
+# (appending instead of returning a list saves two lists per record in a 10,000-record batch)
+RecordParser = Callable[[dict[str, Any], str, "Scope", list[StorageEvent]], None]
 
 
 class Detector:
     """Recognises and parses the envelopes of one cloud. Override what applies.
 
-    ``parse`` is offered every JSON object that is not a ``Records`` batch, in registration order; it
-    returns None when the object is not one of this cloud's envelopes, ``[]`` for a control message
-    (after ``scope.note(...)``), or the events. ``record_parsers`` maps the ``eventSource`` (or SNS's
-    ``EventSource``) of a ``Records[]`` item to the function that reads it; ``parse_record`` is offered
-    the items whose source no detector registered. Detectors raise only :class:`EventError`.
+        ``parse`` is offered every JSON object that is not a ``Records`` batch, in registration order; it
+        returns None when the object is not one of this cloud's envelopes, ``[]`` for a control message
+        (after ``scope.note(...)``), or the events. ``record_parsers`` maps the ``eventSource`` (or SNS's
+        ``EventSource``) of a ``Records[]`` item to the function that reads it and appends its events to
+    ``out``; ``parse_record`` is offered
+        the items whose source no detector registered. Detectors raise only :class:`EventError`.
     """
 
     provider: str = ""
@@ -93,20 +95,34 @@ class Scope:
         """Parse an already-decoded inner document through the registry."""
         return self.registry.dispatch(doc, self.inner(where, via, mid))
 
-    def unwrap(self, body: Any, where: str, via: str, mid: str | None = None) -> list[StorageEvent]:
-        """An SQS body or SNS Message: JSON text (or an already decoded object) holding another envelope."""
-        if type(body) is str:
-            doc = decode_text(body, where, ": not a storage notification")
+    def unwrap(
+        self, body: Any, where: str, via: str, mid: str | None = None, out: list[StorageEvent] | None = None
+    ) -> list[StorageEvent]:
+        """An SQS body or SNS Message: JSON text (or an already decoded object) holding another envelope.
+        Its events are appended to ``out`` (a new list if None), which is returned."""
+        if type(body) is str and len(body) <= MAX_TEXT_BYTES:  # the hot path of a big SQS batch
+            try:
+                doc = _decode(body)
+            except (ValueError, RecursionError):
+                doc = decode_text(body, where, ": not a storage notification")  # raises, naming the problem
         elif type(body) is dict:
             doc = body
         elif body is None:
             raise EventError("missing", where)
+        elif type(body) is str:
+            doc = decode_text(body, where)  # raises: too large
         else:
             raise EventError(f"must be JSON text, got {type(body).__name__}", where)
-        scope = self.inner(where, via, mid)
+        if self.depth >= MAX_NESTING:
+            raise EventError(f"nests envelopes more than {MAX_NESTING} deep", where)
+        scope = Scope(self.registry, where, via, mid, self.controls, self.depth + 1)
         if type(doc) is dict and "Records" in doc:  # the common case, without the generic detection
-            return self.registry.records(doc["Records"], f"{where}.Records", scope)
-        return self.registry.dispatch(doc, scope)
+            return self.registry.records(doc["Records"], f"{where}.Records", scope, out)
+        events = self.registry.dispatch(doc, scope)
+        if out is None:
+            return events
+        out.extend(events)
+        return out
 
 
 def decode_text(text: str | bytes, where: str, hint: str = "") -> Any:
@@ -182,12 +198,17 @@ class Registry:
                 return events
         raise self._unknown(doc, scope)
 
-    def records(self, records: Any, where: str, scope: Scope, start: int = 0) -> list[StorageEvent]:
-        """A ``Records`` array (S3 notifications, SQS and SNS deliveries, COS notifications...)."""
+    def records(
+        self, records: Any, where: str, scope: Scope, out: list[StorageEvent] | None = None, start: int = 0
+    ) -> list[StorageEvent]:
+        """A ``Records`` array (S3 notifications, SQS and SNS deliveries, COS notifications...): its events
+        are appended to ``out`` (a new list if None), which is returned."""
         if type(records) is not list:
             raise EventError(f"must be an array, got {type(records).__name__}", where)
-        check_length(records, where)
-        out: list[StorageEvent] = []
+        if len(records) > MAX_RECORDS:
+            check_length(records, where)
+        if out is None:
+            out = []
         by_source = self._by_source
         for i, rec in enumerate(records, start):
             w = f"{where}[{i}]"
@@ -200,7 +221,7 @@ class Registry:
                 parser = by_source.get(alt) if type(alt) is str else None
                 src = alt if src is None else src
             if parser is not None:
-                out.extend(parser(rec, w, scope))
+                parser(rec, w, scope, out)
                 continue
             for detector in self._detectors:
                 events = detector.parse_record(rec, w, scope)

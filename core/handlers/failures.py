@@ -86,6 +86,8 @@ def classify(exc: BaseException) -> FailureClass:
     if isinstance(exc, StorageError):
         if exc.retryable:
             return "retryable"
+        if _too_large(exc):
+            return "permanent"
         if isinstance(exc, PermissionDenied | Unauthenticated | Unsupported):
             return "configuration"
         if isinstance(exc, NotFound):
@@ -101,6 +103,14 @@ def classify(exc: BaseException) -> FailureClass:
     if _is_secrets_error(exc):
         return "retryable" if getattr(exc, "retryable", False) else "configuration"
     return "retryable"  # unknown: keep the event (the platform's own retry and dead-letter policy decide)
+
+
+def _too_large(exc: BaseException) -> bool:
+    """The target refused the object's size (S3 EntityTooLarge, Azure RequestBodyTooLarge, HTTP 413)."""
+    if getattr(exc, "status", None) == 413:
+        return True
+    reason = str(getattr(exc, "reason", "") or exc).lower().replace(" ", "")
+    return "toolarge" in reason or "exceedsthemaximumallowedsize" in reason
 
 
 def _is_config_error(exc: BaseException) -> bool:

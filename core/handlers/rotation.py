@@ -31,7 +31,7 @@ from core.secrets.rotation.config import RotationSpec, find_forced, find_spec
 from core.secrets.rotation.engine import new_token
 from core.secrets.rotation.errors import RotationRefused
 
-log = logging.getLogger("core.handlers.rotation")
+log = logging.getLogger("circle.rotation")
 
 AWS_STEPS = {
     "createSecret": "create",

@@ -26,20 +26,9 @@ class Route:
 
 
 def relative_key(store: StoreConfig, event: StorageEvent) -> str | None:
-    """The event's key relative to ``store``, or None when the event is not from that store.
-
-    Uses ``StoreConfig.relative_key`` (store identity with account/endpoint, decoded prefixes) where
-    the configuration provides it, else the (provider, bucket, prefix) comparison of earlier versions.
-    """
-    decide = getattr(store, "relative_key", None)
-    if callable(decide):
-        result = decide(event)
-        return result if isinstance(result, str) else None
-    if store.provider != event.provider or store.bucket != event.bucket:
-        return None
-    if not event.key.startswith(store.prefix):
-        return None
-    return event.key[len(store.prefix) :]
+    """The event's key relative to ``store``, or None when the event is not from that store (store
+    identity with account/endpoint and decoded prefixes: ``StoreConfig.relative_key``)."""
+    return store.relative_key(event)
 
 
 def routes_for_key(config: Config, source: str, key: str) -> Iterator[Route]:

@@ -35,6 +35,26 @@ DeliveryStatus = Literal["ok", "retry", "dead_letter"]
 Deadline = Callable[[], float]
 
 
+class BudgetedDeadline:
+    """A deadline that also knows the whole invocation's budget (``budget`` seconds)."""
+
+    __slots__ = ("_left", "budget")
+
+    def __init__(self, left: Deadline, budget: float) -> None:
+        self._left = left
+        self.budget = budget
+
+    def __call__(self) -> float:
+        return self._left()
+
+
+def with_budget(deadline: Deadline, budget: float) -> Deadline:
+    """``deadline`` marked with the seconds a whole invocation offers (the configured timeout less the
+    margin). Only an entry point that knows its timeout says so; the core cannot tell it from the time
+    left, and a process may serve entry points with different budgets (Azure: queue and Event Grid)."""
+    return BudgetedDeadline(deadline, budget)
+
+
 @dataclass
 class Delivery:
     """The answer to one platform delivery (one SQS message, one webhook request, one CloudEvent).
@@ -79,19 +99,16 @@ class Circle:
         an adapter gives) receives metrics, events and alerts."""
         self.config = config
         self._stores: dict[str, ObjectStore] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._secrets: SecretStore | None = None
         self._secrets_loaded = False
         self._sink = dead_letter
         self._sink_built = dead_letter is not None
-        self._longest = 0.0  # the most time left any deadline() call reported (about the timeout)
         # -- monitoring (monitor helper) ------------------------------------------------------------------
         from core.monitoring import build_monitor
 
-        self.monitor: Monitor = (
-            monitor if monitor is not None else build_monitor(getattr(config, "monitoring", None), sink)
-        )
-        settings = getattr(config, "monitoring", None)
+        self.monitor: Monitor = monitor if monitor is not None else build_monitor(config.monitoring, sink)
+        settings = config.monitoring
         self._layered = bool(getattr(self.monitor, "enabled", True)) and (settings is None or settings.storage_metrics)
         for name, store in (stores or {}).items():
             self._stores[name] = self._instrument(name, store)
@@ -138,6 +155,8 @@ class Circle:
             with self._lock:
                 store = self._stores.get(name)
                 if store is None:
+                    if _references_secrets(self.config, name):
+                        self._load_secrets()  # secret:// options resolve through the configured store
                     store = self._stores[name] = self._instrument(name, self.config.open(name))
                     self._report_degraded(name, store)
         return store
@@ -166,15 +185,24 @@ class Circle:
 
     @property
     def secrets(self) -> SecretStore | None:
-        """The secrets store named by ``[secrets] url`` / ``CIRCLE_SECRETS_URL`` (None when neither is set)."""
+        """The secrets store named by ``[secrets] url`` / ``CIRCLE_SECRETS_URL`` (None when neither is set),
+        opened on first use and registered so ``secret://<name>/...`` store options resolve through it."""
         if not self._secrets_loaded:
-            url = os.environ.get("CIRCLE_SECRETS_URL") or getattr(self.config, "secrets_url", None)
-            if url:
-                from core.secrets import open_secrets
-
-                self._secrets = open_secrets(url)
-            self._secrets_loaded = True
+            self._load_secrets()
         return self._secrets
+
+    def _load_secrets(self) -> None:
+        with self._lock:
+            if self._secrets_loaded:
+                return
+            stores = _secret_stores(self.config)
+            if stores:
+                from core.secrets import register_secret_store
+
+                for alias, url in stores.items():
+                    opened = register_secret_store(alias, url)
+                    self._secrets = self._secrets or opened
+            self._secrets_loaded = True
 
     @property
     def dead_letter(self) -> DeadLetterSink | None:
@@ -205,16 +233,17 @@ class Circle:
         """Seconds to leave for one target of ``event`` before starting it (its size at ``throughput``)."""
         return self.reserve_seconds + (event.size or 0) / self.throughput
 
-    def may_start(self, event: StorageEvent, left: float) -> tuple[bool, float]:
+    def may_start(self, event: StorageEvent, left: float, budget: float | None = None) -> tuple[bool, float]:
         """Whether a target of ``event`` may start with ``left`` seconds to go, and the seconds required.
 
-        An object that needs more than any invocation offers (the most time left this process has seen,
-        about the function's timeout) would be deferred forever: it is started when an invocation is
-        nearly fresh, with one WARNING, rather than never."""
-        self._longest = max(self._longest, left)
+        ``budget`` is what the whole invocation offers, when the entry point knows it (a configured
+        budget, see :func:`with_budget`). An object that needs more than that would be deferred forever:
+        it is started when the invocation is nearly fresh, with one WARNING, rather than never. Without a
+        budget nothing tells a fresh invocation from a late one (the time left is all the core sees), so
+        the plain rule applies and such an object goes to the platform's redrive/dead-letter policy."""
         needed = self.time_needed(event)
-        fresh = max(self.reserve_seconds, 0.9 * self._longest)
-        if needed > fresh > self.reserve_seconds:
+        fresh = max(self.reserve_seconds, 0.9 * budget) if budget is not None else None
+        if fresh is not None and needed > fresh > self.reserve_seconds:
             if left >= fresh:
                 log.warning(
                     "%s/%s needs about %.0fs to copy, more than an invocation offers (%.0fs): starting it now; "
@@ -222,8 +251,8 @@ class Circle:
                     event.bucket,
                     event.key,
                     needed,
-                    self._longest,
-                    extra={"event_id": event.event_id, "needed_seconds": needed, "longest_seconds": self._longest},
+                    budget,
+                    extra={"event_id": event.event_id, "needed_seconds": needed, "budget_seconds": budget},
                 )
                 return True, fresh
             return False, fresh
@@ -250,7 +279,7 @@ class Circle:
         if getattr(self.monitor, "enabled", True):
             from core.monitoring.hooks import replication_outcomes
 
-            settings = getattr(self.config, "monitoring", None)
+            settings = self.config.monitoring
             threshold = settings.thresholds.failed_replications if settings else 1
             replication_outcomes(self.monitor, results, self._rules_of, threshold=threshold)
         return self._settle(results)
@@ -331,3 +360,18 @@ class Circle:
 
     def __repr__(self) -> str:
         return f"Circle(stores={sorted(self.config.stores)}, rules={len(self.config.replication)})"
+
+
+def _secret_stores(config: Config) -> dict[str, str]:
+    """Secrets stores by reference name (``Config.secret_stores()``); ``CIRCLE_SECRETS_URL`` overrides ``vault``."""
+    named = config.secret_stores()
+    override = os.environ.get("CIRCLE_SECRETS_URL")
+    if override:
+        named["vault"] = override
+    return named
+
+
+def _references_secrets(config: Config, name: str) -> bool:
+    store = config.stores.get(name)
+    options = getattr(store, "options", None) or {}
+    return any(isinstance(v, str) and v.startswith("secret://") for v in options.values())

@@ -95,7 +95,8 @@ def handle_event(circle: Circle, event: StorageEvent, *, deadline: Callable[[], 
         seen.add((route.target, route.target_key))
         if deadline is not None:
             left = deadline()
-            start, needed = circle.may_start(event, left)
+            # the invocation's budget, when the entry point gave one (core.runtime.with_budget)
+            start, needed = circle.may_start(event, left, getattr(deadline, "budget", None))
             if not start:
                 reason = f"not started: {left:.1f}s left, {needed:.1f}s needed"
                 result.outcomes.append(Outcome(route.target, route.target_key, "deferred", reason, "retryable"))

@@ -16,7 +16,7 @@ from .api import CURRENT, STAGES, SecretBackend, SecretValue, SecretVersion
 from .cache import DEFAULT_MAX_AGE, SecretCache
 from .errors import SecretNotFound, SecretsInvalidArgument, SecretsUnsupported
 
-log = logging.getLogger("core.secrets")
+log = logging.getLogger("circle.secrets")
 
 #: rotation tokens: AWS's ClientRequestToken length (32..64) and a charset every service can store
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{32,64}$")

@@ -48,7 +48,7 @@ Reopen = Callable[[], Backend | None]
 #: what may be cured by reading a rotated credential again
 _REJECTED = (Unauthenticated, PermissionDenied)
 
-log = logging.getLogger("core.storage")
+log = logging.getLogger("circle.storage")
 
 
 class _Handle:

@@ -190,6 +190,22 @@ def test_a_record_too_large_for_the_time_left_is_not_started(
     assert "not started" in why["reason"] and "needed" in why["reason"]
 
 
+def test_a_record_larger_than_the_configured_timeout_allows_starts_when_the_invocation_is_fresh(
+    setup: dict[str, Any], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the function's timeout given (12 s, 7 s after the margin), a 1 GiB object (69 s) can never
+    fit: it starts in a fresh invocation, with a WARNING, rather than being deferred forever."""
+    monkeypatch.setenv("CIRCLE_TIME_MARGIN_SECONDS", "5")
+    monkeypatch.setenv("CIRCLE_TIME_BUDGET_SECONDS", "12")
+    setup["source"].put("big/object.bin", b"small body, large announced size")
+    body = _s3_body(setup["bucket"], "big/object.bin", size=1 << 30)
+    answer = handlers.storage_event({"Records": [_sqs("big", body)]}, LambdaContext(remaining=lambda: 12_000))
+    assert _failed_ids(answer) == []
+    assert setup["target"].get("big/object.bin").read() == b"small body, large announced size"  # type: ignore[union-attr]
+    lines = _lines(capsys.readouterr().out)
+    assert any(line["level"] == "WARNING" and "raise the function timeout" in line["message"] for line in lines)
+
+
 @pytest.fixture
 def dlq(emulators: Any, emulator_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
     """An SQS queue on moto named by CIRCLE_DLQ_URL, as template.yaml sets it."""

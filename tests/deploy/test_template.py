@@ -295,7 +295,8 @@ def test_dead_letter_alarm_notifies_a_topic_and_optionally_an_email(template: di
 
 def test_storage_function_grants_exactly_what_the_providers_call(template: dict[str, Any]) -> None:
     """s3.py calls GetObject/HeadObject, PutObject (and multipart), CopyObject, DeleteObject(s),
-    AbortMultipartUpload and ListObjectsV2: nothing reads tags or versions by id or lists versions."""
+    AbortMultipartUpload and ListObjectsV2: nothing reads tags or versions by id or lists versions. The
+    adapter sends permanent failures to the dead-letter queue itself (CIRCLE_DLQ_URL)."""
     kms = "arn:aws:kms:us-east-1:123456789012:key/1111"
     fn = _ev(template, TargetBucketNames="t1", KmsKeyArns=kms).resource("StorageEventFunction")
     assert fn is not None
@@ -308,7 +309,10 @@ def test_storage_function_grants_exactly_what_the_providers_call(template: dict[
         "s3:AbortMultipartUpload",
         "kms:Decrypt",
         "kms:GenerateDataKey",
+        "sqs:SendMessage",
     }
+    (dlq_stmt,) = [st for st in _statements(fn) if "sqs:SendMessage" in _as_list(st["Action"])]
+    assert dlq_stmt["Resource"] == "<GetAtt:DeadLetterQueue.Arn>"
     (kms_stmt,) = [st for st in _statements(fn) if "kms:Decrypt" in _as_list(st["Action"])]
     assert _as_list(kms_stmt["Resource"]) == [kms]
     plain = _ev(template).resource("StorageEventFunction")

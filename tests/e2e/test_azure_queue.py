@@ -23,7 +23,7 @@ import pytest
 from scripts.emulators import AZURITE_ACCOUNT, AZURITE_KEY, _spawn, _wait_http, azurite_binary, free_port
 from tests.e2e import replication_rig
 from tests.e2e.replication_rig import ThreeClouds
-from tests.e2e.test_azure_functions_indexer import _indexed
+from tests.e2e.test_azure_functions_indexer import _indexed, in_azurite
 
 pytestmark = [
     pytest.mark.skipif(sys.version_info < (3, 13), reason="azure-functions-runtime needs 3.13"),
@@ -77,7 +77,7 @@ def queue(queue_endpoint: str) -> Any:
 
 def _blob_event(clouds: ThreeClouds, key: str) -> dict[str, Any]:
     """The real Event Grid-schema sample, naming our blob (what Event Grid writes to the queue)."""
-    raw = copy.deepcopy(json.loads((DATA / "msdocs_eventgridschema_BlobCreated.json").read_text())[0])
+    raw = in_azurite(copy.deepcopy(json.loads((DATA / "msdocs_eventgridschema_BlobCreated.json").read_text())[0]))
     raw["id"] = str(uuid.uuid4())
     raw["subject"] = f"/blobServices/default/containers/{clouds.bucket}/blobs/{key}"
     raw["data"]["url"] = f"{clouds.emulators.azure_endpoint}/devstoreaccount1/{clouds.bucket}/{key}"

@@ -38,13 +38,13 @@ class ObsDetector(Detector):
         return {"OBS": self._record}
 
     @staticmethod
-    def _record(rec: dict[str, Any], where: str, scope: Scope) -> list[StorageEvent]:
+    def _record(rec: dict[str, Any], where: str, scope: Scope, out: list[StorageEvent]) -> None:
         obs = as_dict(rec.get("obs"), f"{where}.obs")
         bucket = text(as_dict(obs.get("bucket"), f"{where}.obs.bucket").get("name"), f"{where}.obs.bucket.name")
         obj = as_dict(obs.get("object"), f"{where}.obs.object")
         key = text(obj.get("key"), f"{where}.obs.object.key")
         assert bucket is not None and key is not None
-        return [
+        out.append(
             StorageEvent(
                 provider="huawei",
                 kind="created",
@@ -55,7 +55,7 @@ class ObsDetector(Detector):
                 size=to_size(obj.get("size"), f"{where}.obs.object.size"),
                 envelope=scope.via + "obs",
             )
-        ]
+        )
 
 
 OBS_RECORD = {
@@ -100,7 +100,7 @@ def test_record_sources_cannot_be_claimed_twice() -> None:
         provider = "impostor"
 
         def record_parsers(self) -> dict[str, Any]:
-            return {"aws:s3": lambda rec, where, scope: []}
+            return {"aws:s3": lambda rec, where, scope, out: None}
 
     with pytest.raises(ValueError, match=r"record sources already registered: \['aws:s3'\]"):
         Registry([*REGISTRY.detectors, Impostor()])
@@ -167,3 +167,26 @@ def test_core_events_imports_nothing_else_from_core_and_no_sdk() -> None:
                 ):
                     bad.append(f"{path.name}: {name}")
     assert bad == []
+
+
+class ForwarderDetector(Detector):
+    """A wrapper that is not a Records batch: ``{"forwarded": <any envelope>}``."""
+
+    provider = "forwarder"
+    describes = "a forwarded envelope"
+
+    def parse(self, doc: dict[str, Any], scope: Scope) -> list[StorageEvent] | None:
+        if "forwarded" not in doc:
+            return None
+        return scope.dispatch(doc["forwarded"], scope.at("forwarded"), scope.via + "fwd/", scope.mid)
+
+
+def test_a_wrapper_detector_recurses_through_the_registry_within_the_nesting_limit() -> None:
+    registry = Registry([*REGISTRY.detectors, ForwarderDetector()])
+    doc: Any = load(OSS)
+    (ev,) = registry.dispatch({"forwarded": {"forwarded": doc}}, Scope(registry))
+    assert (ev.provider, ev.envelope) == ("alibaba", "fwd/fwd/oss")
+    for _ in range(10):
+        doc = {"forwarded": doc}
+    with pytest.raises(EventError, match=r"nests envelopes more than 8 deep"):
+        registry.dispatch(doc, Scope(registry))

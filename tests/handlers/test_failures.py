@@ -21,6 +21,7 @@ from core.storage import (
     NotFound,
     PermissionDenied,
     PreconditionFailed,
+    StorageError,
     Throttled,
     TransientError,
     Unauthenticated,
@@ -51,6 +52,8 @@ from core.storage import (
         (EventError("missing", "Records[0].s3"), "permanent"),
         (InvalidKey("the key is 2000 bytes"), "permanent"),
         (InvalidArgument("EntityTooLarge: Your proposed upload exceeds the maximum allowed size"), "permanent"),
+        (StorageError("RequestBodyTooLarge: The request body is too large", status=413), "permanent"),
+        (StorageError("Payload Too Large"), "permanent"),
         (RuntimeError("unknown"), "retryable"),
     ],
 )

@@ -1,5 +1,6 @@
 """Findings 1-3 of issue 12, reproduced with deterministic interleavings (store hooks, no sleeps) on
-memory://, file:// and moto (versioned buckets). Each failed before the convergence rewrite."""
+memory://, file://, moto (versioned buckets), Azurite and fake-gcs-server. Each failed before the
+convergence rewrite."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from core.storage import ObjectStore
 from tests import rigs
 from tests.handlers.interleave import HookedStore, once
 
-KINDS = ["memory", "file", "s3"]
+KINDS = ["memory", "file", "s3", "azure", "gcs"]
 
 
 @pytest.fixture(params=KINDS)
@@ -79,7 +80,7 @@ def test_a_copy_in_flight_never_resurrects_a_deleted_object(pair: Any) -> None:
 
 def _roll_back(kind: str, ctx: rigs.RigContext, src: ObjectStore, key: str, previous: bytes) -> None:
     """Delete the latest version so the previous one is current again. On moto: a real DeleteObject
-    with VersionId; memory:// and file:// keep no versions, so the previous bytes become current."""
+    with VersionId; elsewhere (no version API in the store interface) the previous bytes become current."""
     if kind != "s3":
         src.put(key, previous)
         return

@@ -40,13 +40,15 @@ class Tally:
     redelivered: int = 0
     switches: int = 0
     actions: Counter[str] = field(default_factory=Counter)
+    mutations: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[str] = field(default_factory=Counter)
 
     def line(self, name: str, seconds: float) -> str:
         v = self.verdicts
         return (
             f"{name}: {self.rounds} rounds, {self.events} event deliveries, {self.redelivered} redelivered, "
-            f"{self.switches} switches, actions {dict(sorted(self.actions.items()))}; "
+            f"{self.switches} switches, source changes {dict(sorted(self.mutations.items()))}, "
+            f"actions {dict(sorted(self.actions.items()))}; "
             f"lost {v['lost']}, resurrected {v['resurrected']}, stale {v['stale']}, "
             f"equal {v['equal']}, both absent {v['absent']} in {seconds:.1f}s"
         )
@@ -126,6 +128,7 @@ def run_round(
         for step in range(rng.randint(2, 6)):
             present = bool(history)
             choice = "create" if not present else rng.choice(["overwrite", "delete", "versioned-delete"])
+            tally.mutations[choice] += 1
             if choice in ("create", "overwrite"):
                 body = f"{key} step {step} {rng.random()}".encode() * rng.randint(1, 50)
                 src.put(key, body)
@@ -199,7 +202,7 @@ def test_memory_stress_converges_with_nothing_lost_resurrected_or_stale(
     assert tally.rounds == MEMORY_ROUNDS
     assert tally.verdicts["lost"] == tally.verdicts["resurrected"] == tally.verdicts["stale"] == 0
     assert tally.verdicts["equal"] > MEMORY_ROUNDS // 4 and tally.verdicts["absent"] > MEMORY_ROUNDS // 10
-    assert tally.actions["copied"] and tally.actions["deleted"]
+    assert tally.actions["copied"] and tally.actions["deleted"] and tally.mutations["versioned-delete"]
 
 
 def test_moto_stress_converges_with_nothing_lost_resurrected_or_stale(
@@ -236,4 +239,4 @@ def test_moto_stress_converges_with_nothing_lost_resurrected_or_stale(
     assert tally.rounds == MOTO_ROUNDS
     assert tally.verdicts["lost"] == tally.verdicts["resurrected"] == tally.verdicts["stale"] == 0
     assert tally.verdicts["equal"] > MOTO_ROUNDS // 4 and tally.verdicts["absent"] > MOTO_ROUNDS // 20
-    assert tally.actions["copied"] and tally.actions["deleted"]
+    assert tally.actions["copied"] and tally.actions["deleted"] and tally.mutations["versioned-delete"]

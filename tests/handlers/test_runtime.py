@@ -152,9 +152,11 @@ def test_an_object_larger_than_any_invocation_allows_starts_when_one_is_fresh(
     circle = Circle.from_config(_config(src, dst))
     huge = _event(src, "h", size=20 * 1024**3)  # about 1,280 s at 16 MiB/s, the function has 300 s
     with caplog.at_level(logging.WARNING, logger="circle.replication"):
-        assert circle.may_start(huge, 300.0) == (True, 270.0)  # never deferred forever
-        assert circle.may_start(huge, 100.0) == (False, 270.0)  # but not late in an invocation
-    assert len(caplog.records) == 1 and "raise the function timeout" in caplog.records[0].getMessage()
+        assert circle.may_start(huge, 300.0, budget=300.0) == (True, 270.0)  # never deferred forever
+        assert circle.may_start(huge, 100.0, budget=300.0) == (False, 270.0)  # but not late in an invocation
+        assert circle.may_start(huge, 300.0) == (False, circle.time_needed(huge))  # no budget: fresh is unknown
+    [warning] = [r for r in caplog.records if r.name == "circle.replication"]  # not circle.config's INFO lines
+    assert warning.levelno == logging.WARNING and "raise the function timeout" in warning.getMessage()
 
 
 def test_an_unreadable_payload_is_dead_lettered_never_raised() -> None:
@@ -310,3 +312,59 @@ def test_handle_delivery_reads_a_real_s3_notification(
     )
     wrapper = StorageEventHandler(circle=circle)
     assert handle_or_raise(wrapper, json.loads((DATA / "powertools_s3Event.json").read_text()))[0].ok
+
+
+def test_secrets_open_once_from_circle_secrets_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.secrets import SecretStore
+
+    src, dst = _names()
+    monkeypatch.delenv("CIRCLE_SECRETS_URL", raising=False)
+    assert Circle.from_config(_config(src, dst)).secrets is None  # no [secrets] url, no CIRCLE_SECRETS_URL
+    monkeypatch.setenv("CIRCLE_SECRETS_URL", "env://CIRCLE_TEST_")
+    monkeypatch.setenv("CIRCLE_TEST_TOKEN", "value-not-logged")
+    circle = Circle.from_config(_config(src, dst))
+    assert isinstance(circle.secrets, SecretStore) and circle.secrets is circle.secrets
+    assert "value-not-logged" not in repr(circle) + repr(circle.secrets)
+
+
+def test_secret_references_in_store_options_resolve_through_the_configured_secrets_store(
+    emulators: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``[secrets] url`` / CIRCLE_SECRETS_URL is registered as ``vault`` before a store that references it
+    opens: the target's key pair comes from the environment store, never from the file."""
+    from core.secrets import unregister_secret_store
+
+    src, _ = _names()
+    bucket = f"rt-{uuid.uuid4().hex[:10]}"
+    boto3.client(
+        "s3",
+        endpoint_url=emulators.s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=bucket)
+    monkeypatch.setenv("CIRCLE_SECRETS_URL", "env://CIRCLE_RT_")
+    monkeypatch.setenv("CIRCLE_RT_S3_KEY_ID", "testing")
+    monkeypatch.setenv("CIRCLE_RT_S3_SECRET", "testing")
+    options = {
+        "endpoint_url": emulators.s3_endpoint,
+        "region": "us-east-1",
+        "access_key_id": "secret://vault/s3-key-id",
+        "secret_access_key": "secret://vault/s3-secret",
+    }
+    config = parse_config(
+        {
+            "stores": {"src": {"url": f"memory://{src}"}, "dst": {"url": f"s3://{bucket}", **options}},
+            "replication": [{"source": "src", "targets": ["dst"]}],
+        }
+    )
+    unregister_secret_store("vault")
+    try:
+        circle = Circle.from_config(config)
+        circle.store("src").put("k", b"v")
+        delivery = circle.handle_events([_event(src, "k")])
+        assert delivery.status == "ok", delivery.reason
+        assert circle.store("dst").get("k").read() == b"v"
+        assert circle.secrets is not None
+    finally:
+        unregister_secret_store("vault")

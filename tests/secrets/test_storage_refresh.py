@@ -91,7 +91,7 @@ def test_the_same_store_keeps_working_across_key_rotations(
     user, bucket = new_user(rig), rig.new_bucket()
     key = new_key(rig, user)
     writer.put(SECRET, key)
-    caplog.set_level(logging.DEBUG, logger="core")
+    caplog.set_level(logging.DEBUG, logger="circle")
     store = open_referenced(rig, bucket, store_name)
     view = store.scoped("view/")
     assert reads(caplog) == 1  # both fields came from one read
@@ -120,7 +120,7 @@ def test_a_wrong_secret_fails_after_exactly_one_refresh(
     user, bucket = new_user(rig), rig.new_bucket()
     key = new_key(rig, user)
     writer.put(SECRET, {**key, "secret_access_key": "w" * 40})
-    caplog.set_level(logging.DEBUG, logger="core")
+    caplog.set_level(logging.DEBUG, logger="circle")
     store = open_referenced(rig, bucket, store_name)
     literal = open_store(
         f"s3://{bucket}",

@@ -35,7 +35,7 @@ from .errors import RotationConflict, RotationError, RotationRefused, RotationTe
 from .rotators import Credential, Rotator, RotatorContext, holds_credential, without_credential
 from .strategies import DUAL, Strategy
 
-log = logging.getLogger("core.secrets.rotation")
+log = logging.getLogger("circle.secrets.rotation")
 
 TOKEN_FIELD = "rotation_token"
 _TOKEN_NAMESPACE = uuid.UUID("6f1c3b52-8d0e-4f5e-9a51-6c6f7265726f")
