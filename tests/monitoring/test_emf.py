@@ -12,6 +12,7 @@ import pytest
 
 from aws_lambda import handlers
 from aws_lambda.monitoring import EmfSink, tracer
+from core.handlers.storage_events import ReplicationFailed
 from core.monitoring import MonitoringSettings, Recorder
 from tests.adapters.lambda_context import LambdaContext
 from tests.monitoring.emf_spec import check_emf, emf_documents, metric_values
@@ -162,3 +163,36 @@ def test_the_lambda_adapter_prints_valid_emf_once_per_invocation(
     assert metric_values(docs, "ReplicationOutcome", action="skipped", failure="none") == [1.0]
     assert metric_values(docs, "ReplicationOutcome", action="copied", failure="none") == []  # not re-sent
     assert metric_values(docs, "ReplicationLag") == []
+
+
+def test_a_failed_invocation_still_flushes_its_metrics(
+    emulators: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.handlers.storage_events import ReplicationFailed
+
+    _configure(emulators, tmp_path, monkeypatch, "lambda-artifacts-deafc19498e3f2df")
+    broken = (tmp_path / "circle.toml").read_text().replace(emulators.s3_endpoint, "http://127.0.0.1:9")
+    (tmp_path / "circle.toml").write_text(broken + "[stores.src.retry]\nmax_attempts = 1\n")
+    capsys.readouterr()
+    with pytest.raises(ReplicationFailed):
+        handlers.storage_event(json.loads((DATA / "powertools_s3Event.json").read_text()), LambdaContext())
+    docs = emf_documents(capsys.readouterr().out)
+    for doc in docs:
+        check_emf(doc)
+    assert metric_values(docs, "Invocations", handler="storage_event", outcome="retry") == [1.0]
+    assert metric_values(docs, "ReplicationFailed", rule="mirror", target="dst", failure="retryable") == [1.0]
+    assert metric_values(docs, "ReplicationFailed", service="circle-core") == [1.0]  # the alarm's rollup
+    assert metric_values(docs, "StorageRequests", operation="head", provider="s3", outcome="retryable") == [1.0]
+
+
+def test_an_unreadable_payload_counts_as_a_dead_lettered_invocation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "circle.toml").write_text('[stores.a]\nurl = "memory://emf-unreadable"\n')
+    monkeypatch.setenv("CIRCLE_CONFIG", str(tmp_path / "circle.toml"))
+    handlers.runtime()
+    capsys.readouterr()
+    with pytest.raises(ReplicationFailed):  # no sink took it: Lambda's own retry and DLQ keep it
+        handlers.storage_event({"not": "an event"}, LambdaContext())
+    docs = emf_documents(capsys.readouterr().out)
+    assert metric_values(docs, "Invocations", handler="storage_event", outcome="dead_letter") == [1.0]
