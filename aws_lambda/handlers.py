@@ -28,15 +28,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aws_lambda.logging_config import build_logger
 from core.handlers.errors import ReplicationFailed
 
-# The runtime, its answer type and the event types load with the first invocation, not at import: the
-# cold import stays the platform SDK's (docs/benchmarks.md, cold start).
+# The runtime, its answer type, the event types and the metrics sink load with the first invocation,
+# not at import: the cold import stays the platform SDK's (docs/benchmarks.md, cold start).
 if TYPE_CHECKING:
     from core.handlers.results import EventResult
     from core.runtime import Circle, Delivery
@@ -45,7 +43,6 @@ __all__ = ["RetryDelivery", "SqsDeadLetter", "rotation", "storage_event"]
 
 logger = build_logger()  # Powertools: the invocation's keys (cold start, request and correlation ids)
 log = logging.getLogger("circle.aws")  # the adapter's own lines, through the same handler
-metrics = Metrics(namespace="CircleCore", service="circle-core")
 
 Deadline = Callable[[], float]
 DEFAULT_MARGIN_SECONDS = 5.0
@@ -87,9 +84,10 @@ def runtime() -> Circle:
     if _runtime is None:
         started = time.perf_counter()
         dlq = os.environ.get("CIRCLE_DLQ_URL") or None
+        from aws_lambda.monitoring import EmfSink
         from core.runtime import Circle
 
-        built = Circle.from_env(dead_letter=SqsDeadLetter(dlq) if dlq else None)
+        built = Circle.from_env(dead_letter=SqsDeadLetter(dlq) if dlq else None, sink=EmfSink())
         log.info(
             "cold start: runtime ready",
             extra={"init_ms": round((time.perf_counter() - started) * 1000, 1), "dead_letter_queue": dlq},
@@ -151,12 +149,10 @@ def _margin() -> float:
         return DEFAULT_MARGIN_SECONDS
 
 
-def _record_metrics(results: list[EventResult]) -> None:
-    for result in results:
-        for outcome in result.outcomes:
-            metrics.add_metric(name=f"Replication_{outcome.action}", unit=MetricUnit.Count, value=1)
-        if result.failure is not None:  # retryable / permanent / configuration: alarms key on these
-            metrics.add_metric(name=f"Failure_{result.failure}", unit=MetricUnit.Count, value=1)
+def _flush_metrics() -> None:
+    """EMF documents and alert webhooks, once per invocation (aws_lambda/monitoring.py); never raises."""
+    if _runtime is not None:
+        _runtime.monitor.flush()
 
 
 def _is_sqs_batch(event: Any) -> bool:
@@ -184,7 +180,6 @@ def _sqs_batch(records: list[Any], context: LambdaContext) -> dict[str, Any]:
             )
             continue
         delivery = _deliver(record.get("body"), deadline)
-        _record_metrics(delivery.results)
         if delivery.status == "retry" or _left_to_platform(delivery):
             failures.append({"itemIdentifier": message_id})
             log.warning("SQS record to batchItemFailures", extra={"message_id": message_id, "reason": _why(delivery)})
@@ -198,16 +193,21 @@ def _sqs_batch(records: list[Any], context: LambdaContext) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=False)
-@metrics.log_metrics
 def storage_event(event: Any, context: LambdaContext) -> dict[str, Any]:
     """Replicate the objects named by a storage event. SQS batches answer ``batchItemFailures``;
     a direct or EventBridge delivery raises only when it should be retried."""
+    try:
+        return _storage_event(event, context)
+    finally:
+        _flush_metrics()
+
+
+def _storage_event(event: Any, context: LambdaContext) -> dict[str, Any]:
     if _is_sqs_batch(event):
         return _sqs_batch(event["Records"], context)
     event_id = event.get("id") if isinstance(event, dict) else None
     logger.set_correlation_id(event_id if isinstance(event_id, str) else context.aws_request_id)
     delivery = _deliver(event, _deadline(context))
-    _record_metrics(delivery.results)
     if delivery.status == "retry" or _left_to_platform(delivery):
         log.error("delivery not done, Lambda retries it", extra={"reason": _why(delivery)})
         raise RetryDelivery(_why(delivery), delivery.results)

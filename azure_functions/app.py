@@ -79,9 +79,10 @@ def runtime() -> Circle:
     global _runtime
     if _runtime is None:
         started = time.perf_counter()
+        from azure_functions.monitoring import AzureSink
         from core.runtime import Circle
 
-        built = Circle.from_env()
+        built = Circle.from_env(sink=AzureSink())
         init_ms = round((time.perf_counter() - started) * 1000, 1)
         log.info("cold start: runtime ready in %s ms", init_ms, extra={"init_ms": init_ms})
         _runtime = built
@@ -126,6 +127,8 @@ def _deliver(payload: Any, deadline: Deadline) -> Delivery:
     except Exception as exc:  # a programming error: answer retry, with the reason logged
         log.exception("delivery raised")
         return Delivery("retry", [], f"{type(exc).__name__}: {exc}")
+    finally:
+        circle.monitor.flush()  # metrics and alerts once per invocation (azure_functions/monitoring.py)
 
 
 def _answer(delivery: Delivery, what: str, retry_by: str, *, platform_keeps_unreadable: bool) -> None:
@@ -190,6 +193,9 @@ def storage_webhook(req: func.HttpRequest) -> func.HttpResponse:
     except Exception as exc:  # the runtime could not be built: 500, Event Grid retries
         log.error("webhook delivery not done, Event Grid redelivers it: %s", exc)
         return func.HttpResponse('{"ok": false}', status_code=500, mimetype="application/json")
+    finally:
+        if _runtime is not None:
+            _runtime.monitor.flush()
     if answer.status >= 400:
         reason = answer.body.get("error") or "; ".join(
             f"{o['target']}/{o['key']}: {o['reason']}"

@@ -44,7 +44,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("circle.config")
 
-TOP_LEVEL = ("stores", "replication", "rotation", "env", "secrets", "dead_letter", "required_env")
+TOP_LEVEL: tuple[str, ...] = ("stores", "replication", "rotation", "env", "secrets", "dead_letter", "required_env")
+# -- monitoring (monitor helper): the [monitoring] table, parsed by core.monitoring.settings ----------------
+TOP_LEVEL += ("monitoring",)
 RULE_FIELDS = ("name", "source", "targets", "prefix", "suffix", "glob", "target_prefix", "propagate_deletes", "verify")
 DEFAULT_DEAD_LETTER_PREFIX = "dead-letter/"
 ENV_SECRETS_URL = "CIRCLE_SECRETS_URL"
@@ -101,6 +103,7 @@ def parse_config(
     _check_ambiguous_sources(rules, stores)
     degraded = _degraded_targets(rules, stores)
     from core.config_model import Config
+    from core.monitoring.settings import parse_monitoring
 
     return Config(
         stores=stores,
@@ -110,6 +113,7 @@ def parse_config(
         dead_letter=_dead_letter(data.get("dead_letter"), stores),
         required_env=required,
         degraded_targets=degraded,
+        monitoring=parse_monitoring(data.get("monitoring")),
     )
 
 

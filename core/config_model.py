@@ -14,6 +14,7 @@ from core.storage.registry import ProviderSpec, lookup
 
 if TYPE_CHECKING:
     from core.events import StorageEvent
+    from core.monitoring.settings import MonitoringSettings
     from core.storage import ObjectStore
 
 
@@ -159,6 +160,7 @@ class Config:
     required_env: bool = False
     # target store -> capability flags it lacks among create-only / compare-and-swap writes
     degraded_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    monitoring: MonitoringSettings | None = None  # [monitoring] (None: absent)
 
     def open(self, name: str) -> ObjectStore:
         from core.storage import open_store

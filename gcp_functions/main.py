@@ -59,8 +59,9 @@ def runtime() -> Circle:
     if _runtime is None:
         started = time.perf_counter()
         from core.runtime import Circle
+        from gcp_functions.monitoring import GcpSink
 
-        built = Circle.from_env()
+        built = Circle.from_env(sink=GcpSink())
         log.info("cold start: runtime ready", extra={"init_ms": round((time.perf_counter() - started) * 1000, 1)})
         _runtime = built
     return _runtime
@@ -132,7 +133,11 @@ def storage_event(cloud_event: CloudEvent) -> None:
     started = time.monotonic()
     labels = {"event_id": str(cloud_event.get("id") or ""), "event_type": str(cloud_event.get("type") or "")}
     with invocation(trace=_traceparent(cloud_event), labels=labels):
-        delivery = _deliver(cloud_event_dict(cloud_event), deadline_from(started))
+        try:
+            delivery = _deliver(cloud_event_dict(cloud_event), deadline_from(started))
+        finally:
+            if _runtime is not None:
+                _runtime.monitor.flush()  # metrics and alerts once per invocation (gcp_functions/monitoring.py)
         if delivery.status == "retry":
             log.error("event not done, Eventarc redelivers it", extra={"reason": delivery.reason})
             raise RetryDelivery(description=delivery.reason)

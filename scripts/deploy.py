@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from scripts.deploy_config import Facts, facts
+from scripts.deploy_config import ALARM_DEFAULTS, Facts, facts
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON_VERSION = "3.13"  # Lambda python3.13, Azure --runtime-version 3.13, Cloud Functions python313
@@ -237,6 +237,7 @@ def plan_aws(s: Settings, config: Facts | None = None) -> Plan:
             "RotationSecretArn": s("CIRCLE_AWS_ROTATION_SECRET_ARN", ""),
             "RotationScheduleExpression": s("CIRCLE_AWS_ROTATION_SCHEDULE", ""),
             "LogLevel": s("CIRCLE_LOG_LEVEL", ""),
+            **aws_alarm_parameters(config),  # monitoring: thresholds from [monitoring.thresholds]
         }
         overrides = [sam_override(k, v) for k, v in params.items() if v]
         plan.add(
@@ -639,6 +640,7 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
         "Microsoft.KeyVault.SecretNearExpiry",
         *delivery,
     )
+    azure_alerts(plan, s, config)  # monitoring: action group and metric alerts
     return plan
 
 
@@ -888,7 +890,196 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
             p,
             f"--member=serviceAccount:{sa}",
         )
+    gcp_alerts(plan, s, config)  # monitoring: notification channel and alerting policies
     return plan
+
+
+# --- monitoring (monitor helper): alarms and alerts from [monitoring.thresholds] -------------------------
+def _thresholds(config: Facts | None) -> dict[str, float]:
+    return dict(config.alarm_thresholds) if config else dict(ALARM_DEFAULTS)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def aws_alarm_parameters(config: Facts | None) -> dict[str, str]:
+    """template.yaml's alarm thresholds (only those the configuration sets: the rest keep the defaults)."""
+    if config is None:
+        return {}
+    t = config.alarm_thresholds
+    names = {
+        "replication_lag_seconds": "AlarmReplicationLagSeconds",
+        "failed_replications": "AlarmFailedReplications",
+        "queue_age_seconds": "AlarmQueueAgeSeconds",
+        "dlq_depth": "AlarmDeadLetterDepth",
+        "errors": "AlarmErrors",
+        "throttles": "AlarmThrottles",
+    }
+    return {param: _num(t[key]) for key, param in names.items() if t[key] != ALARM_DEFAULTS[key]}
+
+
+def azure_alerts(plan: Plan, s: Settings, config: Facts | None) -> None:
+    """An action group (e-mail ``CIRCLE_AZ_ALARM_EMAIL`` when set) and metric alerts on the app's
+    Application Insights (created with the app, named after it) and the host storage account's queues."""
+    t = _thresholds(config)
+    rg, app = s("CIRCLE_AZ_RESOURCE_GROUP", "circle-core"), s("CIRCLE_AZ_FUNCTION_APP")
+    email = ("--action", "email", "ops", s("CIRCLE_AZ_ALARM_EMAIL")) if s.has("CIRCLE_AZ_ALARM_EMAIL") else ()
+    plan.add(
+        "Action group the alerts notify (add receivers to it in the portal or with az monitor action-group update).",
+        "az",
+        "monitor",
+        "action-group",
+        "create",
+        "--name",
+        "circle-alerts",
+        "--resource-group",
+        rg,
+        "--short-name",
+        "circle",
+        *email,
+        "--query",
+        "id",
+        "--output",
+        "tsv",
+        capture="ACTION_GROUP_ID",
+    )
+    plan.add(
+        "The app's Application Insights (az functionapp create made it, with the app's name).",
+        "az",
+        "resource",
+        "show",
+        "--resource-group",
+        rg,
+        "--name",
+        app,
+        "--resource-type",
+        "Microsoft.Insights/components",
+        "--query",
+        "id",
+        "--output",
+        "tsv",
+        capture="INSIGHTS_ID",
+    )
+    # OpenTelemetry lower-cases instrument names: ReplicationLag arrives as replicationlag
+    alerts = [
+        ("circle-function-errors", "${INSIGHTS_ID}", f"count requests/failed >= {_num(t['errors'])}",
+         "Function invocations failed (see the function's traces in Application Insights)."),
+        ("circle-replication-lag", "${INSIGHTS_ID}",
+         f"max azure.applicationinsights.replicationlag >= {_num(t['replication_lag_seconds'])}",
+         "Replicas trail their sources by more than the threshold (worst rule/target)."),
+        ("circle-replication-failed", "${INSIGHTS_ID}",
+         f"total azure.applicationinsights.replicationfailed >= {_num(t['failed_replications'])}",
+         "Replications failed (permanent, configuration or retryable)."),
+        ("circle-queue-backlog", "${HOST_ID}/queueServices/default",
+         f"avg QueueMessageCount >= {_num(max(t['dlq_depth'], 1) * 100)}",
+         "Messages pile up in the host account's queues (events and <queue>-poison): failing or too slow."),
+    ]  # fmt: skip
+    for name, scope, condition, description in alerts:
+        plan.add(
+            f"Metric alert {name}: {description}",
+            "az",
+            "monitor",
+            "metrics",
+            "alert",
+            "create",
+            "--name",
+            name,
+            "--resource-group",
+            rg,
+            "--scopes",
+            scope,
+            "--condition",
+            condition,
+            "--window-size",
+            "5m",
+            "--evaluation-frequency",
+            "5m",
+            "--action",
+            "${ACTION_GROUP_ID}",
+            "--description",
+            description,
+        )
+
+
+def gcp_alerts(plan: Plan, s: Settings, config: Facts | None) -> None:
+    """An e-mail notification channel (``CIRCLE_GCP_ALARM_EMAIL``) and alerting policies: function 5xx
+    and 429 answers (Eventarc retries), the age of Eventarc's oldest unacked event, and, from the
+    Cloud Monitoring custom metrics (``CIRCLE_CLOUD_MONITORING=true``), replication lag and failures."""
+    import json
+
+    t = _thresholds(config)
+    project = s("CIRCLE_GCP_PROJECT")
+    p = f"--project={project}"
+    channels: list[str] = []
+    if s.has("CIRCLE_GCP_ALARM_EMAIL"):
+        channel = ["gcloud", "beta", "monitoring", "channels"]
+        script = (
+            shlex.join([*channel, "list", p, '--filter=displayName="Circle Core alerts"', "--format=value(name)"])
+            + " | grep . || "
+            + shlex.join(
+                [
+                    *channel,
+                    "create",
+                    p,
+                    "--display-name=Circle Core alerts",
+                    "--type=email",
+                    f"--channel-labels=email_address={s('CIRCLE_GCP_ALARM_EMAIL')}",
+                    "--format=value(name)",
+                ]
+            )
+        )
+        plan.add(
+            "E-mail notification channel for the alerting policies (once).", "bash", "-c", script, capture="CHANNEL"
+        )
+        channels = ["${CHANNEL}"]
+    functions = 'resource.type = "cloud_run_revision" AND resource.labels.service_name = starts_with("circle-")'
+    policies = [
+        ("Circle Core: function errors", f'{functions} AND metric.type = "run.googleapis.com/request_count" '
+         'AND metric.labels.response_code_class = "5xx"', "ALIGN_SUM", t["errors"]),
+        ("Circle Core: function throttled", f'{functions} AND metric.type = "run.googleapis.com/request_count" '
+         'AND metric.labels.response_code = "429"', "ALIGN_SUM", t["throttles"]),
+        ("Circle Core: events waiting", 'resource.type = "pubsub_subscription" AND '
+         'resource.labels.subscription_id = starts_with("eventarc-") AND '
+         'metric.type = "pubsub.googleapis.com/subscription/oldest_unacked_message_age"', "ALIGN_MAX",
+         t["queue_age_seconds"]),
+        ("Circle Core: replication lag", 'resource.type = "generic_task" AND '
+         'metric.type = "custom.googleapis.com/circle/ReplicationLag"', "ALIGN_PERCENTILE_99",
+         t["replication_lag_seconds"]),
+        ("Circle Core: replication failures", 'resource.type = "generic_task" AND '
+         'metric.type = "custom.googleapis.com/circle/ReplicationFailed"', "ALIGN_SUM", t["failed_replications"]),
+    ]  # fmt: skip
+    for name, condition_filter, aligner, threshold in policies:
+        policy = {
+            "displayName": name,
+            "combiner": "OR",
+            "notificationChannels": channels,
+            "conditions": [
+                {
+                    "displayName": name,
+                    "conditionThreshold": {
+                        "filter": condition_filter,
+                        "aggregations": [
+                            {"alignmentPeriod": "300s", "perSeriesAligner": aligner, "crossSeriesReducer": "REDUCE_MAX"}
+                        ],
+                        "comparison": "COMPARISON_GT",
+                        "thresholdValue": float(threshold) - (1 if aligner == "ALIGN_SUM" else 0),
+                        "duration": "0s",
+                    },
+                }
+            ],
+            "documentation": {"content": "docs/monitoring.md says what this alert means and what to do."},
+        }
+        # Policy names are server-assigned, so a plain create would add a copy at every rerun: create it
+        # only when no policy has this display name (delete it to apply a changed threshold).
+        listing = ["gcloud", "alpha", "monitoring", "policies", "list", p, f'--filter=displayName="{name}"']
+        create = ["gcloud", "alpha", "monitoring", "policies", "create", p]
+        script = (
+            shlex.join([*listing, "--format=value(name)"])
+            + " | grep -q . || "
+            + shlex.join([*create, "--policy=" + json.dumps(policy, separators=(",", ":"))])
+        )
+        plan.add(f"Alerting policy (once): {name}.", "bash", "-c", script)
 
 
 PLANNERS: dict[str, Callable[[Settings, Facts | None], Plan]] = {

@@ -49,6 +49,8 @@ class Facts:
     secret_names: tuple[str, ...]
     kms_keys: tuple[str, ...]
     secrets_url: str | None
+    # monitoring: the alarms' thresholds ([monitoring.thresholds] over the defaults)
+    alarm_thresholds: Mapping[str, float] = field(default_factory=lambda: dict(ALARM_DEFAULTS))
 
     def buckets(self, scheme: str, names: frozenset[str]) -> list[str]:
         return sorted({self.stores[n].bucket for n in names if n in self.stores and self.stores[n].scheme == scheme})
@@ -129,4 +131,25 @@ def facts(path: Path, env: str | None = None) -> Facts:
         secret_names=tuple(dict.fromkeys(secret_name(r) for r in references)),
         kms_keys=tuple(dict.fromkeys(kms)),
         secrets_url=secrets.get("url") if isinstance(secrets.get("url"), str) else None,
+        alarm_thresholds=thresholds_of(data),
     )
+
+
+# -- monitoring (monitor helper): alarm thresholds from [monitoring.thresholds], with the core's defaults ----
+ALARM_DEFAULTS: dict[str, float] = {
+    "replication_lag_seconds": 900,
+    "queue_age_seconds": 600,
+    "dlq_depth": 1,
+    "errors": 1,
+    "throttles": 1,
+    "failed_replications": 1,
+}
+
+
+def thresholds_of(data: Mapping[str, Any]) -> dict[str, float]:
+    """The thresholds the deployed alarms use: ``[monitoring.thresholds]`` over the defaults (which are
+    ``core.monitoring.settings.Thresholds``'s; ``make bundle`` validated the table)."""
+    values = dict(ALARM_DEFAULTS)
+    table = (data.get("monitoring") or {}).get("thresholds") or {}
+    values.update({k: v for k, v in table.items() if k in values and isinstance(v, int | float)})
+    return values

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from core.config import Config
     from core.events import StorageEvent
+    from core.monitoring import Monitor, Sink
     from core.secrets import SecretStore
     from core.storage import ObjectStore
 
@@ -91,16 +92,40 @@ class Circle:
         *,
         dead_letter: DeadLetterSink | None = None,
         stores: Mapping[str, ObjectStore] | None = None,
+        monitor: Monitor | None = None,
+        sink: Sink | None = None,
     ) -> None:
         """``stores`` gives already opened stores by name (a caller that holds them, tests); the others
-        open on first use."""
+        open on first use. ``monitor`` (else one built from ``[monitoring]`` over the platform ``sink``
+        an adapter gives) receives metrics, events and alerts."""
         self.config = config
-        self._stores: dict[str, ObjectStore] = dict(stores or {})
+        self._stores: dict[str, ObjectStore] = {}
         self._lock = threading.RLock()
         self._secrets: SecretStore | None = None
         self._secrets_loaded = False
         self._sink = dead_letter
         self._sink_built = dead_letter is not None
+        # -- monitoring (monitor helper) ------------------------------------------------------------------
+        from core.monitoring import build_monitor
+
+        self.monitor: Monitor = monitor if monitor is not None else build_monitor(config.monitoring, sink)
+        settings = config.monitoring
+        self._layered = bool(getattr(self.monitor, "enabled", True)) and (settings is None or settings.storage_metrics)
+        for name, store in (stores or {}).items():
+            self._stores[name] = self._instrument(name, store)
+
+    def _instrument(self, name: str, store: ObjectStore) -> ObjectStore:
+        """Install the monitoring layer on a store once, when monitoring is on (no cost otherwise)."""
+        if self._layered:
+            from core.monitoring.layer import storage_layer
+
+            store.add_layer(storage_layer(self.monitor, name))
+        return store
+
+    def _rules_of(self, event: StorageEvent) -> dict[tuple[str, str], str]:
+        from .routing import routes_for_event
+
+        return {(r.target, r.target_key): r.rule.name for r in routes_for_event(self.config, event)}
 
     # -- construction -----------------------------------------------------------------------------------
     @classmethod
@@ -110,15 +135,18 @@ class Circle:
         *,
         dead_letter: DeadLetterSink | None = None,
         stores: Mapping[str, ObjectStore] | None = None,
+        monitor: Monitor | None = None,
+        sink: Sink | None = None,
     ) -> Circle:
-        return cls(config, dead_letter=dead_letter, stores=stores)
+        return cls(config, dead_letter=dead_letter, stores=stores, monitor=monitor, sink=sink)
 
     @classmethod
-    def from_env(cls, *, dead_letter: DeadLetterSink | None = None) -> Circle:
-        """Read ``CIRCLE_CONFIG`` (with the ``CIRCLE_ENV`` overlay) once; adapters keep the result."""
+    def from_env(cls, *, dead_letter: DeadLetterSink | None = None, sink: Sink | None = None) -> Circle:
+        """Read ``CIRCLE_CONFIG`` (with the ``CIRCLE_ENV`` overlay) once; adapters keep the result and
+        pass their platform's metrics ``sink``."""
         from core.config import load_config
 
-        return cls(load_config(), dead_letter=dead_letter)
+        return cls(load_config(), dead_letter=dead_letter, sink=sink)
 
     # -- services -----------------------------------------------------------------------------------------
     def store(self, name: str) -> ObjectStore:
@@ -130,7 +158,7 @@ class Circle:
                 if store is None:
                     if _references_secrets(self.config, name):
                         self._load_secrets()  # secret:// options resolve through the configured store
-                    store = self._stores[name] = self.config.open(name)
+                    store = self._stores[name] = self._instrument(name, self.config.open(name))
                     self._report_degraded(name, store)
         return store
 
@@ -195,7 +223,7 @@ class Circle:
 
     def _open_unlocked(self, name: str) -> ObjectStore:
         if name not in self._stores:
-            self._stores[name] = self.config.open(name)
+            self._stores[name] = self._instrument(name, self.config.open(name))
         return self._stores[name]
 
     def close(self) -> None:
@@ -237,18 +265,29 @@ class Circle:
     def handle_delivery(self, payload: Any, *, deadline: Deadline | None = None) -> Delivery:
         """Handle one platform delivery. Never raises for bad input or storage failures."""
         from core.events import EventError, parse_events
+        from core.monitoring.hooks import invocation
 
-        try:
-            events = list(parse_events(payload))
-        except EventError as exc:
-            return self.unreadable(payload, exc)
-        return self.handle_events(events, deadline=deadline)
+        with invocation(self.monitor, "storage_event") as state:
+            try:
+                events = list(parse_events(payload))
+            except EventError as exc:
+                delivery = self.unreadable(payload, exc)
+            else:
+                delivery = self.handle_events(events, deadline=deadline)
+            state["outcome"] = delivery.status
+        return delivery
 
     def handle_events(self, events: Iterable[StorageEvent], *, deadline: Deadline | None = None) -> Delivery:
         """Handle already parsed events (webhooks parse their own envelopes)."""
         from .storage_events import handle_event
 
         results = [handle_event(self, event, deadline=deadline) for event in events]
+        if getattr(self.monitor, "enabled", True):
+            from core.monitoring.hooks import replication_outcomes
+
+            settings = self.config.monitoring
+            threshold = settings.thresholds.failed_replications if settings else 1
+            replication_outcomes(self.monitor, results, self._rules_of, threshold=threshold)
         return self._settle(results)
 
     def unreadable(self, payload: Any, exc: Exception) -> Delivery:

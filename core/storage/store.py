@@ -58,6 +58,12 @@ class _Handle:
         self.backend = backend
         self.reopen = reopen
         self._lock = threading.Lock()
+        self.layers: list[Callable[[Backend], Backend]] = []  # monitoring: applied to every backend
+
+    def add_layer(self, layer: Callable[[Backend], Backend]) -> None:
+        with self._lock:
+            self.layers.append(layer)
+            self.backend = layer(self.backend)
 
     def renew(self, failed: Backend, error: StorageError) -> bool:
         """After ``failed`` had a credential rejected: rebuild it from freshly read secrets. True when a
@@ -74,6 +80,8 @@ class _Handle:
                 raise error from exc
             if fresh is None:
                 return False
+            for layer in self.layers:
+                fresh = layer(fresh)
             fresh.retry = failed.retry
             self.backend = fresh
         log.info(
@@ -128,6 +136,11 @@ class ObjectStore:
         view = ObjectStore(self._backend, prefix=self._prefix + prefix)
         view._handle = self._handle  # a renewed credential serves every view
         return view
+
+    def add_layer(self, layer: Callable[[Backend], Backend]) -> None:
+        """Wrap the backend with ``layer`` (OpenDAL's layers: the runtime's monitoring layer wraps each
+        backend once); a backend rebuilt after a credential refresh is wrapped too, views share it."""
+        self._handle.add_layer(layer)
 
     def close(self) -> None:
         self._backend.close()

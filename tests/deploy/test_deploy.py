@@ -82,6 +82,9 @@ IDEMPOTENT_CREATES = {
     ("az", "storage", "account"),
     ("az", "eventgrid", "event-subscription"),
     ("gcloud", "beta", "services"),
+    # monitoring (monitor helper): action groups and metric alerts are PUTs (create or update)
+    ("az", "monitor", "action-group"),
+    ("az", "monitor", "metrics"),
 }
 
 
