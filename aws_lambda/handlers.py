@@ -32,11 +32,12 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from aws_lambda.http import http  # the HTTP API entry point (http area)
 from aws_lambda.logging_config import build_logger
 from core.handlers.storage_events import EventResult, ReplicationFailed
 from core.runtime import Circle, Delivery
 
-__all__ = ["RetryDelivery", "SqsDeadLetter", "rotation", "storage_event"]
+__all__ = ["RetryDelivery", "SqsDeadLetter", "http", "rotation", "storage_event"]
 
 logger = build_logger()  # Powertools: the invocation's keys (cold start, request and correlation ids)
 log = logging.getLogger("circle.aws")  # the adapter's own lines, through the same handler

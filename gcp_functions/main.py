@@ -30,9 +30,10 @@ from cloudevents.http import CloudEvent
 from werkzeug.exceptions import InternalServerError
 
 from core.runtime import Circle, Delivery
+from gcp_functions.http import http  # the HTTP API target (http area)
 from gcp_functions.logging_config import configure, invocation
 
-__all__ = ["RetryDelivery", "secret_rotation", "storage_event"]
+__all__ = ["RetryDelivery", "http", "secret_rotation", "storage_event"]
 
 configure()
 log = logging.getLogger("circle.gcp")
