@@ -370,12 +370,24 @@ class HttpApi:
             reader.close()
             return early
         if info.size > self.limits.redirect_above_bytes and store.capabilities.presign_read:
-            reader.close()
-            url = store.presign(key, "GET", self.settings.redirect_expires if self.settings else 300)
-            return HttpResponse(307, {"location": url, "cache-control": "no-store", "content-length": "0"}, b"")
+            url = self._presigned_get(store, key)
+            if url is not None:
+                reader.close()
+                return HttpResponse(307, {"location": url, "cache-control": "no-store", "content-length": "0"}, b"")
         headers = _object_headers(info)
         headers["content-length"] = str(info.size)
         return HttpResponse(200, headers, _stream(reader))
+
+    def _presigned_get(self, store: ObjectStore, key: str) -> str | None:
+        """A presigned GET for a redirect, or None when this store's credentials cannot sign (the bytes
+        are then proxied: fine where the platform allows the size, e.g. Cloud Run)."""
+        from core.storage.errors import Unsupported
+
+        try:
+            return store.presign(key, "GET", self.settings.redirect_expires if self.settings else 300)
+        except Unsupported:
+            log.warning("large object proxied: the store cannot presign", extra={"store": store.url})
+            return None
 
     def _head_object(self, req: HttpRequest, params: Mapping[str, str], principal: Principal) -> HttpResponse:
         key = self._key(params)
