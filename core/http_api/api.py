@@ -507,6 +507,8 @@ class HttpApi:
         secrets = open_secrets(spec.secrets) if "://" in spec.secrets else get_secret_store(spec.secrets)
         engine, _ = engine_for(secrets, spec.secret, specs=[spec])
         result = engine.rotate()
+        if self._keys is not None:
+            self._keys.invalidate()
         log.info("secret rotated through the HTTP API", extra={"secret_name": spec.secret, "principal": principal.id})
         body: dict[str, Any] = {"secret": result.name, "version": result.version, "outcome": result.outcome}
         issued = getattr(engine.rotator, "issued", None)

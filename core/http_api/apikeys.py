@@ -49,15 +49,16 @@ def issue(key_id: str) -> tuple[str, dict[str, str]]:
 
 
 class ApiKeys:
-    """The accepted key digests, read from the secrets store and cached for ``max_age`` seconds; an
-    unknown key re-reads them at most once per ``refresh_seconds`` (a key rotated a moment ago works)."""
+    """The accepted key digests, read from the secrets store and cached for ``max_age`` seconds (so a key
+    retired by the next rotation stops working within a minute); an unknown key re-reads them at most
+    once per ``refresh_seconds`` (a key rotated a moment ago works)."""
 
     def __init__(
         self,
         secrets: Callable[[], SecretStore | None],
         names: Sequence[str],
         *,
-        max_age: float = 300.0,
+        max_age: float = 60.0,
         refresh_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -98,6 +99,11 @@ class ApiKeys:
             if stale or (refresh and now - (self._loaded_at or 0) >= self._refresh):
                 self._load()
             return list(self._docs.get(key_id, ()))
+
+    def invalidate(self) -> None:
+        """Forget the cached digests (after a rotation in this process)."""
+        with self._lock:
+            self._loaded_at = None
 
     def verify(self, presented: str) -> Principal:
         key_id, sep, secret = presented.strip().partition(".")
