@@ -31,6 +31,7 @@ META_PREFIX = "x-circle-meta-"
 MAX_KEY_BYTES = 1024
 MAX_JSON_BODY = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
 
@@ -256,6 +257,8 @@ class HttpApi:
         key = params["key"]
         if "\x00" in key:
             raise ApiError(400, "InvalidKey", "the key contains NUL")
+        if _CONTROL.search(key):
+            raise ApiError(400, "InvalidKey", "the key contains control characters (listings cannot carry them)")
         if len(key.encode()) > MAX_KEY_BYTES:
             raise ApiError(400, "InvalidKey", f"the key is longer than {MAX_KEY_BYTES} bytes")
         return key
@@ -307,10 +310,10 @@ class HttpApi:
             if not raw_size.isdigit() or not 1 <= int(raw_size) <= 1000:
                 raise ApiError(400, "InvalidArgument", "page_size must be an integer from 1 to 1000")
             page_size = int(raw_size)
-        if "\x00" in prefix or len(prefix.encode()) > MAX_KEY_BYTES:
+        if _CONTROL.search(prefix) or len(prefix.encode()) > MAX_KEY_BYTES:
             raise ApiError(400, "InvalidArgument", "prefix is not a valid key prefix")
-        if delimiter is not None and not 1 <= len(delimiter) <= 16:
-            raise ApiError(400, "InvalidArgument", "delimiter must be 1 to 16 characters")
+        if delimiter is not None and (not 1 <= len(delimiter) <= 16 or _CONTROL.search(delimiter)):
+            raise ApiError(400, "InvalidArgument", "delimiter must be 1 to 16 printable characters")
         if token is not None and (not token or len(token) > 4096):
             raise ApiError(400, "InvalidArgument", "token is not a listing token")
         store = self._store(principal, params["store"], "read", prefix)

@@ -43,9 +43,10 @@ class Route:
 
 
 _STORE = Param("store", {"type": "string", "minLength": 1, "maxLength": 128}, "path", True, "a store in circle.toml")
+NO_CONTROL = "^[^\\x00-\\x1f\\x7f]+$"  # control characters in keys are refused (400)
 _KEY = Param(
     "key",
-    {"type": "string", "minLength": 1, "maxLength": 1024},
+    {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": NO_CONTROL},
     "path",
     True,
     "the object key, percent-encoded (may contain /)",
@@ -149,7 +150,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/admin/rotate/{secret}",
         "Rotate a secret named in [[rotation]] now (operators)",
-        params=(Param("secret", {"type": "string", "minLength": 1, "maxLength": 512}, "path", True),),
+        params=(Param("secret", {"type": "string", "minLength": 1, "maxLength": 512, "pattern": NO_CONTROL}, "path", True),),
         responses={200: {"type": "object"}, 502: ERROR, **_COMMON_ERRORS},
     ),
 )
