@@ -150,7 +150,9 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "/admin/rotate/{secret}",
         "Rotate a secret named in [[rotation]] now (operators)",
-        params=(Param("secret", {"type": "string", "minLength": 1, "maxLength": 512, "pattern": NO_CONTROL}, "path", True),),
+        params=(
+            Param("secret", {"type": "string", "minLength": 1, "maxLength": 512, "pattern": NO_CONTROL}, "path", True),
+        ),
         responses={200: {"type": "object"}, 502: ERROR, **_COMMON_ERRORS},
     ),
 )
