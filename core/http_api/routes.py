@@ -158,6 +158,9 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+_SEGMENTS = [(r, r.segments) for r in ROUTES]
+
+
 def match(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
     """The route for ``method`` and the raw (percent-encoded) path, with decoded path parameters.
 
@@ -166,8 +169,8 @@ def match(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
         raise ApiError(400, "InvalidArgument", "the path must start with /")
     parts = raw_path[1:].split("/")
     allowed: list[str] = []
-    for route in ROUTES:
-        params = _fit(route.segments, parts)
+    for route, segments in _SEGMENTS:
+        params = _fit(segments, parts)
         if params is None:
             continue
         if route.method != method:
