@@ -316,23 +316,23 @@ class HttpApi:
             raise ApiError(400, "InvalidArgument", "delimiter must be 1 to 16 printable characters")
         if token is not None and (not token or len(token) > 4096):
             raise ApiError(400, "InvalidArgument", "token is not a listing token")
+        provider_token = _open_token(token, params["store"], prefix, delimiter) if token is not None else None
         store = self._store(principal, params["store"], "read", prefix)
         try:
-            page = store.list_page(prefix, delimiter=delimiter, page_size=page_size, token=token)
-        except ApiError:
-            raise
+            page = store.list_page(prefix, delimiter=delimiter, page_size=page_size, token=provider_token)
         except Exception as exc:
             from core.storage.errors import StorageError
 
             if token is not None and isinstance(exc, StorageError) and not exc.retryable:
                 raise ApiError(400, "InvalidArgument", "token is not a listing token of this store") from None
             raise
+        next_token = _seal_token(page.next_token, params["store"], prefix, delimiter) if page.next_token else None
         return json_response(
             200,
             {
                 "objects": [_info_doc(o) for o in page.objects],
                 "prefixes": [p.prefix for p in page.prefixes],
-                "next_token": page.next_token,
+                "next_token": next_token,
             },
         )
 
@@ -518,6 +518,34 @@ class HttpApi:
         if isinstance(issued, str):
             body["api_key"] = issued  # shown once: only its digest is stored
         return json_response(200, body, {"cache-control": "no-store"})
+
+
+def _seal_token(provider_token: str, store: str, prefix: str, delimiter: str | None) -> str:
+    """The listing token handed out: the provider's token bound to the listing it continues (store,
+    prefix, delimiter), so a made-up or mismatched token is a 400 before any storage call."""
+    import base64
+
+    doc = json.dumps({"s": store, "p": prefix, "d": delimiter, "t": provider_token}, separators=(",", ":"))
+    return "c1." + base64.urlsafe_b64encode(doc.encode()).decode().rstrip("=")
+
+
+def _open_token(token: str, store: str, prefix: str, delimiter: str | None) -> str:
+    import base64
+    import binascii
+
+    bad = ApiError(400, "InvalidArgument", "token is not a listing token of this listing")
+    if not token.startswith("c1."):
+        raise bad
+    body = token[3:]
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("t"), str) or not doc["t"]:
+        raise bad
+    if (doc.get("s"), doc.get("p"), doc.get("d")) != (store, prefix, delimiter):
+        raise ApiError(400, "InvalidArgument", "token belongs to another listing (store, prefix or delimiter)")
+    return str(doc["t"])
 
 
 def _parse_range(value: str) -> tuple[int | None, int | None]:

@@ -92,6 +92,10 @@ def test_listing_with_prefix_delimiter_and_pages(client: Any, alice: dict[str, s
         if not token:
             break
     assert sorted(seen) == sorted(base + n for n in ("a.txt", "b.txt", "c.txt", "sub/d.txt"))
+    _error(client.request("GET", objects, headers=alice, query={"token": "made-up"}), 400)
+    first = client.request("GET", objects, headers=alice, query={"prefix": base, "page_size": "1"}).json()
+    mismatched = {"prefix": "other/", "token": first["next_token"]}  # a token continues only its own listing
+    _error(client.request("GET", objects, headers=alice, query=mismatched), 400)
     _error(client.request("GET", objects, headers=alice, query={"page_size": "0"}), 400)
     _error(client.request("GET", objects, headers=alice, query={"page_size": "many"}), 400)
 
