@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from aws_lambda.http import http  # the HTTP API entry point (http area)
 from aws_lambda.logging_config import build_logger
 from core.handlers.errors import ReplicationFailed
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from core.handlers.results import EventResult
     from core.runtime import Circle, Delivery
 
-__all__ = ["RetryDelivery", "SqsDeadLetter", "rotation", "storage_event"]
+__all__ = ["RetryDelivery", "SqsDeadLetter", "http", "rotation", "storage_event"]
 
 logger = build_logger()  # Powertools: the invocation's keys (cold start, request and correlation ids)
 log = logging.getLogger("circle.aws")  # the adapter's own lines, through the same handler

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
+from azure_functions.http import bp as http_bp  # the HTTP API catch-all (http area)
 from azure_functions.rotation import bp as rotation_bp
 from core.handlers.errors import ReplicationFailed
 from core.handlers.http_events import handle_http_event
@@ -59,6 +60,7 @@ def _configure_logging() -> logging.Logger:
 log = _configure_logging()
 app = func.FunctionApp()
 app.register_functions(rotation_bp)
+app.register_functions(http_bp)  # the HTTP API (http area)
 
 Deadline = Callable[[], float]
 

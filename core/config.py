@@ -47,6 +47,8 @@ log = logging.getLogger("circle.config")
 TOP_LEVEL: tuple[str, ...] = ("stores", "replication", "rotation", "env", "secrets", "dead_letter", "required_env")
 # -- monitoring (monitor helper): the [monitoring] table, parsed by core.monitoring.settings ----------------
 TOP_LEVEL += ("monitoring",)
+# the [http] table (HTTP API auth, grants, limits) is parsed by core.config_http
+TOP_LEVEL += ("http",)
 RULE_FIELDS = ("name", "source", "targets", "prefix", "suffix", "glob", "target_prefix", "propagate_deletes", "verify")
 DEFAULT_DEAD_LETTER_PREFIX = "dead-letter/"
 ENV_SECRETS_URL = "CIRCLE_SECRETS_URL"
@@ -60,6 +62,7 @@ _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 # builds no dataclass and imports neither the storage registry nor ``dataclasses``/``inspect``
 # (cold start); ``parse_config`` loads them when it runs.
 _MODEL = ("StoreConfig", "ReplicationRule", "Config", "_azure_account")
+_HTTP = ("HttpSettings", "JwtSettings", "Grant")  # core.config_http, likewise
 
 
 def __getattr__(name: str) -> Any:
@@ -67,6 +70,10 @@ def __getattr__(name: str) -> Any:
         from core import config_model
 
         return getattr(config_model, name)
+    if name in _HTTP:
+        from core import config_http
+
+        return getattr(config_http, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -102,6 +109,7 @@ def parse_config(
     _check_cycles(rules, stores)
     _check_ambiguous_sources(rules, stores)
     degraded = _degraded_targets(rules, stores)
+    from core.config_http import parse_http
     from core.config_model import Config
     from core.monitoring.settings import parse_monitoring
 
@@ -114,6 +122,7 @@ def parse_config(
         required_env=required,
         degraded_targets=degraded,
         monitoring=parse_monitoring(data.get("monitoring")),
+        http=parse_http(data.get("http"), stores),
     )
 
 

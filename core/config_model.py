@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlsplit
 from core.storage.registry import ProviderSpec, lookup
 
 if TYPE_CHECKING:
+    from core.config_http import HttpSettings
     from core.events import StorageEvent
     from core.monitoring.settings import MonitoringSettings
     from core.storage import ObjectStore
@@ -161,6 +162,7 @@ class Config:
     # target store -> capability flags it lacks among create-only / compare-and-swap writes
     degraded_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     monitoring: MonitoringSettings | None = None  # [monitoring] (None: absent)
+    http: HttpSettings | None = None  # the [http] table (HTTP API auth, grants, limits); None: absent
 
     def open(self, name: str) -> ObjectStore:
         from core.storage import open_store

@@ -29,6 +29,7 @@ import functions_framework
 from cloudevents.http import CloudEvent
 from werkzeug.exceptions import InternalServerError
 
+from gcp_functions.http import http  # the HTTP API target (http area)
 from gcp_functions.logging_config import configure, invocation
 
 # The runtime, its answer type and the event types load with the first invocation, not at import: the
@@ -36,7 +37,7 @@ from gcp_functions.logging_config import configure, invocation
 if TYPE_CHECKING:
     from core.runtime import Circle, Delivery
 
-__all__ = ["RetryDelivery", "secret_rotation", "storage_event"]
+__all__ = ["RetryDelivery", "http", "secret_rotation", "storage_event"]
 
 configure()
 log = logging.getLogger("circle.gcp")

@@ -641,6 +641,23 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
         *delivery,
     )
     azure_alerts(plan, s, config)  # monitoring: action group and metric alerts
+    # -- HTTP API (issue 10, http area): the catch-all http_api function ships in the same app; its
+    # -- front door is a function key (AuthLevel.FUNCTION). Callers send it as x-functions-key.
+    plan.add(
+        "HTTP API front door: the function key callers send as x-functions-key (docs/http-api.md).",
+        "az",
+        "functionapp",
+        "function",
+        "keys",
+        "list",
+        "--resource-group",
+        rg,
+        "--name",
+        app,
+        "--function-name",
+        "http_api",
+        capture="HTTP_API_KEYS",
+    )
     return plan
 
 
@@ -879,6 +896,39 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
         f"--trigger-topic={topic}",
         *common,
     )
+    # -- HTTP API (issue 10, http area): an HTTP-triggered function, IAM invoker only (Cloud Functions
+    # -- checks the caller's Google identity token before the core checks its JWT or API key).
+    http_env = [v for v in env_vars if not v.startswith("CIRCLE_TIME_BUDGET_SECONDS=")]
+    plan.add(
+        "The storage HTTP API (gcp_functions.main.http), authenticated callers only.",
+        "gcloud",
+        "functions",
+        "deploy",
+        "circle-http-api",
+        "--entry-point=http",
+        "--trigger-http",
+        "--gen2",
+        f"--runtime=python{PYTHON_VERSION.replace('.', '')}",
+        p,
+        f"--region={region}",
+        "--source=dist/gcp",
+        f"--service-account={sa}",
+        "--set-env-vars=" + ",".join(http_env),
+        "--memory=512Mi",
+        "--timeout=60s",
+        "--no-allow-unauthenticated",
+    )
+    if s.has("CIRCLE_GCP_HTTP_INVOKER"):
+        plan.add(
+            "Let the HTTP API's callers invoke it (Cloud Functions IAM invoker).",
+            "gcloud",
+            "functions",
+            "add-invoker-policy-binding",
+            "circle-http-api",
+            f"--region={region}",
+            p,
+            f"--member={s('CIRCLE_GCP_HTTP_INVOKER')}",
+        )
     for name in functions:
         plan.add(
             f"Let the trigger's service account invoke {name}.",

@@ -107,7 +107,10 @@ def run_azure(spec: dict[str, Any]) -> dict[str, Any]:
             out["calls"].append({"label": name, "kind": kind, **_call(user, _event_grid(func, events[kind]))})
         elif "httpTrigger" in bindings:
             route = str(out["loaded"][name]["route"] or "")
-            if route.startswith("rotate"):  # POST without a vault: the function must answer 400 itself
+            if route.startswith("v1/"):  # the HTTP API catch-all (issue 10): its public health route
+                request = func.HttpRequest(method="GET", url="https://circle.example/api/v1/health", body=b"")
+                kind = "http"
+            elif route.startswith("rotate"):  # POST without a vault: the function must answer 400 itself
                 request = func.HttpRequest(
                     method="POST", url="https://circle.example/api/rotate/x", body=b"", route_params={"name": "x"}
                 )
@@ -136,8 +139,15 @@ def run_gcp(spec: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"loaded": {}, "calls": []}
     for call in spec["calls"]:
         target = call["target"]
-        app = functions_framework.create_app(target=target, source="main.py", signature_type="cloudevent")
+        signature = call.get("signature", "cloudevent")
+        app = functions_framework.create_app(target=target, source="main.py", signature_type=signature)
         out["loaded"][target] = {"file": sys.modules["main"].__file__}
+        if signature == "http":  # the HTTP API (issue 10): a plain request to the path the test names
+            response = app.test_client().get(call["path"], headers=call.get("headers", {}))
+            out["calls"].append(
+                {"label": call["label"], "ok": True, "status": response.status_code, "body": response.get_data(True)}
+            )
+            continue
         data = call["data"]
         if call.get("base64_data"):
             data["message"]["data"] = base64.b64encode(json.dumps(call["base64_data"]).encode()).decode()

@@ -239,13 +239,21 @@ def _sqs(*bodies: dict[str, Any]) -> dict[str, Any]:
     return {"Records": records}
 
 
+def _apigw(method: str, path: str) -> dict[str, Any]:
+    """The recorded API Gateway HTTP API (payload 2.0) event, for one request."""
+    event = copy.deepcopy(_recorded(EVENTS, "powertools_apiGatewayProxyV2Event.json"))
+    event.update(rawPath=path, rawQueryString="", body=None, isBase64Encoded=False)
+    event["requestContext"]["http"].update(method=method, path=path)
+    return dict(event)
+
+
 def test_aws_bundle_handlers_load_and_answer_recorded_events(
     bundles: Bundles, venvs: dict[str, Env], clouds: Clouds
 ) -> None:
     from tests.rotation.conftest import aws_rig, step_event
 
     handlers = _template_handlers()
-    assert handlers == ["aws_lambda.handlers.rotation", "aws_lambda.handlers.storage_event"]
+    assert handlers == ["aws_lambda.handlers.http", "aws_lambda.handlers.rotation", "aws_lambda.handlers.storage_event"]
     run = uuid.uuid4().hex[:8]
     direct, bridged = f"data/{run}/direct copy.txt", f"data/{run}/bridged.txt"
     clouds.s3.put(direct, b"via S3 -> SQS", content_type="text/plain")
@@ -265,10 +273,18 @@ def test_aws_bundle_handlers_load_and_answer_recorded_events(
             "handler": "aws_lambda.handlers.rotation",
             "event": step_event("createSecret", secret_arn, token),
         },
+        # the HTTP API (issue 10): the recorded API Gateway v2 event, for the public health route and for a
+        # store route that the example configuration (no [http] table) denies by default
+        {"label": "http-health", "handler": "aws_lambda.handlers.http", "event": _apigw("GET", "/health")},
+        {"label": "http-denied", "handler": "aws_lambda.handlers.http", "event": _apigw("GET", "/stores")},
     ]
     result = _run("aws", bundles, venvs, clouds.emulators, {"handlers": handlers, "calls": calls})
     assert all(v["callable"] for v in result["loaded"].values()), result["loaded"]
-    sqs, rotation = result["calls"]
+    sqs, rotation, health, denied = result["calls"]
+    _ok(health)
+    assert health["result"]["statusCode"] == 200 and json.loads(health["result"]["body"]) == {"ok": True}
+    _ok(denied)
+    assert denied["result"]["statusCode"] == 401
     _ok(sqs)
     assert sqs["result"] == {"batchItemFailures": []}
     for key, body in ((direct, b"via S3 -> SQS"), (bridged, b"via EventBridge -> SQS")):
@@ -323,6 +339,9 @@ def test_azure_bundle_functions_index_and_answer_recorded_events(
         if call["kind"] == "rotate":
             _ok(call)
             assert call["status"] == 400 and "vault" in call["body"]
+        elif call["kind"] == "http":
+            _ok(call)
+            assert (call["status"], json.loads(call["body"])) == (200, {"ok": True})
         elif call["kind"] == "validation":
             _ok(call)
             expected = _recorded(EVENTS, "msdocs_SubscriptionValidationResponse.json")
@@ -341,7 +360,7 @@ def _entry_points() -> list[str]:
 def test_gcp_bundle_entry_points_answer_recorded_events(
     bundles: Bundles, venvs: dict[str, Env], clouds: Clouds
 ) -> None:
-    assert _entry_points() == sorted([deploy.GCP_ROTATION_TARGET, deploy.GCP_STORAGE_TARGET])
+    assert _entry_points() == sorted([deploy.GCP_ROTATION_TARGET, deploy.GCP_STORAGE_TARGET, "http"])
     key = f"uploads/{uuid.uuid4().hex[:8]}/from-gcs.txt"
     clouds.gs.put(key, b"via Eventarc", content_type="text/plain")
     info = clouds.gs.head(key)
@@ -385,9 +404,11 @@ def test_gcp_bundle_entry_points_answer_recorded_events(
             "data": message,
             "base64_data": {"name": "projects/p/secrets/my-secret"},
         },
+        {"label": "http", "target": "http", "signature": "http", "path": "/health"},  # the HTTP API (issue 10)
     ]
     result = _run("gcp", bundles, venvs, clouds.emulators, {"calls": calls})
     assert set(result["loaded"]) == set(_entry_points())
     for call in result["calls"]:
         assert call["status"] == 200, call
+    assert json.loads(result["calls"][-1]["body"]) == {"ok": True}
     assert clouds.s3.get(f"from-gcs/{key}").read() == b"via Eventarc"

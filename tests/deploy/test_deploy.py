@@ -91,6 +91,9 @@ IDEMPOTENT_CREATES = {
 def test_gcp_deploys_gen2_eventarc_functions_with_retry() -> None:
     plan = _plan("gcp", GCP_ENV)
     deploys = {argv[3]: argv for argv in _steps(plan, "gcloud", "functions", "deploy")}
+    http_api = deploys.pop("circle-http-api")  # issue 10: HTTP-triggered, IAM invoker only, no retry
+    assert {"--trigger-http", "--entry-point=http", "--no-allow-unauthenticated"} <= set(http_api)
+    assert "--retry" not in http_api
     assert set(deploys) == {"circle-storage-finalized", "circle-storage-deleted", "circle-secret-rotation"}
     for kind in ("finalized", "deleted"):
         argv = deploys[f"circle-storage-{kind}"]

@@ -222,14 +222,22 @@ def test_storage_function_reads_exactly_the_configured_secrets(template: dict[st
     assert _secret_grants(none) == (set(), set())  # not even the rotated secret, unless the config names it
 
 
-def test_every_function_has_a_real_handler_and_no_http_api_is_declared(template: dict[str, Any]) -> None:
+def test_every_function_has_a_real_handler_and_the_http_api_is_jwt_protected(template: dict[str, Any]) -> None:
+    """HttpApiFunction is back with a real handler (issue 10); its gateway checks JWTs first."""
     functions = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
-    assert set(functions) == {"StorageEventFunction", "RotationFunction"}  # HttpApiFunction had no handler
-    assert "EnableHttpApi" not in template["Parameters"]
-    assert not any("HttpApi" in json.dumps(v) for v in template.get("Outputs", {}).values())
+    assert {"StorageEventFunction", "RotationFunction", "HttpApiFunction"} <= set(functions)
+    assert functions["HttpApiFunction"]["Properties"]["Handler"] == "aws_lambda.handlers.http"
+    auth = template["Resources"]["HttpApi"]["Properties"]["Auth"]
+    assert auth["DefaultAuthorizer"] == "OidcAuthorizer"
+    assert "JwtConfiguration" in auth["Authorizers"]["OidcAuthorizer"]
+    events = functions["HttpApiFunction"]["Properties"]["Events"]
+    public = {
+        e["Properties"]["Path"] for e in events.values() if e["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
+    }
+    assert public == {"/health", "/openapi.json"}
 
 
-@pytest.mark.parametrize("function", ["StorageEventFunction", "RotationFunction"])
+@pytest.mark.parametrize("function", ["StorageEventFunction", "RotationFunction", "HttpApiFunction"])
 def test_functions_log_json_at_info(template: dict[str, Any], function: str) -> None:
     """Without ApplicationLogLevel the Lambda runtime leaves the root logger at WARNING: INFO outcome
     lines would vanish. JSON lets CloudWatch filter by level and field."""
@@ -341,7 +349,7 @@ def test_sam_translator_transforms_it_without_an_xray_policy(
 ) -> None:
     out = _translated(template, monkeypatch)
     roles = {k: v["Properties"] for k, v in out["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
-    assert set(roles) == {"StorageEventFunctionRole", "RotationFunctionRole"}
+    assert set(roles) >= {"StorageEventFunctionRole", "RotationFunctionRole", "HttpApiFunctionRole"}
     for props in roles.values():
         assert not any("XRay" in str(a) or "Xray" in str(a) for a in props.get("ManagedPolicyArns", []))
     mapping = out["Resources"]["StorageEventFunctionQueue"]["Properties"]

@@ -25,6 +25,7 @@ ROTATORS: dict[str, str] = {
     "hmac_api_key": "core.secrets.rotation.rotators.hmac_api_key:HmacApiKeyRotator",
     "gcs_hmac_key": "core.secrets.rotation.rotators.gcs_hmac_key:GcsHmacKeyRotator",
     "azure_storage_key": "core.secrets.rotation.rotators.azure_storage_key:AzureStorageKeyRotator",
+    "http_api_key": "core.http_api.apikeys:HttpApiKeyRotator",  # the HTTP API's hashed API keys (http area)
 }
 
 

@@ -1,0 +1,73 @@
+"""Lambda entry point for the HTTP API: API Gateway HTTP API (payload format 2.0) and Lambda Function
+URLs (same format). Thin: event -> ``HttpRequest``, ``HttpApi.handle``, ``HttpResponse`` -> result dict.
+
+Limits (``core.http_api.LAMBDA_LIMITS``): Lambda caps request and response payloads at 6 MB (binary bodies
+travel base64-encoded), so PUT bodies above 4 MiB answer 413 (ask for a presigned PUT URL) and objects
+above 4 MiB answer 307 to a presigned GET URL. ``[http]`` in circle.toml overrides both.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import parse_qs
+
+from core.http_api import LAMBDA_LIMITS, HttpApi, HttpRequest, HttpResponse
+
+_api: HttpApi | None = None
+
+
+def api() -> HttpApi:
+    """The API over the adapter's runtime, built at the first request (the cold start)."""
+    global _api
+    if _api is None:
+        from aws_lambda.handlers import runtime
+
+        _api = HttpApi(runtime(), limits=LAMBDA_LIMITS)
+    return _api
+
+
+def reset_api() -> None:
+    global _api
+    _api = None
+
+
+def to_request(event: dict[str, Any]) -> HttpRequest:
+    """An ``HttpRequest`` from a payload-2.0 event (``rawPath`` keeps the key's percent-encoding)."""
+    http = (event.get("requestContext") or {}).get("http") or {}
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    if event.get("cookies"):
+        headers["cookie"] = "; ".join(event["cookies"])
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+    return HttpRequest(
+        method=str(http.get("method") or "GET").upper(),
+        path=str(event.get("rawPath") or "/"),
+        query=parse_qs(event.get("rawQueryString") or "", keep_blank_values=True),
+        headers=headers,
+        body=raw,
+    )
+
+
+def to_result(resp: HttpResponse) -> dict[str, Any]:
+    body = resp.body_bytes()
+    ctype = resp.headers.get("content-type", "")
+    text = ctype.startswith("application/json") or ctype.startswith("text/")
+    out: dict[str, Any] = {"statusCode": resp.status, "headers": dict(resp.headers)}
+    if text:
+        out["body"], out["isBase64Encoded"] = body.decode("utf-8", "replace"), False
+    else:
+        out["body"], out["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
+    return out
+
+
+def http(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """``aws_lambda.handlers.http``: one HTTP request through the core API."""
+    if not isinstance(event, dict) or event.get("version") != "2.0":
+        return {
+            "statusCode": 400,
+            "headers": {"content-type": "application/json"},
+            "body": '{"error": {"code": "InvalidArgument", "message": "expected an HTTP API payload 2.0 event", '
+            '"request_id": ""}}',
+        }
+    return to_result(api().handle(to_request(event)))
