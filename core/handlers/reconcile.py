@@ -288,8 +288,8 @@ def _reconcile_rule(
             for (name, store), replica in zip(targets, row[1:], strict=True):
                 if src is not None and replica is not None and same_content(src, replica):
                     rep.skipped += 1
-                elif src is None and not rule.propagate_deletes:
-                    continue  # an extra object in the target; this rule never deletes
+                elif src is None and (replica is None or not rule.propagate_deletes):
+                    continue  # absent on both sides, or an extra object and this rule never deletes
                 else:
                     todo.append((name, store, src))
                     if dry_run and len(rep.planned) < rep.MAX_LISTED:
