@@ -14,6 +14,7 @@ invocations, each with its own checkpoint.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -303,7 +304,7 @@ def _reconcile_rule(
                         rep.copied += 1
                 runner.skip(key)
             elif todo:
-                runner.submit(key, lambda key=key, todo=todo: work(key, todo))
+                runner.submit(key, functools.partial(work, key, todo))
             else:
                 runner.skip(key)
             since_save += 1

@@ -8,6 +8,7 @@ holding one page of each in memory, whatever the bucket's size. ``check_stores``
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -358,9 +359,9 @@ def sync_stores(
                 continue
             if action == "copy":
                 assert s is not None
-                runner.submit(key, lambda key=key, s=s: copy(key, s))
+                runner.submit(key, functools.partial(copy, key, s))
             else:
-                runner.submit(key, lambda key=key: remove(key))
+                runner.submit(key, functools.partial(remove, key))
     finally:
         runner.drain()
     report.list_requests = counter.requests
