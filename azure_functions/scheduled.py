@@ -79,7 +79,12 @@ def _summary(report: dict[str, Any]) -> str:
 
 
 def timer_request(job: str) -> JobRequest:
-    ranges = int(os.environ.get("CIRCLE_FANOUT_RANGES", "1") or 1)
+    """The request a timer runs: ``CIRCLE_FANOUT_RANGES`` (else ``[schedules] fanout_ranges``) > 1 turns
+    reconciliation into a fan-out."""
+    from azure_functions.app import runtime
+
+    configured = getattr(getattr(runtime().config, "schedules", None), "fanout_ranges", 1)
+    ranges = int(os.environ.get("CIRCLE_FANOUT_RANGES", "") or configured)
     if job == "reconcile" and ranges > 1:
         return JobRequest.parse({"job": "fanout", "ranges": ranges})
     return JobRequest.parse({"job": job})
