@@ -142,3 +142,55 @@ def cloud_scheduler_expression(cron: str) -> str:
     if cron.startswith(("rate(", "cron(", "at(")):
         raise JobError(f"{cron!r}: Cloud Scheduler needs a unix cron expression")
     return " ".join(_fields(cron))
+
+
+# -- command line: ``python -m core.handlers.jobs`` (backfill of an existing bucket in one command) ----
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.handlers.jobs reconcile|probe [--config circle.toml] [--rule R] [--dry-run]``.
+
+    ``reconcile`` runs passes of at most ``--budget`` seconds each (the same checkpoints a schedule uses)
+    until the whole pass is complete, then prints the totals as JSON: a backfill of an existing bucket."""
+    import argparse
+    import json
+    import os
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m core.handlers.jobs", description=main.__doc__)
+    parser.add_argument("job", choices=("reconcile", "probe"))
+    parser.add_argument("--config", help="configuration file (default: CIRCLE_CONFIG)")
+    parser.add_argument("--rule", help="only this replication rule (its name)")
+    parser.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    parser.add_argument("--parallel", type=int, default=8)
+    parser.add_argument("--budget", type=float, default=600.0, help="seconds per pass before a checkpoint")
+    args = parser.parse_args(argv)
+    if args.config:
+        os.environ["CIRCLE_CONFIG"] = args.config
+    from core.runtime import Circle
+
+    circle = Circle.from_env()
+    if args.job == "probe":
+        report = run_job(circle, JobRequest("probe"))
+        print(json.dumps(report, indent=2, default=str))
+        return 0 if report.get("ok") else 1
+    from .reconcile import reconcile
+
+    totals: dict[str, int] = {}
+    while True:
+        started = time.monotonic()
+        result = reconcile(
+            circle,
+            rule=args.rule,
+            dry_run=args.dry_run,
+            parallel=args.parallel,
+            deadline=lambda started=started: args.budget - (time.monotonic() - started),
+        )
+        for name in ("scanned", "copied", "deleted", "skipped", "failed"):
+            totals[name] = totals.get(name, 0) + int(getattr(result, name))
+        if result.complete or args.dry_run:
+            break
+    print(json.dumps({"job": "reconcile", "dry_run": args.dry_run, **totals}, indent=2))
+    return 1 if totals.get("failed") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
