@@ -177,12 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     totals: dict[str, int] = {}
     while True:
         started = time.monotonic()
+
+        def left(started: float = started) -> float:
+            return float(args.budget) - (time.monotonic() - started)
+
         result = reconcile(
             circle,
             rule=args.rule,
             dry_run=args.dry_run,
             parallel=args.parallel,
-            deadline=lambda started=started: args.budget - (time.monotonic() - started),
+            deadline=left,
         )
         for name in ("scanned", "copied", "deleted", "skipped", "failed"):
             totals[name] = totals.get(name, 0) + int(getattr(result, name))
