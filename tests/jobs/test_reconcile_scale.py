@@ -1,6 +1,7 @@
 """10,000 (2,000 by default) objects across three stores (moto S3 source, Azurite and fake-gcs-server
 targets): a few missing replicas are repaired, memory stays flat (tracemalloc peak bound) and the list
-requests the emulators receive (counted by the loopback proxy in front of each) stay at the minimum for the page size."""
+requests the emulators receive (counted by the loopback proxy in front of each) stay at the minimum
+for the page size."""
 
 from __future__ import annotations
 
