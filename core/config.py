@@ -561,8 +561,8 @@ def _schedules(raw: Any, stores: Mapping[str, StoreConfig]) -> Schedules | None:
             crons[name] = None
             continue
         _expect(value, str, f"schedules.{name}")
-        from core.handlers.jobs import (  # only when schedules are configured
-            JobError,
+        from core.schedules import (  # only when schedules are configured
+            ScheduleError,
             cloud_scheduler_expression,
             eventbridge_expression,
             ncrontab_expression,
@@ -571,7 +571,7 @@ def _schedules(raw: Any, stores: Mapping[str, StoreConfig]) -> Schedules | None:
         try:
             for convert in (eventbridge_expression, ncrontab_expression, cloud_scheduler_expression):
                 convert(value)
-        except JobError as exc:
+        except ScheduleError as exc:
             raise ConfigError(f"schedules.{name}: {exc}") from None
         crons[name] = value
     store = raw.get("checkpoint_store")

@@ -9,12 +9,17 @@ message data or the HTTP body; fan-out messages are requests for one range.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.errors import CircleError
+from core.schedules import (  # noqa: F401 - re-exported: the schedule strings live with the configuration
+    ScheduleError,
+    cloud_scheduler_expression,
+    eventbridge_expression,
+    ncrontab_expression,
+)
 
 from .reconcile import KeyRange
 from .sync import Deadline
@@ -102,48 +107,6 @@ def run_job(
     return {"job": "reconcile", **result.as_dict()}
 
 
-# -- schedule strings -------------------------------------------------------------------------------
-_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
-
-
-def _fields(cron: str) -> list[str]:
-    parts = cron.split()
-    if len(parts) != 5 or not all(_FIELD.match(p) for p in parts):
-        raise JobError(f"{cron!r} is not a 5-field cron expression (minute hour day-of-month month day-of-week)")
-    return parts
-
-
-def eventbridge_expression(cron: str) -> str:
-    """``*/15 * * * *`` -> ``cron(*/15 * * * ? *)`` (EventBridge Scheduler: 6 fields, one of day-of-month
-    and day-of-week must be ``?``); ``rate(...)``/``cron(...)`` pass through."""
-    if cron.startswith(("rate(", "cron(", "at(")):
-        return cron
-    minute, hour, dom, month, dow = _fields(cron)
-    if dow == "*":
-        dow = "?"
-    elif dom == "*":
-        dom = "?"
-    else:
-        raise JobError(f"{cron!r}: EventBridge cannot restrict both day-of-month and day-of-week")
-    if dow not in ("?",) and dow.isdigit():
-        dow = str(int(dow) % 7 + 1)  # cron 0=Sunday, EventBridge 1=Sunday
-    return f"cron({minute} {hour} {dom} {month} {dow} *)"
-
-
-def ncrontab_expression(cron: str) -> str:
-    """``*/15 * * * *`` -> ``0 */15 * * * *`` (Azure Functions timer: seconds first)."""
-    if cron.startswith(("rate(", "cron(", "at(")):
-        raise JobError(f"{cron!r}: Azure timers need a cron expression")
-    return "0 " + " ".join(_fields(cron))
-
-
-def cloud_scheduler_expression(cron: str) -> str:
-    """Cloud Scheduler takes unix cron as it is (validated here)."""
-    if cron.startswith(("rate(", "cron(", "at(")):
-        raise JobError(f"{cron!r}: Cloud Scheduler needs a unix cron expression")
-    return " ".join(_fields(cron))
-
-
 # -- command line: ``python -m core.handlers.jobs`` (backfill of an existing bucket in one command) ----
 def main(argv: list[str] | None = None) -> int:
     """``python -m core.handlers.jobs reconcile|probe [--config circle.toml] [--rule R] [--dry-run]``.
@@ -165,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.config:
         os.environ["CIRCLE_CONFIG"] = args.config
-    from core.runtime import Circle
+    from .runtime import Circle
 
     circle = Circle.from_env()
     if args.job == "probe":
