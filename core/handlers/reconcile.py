@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .checkpoint import Checkpoint, CheckpointStore
 from .replication import Outcome, converge
-from .sync import Deadline, ListingCounter, OrderedRunner, listing, merge_join, same_content, time_left
+from .sync import Deadline, LargeGate, ListingCounter, OrderedRunner, listing, merge_join, same_content, time_left
 
 if TYPE_CHECKING:
     from core.config import ReplicationRule
@@ -253,24 +253,23 @@ def _reconcile_rule(
                 if len(rep.failures) < rep.MAX_LISTED:
                     rep.failures.append({"key": key, "target": outcome.target, "class": cls, "reason": outcome.reason})
 
-    def work(
-        key: str, todo: list[tuple[str, ObjectStore, ObjectInfo | None]]
-    ) -> list[tuple[Outcome, ObjectInfo | None]]:
-        return [
-            (
-                converge(
-                    source,
-                    key,
-                    store,
-                    rule.target_key(key),
-                    target_name=name,
-                    propagate_deletes=rule.propagate_deletes,
-                    verify=rule.verify,
-                ),
-                src,
+    gate = LargeGate()
+
+    def work(key: str, todo: list[_Todo]) -> list[_Done]:
+        done: list[_Done] = []
+        for name, store, src in todo:
+            run = functools.partial(
+                converge,
+                source,
+                key,
+                store,
+                rule.target_key(key),
+                target_name=name,
+                propagate_deletes=rule.propagate_deletes,
+                verify=rule.verify,
             )
-            for name, store, src in todo
-        ]
+            done.append((gate.run(src.size if src is not None else 0, run), src))
+        return done
 
     runner: OrderedRunner[list[_Done]] = OrderedRunner(parallel, record)
     since_save, last_save = 0, time.monotonic()
