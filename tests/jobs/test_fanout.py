@@ -58,3 +58,33 @@ def test_fanned_out_ranges_converge_like_one_pass() -> None:
         total += result.copied
     assert total == 40
     assert sorted(o.key for o in circle.store("dst").list()) == [f"k{i:02d}" for i in range(40)]
+
+
+def test_large_transfers_run_one_at_a_time_small_ones_do_not_wait() -> None:
+    import threading
+
+    from core.handlers.sync import LARGE_OBJECT, LargeGate
+
+    gate = LargeGate()
+    inside = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        order.append("big-1 in")
+        inside.set()
+        release.wait(10)
+        order.append("big-1 out")
+
+    t1 = threading.Thread(target=gate.run, args=(LARGE_OBJECT + 1, first))
+    t1.start()
+    assert inside.wait(10)
+    gate.run(10, lambda: order.append("small"))  # not held back by the large transfer in progress
+    t2 = threading.Thread(target=gate.run, args=(LARGE_OBJECT + 1, lambda: order.append("big-2")))
+    t2.start()
+    t2.join(0.2)
+    assert t2.is_alive()  # the second large transfer waits for the first
+    release.set()
+    t1.join(10)
+    t2.join(10)
+    assert order == ["big-1 in", "small", "big-1 out", "big-2"]
