@@ -916,7 +916,9 @@ def _plan_gcp_jobs(
         p,
         ok_if_exists=True,
     )
-    env = [a + f",CIRCLE_JOBS_TOPIC={topic_path}" if a.startswith("--set-env-vars=") else a for a in common]
+    # MALLOC_ARENA_MAX=2: freed upload buffers are reused across copies (docs/benchmarks.md, issue 9 section)
+    extra = f",CIRCLE_JOBS_TOPIC={topic_path},MALLOC_ARENA_MAX=2"
+    env = [a + extra if a.startswith("--set-env-vars=") else a for a in common]
     functions.append("circle-scheduled")
     plan.add(
         "Pub/Sub job requests -> scheduled (probe, reconciliation, fan-out ranges).",
