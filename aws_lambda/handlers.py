@@ -32,6 +32,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aws_lambda.http import http  # the HTTP API entry point (http area)
 from aws_lambda.logging_config import build_logger
+from aws_lambda.scheduled import scheduled  # jobs: scheduled entry point (aws_lambda/scheduled.py)
 from core.handlers.errors import ReplicationFailed
 
 # The runtime, its answer type, the event types and the metrics sink load with the first invocation,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from core.handlers.results import EventResult
     from core.runtime import Circle, Delivery
 
-__all__ = ["RetryDelivery", "SqsDeadLetter", "http", "rotation", "storage_event"]
+__all__ = ["RetryDelivery", "SqsDeadLetter", "http", "rotation", "scheduled", "storage_event"]
 
 logger = build_logger()  # Powertools: the invocation's keys (cold start, request and correlation ids)
 log = logging.getLogger("circle.aws")  # the adapter's own lines, through the same handler

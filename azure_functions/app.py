@@ -38,6 +38,7 @@ import azure.functions as func
 
 from azure_functions.http import bp as http_bp  # the HTTP API catch-all (http area)
 from azure_functions.rotation import bp as rotation_bp
+from azure_functions.scheduled import bp as scheduled_bp  # jobs: timers and the jobs queue
 from core.handlers.errors import ReplicationFailed
 from core.handlers.http_events import handle_http_event
 
@@ -61,6 +62,7 @@ log = _configure_logging()
 app = func.FunctionApp()
 app.register_functions(rotation_bp)
 app.register_functions(http_bp)  # the HTTP API (http area)
+app.register_functions(scheduled_bp)  # jobs: timers and the jobs queue (azure_functions/scheduled.py)
 
 Deadline = Callable[[], float]
 

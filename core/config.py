@@ -42,6 +42,7 @@ from core.documents import ConfigError, read_document
 if TYPE_CHECKING:
     from core.config_http import Grant, HttpSettings, JwtSettings
     from core.config_model import Config, ReplicationRule, StoreConfig
+    from core.schedules import Schedules
 
 log = logging.getLogger("circle.config")
 
@@ -50,6 +51,8 @@ TOP_LEVEL: tuple[str, ...] = ("stores", "replication", "rotation", "env", "secre
 TOP_LEVEL += ("monitoring",)
 # the [http] table (HTTP API auth, grants, limits) is parsed by core.config_http
 TOP_LEVEL += ("http",)
+# -- jobs: the [schedules] table (scheduled probes and reconciliation); the type is core.schedules.Schedules
+TOP_LEVEL += ("schedules",)
 RULE_FIELDS = ("name", "source", "targets", "prefix", "suffix", "glob", "target_prefix", "propagate_deletes", "verify")
 DEFAULT_DEAD_LETTER_PREFIX = "dead-letter/"
 ENV_SECRETS_URL = "CIRCLE_SECRETS_URL"
@@ -75,6 +78,10 @@ def __getattr__(name: str) -> Any:
         from core import config_http
 
         return getattr(config_http, name)
+    if name == "Schedules":  # jobs: core.schedules, likewise
+        from core.schedules import Schedules
+
+        return Schedules
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -123,6 +130,7 @@ def parse_config(
         degraded_targets=degraded,
         monitoring=parse_monitoring(data.get("monitoring")),
         http=parse_http(data.get("http"), stores),
+        schedules=_schedules(data.get("schedules"), stores),  # jobs
     )
 
 
@@ -520,3 +528,51 @@ def _parse_grant(index: int, raw: Any, stores: Mapping[str, StoreConfig]) -> Gra
         ):
             raise ConfigError(f"{where}.prefixes: {prefix!r} must be empty or a key prefix ending in / (no . or ..)")
     return Grant(principal=principal, stores=lists["stores"], prefixes=lists["prefixes"], actions=lists["actions"])
+
+
+# -- [schedules] (jobs: scheduled probes and reconciliation; docs/jobs.md) ---------------------------------
+SCHEDULE_FIELDS = ("reconcile", "probe", "checkpoint_store", "fanout_ranges", "parallel", "alert_window_seconds")
+
+
+def _schedules(raw: Any, stores: Mapping[str, StoreConfig]) -> Schedules | None:
+    if raw is None:
+        return None
+    from core.schedules import (  # the type and the converters load with a [schedules] table, not at import
+        ScheduleError,
+        Schedules,
+        cloud_scheduler_expression,
+        eventbridge_expression,
+        ncrontab_expression,
+    )
+
+    _expect(raw, dict, "schedules")
+    _unknown_fields(raw, SCHEDULE_FIELDS, "schedules")
+    crons: dict[str, str | None] = {}
+    for name in ("reconcile", "probe"):
+        value = raw.get(name)
+        if value is None or value == "":
+            crons[name] = None
+            continue
+        _expect(value, str, f"schedules.{name}")
+        try:
+            for convert in (eventbridge_expression, ncrontab_expression, cloud_scheduler_expression):
+                convert(value)
+        except ScheduleError as exc:
+            raise ConfigError(f"schedules.{name}: {exc}") from None
+        crons[name] = value
+    store = raw.get("checkpoint_store")
+    if store is not None:
+        _expect(store, str, "schedules.checkpoint_store")
+        if store not in stores:
+            raise ConfigError(f"schedules.checkpoint_store: unknown store {store!r}")
+    numbers: dict[str, int] = {}
+    for name, default, top in (
+        ("fanout_ranges", 1, 1000),
+        ("parallel", 8, 64),
+        ("alert_window_seconds", 3600, 7 * 86400),
+    ):
+        value = raw.get(name, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+            raise ConfigError(f"schedules.{name}: expected an integer 1..{top}, got {value!r}")
+        numbers[name] = value
+    return Schedules(crons["reconcile"], crons["probe"], store, **numbers)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from core.config_http import HttpSettings
     from core.events import StorageEvent
     from core.monitoring.settings import MonitoringSettings
+    from core.schedules import Schedules
     from core.storage import ObjectStore
 
 
@@ -163,6 +164,7 @@ class Config:
     degraded_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     monitoring: MonitoringSettings | None = None  # [monitoring] (None: absent)
     http: HttpSettings | None = None  # the [http] table (HTTP API auth, grants, limits); None: absent
+    schedules: Schedules | None = None  # jobs: the [schedules] table (core.schedules); None: absent
 
     def open(self, name: str) -> ObjectStore:
         from core.storage import open_store

@@ -31,13 +31,14 @@ from werkzeug.exceptions import InternalServerError
 
 from gcp_functions.http import http  # the HTTP API target (http area)
 from gcp_functions.logging_config import configure, invocation
+from gcp_functions.scheduled import scheduled  # jobs: scheduled entry point (gcp_functions/scheduled.py)
 
 # The runtime, its answer type and the event types load with the first invocation, not at import: the
 # cold import stays the platform SDK's (docs/benchmarks.md, cold start).
 if TYPE_CHECKING:
     from core.runtime import Circle, Delivery
 
-__all__ = ["RetryDelivery", "http", "secret_rotation", "storage_event"]
+__all__ = ["RetryDelivery", "http", "scheduled", "secret_rotation", "storage_event"]
 
 configure()
 log = logging.getLogger("circle.gcp")

@@ -40,8 +40,9 @@ by ``--entry-point`` from ``main.py`` at the source root."""
 
 from gcp_functions.main import secret_rotation, storage_event
 from gcp_functions.main import http  # the HTTP API target (issue 10)
+from gcp_functions.main import scheduled  # jobs
 
-__all__ = ["http", "secret_rotation", "storage_event"]
+__all__ = ["http", "scheduled", "secret_rotation", "storage_event"]
 '''
 
 # Never shipped: tests, caches and build leftovers. Tests stay in the repository.

@@ -403,6 +403,7 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
     ]
     if s.has("CIRCLE_ENV"):
         settings.append(f"CIRCLE_ENV={s('CIRCLE_ENV')}")
+    settings += _azure_jobs_settings(s)  # jobs
     plan.add(
         "Configuration: the bundle's circle.toml, the events queue, secret:// references read from the Key "
         "Vault, and the overlay to apply (unset: the base file).",
@@ -579,6 +580,20 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
         queue,
         ok_if_exists=True,
     )
+    plan.add(  # jobs
+        "The jobs queue: fan-out range messages for the jobs_queue function (docs/jobs.md).",
+        "az",
+        "storage",
+        "queue-rm",
+        "create",
+        "--storage-account",
+        host,
+        "--resource-group",
+        rg,
+        "--name",
+        s("CIRCLE_AZ_JOBS_QUEUE", "circle-jobs"),
+        ok_if_exists=True,
+    )
     subject = (
         ("--subject-begins-with", f"/blobServices/default/containers/{s('CIRCLE_AZ_SOURCE_CONTAINER')}/")
         if s.has("CIRCLE_AZ_SOURCE_CONTAINER")
@@ -692,6 +707,7 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
         "cloudbuild.googleapis.com",
         "artifactregistry.googleapis.com",
         "pubsub.googleapis.com",
+        "cloudscheduler.googleapis.com",  # jobs
         "secretmanager.googleapis.com",
         "storage.googleapis.com",
         p,
@@ -929,6 +945,7 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
             p,
             f"--member={s('CIRCLE_GCP_HTTP_INVOKER')}",
         )
+    _plan_gcp_jobs(plan, s, project, region, sa, common, functions)  # jobs
     for name in functions:
         plan.add(
             f"Let the trigger's service account invoke {name}.",
@@ -1130,6 +1147,89 @@ def gcp_alerts(plan: Plan, s: Settings, config: Facts | None) -> None:
             + shlex.join([*create, "--policy=" + json.dumps(policy, separators=(",", ":"))])
         )
         plan.add(f"Alerting policy (once): {name}.", "bash", "-c", script)
+
+
+# -- jobs: scheduled probes, reconciliation and fan-out on Azure and GCP (docs/jobs.md) ---------------------
+def _azure_jobs_settings(s: Settings) -> list[str]:
+    """App settings the timer and jobs-queue functions bind to: the 6-field NCRONTAB schedules (from the
+    5-field ``CIRCLE_RECONCILE_SCHEDULE`` / ``CIRCLE_PROBE_SCHEDULE``, the values of ``[schedules]``),
+    the jobs queue and two malloc arenas (docs/benchmarks.md)."""
+    from core.schedules import ncrontab_expression
+
+    return [
+        f"CIRCLE_RECONCILE_SCHEDULE={ncrontab_expression(s('CIRCLE_RECONCILE_SCHEDULE', '0 * * * *'))}",
+        f"CIRCLE_PROBE_SCHEDULE={ncrontab_expression(s('CIRCLE_PROBE_SCHEDULE', '*/5 * * * *'))}",
+        f"CIRCLE_JOBS_QUEUE={s('CIRCLE_AZ_JOBS_QUEUE', 'circle-jobs')}",
+        "MALLOC_ARENA_MAX=2",
+    ]
+
+
+GCP_SCHEDULED_TARGET = "scheduled"
+
+
+def _plan_gcp_jobs(
+    plan: Plan, s: Settings, project: str, region: str, sa: str, common: Sequence[str], functions: list[str]
+) -> None:
+    """A Pub/Sub topic for job requests, the ``scheduled`` function subscribed to it (fan-out publishes
+    range messages to the same topic) and one Cloud Scheduler job per schedule (5-field cron,
+    ``CIRCLE_RECONCILE_SCHEDULE`` / ``CIRCLE_PROBE_SCHEDULE``, the values of ``[schedules]``)."""
+    p = f"--project={project}"
+    topic = s("CIRCLE_GCP_JOBS_TOPIC", "circle-jobs")
+    topic_path = f"projects/{project}/topics/{topic}"
+    plan.add(
+        "Topic for scheduled job requests and fan-out ranges.",
+        "gcloud",
+        "pubsub",
+        "topics",
+        "create",
+        topic,
+        p,
+        ok_if_exists=True,
+    )
+    # MALLOC_ARENA_MAX=2: freed upload buffers are reused across copies (docs/benchmarks.md, issue 9 section)
+    extra = f",CIRCLE_JOBS_TOPIC={topic_path},MALLOC_ARENA_MAX=2"
+    env = [a + extra if a.startswith("--set-env-vars=") else a for a in common]
+    functions.append("circle-scheduled")
+    plan.add(
+        "Pub/Sub job requests -> scheduled (probe, reconciliation, fan-out ranges).",
+        "gcloud",
+        "functions",
+        "deploy",
+        "circle-scheduled",
+        f"--entry-point={GCP_SCHEDULED_TARGET}",
+        f"--trigger-topic={topic}",
+        *env,
+    )
+    plan.add(
+        "Let the function publish fan-out ranges (and unfinished ranges) to the jobs topic.",
+        "gcloud",
+        "pubsub",
+        "topics",
+        "add-iam-policy-binding",
+        topic,
+        p,
+        f"--member=serviceAccount:{sa}",
+        "--role=roles/pubsub.publisher",
+    )
+    for job, default in (("reconcile", "0 * * * *"), ("probe", "*/5 * * * *")):
+        schedule = s(f"CIRCLE_{job.upper()}_SCHEDULE", default)
+        if not schedule:
+            continue
+        plan.add(
+            f"Cloud Scheduler: {job} on '{schedule}' (publishes the job request to the topic).",
+            "gcloud",
+            "scheduler",
+            "jobs",
+            "create",
+            "pubsub",
+            f"circle-{job}",
+            p,
+            f"--location={region}",
+            f"--schedule={schedule}",
+            f"--topic={topic}",
+            f'--message-body={{"job": "{job}"}}',
+            ok_if_exists=True,
+        )
 
 
 PLANNERS: dict[str, Callable[[Settings, Facts | None], Plan]] = {

@@ -225,7 +225,8 @@ def test_storage_function_reads_exactly_the_configured_secrets(template: dict[st
 def test_every_function_has_a_real_handler_and_the_http_api_is_jwt_protected(template: dict[str, Any]) -> None:
     """HttpApiFunction is back with a real handler (issue 10); its gateway checks JWTs first."""
     functions = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
-    assert {"StorageEventFunction", "RotationFunction", "HttpApiFunction"} <= set(functions)
+    # ScheduledFunction: jobs (aws_lambda.handlers.scheduled)
+    assert set(functions) == {"StorageEventFunction", "RotationFunction", "HttpApiFunction", "ScheduledFunction"}
     assert functions["HttpApiFunction"]["Properties"]["Handler"] == "aws_lambda.handlers.http"
     auth = template["Resources"]["HttpApi"]["Properties"]["Auth"]
     assert auth["DefaultAuthorizer"] == "OidcAuthorizer"
@@ -237,7 +238,9 @@ def test_every_function_has_a_real_handler_and_the_http_api_is_jwt_protected(tem
     assert public == {"/health", "/openapi.json"}
 
 
-@pytest.mark.parametrize("function", ["StorageEventFunction", "RotationFunction", "HttpApiFunction"])
+@pytest.mark.parametrize(
+    "function", ["StorageEventFunction", "RotationFunction", "HttpApiFunction", "ScheduledFunction"]
+)
 def test_functions_log_json_at_info(template: dict[str, Any], function: str) -> None:
     """Without ApplicationLogLevel the Lambda runtime leaves the root logger at WARNING: INFO outcome
     lines would vanish. JSON lets CloudWatch filter by level and field."""
@@ -349,7 +352,13 @@ def test_sam_translator_transforms_it_without_an_xray_policy(
 ) -> None:
     out = _translated(template, monkeypatch)
     roles = {k: v["Properties"] for k, v in out["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
-    assert set(roles) >= {"StorageEventFunctionRole", "RotationFunctionRole", "HttpApiFunctionRole"}
+    assert set(roles) == {
+        "StorageEventFunctionRole",
+        "RotationFunctionRole",
+        "HttpApiFunctionRole",
+        "ScheduledFunctionRole",
+        "SchedulerRole",
+    }
     for props in roles.values():
         assert not any("XRay" in str(a) or "Xray" in str(a) for a in props.get("ManagedPolicyArns", []))
     mapping = out["Resources"]["StorageEventFunctionQueue"]["Properties"]

@@ -1,0 +1,163 @@
+"""Scheduled jobs: one request shape for every platform's schedule or queue message, and the schedule
+strings each platform wants.
+
+A request is a JSON object: ``{"job": "reconcile" | "probe" | "fanout", "rule": ..., "range": {...},
+"dry_run": false, "parallel": 8, "ranges": 8}``. EventBridge Scheduler passes it as the schedule's
+input, an Azure timer function builds it from its name, Cloud Scheduler sends it as the Pub/Sub
+message data or the HTTP body; fan-out messages are requests for one range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from core.errors import CircleError
+from core.schedules import (  # noqa: F401 - re-exported: the schedule strings live with the configuration
+    ScheduleError,
+    cloud_scheduler_expression,
+    eventbridge_expression,
+    ncrontab_expression,
+)
+
+from .reconcile import KeyRange
+from .sync import Deadline
+
+JobName = Literal["reconcile", "probe", "fanout"]
+JOBS: tuple[str, ...] = ("reconcile", "probe", "fanout")
+REQUEST_FIELDS = ("job", "rule", "range", "dry_run", "parallel", "ranges")
+
+
+class JobError(CircleError, ValueError):
+    """A scheduled-job request that cannot be run as written (nothing was done)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    job: JobName
+    rule: str | None = None
+    key_range: KeyRange | None = None
+    dry_run: bool = False
+    parallel: int = 8
+    ranges: int = 8
+
+    @classmethod
+    def parse(cls, data: Any) -> JobRequest:
+        if not isinstance(data, Mapping):
+            raise JobError(f"a job request is a JSON object, not {type(data).__name__}")
+        unknown = sorted(set(data) - set(REQUEST_FIELDS))
+        if unknown:
+            raise JobError(f"unknown job request field(s): {', '.join(unknown)}; known: {', '.join(REQUEST_FIELDS)}")
+        job = data.get("job")
+        if job not in JOBS:
+            raise JobError(f"job must be one of {', '.join(JOBS)}, not {job!r}")
+        rule = data.get("rule")
+        if rule is not None and not isinstance(rule, str):
+            raise JobError("rule must be a string")
+        key_range = None
+        if data.get("range") is not None:
+            if not isinstance(data["range"], Mapping):
+                raise JobError("range must be an object with after/until/name")
+            try:
+                key_range = KeyRange.from_dict(dict(data["range"]))
+            except ValueError as exc:
+                raise JobError(str(exc)) from None
+        dry_run = data.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise JobError("dry_run must be true or false")
+        numbers = {}
+        for name in ("parallel", "ranges"):
+            value = data.get(name, 8)
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
+                raise JobError(f"{name} must be an integer 1..1000")
+            numbers[name] = value
+        return cls(job, rule, key_range, dry_run, numbers["parallel"], numbers["ranges"])  # type: ignore[arg-type]
+
+
+def run_job(
+    circle: Any,
+    request: JobRequest,
+    *,
+    deadline: Deadline | None = None,
+    send: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> dict[str, Any]:
+    """Run one request and return its report as a dict (what the adapters log and return)."""
+    if request.job == "probe":
+        from .probe import probe
+
+        return {"job": "probe", **probe(circle).as_dict()}
+    if request.job == "fanout":
+        if send is None:
+            raise JobError("fan-out needs a queue: set CIRCLE_JOBS_QUEUE for this function")
+        from .fanout import fan_out
+
+        report = fan_out(circle, send, rule=request.rule, count=request.ranges, dry_run=request.dry_run)
+        return {"job": "fanout", **report.as_dict()}
+    from .reconcile import reconcile
+
+    result = reconcile(
+        circle,
+        rule=request.rule,
+        dry_run=request.dry_run,
+        deadline=deadline,
+        key_range=request.key_range,
+        parallel=request.parallel,
+    )
+    return {"job": "reconcile", **result.as_dict()}
+
+
+# -- command line: ``python -m core.handlers.jobs`` (backfill of an existing bucket in one command) ----
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.handlers.jobs reconcile|probe [--config circle.toml] [--rule R] [--dry-run]``.
+
+    ``reconcile`` runs passes of at most ``--budget`` seconds each (the same checkpoints a schedule uses)
+    until the whole pass is complete, then prints the totals as JSON: a backfill of an existing bucket."""
+    import argparse
+    import json
+    import os
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m core.handlers.jobs", description=main.__doc__)
+    parser.add_argument("job", choices=("reconcile", "probe"))
+    parser.add_argument("--config", help="configuration file (default: CIRCLE_CONFIG)")
+    parser.add_argument("--rule", help="only this replication rule (its name)")
+    parser.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    parser.add_argument("--parallel", type=int, default=8)
+    parser.add_argument("--budget", type=float, default=600.0, help="seconds per pass before a checkpoint")
+    args = parser.parse_args(argv)
+    if args.config:
+        os.environ["CIRCLE_CONFIG"] = args.config
+    from .runtime import Circle
+
+    circle = Circle.from_env()
+    if args.job == "probe":
+        report = run_job(circle, JobRequest("probe"))
+        print(json.dumps(report, indent=2, default=str))
+        return 0 if report.get("ok") else 1
+    from .reconcile import reconcile
+
+    totals: dict[str, int] = {}
+    while True:
+        started = time.monotonic()
+
+        def left(started: float = started) -> float:
+            return float(args.budget) - (time.monotonic() - started)
+
+        result = reconcile(
+            circle,
+            rule=args.rule,
+            dry_run=args.dry_run,
+            parallel=args.parallel,
+            deadline=left,
+        )
+        for name in ("scanned", "copied", "deleted", "skipped", "failed"):
+            totals[name] = totals.get(name, 0) + int(getattr(result, name))
+        if result.complete or args.dry_run:
+            break
+    print(json.dumps({"job": "reconcile", "dry_run": args.dry_run, **totals}, indent=2))
+    return 1 if totals.get("failed") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
