@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .checkpoint import RESERVED_PREFIX  # jobs: keys under it are Circle's own bookkeeping
+
 if TYPE_CHECKING:
     from core.config import Config, ReplicationRule, StoreConfig
     from core.events import StorageEvent
@@ -44,6 +46,8 @@ def relative_key(store: StoreConfig, event: StorageEvent) -> str | None:
 
 def routes_for_key(config: Config, source: str, key: str) -> Iterator[Route]:
     """Every route of ``key`` (relative to the store named ``source``) under the configured rules."""
+    if key.startswith(RESERVED_PREFIX):  # jobs: Circle's own checkpoints and canaries are never replicated
+        return
     for rule in config.replication:
         if rule.source == source and rule.matches(key):
             for target in rule.targets:
@@ -58,7 +62,7 @@ def routes_for_event(config: Config, event: StorageEvent) -> list[Route]:
         if rule.source not in keys:
             keys[rule.source] = relative_key(config.stores[rule.source], event)
         key = keys[rule.source]
-        if key is not None and rule.matches(key):
+        if key is not None and not key.startswith(RESERVED_PREFIX) and rule.matches(key):
             routes.extend(Route(rule, rule.source, key, target, rule.target_key(key)) for target in rule.targets)
     return routes
 

@@ -1,0 +1,379 @@
+"""Store-to-store sync and check (contract J1): a merge-join of sorted listings, page by page.
+
+Both listings come back in key order, so walking them side by side finds every difference while
+holding one page of each in memory, whatever the bucket's size. ``check_stores`` reports differences;
+``sync_stores`` makes the destination equal the source with bounded parallel transfers. Reconciliation
+(core.handlers.reconcile) uses the same join and runner with per-key convergence instead of copies.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from core.storage.api import ObjectInfo
+from core.storage.errors import StorageError
+
+from .checkpoint import is_reserved
+
+if TYPE_CHECKING:
+    from core.storage import ObjectStore
+
+log = logging.getLogger("circle.sync")
+Compare = Literal["etag", "size", "checksum"]
+DiffKind = Literal["missing", "stale", "extra"]
+Deadline = Callable[[], float]
+Progress = Callable[[str, int], None]
+PAGE_SIZE = 1000
+SOURCE_ETAG = "circle_source_etag"  # the stamp replication writes (core.handlers.replication)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One key on which two stores differ: absent from the destination (``missing``), present but
+    different (``stale``) or only in the destination (``extra``)."""
+
+    key: str
+    kind: DiffKind
+    source: ObjectInfo | None
+    target: ObjectInfo | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "kind": self.kind}
+
+
+# -- listings and the join ------------------------------------------------------------------------------
+class ListingCounter:
+    """Counts list requests made by ``listing`` (for reports and the list-request budget)."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def add(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+
+def listing(
+    store: ObjectStore,
+    prefix: str = "",
+    *,
+    after: str | None = None,
+    until: str | None = None,
+    strip: str = "",
+    page_size: int = PAGE_SIZE,
+    counter: ListingCounter | None = None,
+) -> Iterator[ObjectInfo]:
+    """Objects under ``prefix`` in key order, one page in memory at a time, keys with ``strip`` removed
+    from their front; only keys in ``(after, until]`` (compared after stripping); reserved keys skipped.
+    Stops requesting pages once past ``until``."""
+    size = min(page_size, store.capabilities.list_max_page_size)
+    start_after = strip + after if after is not None else None
+    if start_after is not None and start_after < prefix:
+        start_after = None
+    token: str | None = None
+    while True:
+        page = store.list_page(prefix, page_size=size, token=token, start_after=start_after if token is None else None)
+        if counter is not None:
+            counter.add()
+        for info in page.objects:
+            key = info.key[len(strip) :] if strip and info.key.startswith(strip) else info.key
+            if is_reserved(info.key) or (after is not None and key <= after):
+                continue
+            if until is not None and key > until:
+                return
+            yield info if key == info.key else _rekey(info, key)
+        token = page.next_token
+        if not token:
+            return
+
+
+def _rekey(info: ObjectInfo, key: str) -> ObjectInfo:
+    import dataclasses
+
+    return dataclasses.replace(info, key=key)
+
+
+def merge_join(streams: Sequence[Iterator[ObjectInfo]]) -> Iterator[tuple[str, list[ObjectInfo | None]]]:
+    """Walk sorted streams side by side: each key once, with what every stream holds for it (None: absent)."""
+    heads: list[ObjectInfo | None] = [next(s, None) for s in streams]
+    while True:
+        live = [h.key for h in heads if h is not None]
+        if not live:
+            return
+        key = min(live)
+        row: list[ObjectInfo | None] = []
+        for i, head in enumerate(heads):
+            if head is not None and head.key == key:
+                row.append(head)
+                heads[i] = next(streams[i], None)
+            else:
+                row.append(None)
+        yield key, row
+
+
+def same_content(src: ObjectInfo, dst: ObjectInfo, compare: Compare = "etag") -> bool:
+    """Whether ``dst`` holds what ``src`` holds, by the chosen evidence.
+
+    ``etag``: the replica's stamp names the source ETag, or a common MD5 checksum agrees, with equal sizes
+    (ETags of different clouds are not comparable, so a bare ETag equality counts only with equal sizes
+    on one provider). ``size``: equal sizes. ``checksum``: a checksum both sides expose agrees (sizes equal)."""
+    if src.size != dst.size:
+        return False
+    if compare == "size":
+        return True
+    common = [name for name in src.checksums if dst.checksums.get(name)]
+    if compare == "checksum":
+        return bool(common) and all(src.checksums[n] == dst.checksums[n] for n in common)
+    if src.etag and dst.metadata.get(SOURCE_ETAG) == src.etag:
+        return True
+    if common:
+        return all(src.checksums[n] == dst.checksums[n] for n in common)
+    return bool(src.etag) and src.etag == dst.etag
+
+
+def check_stores(
+    src: ObjectStore,
+    dst: ObjectStore,
+    *,
+    compare: Compare = "etag",
+    prefix: str = "",
+    counter: ListingCounter | None = None,
+) -> Iterator[Difference]:
+    """Every difference between ``src`` and ``dst`` (under ``prefix``), in key order, lazily."""
+    for key, (s, d) in merge_join([listing(src, prefix, counter=counter), listing(dst, prefix, counter=counter)]):
+        if d is None:
+            yield Difference(key, "missing", s, None)
+        elif s is None:
+            yield Difference(key, "extra", None, d)
+        elif not same_content(s, d, compare):
+            yield Difference(key, "stale", s, d)
+
+
+# -- bounded parallel work with a resumable watermark ----------------------------------------------------
+@dataclass
+class _Slot(Generic[R]):
+    key: str
+    future: Future[R] | None  # None: nothing to do for this key (already done)
+    handled: bool = False
+
+
+class OrderedRunner(Generic[R]):
+    """Runs per-key work on at most ``parallel`` threads, in key order of submission, and keeps the
+    watermark: the last key such that it and every key before it have finished. A job that stops
+    early checkpoints the watermark and loses nothing. At most ``window`` keys are held (memory stays
+    flat behind one slow key)."""
+
+    def __init__(self, parallel: int, on_result: Callable[[str, R], None], window: int = 0) -> None:
+        self.parallel = max(1, parallel)
+        self.window = window or self.parallel * 64
+        self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="circle-job")
+        self._slots: deque[_Slot[R]] = deque()
+        self._running: set[Future[R]] = set()
+        self._on_result = on_result
+        self.watermark: str | None = None
+
+    def skip(self, key: str) -> None:
+        """``key`` needed nothing: it only advances the watermark."""
+        self._slots.append(_Slot(key, None, True))
+        self._advance()
+        self._bound()
+
+    def submit(self, key: str, fn: Callable[[], R]) -> None:
+        while len(self._running) >= self.parallel:
+            self._wait_some()
+        slot: _Slot[R] = _Slot(key, self._pool.submit(fn))
+        assert slot.future is not None
+        self._slots.append(slot)
+        self._running.add(slot.future)
+        self._bound()
+
+    def _bound(self) -> None:
+        while len(self._slots) > self.window and self._running:
+            self._wait_some()
+
+    def _wait_some(self) -> None:
+        done, _ = wait(self._running, return_when=FIRST_COMPLETED)
+        self._running -= done
+        for slot in self._slots:
+            if not slot.handled and slot.future in done:
+                slot.handled = True
+                self._on_result(slot.key, slot.future.result())
+        self._advance()
+
+    def _advance(self) -> None:
+        while self._slots and self._slots[0].handled:
+            self.watermark = self._slots.popleft().key
+
+    def drain(self) -> None:
+        """Wait for everything submitted, then stop the threads."""
+        while self._running:
+            self._wait_some()
+        self._advance()
+        self._pool.shutdown(wait=True)
+
+
+def time_left(deadline: Deadline | None, reserve: float) -> bool:
+    """Whether another key may start: more than ``reserve`` seconds left (always, without a deadline)."""
+    return deadline is None or deadline() > reserve
+
+
+# -- sync ------------------------------------------------------------------------------------------------
+@dataclass
+class SyncReport:
+    """What a sync did (or, with ``dry_run``, would do). Counts are integers."""
+
+    scanned: int = 0
+    copied: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    list_requests: int = 0
+    dry_run: bool = False
+    complete: bool = True
+    resume_after: str | None = None
+    seconds: float = 0.0
+    failures: list[dict[str, str]] = field(default_factory=list)  # at most MAX_FAILURES kept
+    planned: list[dict[str, Any]] = field(default_factory=list)  # dry run: at most MAX_PLANNED kept
+
+    MAX_FAILURES = 100
+    MAX_PLANNED = 1000
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scanned": self.scanned,
+            "copied": self.copied,
+            "deleted": self.deleted,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "bytes": self.bytes,
+            "list_requests": self.list_requests,
+            "dry_run": self.dry_run,
+            "complete": self.complete,
+            "resume_after": self.resume_after,
+            "seconds": round(self.seconds, 3),
+            "failures": list(self.failures),
+            "planned": list(self.planned),
+        }
+
+
+def _copy_supports_progress() -> bool:
+    from core.storage.transfer import copy_object
+
+    return "progress" in (copy_object.__kwdefaults__ or {})
+
+
+def sync_stores(
+    src: ObjectStore,
+    dst: ObjectStore,
+    *,
+    delete: bool = False,
+    dry_run: bool = False,
+    compare: Compare = "etag",
+    parallel: int = 8,
+    progress: Progress | None = None,
+    deadline: Deadline | None = None,
+    prefix: str = "",
+    after: str | None = None,
+    reserve: float = 2.0,
+) -> SyncReport:
+    """Make ``dst`` hold what ``src`` holds (``delete``: and nothing else), copying what is missing or
+    different on ``parallel`` threads. Stops starting keys when ``deadline()`` falls to ``reserve``
+    seconds; ``resume_after`` then says where to continue (pass it back as ``after``)."""
+    from core.storage.transfer import copy_object
+
+    started = time.monotonic()
+    report = SyncReport(dry_run=dry_run)
+    counter = ListingCounter()
+    lock = threading.Lock()
+    with_progress = progress is not None and _copy_supports_progress()
+
+    def copy(key: str, source: ObjectInfo) -> tuple[str, int, str]:
+        extra: dict[str, Any] = {}
+        if with_progress:
+            assert progress is not None
+            extra["progress"] = lambda done, key=key: progress(key, done)
+        try:
+            copy_object(src, key, dst, key, metadata={SOURCE_ETAG: source.etag or ""}, **extra)
+        except StorageError as exc:
+            return "failed", 0, f"{type(exc).__name__}: {exc}"
+        if progress is not None and not with_progress:
+            progress(key, source.size)
+        return "copied", source.size, ""
+
+    def remove(key: str) -> tuple[str, int, str]:
+        try:
+            dst.delete(key)
+        except StorageError as exc:
+            return "failed", 0, f"{type(exc).__name__}: {exc}"
+        return "deleted", 0, ""
+
+    def record(key: str, result: tuple[str, int, str]) -> None:
+        action, size, reason = result
+        with lock:
+            if action == "copied":
+                report.copied += 1
+                report.bytes += size
+            elif action == "deleted":
+                report.deleted += 1
+            else:
+                report.failed += 1
+                if len(report.failures) < report.MAX_FAILURES:
+                    report.failures.append({"key": key, "reason": reason})
+
+    runner: OrderedRunner[tuple[str, int, str]] = OrderedRunner(parallel, record)
+    streams = [listing(src, prefix, after=after, counter=counter), listing(dst, prefix, after=after, counter=counter)]
+    try:
+        for key, (s, d) in merge_join(streams):
+            if not time_left(deadline, reserve):
+                report.complete = False
+                break
+            report.scanned += 1
+            if s is not None and (d is None or not same_content(s, d, compare)):
+                action: str = "copy"
+            elif s is None and delete:
+                action = "delete"
+            else:
+                report.skipped += 1
+                runner.skip(key)
+                continue
+            if dry_run:
+                if action == "copy":
+                    report.copied += 1
+                    report.bytes += s.size if s is not None else 0
+                else:
+                    report.deleted += 1
+                if len(report.planned) < report.MAX_PLANNED:
+                    report.planned.append({"key": key, "action": action})
+                runner.skip(key)
+                continue
+            if action == "copy":
+                assert s is not None
+                runner.submit(key, lambda key=key, s=s: copy(key, s))
+            else:
+                runner.submit(key, lambda key=key: remove(key))
+    finally:
+        runner.drain()
+    report.list_requests = counter.requests
+    report.resume_after = None if report.complete else runner.watermark or after
+    report.seconds = time.monotonic() - started
+    log.info(
+        "sync %s -> %s: %d scanned, %d copied, %d deleted, %d failed",
+        src.url,
+        dst.url,
+        report.scanned,
+        report.copied,
+        report.deleted,
+        report.failed,
+        extra={"report": report.as_dict() | {"failures": len(report.failures), "planned": len(report.planned)}},
+    )
+    return report
