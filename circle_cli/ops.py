@@ -214,7 +214,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
     class Quiet(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: Any) -> None:
             if s.verbose:
                 super().log_message(format, *args)
 
