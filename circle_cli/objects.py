@@ -210,7 +210,8 @@ def _copy_all(
     done: list[tuple[str, str]] = []
     with s.progress() as progress:
         for a, b in pairs:
-            _copy_one(a, b, verify, progress.bar(Path(a.key or str(a.path)).name, _size_hint(a)))
+            total = _size_hint(a) if progress.show else None
+            _copy_one(a, b, verify, progress.bar(Path(a.key or str(a.path)).name, total))
             if move:
                 if a.is_local:
                     assert a.path is not None
@@ -251,7 +252,7 @@ def _pairs(source: Location, target: Location, recursive: bool) -> Iterator[tupl
     for item in source.store.list(prefix):
         if isinstance(item, ObjectInfo):
             rel = item.key[len(prefix) :].lstrip("/") if prefix.endswith("/") or not prefix else item.key[len(prefix) :]
-            yield Location(item.key, store=source.store, key=item.key), _child(target, rel.lstrip("/"), into=True)
+            yield Location(item.key, store=source.store, key=item.key, size=item.size), _child(target, rel.lstrip("/"), into=True)
 
 
 def _is_container(loc: Location) -> bool:
@@ -273,10 +274,14 @@ def _child(target: Location, name: str, *, into: bool) -> Location:
 
 
 def _size_hint(loc: Location) -> int | None:
+    """The bar's total (so it can show an ETA): a file's size, the listed size, else one HEAD."""
     if loc.is_local:
         assert loc.path is not None
         return loc.path.stat().st_size
-    return None
+    if loc.size is None:
+        assert loc.store is not None
+        loc.size = loc.store.head(loc.key).size
+    return loc.size
 
 
 def _copy_one(a: Location, b: Location, verify: bool, progress: Callable[[int], None]) -> None:

@@ -31,6 +31,7 @@ class Location:
     store: ObjectStore | None = None
     key: str = ""
     path: Path | None = None
+    size: int | None = None  # known from a listing
 
     @property
     def is_local(self) -> bool:
