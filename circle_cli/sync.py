@@ -66,12 +66,12 @@ def sync(ctx: click.Context, src: str, dst: str, delete: bool, dry_run: bool, co
     with s.progress() as progress:
         on_progress = None
         if progress.show and not dry_run:
-            total = sum(
+            sizes = [
                 d.source.size
                 for d in engine.check_stores(source, target, compare=compare)
                 if d.source is not None and d.kind != "extra"
-            )
-            bar = progress.bar(f"sync {source.url} -> {target.url}", total)
+            ]
+            bar = progress.bar(f"sync: {len(sizes)} to copy", sum(sizes))
             on_progress = _Aggregate(bar)
         report = engine.sync_stores(
             source,
