@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -177,7 +178,7 @@ def _azure(payload: Any, trigger: str) -> dict[str, Any]:
     from azure_functions import app as azure_app
 
     azure_app.reset_runtime()
-    functions = {f.get_function_name(): f.get_user_function() for f in azure_app.app.get_functions()}
+    functions = _azure_functions()
     events = payload if isinstance(payload, list) else [payload]
     answers: list[dict[str, Any]] = []
     for raw in events:
@@ -185,9 +186,7 @@ def _azure(payload: Any, trigger: str) -> dict[str, Any]:
             raise usage("azure: EVENT.json must hold Event Grid events (objects)")
         try:
             if trigger == "queue":
-                body = json.dumps(raw).encode()
-                msg = func.QueueMessage(id=str(uuid.uuid4()), body=body, dequeue_count=1)
-                functions["storage_queue"](msg)
+                functions["storage_queue"](_queue_message(json.dumps(raw)))
             else:
                 functions["storage_event"](_event_grid_event(func, raw))
             answers.append({"id": raw.get("id"), "status": "ok"})
@@ -196,6 +195,28 @@ def _azure(payload: Any, trigger: str) -> dict[str, Any]:
     failed = [a for a in answers if a["status"] != "ok"]
     reason = "; ".join(a["reason"] for a in failed)
     return {"cloud": "azure", "status": "retry" if failed else "ok", "reason": reason, "answer": answers}
+
+
+@functools.cache
+def _azure_functions() -> dict[str, Any]:
+    """The FunctionApp's functions by name, indexed once per process as the worker does (indexing the
+    same app twice fails on its own blueprints)."""
+    from azure_functions import app as azure_app
+
+    return {f.get_function_name(): f.get_user_function() for f in azure_app.app.get_functions()}
+
+
+def _queue_message(text: str) -> Any:
+    """The ``func.QueueMessage`` the worker's own converter makes of a received message (first delivery)."""
+    from azure.functions import meta
+    from azure.functions.queue import QueueMessageInConverter
+
+    metadata = {
+        "Id": meta.Datum(str(uuid.uuid4()), "string"),
+        "DequeueCount": meta.Datum(1, "int"),
+        "PopReceipt": meta.Datum(uuid.uuid4().hex, "string"),
+    }
+    return QueueMessageInConverter.decode(meta.Datum(text, "string"), trigger_metadata=metadata)
 
 
 def _event_grid_event(func: Any, raw: dict[str, Any]) -> Any:
