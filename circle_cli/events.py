@@ -50,8 +50,18 @@ def show(ctx: click.Context, event_file: str, event_type: str) -> None:
         s.table(
             ["provider", "kind", "bucket", "key", "size", "etag", "version", "account", "envelope", "event_id"],
             [
-                (r["provider"], r["kind"], r["bucket"], r["key"], r["size"], r["etag"], r["version"])
-                + (r["account"], r["envelope"], r["event_id"])
+                (
+                    r["provider"],
+                    r["kind"],
+                    r["bucket"],
+                    r["key"],
+                    r["size"],
+                    r["etag"],
+                    r["version"],
+                    r["account"],
+                    r["envelope"],
+                    r["event_id"],
+                )
                 for r in rows
             ],
         )

@@ -56,7 +56,9 @@ class LambdaContext:
 @click.command()
 @click.argument("cloud", type=click.Choice(["aws", "azure", "gcp"]))
 @click.argument("event_file", metavar="EVENT.json")
-@click.option("--timeout", type=click.FloatRange(1), default=900.0, show_default=True, help="aws: the function timeout.")
+@click.option(
+    "--timeout", type=click.FloatRange(1), default=900.0, show_default=True, help="aws: the function timeout."
+)
 @click.option(
     "--trigger",
     type=click.Choice(["queue", "event-grid"]),
@@ -203,7 +205,7 @@ def _azure_functions() -> dict[str, Any]:
     same app twice fails on its own blueprints)."""
     from azure_functions import app as azure_app
 
-    return {f.get_function_name(): f.get_user_function() for f in azure_app.app.get_functions()}
+    return {str(f.get_function_name()): f.get_user_function() for f in azure_app.app.get_functions()}
 
 
 def _queue_message(text: str) -> Any:

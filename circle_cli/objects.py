@@ -184,7 +184,7 @@ def cp(ctx: click.Context, src: str, dst: str, recursive: bool, no_verify: bool)
     """
     s = session(ctx)
     done = _copy_all(s, src, dst, recursive=recursive, verify=not no_verify)
-    s.emit({"copied": done}, lambda: [click.echo(f"copied {a} -> {b}") for a, b in done] and None)
+    s.emit({"copied": done}, s.echo_lines(f"copied {a} -> {b}" for a, b in done))
 
 
 @click.command()
@@ -196,7 +196,7 @@ def mv(ctx: click.Context, src: str, dst: str, recursive: bool) -> None:
     """Move SRC to DST: copy (verified), then delete the source only if the copy succeeded."""
     s = session(ctx)
     done = _copy_all(s, src, dst, recursive=recursive, verify=True, move=True)
-    s.emit({"moved": done}, lambda: [click.echo(f"moved {a} -> {b}") for a, b in done] and None)
+    s.emit({"moved": done}, s.echo_lines(f"moved {a} -> {b}" for a, b in done))
 
 
 def _copy_all(
@@ -252,7 +252,10 @@ def _pairs(source: Location, target: Location, recursive: bool) -> Iterator[tupl
     for item in source.store.list(prefix):
         if isinstance(item, ObjectInfo):
             rel = item.key[len(prefix) :].lstrip("/") if prefix.endswith("/") or not prefix else item.key[len(prefix) :]
-            yield Location(item.key, store=source.store, key=item.key, size=item.size), _child(target, rel.lstrip("/"), into=True)
+            yield (
+                Location(item.key, store=source.store, key=item.key, size=item.size),
+                _child(target, rel.lstrip("/"), into=True),
+            )
 
 
 def _is_container(loc: Location) -> bool:
@@ -368,5 +371,5 @@ def rm(ctx: click.Context, locations: tuple[str, ...], recursive: bool, force: b
     verb = "would delete" if dry_run else "deleted"
     s.emit(
         {"deleted" if not dry_run else "would_delete": deleted},
-        lambda: [click.echo(f"{verb} {d}") for d in deleted] and None,
+        s.echo_lines(f"{verb} {d}" for d in deleted),
     )

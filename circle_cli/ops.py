@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -74,9 +75,12 @@ def probe(ctx: click.Context, stores: tuple[str, ...]) -> int:
         s.table(
             ["store", "status", "write ms", "read ms", "list ms", "delete ms", "error"],
             [
-                (p["store"], p["status"])
-                + tuple(p["latency_ms"].get(op, "") for op in ("write", "read", "list", "delete"))
-                + (p["error"] or "",)
+                (
+                    p["store"],
+                    p["status"],
+                    *tuple(p["latency_ms"].get(op, "") for op in ("write", "read", "list", "delete")),
+                    p["error"] or "",
+                )
                 for p in data["stores"]
             ],
         )
@@ -111,7 +115,7 @@ def doctor(ctx: click.Context, offline: bool, timeout: float) -> int:
     best-effort (degraded) replication targets and, unless --offline, whether it answers a listing."""
     s = session(ctx)
     config = s.config
-    clouds = sorted({_cloud(sc.scheme) for sc in config.stores.values()} - {None})  # type: ignore[arg-type]
+    clouds = sorted({cloud for sc in config.stores.values() if (cloud := _cloud(sc.scheme)) is not None})
     credentials = {cloud: _credential_source(cloud) for cloud in clouds}
     rows: list[dict[str, Any]] = []
     for name, sc in sorted(config.stores.items()):
@@ -148,10 +152,14 @@ def doctor(ctx: click.Context, offline: bool, timeout: float) -> int:
         s.table(
             ["store", "provider", *FLAGS, "replication", "reachable", "error"],
             [
-                (r["store"], r["provider"])
-                + tuple("yes" if r["capabilities"][f] else "no" for f in FLAGS)
-                + ("BEST-EFFORT (lacks " + ", ".join(r["degraded"]) + ")" if r["degraded"] else "ok",)
-                + (_reach_text(r), r["error"] or "")
+                (
+                    r["store"],
+                    r["provider"],
+                    *tuple("yes" if r["capabilities"][f] else "no" for f in FLAGS),
+                    "BEST-EFFORT (lacks " + ", ".join(r["degraded"]) + ")" if r["degraded"] else "ok",
+                    _reach_text(r),
+                    r["error"] or "",
+                )
                 for r in rows
             ],
         )
@@ -227,7 +235,5 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
     with make_server(host, port, app, handler_class=Quiet) as server:
         bound = server.server_address[1]
         click.echo(f"serving the HTTP API on http://{host}:{bound}/ (Ctrl-C to stop)", err=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass

@@ -146,13 +146,22 @@ class Session:
 
         options: dict[str, Any] = {}
         if self.has_config:
-            for store in self.config.stores.values():
-                if store.scheme == scheme and store.bucket == bucket:
-                    options = dict(store.options)
+            for configured in self.config.stores.values():
+                if configured.scheme == scheme and configured.bucket == bucket:
+                    options = dict(configured.options)
                     break
         store = open_store(f"{scheme}://{bucket}", **options)
         self._opened.append(store)
         return store
+
+    def echo_lines(self, lines: Iterable[str]) -> Callable[[], None]:
+        """A ``human`` printer for ``emit``: one line each."""
+
+        def human() -> None:
+            for line in lines:
+                click.echo(line)
+
+        return human
 
     def close(self) -> None:
         for store in self._opened:

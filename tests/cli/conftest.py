@@ -45,9 +45,8 @@ def launcher(tmp_path: Path) -> Path:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     module, attr = scripts["circle"].split(":")
     path = tmp_path / "circle"
-    path.write_text(
-        f"#!{sys.executable}\nimport sys\nfrom {module} import {attr}\nif __name__ == '__main__':\n    sys.exit({attr}())\n"
-    )
+    body = f"import sys\nfrom {module} import {attr}\nif __name__ == '__main__':\n    sys.exit({attr}())\n"
+    path.write_text(f"#!{sys.executable}\n{body}")
     path.chmod(0o755)
     return path
 

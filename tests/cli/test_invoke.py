@@ -173,7 +173,10 @@ def test_invoke_as_a_real_console_script(env: Any, tmp_path: Path) -> None:
     ("sample", "expected"),
     [
         ("powertools_s3SqsEvent.json", ("aws", "created", "xxx", "test.pdf", "sqs/s3")),
-        ("msdocs_eventgridschema_BlobCreated.json", ("azure", "created", "test-container", "new-file.txt", "eventgrid")),
+        (
+            "msdocs_eventgridschema_BlobCreated.json",
+            ("azure", "created", "test-container", "new-file.txt", "eventgrid"),
+        ),
         (
             "cloudevents_binary_storage_StorageObjectData-simple.json",
             ("gcp", "created", "sample-bucket", "folder/Test.cs", "cloudevent"),

@@ -91,7 +91,9 @@ def test_a_bug_is_reported_as_such_and_shown_with_verbose(tmp_path: Path, monkey
     monkeypatch.setattr(objects, "_list_stores", broken)  # a programming error inside a command
     config = write_config(tmp_path / "circle.toml", f'[stores.a]\nurl = "file://{tmp_path}/a"\n')
     run = circle("--config", str(config), "ls")
-    assert run.code == 1 and run.err_lines == ["circle: unexpected error (a bug; -v shows the traceback): RuntimeError: boom"]
+    assert run.code == 1 and run.err_lines == [
+        "circle: unexpected error (a bug; -v shows the traceback): RuntimeError: boom"
+    ]
     with pytest.raises(RuntimeError, match="boom"):
         circle("--config", str(config), "-v", "ls")
 

@@ -158,7 +158,9 @@ retry = {{max_attempts = 3, initial_backoff = 0.01}}
     assert run.returncode == 1
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert len(lines) == 3, run.stderr
-    assert lines[0].startswith("WARNING circle.storage.retry: retrying list after attempt 1 of 3 failed (TransientError")
+    assert lines[0].startswith(
+        "WARNING circle.storage.retry: retrying list after attempt 1 of 3 failed (TransientError"
+    )
     assert lines[1].startswith("WARNING circle.storage.retry: retrying list after attempt 2 of 3 failed")
     assert lines[2].startswith("circle: error: TransientError")
     assert "Traceback" not in run.stderr

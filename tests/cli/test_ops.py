@@ -115,7 +115,9 @@ def test_serve(tmp_path: Path) -> None:
     config = write_config(tmp_path / "circle.toml", f'[stores.local]\nurl = "file://{tmp_path}/local"\n')
     if not HTTP_API:
         run = circle("--config", str(config), "serve")
-        assert run.code == 2 and run.err_lines == ["circle: error: this build has no HTTP API (core.http_api is missing)"]
+        assert run.code == 2 and run.err_lines == [
+            "circle: error: this build has no HTTP API (core.http_api is missing)"
+        ]
         return
     port = free_port()
     proc = subprocess.Popen(

@@ -68,7 +68,11 @@ def test_check_lists_differences_and_exits_1(pair: dict[str, Any]) -> None:
     assert run.code == 1
     assert run.stdout.split("\n")[:3] == ["missing  k/000.txt", "stale    k/001.txt", "extra    k/zzz.txt"]
     rows = json.loads(c(pair, "--json", "check", "src:", "dst:", "--compare", "size").stdout)
-    assert [(r["key"], r["kind"]) for r in rows] == [("k/000.txt", "missing"), ("k/001.txt", "stale"), ("k/zzz.txt", "extra")]
+    assert [(r["key"], r["kind"]) for r in rows] == [
+        ("k/000.txt", "missing"),
+        ("k/001.txt", "stale"),
+        ("k/zzz.txt", "extra"),
+    ]
 
 
 def test_sync_between_a_local_folder_and_a_store_with_checksums(pair: dict[str, Any]) -> None:
