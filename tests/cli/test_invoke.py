@@ -199,3 +199,15 @@ def test_events_show_a_gcs_delete_and_errors() -> None:
     assert bad.code == 1 and len(bad.err_lines) == 1 and "not a storage notification" in bad.stderr
     test_event = circle("events", "show", str(EVENTS / "awsdocs_s3_TestEvent.json"))
     assert test_event.code == 0 and "no storage events" in test_event.stdout
+
+
+def test_invoke_aws_as_a_real_console_script_keeps_powertools_lines_off_stdout(env: Any, tmp_path: Path) -> None:
+    env.create_bucket("s3", "mybucket")
+    open_store("s3://mybucket").put("HappyFace.jpg", b"from a subprocess")
+    config = _config(tmp_path, 'url = "s3://mybucket"')
+    sample = EVENTS / "awsdocs_s3_ObjectCreatedPut.json"
+    proc = run_script(tmp_path, ["--config", str(config), "--json", "invoke", "aws", str(sample)], env=env.env())
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "ok"  # stdout is the result alone
+    assert '"cold_start":true' in proc.stderr.replace(" ", "")  # Powertools' invocation keys, on stderr
+    assert open_store(f"file://{tmp_path}/replica").get("HappyFace.jpg").read() == b"from a subprocess"
