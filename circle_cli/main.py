@@ -83,6 +83,7 @@ def cli(
 
     ctx.obj = Session(config_path=config_path, env=env, as_json=as_json, quiet=quiet, verbose=verbose)
     ctx.obj.setup_logging()
+    ctx.call_on_close(ctx.obj.close)  # the stores a command opened
 
 
 def exit_code(exc: BaseException) -> int | None:
