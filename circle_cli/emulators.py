@@ -4,6 +4,7 @@ buckets created, ``export`` lines printed; Ctrl-C or SIGTERM stops all of them (
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -34,10 +35,22 @@ def emulators(ctx: click.Context) -> int:
         lines: list[str] = []
 
         def out(line: str) -> None:
-            if line.startswith("# emulators running"):
-                env = dict(item[len("export ") :].split("=", 1) for item in lines if item.startswith("export "))
-                click.echo(json.dumps({k: v.strip("'") for k, v in env.items()}), nl=True)
             lines.append(line)
+            if line.startswith("# emulators running"):
+                click.echo(json.dumps(_as_json(lines)))
 
         return int(stack.serve(config, out=out))
     return int(stack.serve(config, out=lambda line: click.echo(line)))
+
+
+def _as_json(lines: list[str]) -> dict[str, Any]:
+    """The printed lines as one object: env, created buckets, pids, temp folder."""
+    env = {}
+    for line in lines:
+        if line.startswith("export "):
+            name, _, value = line[len("export ") :].partition("=")
+            env[name] = value.strip("'")
+    created = [line[len("# created ") :] for line in lines if line.startswith("# created ")]
+    info = next((line for line in lines if line.startswith("# pids ")), "# pids ; temp folder ")
+    pids_text, _, temp = info[len("# pids ") :].partition("; temp folder ")
+    return {"env": env, "created": created, "pids": [int(p) for p in pids_text.split()], "temp_dir": temp}

@@ -4,6 +4,7 @@ fake-gcs-server and remove their temp folder, both for ``python -m scripts.emula
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -28,16 +29,20 @@ def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], list[str]
         if not line:
             break
         lines.append(line.rstrip("\n"))
-        if line.startswith("# emulators running"):
+        if line.startswith(("# emulators running", "{")):
             return proc, lines
     proc.kill()
     raise AssertionError(f"the emulators did not start: {lines} {proc.stderr.read() if proc.stderr else ''}")
 
 
 def _stop_and_check(proc: subprocess.Popen[str], lines: list[str], sig: int) -> None:
-    info = next(line for line in lines if line.startswith("# pids "))
-    pids = [int(p) for p in re.findall(r"\d+", info.split(";")[0])]
-    temp = info.split("temp folder ", 1)[1]
+    if lines[-1].startswith("{"):  # --json
+        data = json.loads(lines[-1])
+        pids, temp = data["pids"], data["temp_dir"]
+    else:
+        info = next(line for line in lines if line.startswith("# pids "))
+        pids = [int(p) for p in re.findall(r"\d+", info.split(";")[0])]
+        temp = info.split("temp folder ", 1)[1]
     family = [proc.pid, *pids, *(c.pid for p in pids for c in psutil.Process(p).children(recursive=True))]
     assert len(pids) == 3 and all(psutil.pid_exists(p) for p in pids) and Path(temp).is_dir()
     os.kill(proc.pid, sig)
@@ -99,6 +104,15 @@ def test_ctrl_c_and_hangup_stop_them_too(tmp_path: Path, sig: int) -> None:
     proc, lines = _start([str(launcher(tmp_path)), "emulators"], tmp_path)
     assert not [line for line in lines if line.startswith("# created")]
     _stop_and_check(proc, lines, sig)
+
+
+def test_circle_emulators_json_is_one_object(tmp_path: Path, config: Path) -> None:
+    proc, lines = _start([str(launcher(tmp_path)), "--json", "--config", str(config), "emulators"], tmp_path)
+    assert len(lines) == 1
+    data = json.loads(lines[0])
+    assert data["created"] == ["s3://emu-one", "az://emu-two", "gs://emu-three", "s3://emu-dev"]
+    assert data["env"]["AWS_ACCESS_KEY_ID"] == "testing" and data["env"]["STORAGE_EMULATOR_HOST"].startswith("http://")
+    _stop_and_check(proc, lines, signal.SIGTERM)
 
 
 def test_circle_emulators_rejects_a_bad_configuration_before_starting(tmp_path: Path) -> None:
