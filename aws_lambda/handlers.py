@@ -36,7 +36,7 @@ from aws_lambda.logging_config import build_logger
 from core.handlers.storage_events import EventResult, ReplicationFailed
 from core.runtime import Circle, Delivery
 
-__all__ = ["RetryDelivery", "SqsDeadLetter", "rotation", "storage_event"]
+__all__ = ["RetryDelivery", "SqsDeadLetter", "rotation", "scheduled", "storage_event"]
 
 logger = build_logger()  # Powertools: the invocation's keys (cold start, request and correlation ids)
 log = logging.getLogger("circle.aws")  # the adapter's own lines, through the same handler
@@ -205,3 +205,6 @@ def rotation(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from aws_lambda.rotation import rotation as rotate
 
     return rotate(event, context)
+
+
+from aws_lambda.scheduled import scheduled  # noqa: E402  (jobs: scheduled entry point, aws_lambda/scheduled.py)

@@ -37,6 +37,7 @@ from typing import Any
 import azure.functions as func
 
 from azure_functions.rotation import bp as rotation_bp
+from azure_functions.scheduled import bp as scheduled_bp  # jobs
 from core.events.azure import from_trigger
 from core.handlers.http_events import handle_http_event
 from core.handlers.storage_events import EventResult, ReplicationFailed
@@ -55,6 +56,7 @@ def _configure_logging() -> logging.Logger:
 log = _configure_logging()
 app = func.FunctionApp()
 app.register_functions(rotation_bp)
+app.register_functions(scheduled_bp)  # jobs: timers and the jobs queue (azure_functions/scheduled.py)
 
 Deadline = Callable[[], float]
 

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("circle.config")
 
-TOP_LEVEL = ("stores", "replication", "rotation", "env", "secrets", "dead_letter", "required_env")
+TOP_LEVEL = ("stores", "replication", "rotation", "env", "secrets", "dead_letter", "required_env", "schedules")  # jobs
 RULE_FIELDS = ("name", "source", "targets", "prefix", "suffix", "glob", "target_prefix", "propagate_deletes", "verify")
 DEFAULT_DEAD_LETTER_PREFIX = "dead-letter/"
 ENV_SECRETS_URL = "CIRCLE_SECRETS_URL"
@@ -201,6 +201,7 @@ class Config:
     required_env: bool = False
     # target store -> capability flags it lacks among create-only / compare-and-swap writes
     degraded_targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    schedules: Schedules | None = None  # jobs: [schedules]
 
     def open(self, name: str) -> ObjectStore:
         store = self.stores[name]
@@ -257,6 +258,7 @@ def parse_config(
         dead_letter=_dead_letter(data.get("dead_letter"), stores),
         required_env=required,
         degraded_targets=degraded,
+        schedules=_schedules(data.get("schedules"), stores),  # jobs
     )
 
 
@@ -528,3 +530,63 @@ def _deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str
         else:
             out[key] = value
     return out
+
+
+# -- [schedules] (jobs: scheduled probes and reconciliation; docs/jobs.md) ---------------------------------
+SCHEDULE_FIELDS = ("reconcile", "probe", "checkpoint_store", "fanout_ranges", "parallel", "alert_window_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Schedules:
+    """When the scheduled jobs run (5-field cron, turned into each platform's form by
+    ``core.handlers.jobs``; None: not scheduled) and how they run."""
+
+    reconcile: str | None = None
+    probe: str | None = None
+    checkpoint_store: str | None = None  # where checkpoints live (default: each rule's source store)
+    fanout_ranges: int = 1  # > 1: the reconcile schedule fans out this many key ranges per rule
+    parallel: int = 8
+    alert_window_seconds: int = 3600
+
+
+def _schedules(raw: Any, stores: Mapping[str, StoreConfig]) -> Schedules | None:
+    if raw is None:
+        return None
+    _expect(raw, dict, "schedules")
+    _unknown_fields(raw, SCHEDULE_FIELDS, "schedules")
+    crons: dict[str, str | None] = {}
+    for name in ("reconcile", "probe"):
+        value = raw.get(name)
+        if value is None or value == "":
+            crons[name] = None
+            continue
+        _expect(value, str, f"schedules.{name}")
+        from core.schedules import (  # only when schedules are configured
+            ScheduleError,
+            cloud_scheduler_expression,
+            eventbridge_expression,
+            ncrontab_expression,
+        )
+
+        try:
+            for convert in (eventbridge_expression, ncrontab_expression, cloud_scheduler_expression):
+                convert(value)
+        except ScheduleError as exc:
+            raise ConfigError(f"schedules.{name}: {exc}") from None
+        crons[name] = value
+    store = raw.get("checkpoint_store")
+    if store is not None:
+        _expect(store, str, "schedules.checkpoint_store")
+        if store not in stores:
+            raise ConfigError(f"schedules.checkpoint_store: unknown store {store!r}")
+    numbers: dict[str, int] = {}
+    for name, default, top in (
+        ("fanout_ranges", 1, 1000),
+        ("parallel", 8, 64),
+        ("alert_window_seconds", 3600, 7 * 86400),
+    ):
+        value = raw.get(name, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
+            raise ConfigError(f"schedules.{name}: expected an integer 1..{top}, got {value!r}")
+        numbers[name] = value
+    return Schedules(crons["reconcile"], crons["probe"], store, **numbers)

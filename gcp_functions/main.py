@@ -139,3 +139,6 @@ def secret_rotation(cloud_event: CloudEvent) -> None:
     from gcp_functions import rotation
 
     rotation.secret_rotation(cloud_event)
+
+
+from gcp_functions.scheduled import scheduled  # noqa: E402,F401  (jobs: scheduled entry point, gcp_functions/scheduled.py)

@@ -30,8 +30,9 @@ GCP_MAIN = '''\
 by ``--entry-point`` from ``main.py`` at the source root."""
 
 from gcp_functions.main import secret_rotation, storage_event
+from gcp_functions.main import scheduled  # jobs
 
-__all__ = ["secret_rotation", "storage_event"]
+__all__ = ["scheduled", "secret_rotation", "storage_event"]
 '''
 
 # Never shipped: tests, caches and build leftovers. Tests stay in the repository.

@@ -673,6 +673,7 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
         "cloudbuild.googleapis.com",
         "artifactregistry.googleapis.com",
         "pubsub.googleapis.com",
+        "cloudscheduler.googleapis.com",  # jobs
         "secretmanager.googleapis.com",
         "storage.googleapis.com",
         p,
@@ -877,6 +878,7 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
         f"--trigger-topic={topic}",
         *common,
     )
+    _plan_gcp_jobs(plan, s, project, region, sa, common, functions)  # jobs
     for name in functions:
         plan.add(
             f"Let the trigger's service account invoke {name}.",
@@ -889,6 +891,73 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
             f"--member=serviceAccount:{sa}",
         )
     return plan
+
+
+# -- jobs: scheduled probes, reconciliation and fan-out on GCP (docs/jobs.md) -------------------------------
+GCP_SCHEDULED_TARGET = "scheduled"
+
+
+def _plan_gcp_jobs(
+    plan: Plan, s: Settings, project: str, region: str, sa: str, common: Sequence[str], functions: list[str]
+) -> None:
+    """A Pub/Sub topic for job requests, the ``scheduled`` function subscribed to it (fan-out publishes
+    range messages to the same topic) and one Cloud Scheduler job per schedule (5-field cron,
+    ``CIRCLE_RECONCILE_SCHEDULE`` / ``CIRCLE_PROBE_SCHEDULE``, the values of ``[schedules]``)."""
+    p = f"--project={project}"
+    topic = s("CIRCLE_GCP_JOBS_TOPIC", "circle-jobs")
+    topic_path = f"projects/{project}/topics/{topic}"
+    plan.add(
+        "Topic for scheduled job requests and fan-out ranges.",
+        "gcloud",
+        "pubsub",
+        "topics",
+        "create",
+        topic,
+        p,
+        ok_if_exists=True,
+    )
+    env = [a + f",CIRCLE_JOBS_TOPIC={topic_path}" if a.startswith("--set-env-vars=") else a for a in common]
+    functions.append("circle-scheduled")
+    plan.add(
+        "Pub/Sub job requests -> scheduled (probe, reconciliation, fan-out ranges).",
+        "gcloud",
+        "functions",
+        "deploy",
+        "circle-scheduled",
+        f"--entry-point={GCP_SCHEDULED_TARGET}",
+        f"--trigger-topic={topic}",
+        *env,
+    )
+    plan.add(
+        "Let the function publish fan-out ranges (and unfinished ranges) to the jobs topic.",
+        "gcloud",
+        "pubsub",
+        "topics",
+        "add-iam-policy-binding",
+        topic,
+        p,
+        f"--member=serviceAccount:{sa}",
+        "--role=roles/pubsub.publisher",
+    )
+    for job, default in (("reconcile", "0 * * * *"), ("probe", "*/5 * * * *")):
+        schedule = s(f"CIRCLE_{job.upper()}_SCHEDULE", default)
+        if not schedule:
+            continue
+        plan.add(
+            f"Cloud Scheduler: {job} on '{schedule}' (publishes the job request to the topic).",
+            "gcloud",
+            "scheduler",
+            "jobs",
+            "create",
+            "pubsub",
+            f"circle-{job}",
+            p,
+            f"--location={region}",
+            f"--schedule={schedule}",
+            f"--topic={topic}",
+            f'--message-body={{"job": "{job}"}}',
+            ok_if_exists=True,
+        )
 
 
 PLANNERS: dict[str, Callable[[Settings, Facts | None], Plan]] = {

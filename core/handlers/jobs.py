@@ -9,12 +9,17 @@ message data or the HTTP body; fan-out messages are requests for one range.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from core.errors import CircleError
+from core.schedules import (  # noqa: F401 - re-exported: the schedule strings live with the configuration
+    ScheduleError,
+    cloud_scheduler_expression,
+    eventbridge_expression,
+    ncrontab_expression,
+)
 
 from .reconcile import KeyRange
 from .sync import Deadline
@@ -102,43 +107,57 @@ def run_job(
     return {"job": "reconcile", **result.as_dict()}
 
 
-# -- schedule strings -------------------------------------------------------------------------------
-_FIELD = re.compile(r"^[0-9*/,\-A-Za-z?]+$")
+# -- command line: ``python -m core.handlers.jobs`` (backfill of an existing bucket in one command) ----
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.handlers.jobs reconcile|probe [--config circle.toml] [--rule R] [--dry-run]``.
+
+    ``reconcile`` runs passes of at most ``--budget`` seconds each (the same checkpoints a schedule uses)
+    until the whole pass is complete, then prints the totals as JSON: a backfill of an existing bucket."""
+    import argparse
+    import json
+    import os
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m core.handlers.jobs", description=main.__doc__)
+    parser.add_argument("job", choices=("reconcile", "probe"))
+    parser.add_argument("--config", help="configuration file (default: CIRCLE_CONFIG)")
+    parser.add_argument("--rule", help="only this replication rule (its name)")
+    parser.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
+    parser.add_argument("--parallel", type=int, default=8)
+    parser.add_argument("--budget", type=float, default=600.0, help="seconds per pass before a checkpoint")
+    args = parser.parse_args(argv)
+    if args.config:
+        os.environ["CIRCLE_CONFIG"] = args.config
+    from .runtime import Circle
+
+    circle = Circle.from_env()
+    if args.job == "probe":
+        report = run_job(circle, JobRequest("probe"))
+        print(json.dumps(report, indent=2, default=str))
+        return 0 if report.get("ok") else 1
+    from .reconcile import reconcile
+
+    totals: dict[str, int] = {}
+    while True:
+        started = time.monotonic()
+
+        def left(started: float = started) -> float:
+            return float(args.budget) - (time.monotonic() - started)
+
+        result = reconcile(
+            circle,
+            rule=args.rule,
+            dry_run=args.dry_run,
+            parallel=args.parallel,
+            deadline=left,
+        )
+        for name in ("scanned", "copied", "deleted", "skipped", "failed"):
+            totals[name] = totals.get(name, 0) + int(getattr(result, name))
+        if result.complete or args.dry_run:
+            break
+    print(json.dumps({"job": "reconcile", "dry_run": args.dry_run, **totals}, indent=2))
+    return 1 if totals.get("failed") else 0
 
 
-def _fields(cron: str) -> list[str]:
-    parts = cron.split()
-    if len(parts) != 5 or not all(_FIELD.match(p) for p in parts):
-        raise JobError(f"{cron!r} is not a 5-field cron expression (minute hour day-of-month month day-of-week)")
-    return parts
-
-
-def eventbridge_expression(cron: str) -> str:
-    """``*/15 * * * *`` -> ``cron(*/15 * * * ? *)`` (EventBridge Scheduler: 6 fields, one of day-of-month
-    and day-of-week must be ``?``); ``rate(...)``/``cron(...)`` pass through."""
-    if cron.startswith(("rate(", "cron(", "at(")):
-        return cron
-    minute, hour, dom, month, dow = _fields(cron)
-    if dow == "*":
-        dow = "?"
-    elif dom == "*":
-        dom = "?"
-    else:
-        raise JobError(f"{cron!r}: EventBridge cannot restrict both day-of-month and day-of-week")
-    if dow not in ("?",) and dow.isdigit():
-        dow = str(int(dow) % 7 + 1)  # cron 0=Sunday, EventBridge 1=Sunday
-    return f"cron({minute} {hour} {dom} {month} {dow} *)"
-
-
-def ncrontab_expression(cron: str) -> str:
-    """``*/15 * * * *`` -> ``0 */15 * * * *`` (Azure Functions timer: seconds first)."""
-    if cron.startswith(("rate(", "cron(", "at(")):
-        raise JobError(f"{cron!r}: Azure timers need a cron expression")
-    return "0 " + " ".join(_fields(cron))
-
-
-def cloud_scheduler_expression(cron: str) -> str:
-    """Cloud Scheduler takes unix cron as it is (validated here)."""
-    if cron.startswith(("rate(", "cron(", "at(")):
-        raise JobError(f"{cron!r}: Cloud Scheduler needs a unix cron expression")
-    return " ".join(_fields(cron))
+if __name__ == "__main__":
+    raise SystemExit(main())

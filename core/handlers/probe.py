@@ -135,7 +135,8 @@ def _windows(circle: Any) -> AlertWindow:
     """The runtime's alert window (kept on the Circle so warm invocations share it)."""
     window = getattr(circle, "_probe_alert_window", None)
     if window is None:
-        window = AlertWindow()
+        schedules = getattr(circle.config, "schedules", None)
+        window = AlertWindow(float(getattr(schedules, "alert_window_seconds", DEFAULT_WINDOW_SECONDS)))
         circle._probe_alert_window = window
     return window
 

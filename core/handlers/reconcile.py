@@ -14,6 +14,7 @@ invocations, each with its own checkpoint.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .checkpoint import Checkpoint, CheckpointStore
 from .replication import Outcome, converge
-from .sync import Deadline, ListingCounter, OrderedRunner, listing, merge_join, same_content, time_left
+from .sync import Deadline, LargeGate, ListingCounter, OrderedRunner, listing, merge_join, same_content, time_left
 
 if TYPE_CHECKING:
     from core.config import ReplicationRule
@@ -252,24 +253,23 @@ def _reconcile_rule(
                 if len(rep.failures) < rep.MAX_LISTED:
                     rep.failures.append({"key": key, "target": outcome.target, "class": cls, "reason": outcome.reason})
 
-    def work(
-        key: str, todo: list[tuple[str, ObjectStore, ObjectInfo | None]]
-    ) -> list[tuple[Outcome, ObjectInfo | None]]:
-        return [
-            (
-                converge(
-                    source,
-                    key,
-                    store,
-                    rule.target_key(key),
-                    target_name=name,
-                    propagate_deletes=rule.propagate_deletes,
-                    verify=rule.verify,
-                ),
-                src,
+    gate = LargeGate()
+
+    def work(key: str, todo: list[_Todo]) -> list[_Done]:
+        done: list[_Done] = []
+        for name, store, src in todo:
+            run = functools.partial(
+                converge,
+                source,
+                key,
+                store,
+                rule.target_key(key),
+                target_name=name,
+                propagate_deletes=rule.propagate_deletes,
+                verify=rule.verify,
             )
-            for name, store, src in todo
-        ]
+            done.append((gate.run(src.size if src is not None else 0, run), src))
+        return done
 
     runner: OrderedRunner[list[_Done]] = OrderedRunner(parallel, record)
     since_save, last_save = 0, time.monotonic()
@@ -288,8 +288,8 @@ def _reconcile_rule(
             for (name, store), replica in zip(targets, row[1:], strict=True):
                 if src is not None and replica is not None and same_content(src, replica):
                     rep.skipped += 1
-                elif src is None and not rule.propagate_deletes:
-                    continue  # an extra object in the target; this rule never deletes
+                elif src is None and (replica is None or not rule.propagate_deletes):
+                    continue  # absent on both sides, or an extra object and this rule never deletes
                 else:
                     todo.append((name, store, src))
                     if dry_run and len(rep.planned) < rep.MAX_LISTED:
@@ -303,7 +303,7 @@ def _reconcile_rule(
                         rep.copied += 1
                 runner.skip(key)
             elif todo:
-                runner.submit(key, lambda key=key, todo=todo: work(key, todo))
+                runner.submit(key, functools.partial(work, key, todo))
             else:
                 runner.skip(key)
             since_save += 1

@@ -8,6 +8,7 @@ holding one page of each in memory, whatever the bucket's size. ``check_stores``
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -31,6 +32,11 @@ DiffKind = Literal["missing", "stale", "extra"]
 Deadline = Callable[[], float]
 Progress = Callable[[str, int], None]
 PAGE_SIZE = 1000
+#: objects above this size stream one upload part at a time (~50-64 MiB of buffers per copy, see
+#: docs/benchmarks.md): at most ``LARGE_PARALLEL`` of them run at once, so memory stays bounded however
+#: many small objects the other threads copy
+LARGE_OBJECT = 8 * 1024 * 1024
+LARGE_PARALLEL = 1
 SOURCE_ETAG = "circle_source_etag"  # the stamp replication writes (core.handlers.replication)
 R = TypeVar("R")
 
@@ -221,6 +227,19 @@ class OrderedRunner(Generic[R]):
         self._pool.shutdown(wait=True)
 
 
+class LargeGate:
+    """Lets at most ``limit`` transfers of objects over ``LARGE_OBJECT`` bytes run at once."""
+
+    def __init__(self, limit: int = LARGE_PARALLEL) -> None:
+        self._slots = threading.BoundedSemaphore(max(1, limit))
+
+    def run(self, size: int, fn: Callable[[], R]) -> R:
+        if size <= LARGE_OBJECT:
+            return fn()
+        with self._slots:
+            return fn()
+
+
 def time_left(deadline: Deadline | None, reserve: float) -> bool:
     """Whether another key may start: more than ``reserve`` seconds left (always, without a deadline)."""
     return deadline is None or deadline() > reserve
@@ -296,6 +315,7 @@ def sync_stores(
     counter = ListingCounter()
     lock = threading.Lock()
     with_progress = progress is not None and _copy_supports_progress()
+    gate = LargeGate()
 
     def copy(key: str, source: ObjectInfo) -> tuple[str, int, str]:
         extra: dict[str, Any] = {}
@@ -303,7 +323,10 @@ def sync_stores(
             assert progress is not None
             extra["progress"] = lambda done, key=key: progress(key, done)
         try:
-            copy_object(src, key, dst, key, metadata={SOURCE_ETAG: source.etag or ""}, **extra)
+            gate.run(
+                source.size,
+                lambda: copy_object(src, key, dst, key, metadata={SOURCE_ETAG: source.etag or ""}, **extra),
+            )
         except StorageError as exc:
             return "failed", 0, f"{type(exc).__name__}: {exc}"
         if progress is not None and not with_progress:
@@ -358,9 +381,9 @@ def sync_stores(
                 continue
             if action == "copy":
                 assert s is not None
-                runner.submit(key, lambda key=key, s=s: copy(key, s))
+                runner.submit(key, functools.partial(copy, key, s))
             else:
-                runner.submit(key, lambda key=key: remove(key))
+                runner.submit(key, functools.partial(remove, key))
     finally:
         runner.drain()
     report.list_requests = counter.requests

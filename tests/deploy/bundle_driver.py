@@ -96,7 +96,17 @@ def run_azure(spec: dict[str, Any]) -> dict[str, Any]:
             "connection": getattr(bindings.get("queueTrigger"), "connection", None),
             "route": getattr(bindings.get("httpTrigger"), "route", None),
         }
-        if "queueTrigger" in bindings:
+        if "timerTrigger" in bindings:  # jobs: scheduled probe / reconciliation, the recorded timer payload
+            timer = events["timer"]
+            out["calls"].append(
+                {"label": name, "kind": "timer", **_call(user, func.TimerRequest(past_due=timer["IsPastDue"]))}
+            )
+        elif "queueTrigger" in bindings and out["loaded"][name]["queue"] == "%CIRCLE_JOBS_QUEUE%":  # jobs
+            from azure.functions.queue import QueueMessage
+
+            message = QueueMessage(id="j-1", body=json.dumps(events["job"]).encode(), dequeue_count=1)
+            out["calls"].append({"label": name, "kind": "jobs", **_call(user, message)})
+        elif "queueTrigger" in bindings:
             # The class the worker's queue converter builds (it carries dequeue_count, unlike the base one).
             from azure.functions.queue import QueueMessage
 

@@ -245,7 +245,11 @@ def test_aws_bundle_handlers_load_and_answer_recorded_events(
     from tests.rotation.conftest import aws_rig, step_event
 
     handlers = _template_handlers()
-    assert handlers == ["aws_lambda.handlers.rotation", "aws_lambda.handlers.storage_event"]
+    assert handlers == [
+        "aws_lambda.handlers.rotation",
+        "aws_lambda.handlers.scheduled",
+        "aws_lambda.handlers.storage_event",
+    ]
     run = uuid.uuid4().hex[:8]
     direct, bridged = f"data/{run}/direct copy.txt", f"data/{run}/bridged.txt"
     clouds.s3.put(direct, b"via S3 -> SQS", content_type="text/plain")
@@ -266,7 +270,21 @@ def test_aws_bundle_handlers_load_and_answer_recorded_events(
             "event": step_event("createSecret", secret_arn, token),
         },
     ]
+    calls += [  # jobs: the recorded EventBridge schedule event (runs reconciliation) and a Scheduler input
+        {
+            "label": "schedule",
+            "handler": "aws_lambda.handlers.scheduled",
+            "event": _recorded(EVENTS, "rust_example-eventbridge-schedule.json"),
+        },
+        {"label": "probe", "handler": "aws_lambda.handlers.scheduled", "event": {"job": "probe"}},
+    ]
     result = _run("aws", bundles, venvs, clouds.emulators, {"handlers": handlers, "calls": calls})
+    schedule, probe = result["calls"][2:]
+    _ok(schedule)
+    assert schedule["result"]["job"] == "reconcile" and schedule["result"]["failed"] == 0
+    _ok(probe)
+    assert probe["result"]["down"] == 0, probe["result"]
+    result["calls"] = result["calls"][:2]
     assert all(v["callable"] for v in result["loaded"].values()), result["loaded"]
     sqs, rotation = result["calls"]
     _ok(sqs)
@@ -307,6 +325,8 @@ def test_azure_bundle_functions_index_and_answer_recorded_events(
         "blob": _blob_event(clouds, key),
         "keyvault": _recorded(EVENTS, "keyvault-SecretNewVersionCreated.eventgrid-schema.json")[0],
         "validation": _recorded(EVENTS, "msdocs_SubscriptionValidationEvent.json"),
+        "timer": _recorded(EVENTS, "funclib_timer_TimerRequest_payload.json"),  # jobs
+        "job": {"job": "probe"},  # jobs: a jobs-queue message
     }
     result = _run("azure", bundles, venvs, clouds.emulators, {"events": events})
     loaded = result["loaded"]
@@ -316,6 +336,7 @@ def test_azure_bundle_functions_index_and_answer_recorded_events(
     assert queue["bindings"] == ["queueTrigger"]
     assert queue["queue"] == "%CIRCLE_EVENTS_QUEUE%" and queue["connection"] == "AzureWebJobsStorage"
     assert "eventGridTrigger" in loaded[deploy.AZURE_KEYVAULT_FUNCTION]["bindings"]
+    assert {"reconcile_timer", "probe_timer", "jobs_queue"} <= set(loaded)  # jobs
     calls = {c["label"]: c for c in result["calls"]}
     assert set(calls) == set(loaded)  # every indexed function was invoked
     for call in calls.values():
@@ -323,6 +344,8 @@ def test_azure_bundle_functions_index_and_answer_recorded_events(
         if call["kind"] == "rotate":
             _ok(call)
             assert call["status"] == 400 and "vault" in call["body"]
+        elif call["kind"] in ("timer", "jobs"):  # jobs: reconcile_timer, probe_timer, jobs_queue
+            _ok(call)
         elif call["kind"] == "validation":
             _ok(call)
             expected = _recorded(EVENTS, "msdocs_SubscriptionValidationResponse.json")
@@ -341,7 +364,7 @@ def _entry_points() -> list[str]:
 def test_gcp_bundle_entry_points_answer_recorded_events(
     bundles: Bundles, venvs: dict[str, Env], clouds: Clouds
 ) -> None:
-    assert _entry_points() == sorted([deploy.GCP_ROTATION_TARGET, deploy.GCP_STORAGE_TARGET])
+    assert _entry_points() == sorted([deploy.GCP_ROTATION_TARGET, deploy.GCP_STORAGE_TARGET, "scheduled"])
     key = f"uploads/{uuid.uuid4().hex[:8]}/from-gcs.txt"
     clouds.gs.put(key, b"via Eventarc", content_type="text/plain")
     info = clouds.gs.head(key)
@@ -386,6 +409,21 @@ def test_gcp_bundle_entry_points_answer_recorded_events(
             "base64_data": {"name": "projects/p/secrets/my-secret"},
         },
     ]
+    calls.append(  # jobs: Cloud Scheduler -> Pub/Sub, the recorded messagePublished data carrying a job request
+        {
+            "label": "scheduled",
+            "target": "scheduled",
+            "attributes": {
+                "id": uuid.uuid4().hex,
+                "specversion": "1.0",
+                "type": "google.cloud.pubsub.topic.v1.messagePublished",
+                "source": "//pubsub.googleapis.com/projects/p/topics/circle-jobs",
+                "time": "2026-12-01T10:00:00Z",
+            },
+            "data": copy.deepcopy(_recorded(EVENTS, "cloudevents_binary_pubsub_MessagePublishedData-complex.json")),
+            "base64_data": {"job": "probe"},
+        }
+    )
     result = _run("gcp", bundles, venvs, clouds.emulators, {"calls": calls})
     assert set(result["loaded"]) == set(_entry_points())
     for call in result["calls"]:

@@ -88,7 +88,12 @@ IDEMPOTENT_CREATES = {
 def test_gcp_deploys_gen2_eventarc_functions_with_retry() -> None:
     plan = _plan("gcp", GCP_ENV)
     deploys = {argv[3]: argv for argv in _steps(plan, "gcloud", "functions", "deploy")}
-    assert set(deploys) == {"circle-storage-finalized", "circle-storage-deleted", "circle-secret-rotation"}
+    assert set(deploys) == {
+        "circle-storage-finalized",
+        "circle-storage-deleted",
+        "circle-secret-rotation",
+        "circle-scheduled",  # jobs: scheduled probes and reconciliation
+    }
     for kind in ("finalized", "deleted"):
         argv = deploys[f"circle-storage-{kind}"]
         assert f"--trigger-event-filters=type=google.cloud.storage.object.v1.{kind}" in argv
@@ -101,7 +106,8 @@ def test_gcp_deploys_gen2_eventarc_functions_with_retry() -> None:
         assert {"--gen2", "--retry", "--runtime=python313", "--source=dist/gcp", "--region=europe-west1"} <= set(argv)
         assert "--timeout=540s" in argv  # the limit for event-driven functions
         (env_vars,) = [a for a in argv if a.startswith("--set-env-vars=")]
-        assert env_vars.removeprefix("--set-env-vars=").split(",") == [
+        values = env_vars.removeprefix("--set-env-vars=").split(",")
+        assert [v for v in values if not v.startswith("CIRCLE_JOBS_TOPIC=")] == [  # jobs: the scheduled one
             "CIRCLE_CONFIG=/workspace/circle.toml",
             "CIRCLE_SECRETS_URL=gcp-sm://proj-1",
             f"CIRCLE_TIME_BUDGET_SECONDS={deploy.GCP_TIME_BUDGET_SECONDS}",

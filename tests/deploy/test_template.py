@@ -224,12 +224,13 @@ def test_storage_function_reads_exactly_the_configured_secrets(template: dict[st
 
 def test_every_function_has_a_real_handler_and_no_http_api_is_declared(template: dict[str, Any]) -> None:
     functions = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
-    assert set(functions) == {"StorageEventFunction", "RotationFunction"}  # HttpApiFunction had no handler
+    # HttpApiFunction had no handler; ScheduledFunction: jobs (aws_lambda.handlers.scheduled)
+    assert set(functions) == {"StorageEventFunction", "RotationFunction", "ScheduledFunction"}
     assert "EnableHttpApi" not in template["Parameters"]
     assert not any("HttpApi" in json.dumps(v) for v in template.get("Outputs", {}).values())
 
 
-@pytest.mark.parametrize("function", ["StorageEventFunction", "RotationFunction"])
+@pytest.mark.parametrize("function", ["StorageEventFunction", "RotationFunction", "ScheduledFunction"])
 def test_functions_log_json_at_info(template: dict[str, Any], function: str) -> None:
     """Without ApplicationLogLevel the Lambda runtime leaves the root logger at WARNING: INFO outcome
     lines would vanish. JSON lets CloudWatch filter by level and field."""
@@ -337,7 +338,7 @@ def test_sam_translator_transforms_it_without_an_xray_policy(
 ) -> None:
     out = _translated(template, monkeypatch)
     roles = {k: v["Properties"] for k, v in out["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
-    assert set(roles) == {"StorageEventFunctionRole", "RotationFunctionRole"}
+    assert set(roles) == {"StorageEventFunctionRole", "RotationFunctionRole", "ScheduledFunctionRole", "SchedulerRole"}
     for props in roles.values():
         assert not any("XRay" in str(a) or "Xray" in str(a) for a in props.get("ManagedPolicyArns", []))
     mapping = out["Resources"]["StorageEventFunctionQueue"]["Properties"]
