@@ -20,9 +20,12 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.handlers.jobs import JobError, JobRequest, run_job
+# The job engine (reconciliation, sync, probe and the storage they use) loads with the first scheduled
+# invocation, not at import: the cold import stays the platform SDK's (docs/benchmarks.md, cold start).
+if TYPE_CHECKING:
+    from core.handlers.jobs import JobRequest
 
 log = logging.getLogger("circle.aws.scheduled")
 DEFAULT_MARGIN_SECONDS = 5.0
@@ -68,6 +71,8 @@ def _deadline(context: Any) -> Callable[[], float]:
 
 def request_of(event: Any) -> JobRequest:
     """The job request an EventBridge Scheduler input or classic scheduled event carries."""
+    from core.handlers.jobs import JobRequest
+
     if isinstance(event, dict) and event.get("detail-type") == "Scheduled Event":
         return JobRequest.parse({"job": os.environ.get("CIRCLE_SCHEDULED_JOB", "reconcile")})
     return JobRequest.parse(event)
@@ -76,6 +81,7 @@ def request_of(event: Any) -> JobRequest:
 def scheduled(event: Any, context: Any) -> dict[str, Any]:
     """Run the scheduled job (or each queued range job) and return its report."""
     from aws_lambda.handlers import runtime
+    from core.handlers.jobs import JobError, run_job
 
     circle = runtime()
     deadline = _deadline(context)
@@ -95,6 +101,8 @@ def scheduled(event: Any, context: Any) -> dict[str, Any]:
 def _range_batch(circle: Any, records: list[Any], deadline: Callable[[], float]) -> dict[str, Any]:
     """SQS range messages: a malformed one is dropped with an ERROR (it can never succeed); one that
     did not complete is returned for redelivery."""
+    from core.handlers.jobs import JobError, JobRequest, run_job
+
     failures: list[dict[str, str]] = []
     for record in records:
         message_id = str(record.get("messageId", uuid.uuid4()))

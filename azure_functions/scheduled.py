@@ -20,11 +20,14 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
-from core.handlers.jobs import JobError, JobRequest, run_job
+# The job engine (reconciliation, sync, probe and the storage they use) loads with the first scheduled
+# invocation, not at import: the cold import stays the platform SDK's (docs/benchmarks.md, cold start).
+if TYPE_CHECKING:
+    from core.handlers.jobs import JobRequest
 
 log = logging.getLogger("circle.azure.scheduled")
 bp = func.Blueprint()
@@ -67,6 +70,7 @@ def _deadline() -> Callable[[], float]:
 def run(request: JobRequest) -> dict[str, Any]:
     """Run one request on the app's runtime; raise when a reconciliation must continue (redelivery)."""
     from azure_functions.app import runtime
+    from core.handlers.jobs import run_job
 
     report = run_job(runtime(), request, deadline=_deadline(), send=_queue())
     log.info("scheduled job %s done: %s", request.job, _summary(report), extra={"job": request.job})
@@ -82,6 +86,7 @@ def timer_request(job: str) -> JobRequest:
     """The request a timer runs: ``CIRCLE_FANOUT_RANGES`` (else ``[schedules] fanout_ranges``) > 1 turns
     reconciliation into a fan-out."""
     from azure_functions.app import runtime
+    from core.handlers.jobs import JobRequest
 
     configured = getattr(getattr(runtime().config, "schedules", None), "fanout_ranges", 1)
     ranges = int(os.environ.get("CIRCLE_FANOUT_RANGES", "") or configured)
@@ -108,6 +113,8 @@ def probe_timer(timer: func.TimerRequest) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name="%CIRCLE_JOBS_QUEUE%", connection="AzureWebJobsStorage")
 def jobs_queue(msg: func.QueueMessage) -> None:
     """One job request per message (fan-out ranges); raise to have an unfinished range redelivered."""
+    from core.handlers.jobs import JobError, JobRequest
+
     try:
         request = JobRequest.parse(json.loads(msg.get_body()))
     except (JobError, ValueError) as exc:  # can never succeed: acknowledged with one ERROR

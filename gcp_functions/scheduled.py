@@ -18,9 +18,12 @@ import json
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.handlers.jobs import JobError, JobRequest, run_job
+# The job engine (reconciliation, sync, probe and the storage they use) loads with the first scheduled
+# invocation, not at import: the cold import stays the platform SDK's (docs/benchmarks.md, cold start).
+if TYPE_CHECKING:
+    from core.handlers.jobs import JobRequest
 
 log = logging.getLogger("circle.gcp.scheduled")
 
@@ -68,6 +71,8 @@ def _queue() -> PubSubJobQueue | None:
 
 def request_of(data: Any) -> JobRequest:
     """The job request a Pub/Sub push (``message.data``, base64 JSON) or an HTTP body carries."""
+    from core.handlers.jobs import JobError, JobRequest
+
     if isinstance(data, dict) and isinstance(data.get("message"), dict):
         raw = data["message"].get("data")
         if not raw:
@@ -81,6 +86,7 @@ def request_of(data: Any) -> JobRequest:
 
 def scheduled(cloud_event: Any) -> None:
     """Run the job a Pub/Sub CloudEvent carries."""
+    from core.handlers.jobs import JobError, run_job
     from gcp_functions.main import deadline_from, runtime
 
     started = time.monotonic()
