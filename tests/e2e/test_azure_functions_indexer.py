@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import json
 import logging
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from core.handlers.storage_events import ReplicationFailed, reset_default_handler
-from scripts.emulators import AZURITE_ACCOUNT, ROOT
+from scripts.emulators import AZURITE_ACCOUNT
+from tests.azure_worker import indexed
 from tests.e2e import replication_rig
 from tests.e2e.replication_rig import ThreeClouds
 
@@ -28,26 +27,7 @@ pytestmark = [
 ]
 DATA = Path(__file__).resolve().parent / "data"
 
-# The worker gRPC contract's enum values (FunctionRpc.proto, BindingInfo): the host hands these to the
-# indexer as ``protos``; they match azure.functions' BindingDirection and DataType numbering.
-RPC = SimpleNamespace(
-    BindingInfo=SimpleNamespace(
-        **{"in": 0, "out": 1, "inout": 2, "undefined": 0, "string": 1, "binary": 2, "stream": 3}
-    )
-)
-
-
-@functools.cache
-def _indexed() -> dict[str, Any]:
-    """Index the app once per process, as the worker does at start."""
-    from azure_functions_runtime import loader
-    from azure_functions_runtime.bindings import meta
-    from azure_functions_runtime.functions import Registry
-
-    meta.load_binding_registry()  # what the worker does on init, before it indexes
-    registry = Registry()
-    functions = loader.index_function_app(str(ROOT / "function_app.py"))
-    return {f.get_function_name(): (f, registry.add_indexed_function(function=f, protos=RPC)) for f in functions}
+_indexed = indexed  # the app indexed once per process, as the worker does (tests/azure_worker.py)
 
 
 def test_indexer_loads_the_app_with_its_bindings() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
 import json
 import os
 import subprocess
@@ -19,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -231,24 +229,12 @@ class LambdaClient:
         return Resp(result["statusCode"], {k.lower(): v for k, v in result["headers"].items()}, data)
 
 
-RPC = SimpleNamespace(
-    BindingInfo=SimpleNamespace(
-        **{"in": 0, "out": 1, "inout": 2, "undefined": 0, "string": 1, "binary": 2, "stream": 3}
-    )
-)
-
-
-@functools.cache
 def azure_indexed() -> dict[str, Any]:
-    """The FunctionApp indexed as the worker does (azure-functions-runtime), by function name."""
-    from azure_functions_runtime import loader
-    from azure_functions_runtime.bindings import meta
-    from azure_functions_runtime.functions import Registry
+    """The FunctionApp indexed as the worker does (azure-functions-runtime), by function name: through the
+    one per-process cache every test shares (indexing the same app twice in a process raises)."""
+    from tests.azure_worker import indexed
 
-    meta.load_binding_registry()
-    registry = Registry()
-    functions = loader.index_function_app(str(ROOT / "function_app.py"))
-    return {f.get_function_name(): (f, registry.add_indexed_function(function=f, protos=RPC)) for f in functions}
+    return indexed()
 
 
 class AzureClient:
