@@ -205,7 +205,15 @@ def _azure_functions() -> dict[str, Any]:
     same app twice fails on its own blueprints)."""
     from azure_functions import app as azure_app
 
-    return {str(f.get_function_name()): f.get_user_function() for f in azure_app.app.get_functions()}
+    app = azure_app.app
+    recorded = app.functions_bindings
+    try:
+        functions = app.get_functions()
+    finally:
+        # get_functions() records every name on the app and raises on a second call: leave the app as found,
+        # so the worker's own indexer (or a test indexing function_app.py in this process) can still index it
+        app.functions_bindings = recorded
+    return {str(f.get_function_name()): f.get_user_function() for f in functions}
 
 
 def _queue_message(text: str) -> Any:
