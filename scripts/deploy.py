@@ -402,6 +402,7 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
     ]
     if s.has("CIRCLE_ENV"):
         settings.append(f"CIRCLE_ENV={s('CIRCLE_ENV')}")
+    settings += _azure_jobs_settings(s)  # jobs
     plan.add(
         "Configuration: the bundle's circle.toml, the events queue, secret:// references read from the Key "
         "Vault, and the overlay to apply (unset: the base file).",
@@ -576,6 +577,20 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
         rg,
         "--name",
         queue,
+        ok_if_exists=True,
+    )
+    plan.add(  # jobs
+        "The jobs queue: fan-out range messages for the jobs_queue function (docs/jobs.md).",
+        "az",
+        "storage",
+        "queue-rm",
+        "create",
+        "--storage-account",
+        host,
+        "--resource-group",
+        rg,
+        "--name",
+        s("CIRCLE_AZ_JOBS_QUEUE", "circle-jobs"),
         ok_if_exists=True,
     )
     subject = (
@@ -893,7 +908,21 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
     return plan
 
 
-# -- jobs: scheduled probes, reconciliation and fan-out on GCP (docs/jobs.md) -------------------------------
+# -- jobs: scheduled probes, reconciliation and fan-out on Azure and GCP (docs/jobs.md) ---------------------
+def _azure_jobs_settings(s: Settings) -> list[str]:
+    """App settings the timer and jobs-queue functions bind to: the 6-field NCRONTAB schedules (from the
+    5-field ``CIRCLE_RECONCILE_SCHEDULE`` / ``CIRCLE_PROBE_SCHEDULE``, the values of ``[schedules]``),
+    the jobs queue and two malloc arenas (docs/benchmarks.md)."""
+    from core.schedules import ncrontab_expression
+
+    return [
+        f"CIRCLE_RECONCILE_SCHEDULE={ncrontab_expression(s('CIRCLE_RECONCILE_SCHEDULE', '0 * * * *'))}",
+        f"CIRCLE_PROBE_SCHEDULE={ncrontab_expression(s('CIRCLE_PROBE_SCHEDULE', '*/5 * * * *'))}",
+        f"CIRCLE_JOBS_QUEUE={s('CIRCLE_AZ_JOBS_QUEUE', 'circle-jobs')}",
+        "MALLOC_ARENA_MAX=2",
+    ]
+
+
 GCP_SCHEDULED_TARGET = "scheduled"
 
 
@@ -916,7 +945,9 @@ def _plan_gcp_jobs(
         p,
         ok_if_exists=True,
     )
-    env = [a + f",CIRCLE_JOBS_TOPIC={topic_path}" if a.startswith("--set-env-vars=") else a for a in common]
+    # MALLOC_ARENA_MAX=2: freed upload buffers are reused across copies (docs/benchmarks.md, issue 9 section)
+    extra = f",CIRCLE_JOBS_TOPIC={topic_path},MALLOC_ARENA_MAX=2"
+    env = [a + extra if a.startswith("--set-env-vars=") else a for a in common]
     functions.append("circle-scheduled")
     plan.add(
         "Pub/Sub job requests -> scheduled (probe, reconciliation, fan-out ranges).",

@@ -107,7 +107,8 @@ def test_gcp_deploys_gen2_eventarc_functions_with_retry() -> None:
         assert "--timeout=540s" in argv  # the limit for event-driven functions
         (env_vars,) = [a for a in argv if a.startswith("--set-env-vars=")]
         values = env_vars.removeprefix("--set-env-vars=").split(",")
-        assert [v for v in values if not v.startswith("CIRCLE_JOBS_TOPIC=")] == [  # jobs: the scheduled one
+        jobs_only = ("CIRCLE_JOBS_TOPIC=", "MALLOC_ARENA_MAX=")  # jobs: the scheduled function's own
+        assert [v for v in values if not v.startswith(jobs_only)] == [
             "CIRCLE_CONFIG=/workspace/circle.toml",
             "CIRCLE_SECRETS_URL=gcp-sm://proj-1",
             f"CIRCLE_TIME_BUDGET_SECONDS={deploy.GCP_TIME_BUDGET_SECONDS}",
@@ -152,7 +153,8 @@ def test_azure_blob_events_go_through_a_storage_queue_to_the_queue_function() ->
         assert _values(argv, "--deadletter-endpoint") == [
             "${HOST_ID}/blobServices/default/containers/eventgrid-deadletter"
         ]
-    (queue,) = _steps(plan, "az", "storage", "queue-rm", "create")
+    queue, jobs_queue = _steps(plan, "az", "storage", "queue-rm", "create")  # jobs: the second one
+    assert _values(jobs_queue, "--name") == ["circle-jobs"]
     assert _values(queue, "--name") == [deploy.AZURE_EVENTS_QUEUE]
     assert _values(queue, "--storage-account") == ["circlehost"]
     (settings,) = _steps(plan, "az", "functionapp", "config", "appsettings", "set")
@@ -161,6 +163,11 @@ def test_azure_blob_events_go_through_a_storage_queue_to_the_queue_function() ->
         f"CIRCLE_EVENTS_QUEUE={deploy.AZURE_EVENTS_QUEUE}",
         "CIRCLE_SECRETS_URL=keyvault://circle-kv",
         f"CIRCLE_TIME_BUDGET_SECONDS={deploy.AZURE_TIME_BUDGET_SECONDS}",
+        # jobs: the timers' 6-field NCRONTAB schedules, the jobs queue, malloc arenas
+        "CIRCLE_RECONCILE_SCHEDULE=0 0 * * * *",
+        "CIRCLE_PROBE_SCHEDULE=0 */5 * * * *",
+        "CIRCLE_JOBS_QUEUE=circle-jobs",
+        "MALLOC_ARENA_MAX=2",
     ]
     hours, minutes, seconds = json.loads((ROOT / "host.json").read_text())["functionTimeout"].split(":")
     assert int(hours) * 3600 + int(minutes) * 60 + int(seconds) == deploy.AZURE_TIME_BUDGET_SECONDS
