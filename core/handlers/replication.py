@@ -210,6 +210,8 @@ def _converge(
     written: ObjectInfo | None = None
     if listed is not None and not target.capabilities.write_with_if_none_match:
         listed = None  # without create-only writes the replica must be read first
+    replica: ObjectInfo | None
+    current: ObjectInfo | None
     for round_ in range(max_rounds):
         if round_ == 0 and listed is not None:
             replica, current = None, listed.source

@@ -225,7 +225,7 @@ class OrderedRunner(Generic[R]):
         self.window = window or self.parallel * 64
         self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="circle-job")
         self._slots: deque[_Slot[R]] = deque()
-        self._running: set[Future[R]] = set()
+        self._running: dict[Future[R], _Slot[R]] = {}
         self._on_result = on_result
         self.watermark: str | None = None
 
@@ -241,7 +241,7 @@ class OrderedRunner(Generic[R]):
         slot: _Slot[R] = _Slot(key, self._pool.submit(fn))
         assert slot.future is not None
         self._slots.append(slot)
-        self._running.add(slot.future)
+        self._running[slot.future] = slot
         self._bound()
 
     def _bound(self) -> None:
@@ -250,11 +250,11 @@ class OrderedRunner(Generic[R]):
 
     def _wait_some(self) -> None:
         done, _ = wait(self._running, return_when=FIRST_COMPLETED)
-        self._running -= done
-        for slot in self._slots:
-            if not slot.handled and slot.future in done:
-                slot.handled = True
-                self._on_result(slot.key, slot.future.result())
+        finished = sorted((self._running.pop(f) for f in done), key=lambda slot: slot.key)  # submission order
+        for slot in finished:
+            slot.handled = True
+            assert slot.future is not None
+            self._on_result(slot.key, slot.future.result())
         self._advance()
 
     def _advance(self) -> None:
