@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .checkpoint import Checkpoint, CheckpointStore
-from .replication import Outcome, converge
+from .replication import Listed, Outcome, converge
 from .sync import Deadline, LargeGate, ListingCounter, OrderedRunner, listing, merge_join, same_content, time_left
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ log = logging.getLogger("circle.reconcile")
 CHECKPOINT_EVERY_KEYS = 2000
 CHECKPOINT_EVERY_SECONDS = 15.0
 RESERVE_SECONDS = 3.0  # stop starting keys with this much time left (finish in-flight, write the checkpoint)
-_Todo = tuple[str, "ObjectStore", "ObjectInfo | None"]  # target name, target store, source object
+_Todo = tuple[str, "ObjectStore", "ObjectInfo | None", bool]  # target name, store, source object, replica listed absent
 _Done = tuple[Outcome, "ObjectInfo | None"]
 COUNTS = ("scanned", "copied", "deleted", "skipped", "failed")
 
@@ -257,7 +257,7 @@ def _reconcile_rule(
 
     def work(key: str, todo: list[_Todo]) -> list[_Done]:
         done: list[_Done] = []
-        for name, store, src in todo:
+        for name, store, src, absent in todo:
             run = functools.partial(
                 converge,
                 source,
@@ -267,6 +267,8 @@ def _reconcile_rule(
                 target_name=name,
                 propagate_deletes=rule.propagate_deletes,
                 verify=rule.verify,
+                # the listing saw the replica absent: skip the first HEADs, write create-only
+                listed=Listed(src) if absent and src is not None else None,
             )
             done.append((gate.run(src.size if src is not None else 0, run), src))
         return done
@@ -291,12 +293,12 @@ def _reconcile_rule(
                 elif src is None and (replica is None or not rule.propagate_deletes):
                     continue  # absent on both sides, or an extra object and this rule never deletes
                 else:
-                    todo.append((name, store, src))
+                    todo.append((name, store, src, replica is None))
                     if dry_run and len(rep.planned) < rep.MAX_LISTED:
                         kind = "missing" if replica is None else "extra" if src is None else "stale"
                         rep.planned.append({"key": key, "target": name, "kind": kind})
             if dry_run:
-                for _, _, s in todo:
+                for _, _, s, _ in todo:
                     if s is None:
                         rep.deleted += 1
                     else:

@@ -72,6 +72,15 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Listed:
+    """A listing (reconciliation) just showed ``source`` present and the replica absent: the first round
+    skips both HEADs and writes create-only, so a replica created meanwhile is never overwritten (the
+    refused write sends the loop round again with fresh reads)."""
+
+    source: ObjectInfo
+
+
+@dataclass(frozen=True, slots=True)
 class Hint:
     """What the event says about the change (used only to drop stale events early, never trusted)."""
 
@@ -171,12 +180,13 @@ def converge(
     verify: bool = True,
     hint: Hint | None = None,
     max_rounds: int = MAX_ROUNDS,
+    listed: Listed | None = None,
 ) -> Outcome:
     """Make ``target_key`` equal ``key``'s current state and confirm it; never raises a storage error
     (failures come back as an ``Outcome`` with their failure class)."""
     mode = consistency_of(target, propagate_deletes=propagate_deletes)
     try:
-        action, reason = _converge(source, key, target, target_key, propagate_deletes, verify, hint, max_rounds)
+        action, reason = _converge(source, key, target, target_key, propagate_deletes, verify, hint, max_rounds, listed)
     except (StorageError, ReplicationFailure) as exc:
         return Outcome(target_name, target_key, "failed", describe(exc), classify(exc), mode)
     return Outcome(target_name, target_key, action, reason, None, mode)
@@ -191,16 +201,28 @@ def _converge(
     verify: bool,
     hint: Hint | None,
     max_rounds: int,
+    listed: Listed | None = None,
 ) -> tuple[Action, str]:
     done: tuple[Action, str] | None = None  # the last action taken, reported once confirmed
     integrity: IntegrityError | None = None
+    # what our own write returned stands for the next round's read of the replica (it precedes the
+    # source read that follows, as a HEAD would) when it carries the ETag and our stamp
+    written: ObjectInfo | None = None
+    if listed is not None and not target.capabilities.write_with_if_none_match:
+        listed = None  # without create-only writes the replica must be read first
+    replica: ObjectInfo | None
+    current: ObjectInfo | None
     for round_ in range(max_rounds):
-        replica = _head_or_none(target, target_key)  # the replica first: a delete decides on this stamp
-        if round_ == 0:
-            stale = stale_reason(hint, replica)
-            if stale:
-                return "skipped", stale
-        current = _head_or_none(source, key)
+        if round_ == 0 and listed is not None:
+            replica, current = None, listed.source
+        else:
+            replica = written or _head_or_none(target, target_key)  # the replica first: deletes decide on it
+            if round_ == 0:
+                stale = stale_reason(hint, replica)
+                if stale:
+                    return "skipped", stale
+            current = _head_or_none(source, key)
+        written = None
         if current is None:
             if replica is None:
                 require_bucket(target, "target")
@@ -220,7 +242,10 @@ def _converge(
         if _replica_of(current, replica):
             return done or ("skipped", "replica is up to date")
         try:
-            if _write(source, key, target, target_key, current, replica, verify, hint):
+            info = _write(source, key, target, target_key, current, replica, verify, hint)
+            if info is not None:
+                if info.etag and info.metadata.get(SOURCE_ETAG) == (current.etag or ""):
+                    written = info
                 done = (
                     "copied",
                     f"source etag {current.etag}" + (f" version {current.version}" if current.version else ""),
@@ -256,9 +281,10 @@ def _write(
     replica: ObjectInfo | None,
     verify: bool,
     hint: Hint | None,
-) -> bool:
-    """Copy the source state ``current`` over ``replica`` (conditionally where the target can). False
-    when a condition failed or the source moved (look again); ``MissingBucket`` for a missing bucket."""
+) -> ObjectInfo | None:
+    """Copy the source state ``current`` over ``replica`` (conditionally where the target can); what was
+    written, or None when a condition failed or the source moved (look again); ``MissingBucket`` for a
+    missing bucket."""
     caps = target.capabilities
     stamp = {
         SOURCE_ETAG: current.etag or "",
@@ -272,15 +298,16 @@ def _write(
         condition["if_match"] = replica.etag
     pin = current.etag if current.etag and source.capabilities.read_with_if_match else None
     try:
-        copy_object(source, key, target, target_key, src_if_match=pin, metadata=stamp, verify=verify, **condition)
+        return copy_object(
+            source, key, target, target_key, src_if_match=pin, metadata=stamp, verify=verify, **condition
+        )
     except (PreconditionFailed, AlreadyExists):
-        return False
+        return None
     except NotFound:
         # the source vanished, or the replica did (compare-and-swap) - or a bucket is missing
         require_bucket(target, "target", fresh=True)
         require_bucket(source, "source", fresh=True)
-        return False
-    return True
+        return None
 
 
 # -- the event-shaped entry points of earlier versions (kept for callers and tests) -------------------

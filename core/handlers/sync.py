@@ -78,18 +78,61 @@ def listing(
     page_size: int = PAGE_SIZE,
     counter: ListingCounter | None = None,
 ) -> Iterator[ObjectInfo]:
-    """Objects under ``prefix`` in key order, one page in memory at a time, keys with ``strip`` removed
-    from their front; only keys in ``(after, until]`` (compared after stripping); reserved keys skipped.
-    Stops requesting pages once past ``until``."""
+    """Objects under ``prefix`` in key order, keys with ``strip`` removed from their front; only keys in
+    ``(after, until]`` (compared after stripping); reserved keys skipped.
+
+    The first page is requested at once, in a thread, and each next page while the current one is
+    consumed: two listings joined side by side then wait for their servers together, and at most two
+    pages per listing are in memory. No page past ``until`` is ever requested."""
     size = min(page_size, store.capabilities.list_max_page_size)
     start_after = strip + after if after is not None else None
     if start_after is not None and start_after < prefix:
         start_after = None
-    token: str | None = None
+
+    def fetch(token: str | None) -> Future[Any]:
+        def one() -> Any:
+            page = store.list_page(
+                prefix, page_size=size, token=token, start_after=start_after if token is None else None
+            )
+            if counter is not None:
+                counter.add()
+            return page
+
+        return _in_thread(one)
+
+    return _walk(fetch, fetch(None), after, until, strip)
+
+
+def _in_thread(fn: Callable[[], R]) -> Future[R]:
+    """Run ``fn`` on a fresh daemon thread (a listing may be abandoned half-read: no pool to shut down)."""
+    future: Future[R] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the consumer, raised there
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name="circle-list", daemon=True).start()
+    return future
+
+
+def _walk(
+    fetch: Callable[[str | None], Future[Any]],
+    pending: Future[Any],
+    after: str | None,
+    until: str | None,
+    strip: str,
+) -> Iterator[ObjectInfo]:
     while True:
-        page = store.list_page(prefix, page_size=size, token=token, start_after=start_after if token is None else None)
-        if counter is not None:
-            counter.add()
+        page = pending.result()
+        token = page.next_token
+        last = page.objects[-1].key if page.objects else ""
+        last = last[len(strip) :] if strip and last.startswith(strip) else last
+        more = bool(token) and (until is None or last <= until)
+        if more:
+            pending = fetch(token)  # the next page is on its way while this one is consumed
         for info in page.objects:
             key = info.key[len(strip) :] if strip and info.key.startswith(strip) else info.key
             if is_reserved(info.key) or (after is not None and key <= after):
@@ -97,8 +140,7 @@ def listing(
             if until is not None and key > until:
                 return
             yield info if key == info.key else _rekey(info, key)
-        token = page.next_token
-        if not token:
+        if not more:
             return
 
 
@@ -183,7 +225,7 @@ class OrderedRunner(Generic[R]):
         self.window = window or self.parallel * 64
         self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="circle-job")
         self._slots: deque[_Slot[R]] = deque()
-        self._running: set[Future[R]] = set()
+        self._running: dict[Future[R], _Slot[R]] = {}
         self._on_result = on_result
         self.watermark: str | None = None
 
@@ -199,7 +241,7 @@ class OrderedRunner(Generic[R]):
         slot: _Slot[R] = _Slot(key, self._pool.submit(fn))
         assert slot.future is not None
         self._slots.append(slot)
-        self._running.add(slot.future)
+        self._running[slot.future] = slot
         self._bound()
 
     def _bound(self) -> None:
@@ -208,11 +250,11 @@ class OrderedRunner(Generic[R]):
 
     def _wait_some(self) -> None:
         done, _ = wait(self._running, return_when=FIRST_COMPLETED)
-        self._running -= done
-        for slot in self._slots:
-            if not slot.handled and slot.future in done:
-                slot.handled = True
-                self._on_result(slot.key, slot.future.result())
+        finished = sorted((self._running.pop(f) for f in done), key=lambda slot: slot.key)  # submission order
+        for slot in finished:
+            slot.handled = True
+            assert slot.future is not None
+            self._on_result(slot.key, slot.future.result())
         self._advance()
 
     def _advance(self) -> None:
