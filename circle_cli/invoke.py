@@ -142,7 +142,7 @@ def _aws(payload: Any, timeout: float) -> dict[str, Any]:
     handlers.reset_runtime()
     context = LambdaContext(timeout=timeout)
     try:
-        answer = handlers.storage_event(payload, context)
+        answer = handlers.storage_event(payload, context)  # type: ignore[arg-type]  # the documented shape
     except handlers.RetryDelivery as exc:
         return {"cloud": "aws", "status": "retry", "reason": str(exc), "answer": None}
     failures = answer.get("batchItemFailures") if isinstance(answer, dict) else None
