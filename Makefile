@@ -17,7 +17,7 @@ all: test
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[aws,azure,gcp,dev]'
+	$(PY) -m pip install -q -e '.[aws,azure,gcp,gcp-monitoring,azure-monitoring,http,cli,dev]'
 	touch $@
 
 $(NODE_STAMP): package.json
