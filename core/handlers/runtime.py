@@ -159,30 +159,7 @@ class Circle:
                     if _references_secrets(self.config, name):
                         self._load_secrets()  # secret:// options resolve through the configured store
                     store = self._stores[name] = self._instrument(name, self.config.open(name))
-                    self._report_degraded(name, store)
         return store
-
-    def _report_degraded(self, name: str, store: ObjectStore) -> None:
-        """Say once, when a target store opens, that it can only be replicated to best-effort (unless the
-        configuration already said so at load: ``Config.degraded_targets``, contract C3)."""
-        from .replication import consistency_of
-
-        if getattr(self.config, "degraded_targets", None) is not None:
-            return
-        rules = [r for r in self.config.replication if name in r.targets]
-        if rules and consistency_of(store, propagate_deletes=any(r.propagate_deletes for r in rules)) != "strong":
-            caps = store.capabilities
-            missing = [
-                flag
-                for flag in ("write_with_if_none_match", "write_with_if_match", "delete_with_if_match")
-                if not getattr(caps, flag)
-            ]
-            log.warning(
-                "replication into store %s is best-effort: it lacks %s",
-                name,
-                ", ".join(missing),
-                extra={"store": name, "consistency": "best-effort", "missing_capabilities": missing},
-            )
 
     @property
     def secrets(self) -> SecretStore | None:
@@ -211,8 +188,7 @@ class Circle:
         if not self._sink_built:
             with self._lock:
                 if not self._sink_built:
-                    # getattr: Config.dead_letter arrives with the configuration schema (contract C3)
-                    setting = getattr(self.config, "dead_letter", None)
+                    setting = self.config.dead_letter
                     if setting:
                         from .dead_letter import StoreDeadLetterSink
 
@@ -383,5 +359,5 @@ def _secret_stores(config: Config) -> dict[str, str]:
 
 def _references_secrets(config: Config, name: str) -> bool:
     store = config.stores.get(name)
-    options = getattr(store, "options", None) or {}
+    options = store.options if store is not None else {}
     return any(isinstance(v, str) and v.startswith("secret://") for v in options.values())
