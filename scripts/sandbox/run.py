@@ -46,6 +46,10 @@ actions = ["read", "write", "delete", "presign"]
 """
 
 
+#: how long a signal may take to unwind the main thread before a watchdog thread cleans up instead
+WATCHDOG_SECONDS = 10.0
+
+
 class Stopped(BaseException):  # not an Exception: no library retry loop may swallow it
     """SIGTERM (or SIGINT) arrived: unwind and clean up."""
 
@@ -496,7 +500,22 @@ def run(*, duration: float, forever: bool, dashboard: bool = False) -> int:
     """Start, demo, summarise, stop. The exit code: 0 converged, 1 not, 128+signal when stopped.
     ``dashboard``: a live rich table under the progress lines (a terminal only)."""
 
+    unwinding = threading.Event()  # the main thread has reached its clean-up
+
+    def force_stop(signum: int) -> None:
+        """The signal's exception did not unwind the main thread in time (swallowed or stuck in a call
+        that never returns): clean up from this thread and exit, so nothing is left running."""
+        if unwinding.is_set():
+            return
+        sandbox.stats.say(f"{signal.Signals(signum).name}: stopping everything the sandbox started")
+        sandbox.stop()
+        sandbox.stats.say(f"stopped: every process ended, {sandbox.tmp} removed")
+        os._exit(128 + signum)
+
     def on_signal(signum: int, _frame: Any) -> None:
+        watchdog = threading.Timer(WATCHDOG_SECONDS, force_stop, args=(signum,))
+        watchdog.daemon = True
+        watchdog.start()
         raise Stopped(signum)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -536,6 +555,7 @@ def run(*, duration: float, forever: bool, dashboard: bool = False) -> int:
         sandbox.stats.say(f"{stop}: stopping everything the sandbox started")
         code = 128 + stop.signum
     finally:
+        unwinding.set()
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         live.close()
