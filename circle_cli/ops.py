@@ -227,12 +227,16 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
                 super().log_message(format, *args)
 
     import signal
+    import threading
 
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
     with make_server(host, port, app, handler_class=Quiet) as server:
+
+        def stop(signum: int, frame: object) -> None:
+            # Not an exception: wsgiref swallows anything raised while a request is being handled, and
+            # shutdown() must run outside the serving thread or it waits for itself.
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
         bound = server.server_address[1]
         click.echo(f"serving the HTTP API on http://{host}:{bound}/ (Ctrl-C to stop)", err=True)
         with contextlib.suppress(KeyboardInterrupt):
