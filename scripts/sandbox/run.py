@@ -46,6 +46,8 @@ actions = ["read", "write", "delete", "presign"]
 """
 
 
+#: how long the summary waits for the functions' outcome lines of replicas already seen
+OUTCOME_WAIT_SECONDS = 15.0
 #: how long a signal may take to unwind the main thread before a watchdog thread cleans up instead
 WATCHDOG_SECONDS = 10.0
 
@@ -402,6 +404,15 @@ class Sandbox:
             time.sleep(0.2)
         return self.check()
 
+    def wait_reported(self, seconds: float = OUTCOME_WAIT_SECONDS) -> None:
+        """Let the functions' outcome lines for the replicas already seen arrive before the summary."""
+        deadline = time.monotonic() + seconds
+        while (missing := self.stats.unreported()) and time.monotonic() < deadline:
+            self.raise_if_host_died()
+            time.sleep(0.1)
+        if missing:  # coalesced deliveries can make fewer outcomes than changes: say so, do not wait forever
+            self.stats.say(f"outcome lines not reported after {seconds:.0f}s: {dict(missing)}")
+
     def raise_if_host_died(self) -> None:
         for name, code in self.procs.exited():
             raise RuntimeError(f"{name} exited with code {code}; log:\n{self.log_tail(name)}")
@@ -437,6 +448,7 @@ class Sandbox:
             if not self.wait_converged(until):
                 return False
             self.stats.say(self.stats.progress())
+        self.wait_reported()
         return True
 
     def probe(self) -> None:

@@ -90,6 +90,20 @@ class Stats:
         arrow = "deleted from" if e.body is None else "->"
         self.say(f"replicated {e.source}:{e.key} ({e.what}) {arrow} {e.target}:{e.target_key} in {e.lag:.1f}s")
 
+    def unreported(self) -> dict[str, Counter[str]]:
+        """Per source cloud, the copies and deletes its function has not reported yet. A replica is
+        visible before the function that wrote it logs its outcome line (and before that line has come
+        through the pipe or the log file), so the summary waits for these to reach zero."""
+        with self.lock:
+            wanted: dict[str, Counter[str]] = defaultdict(Counter)
+            for e in self.expectations:
+                wanted[e.source]["deleted" if e.body is None else "copied"] += 1
+            return {
+                cloud: missing
+                for cloud, counts in wanted.items()
+                if (missing := Counter({k: n - self.actions[cloud][k] for k, n in counts.items()}) - Counter())
+            }
+
     def lags(self) -> list[float]:
         return [e.lag for e in self.expectations if e.lag is not None]
 

@@ -73,3 +73,18 @@ def test_the_dashboard_renders_the_counters_and_prints_lines_above_it() -> None:
         stats.say("replicated while the table is live")
     assert "replicated while the table is live" in screen.getvalue()
     assert out.getvalue() == ""  # lines went to the console, above the table
+
+
+def test_outcomes_not_yet_reported_are_counted_per_source_cloud() -> None:
+    """A replica is visible before its function's outcome line arrives: the summary waits on this."""
+    stats, _ = _stats()
+    for target in ("aws", "azure"):
+        stats.expectations.append(Expectation("gcp", "k", target, "from-gcp/k", b"x", "created", 0.0, 1.0))
+        stats.expectations.append(Expectation("gcp", "k", target, "from-gcp/k", None, "deleted", 2.0, 3.0))
+    assert stats.unreported() == {"gcp": {"copied": 2, "deleted": 2}}
+    outcome = {"target": "aws", "failure": None, "reason": ""}
+    stats.report("outcome", cloud="gcp", key="k", outcomes=[{**outcome, "action": "copied"}] * 2)
+    stats.report("outcome", cloud="gcp", key="k", outcomes=[{**outcome, "action": "skipped"}] * 2)
+    assert stats.unreported() == {"gcp": {"deleted": 2}}  # an overwrite's "deleted" of the old generation: skipped
+    stats.report("outcome", cloud="gcp", key="k", outcomes=[{**outcome, "action": "deleted"}] * 2)
+    assert stats.unreported() == {}
