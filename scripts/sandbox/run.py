@@ -308,11 +308,13 @@ class Sandbox:
     def tail_gcp_log(self) -> None:
         """The server's Cloud Logging JSON lines: the core's one line per event carries the outcomes."""
         with open(self.tmp / "functions-framework.log") as log:
+            partial = ""  # a line the server is still writing: kept until its newline arrives
             while not self.stopping.is_set():
-                line = log.readline()
-                if not line:
+                partial += log.readline()
+                if not partial.endswith("\n"):
                     time.sleep(0.1)
                     continue
+                line, partial = partial, ""
                 if line.startswith("{"):
                     try:
                         record = json.loads(line)
