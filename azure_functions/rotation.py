@@ -114,31 +114,10 @@ _VAULT_NAME = re.compile(r"^[0-9A-Za-z-]{3,24}$")
 
 
 def _status(exc: BaseException) -> int:
-    """HTTP status for a secrets/rotation error: the core's mapping (``core.handlers.http_events.
-    http_status``, from the replication work) once it is there, else the same table locally."""
-    try:
-        from core.handlers.http_events import http_status  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return _local_status(exc)
-    status: int = http_status(exc)
-    return status
+    """HTTP status for a secrets/rotation error: the core's one mapping."""
+    from core.handlers.http_events import http_status
 
-
-def _local_status(exc: BaseException) -> int:
-    from core.secrets.errors import SecretNotFound, SecretsConflict, SecretsError, SecretsInvalidArgument
-    from core.secrets.rotation.errors import RotationRefused, RotationTestFailed
-
-    table: tuple[tuple[type[BaseException], int], ...] = (
-        (SecretsInvalidArgument, 400),
-        (SecretNotFound, 404),  # includes NotForceable: not named in [[rotation]]
-        (SecretsConflict, 409),
-        (RotationTestFailed, 502),  # the new credential was refused by the service it is for
-        (RotationRefused, 403),
-    )
-    found = next((code for cls, code in table if isinstance(exc, cls)), None)
-    if found is not None:
-        return found
-    return 503 if isinstance(exc, SecretsError) and exc.retryable else 500
+    return http_status(exc)
 
 
 def _json(status: int, body: dict[str, Any]) -> func.HttpResponse:

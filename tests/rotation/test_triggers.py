@@ -218,7 +218,7 @@ def test_http_trigger_rotates_only_what_the_configuration_names(
 
 
 def test_force_rotation_statuses() -> None:
-    """One answer per error class, the same through the core's mapping (when merged) and the local one."""
+    """One answer per error class, through the core's one mapping."""
     from core.handlers.rotation import NotForceable
     from core.secrets.errors import SecretsInvalidArgument, SecretsPermissionDenied, SecretsTransientError
     from core.secrets.rotation.errors import RotationConflict, RotationRefused, RotationTestFailed
@@ -233,9 +233,6 @@ def test_force_rotation_statuses() -> None:
         SecretsPermissionDenied("x"): 500,
     }
     assert {type(e).__name__: az._status(e) for e in expected} == {type(e).__name__: s for e, s in expected.items()}
-    assert {type(e).__name__: az._local_status(e) for e in expected} == {
-        type(e).__name__: s for e, s in expected.items()
-    }
 
 
 def test_blueprint_declares_both_triggers() -> None:
