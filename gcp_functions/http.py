@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 from core.http_api import GCP_LIMITS, HttpApi, HttpRequest
+from core.http_api.wsgi import read_bounded
 
 _api: HttpApi | None = None
 
@@ -37,8 +38,10 @@ def to_request(request: Any, max_body: int) -> HttpRequest:
         path, query = parts.path, parts.query
     else:
         path, query = quote(request.path, safe="/"), request.query_string.decode("latin-1")
-    length = request.content_length or 0
-    body = request.stream.read(max_body + 1) if length else b""
+    # No Content-Length is a chunked body (Transfer-Encoding: chunked), which the server has already
+    # de-chunked (``wsgi.input_terminated``): read it too. At most one byte past the limit is read, so
+    # an oversized body is a 413 from the core and nothing is written.
+    body = read_bounded(request.stream, max_body)
     return HttpRequest(
         method=request.method.upper(),
         path=path,

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-from .types import HttpRequest, HttpResponse
+from .types import ApiError, HttpRequest, HttpResponse, json_response
 
 if TYPE_CHECKING:
     from core.runtime import Circle
@@ -28,6 +28,7 @@ _STATUS = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    411: "Length Required",
     412: "Precondition Failed",
     413: "Content Too Large",
     415: "Unsupported Media Type",
@@ -52,9 +53,18 @@ def request_from_environ(environ: dict[str, Any], max_body: int) -> HttpRequest:
     headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
     if environ.get("CONTENT_TYPE"):
         headers["content-type"] = environ["CONTENT_TYPE"]
-    length_text = environ.get("CONTENT_LENGTH") or "0"
-    length = int(length_text) if length_text.isdigit() else 0
-    body = environ["wsgi.input"].read(min(length, max_body + 1)) if length else b""
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    if length_text.isdigit():
+        length = int(length_text)
+        body = environ["wsgi.input"].read(min(length, max_body + 1)) if length else b""
+    elif environ.get("wsgi.input_terminated"):
+        # a chunked body the server de-chunked (gunicorn, werkzeug): read to its end, one byte past the
+        # limit at most, so an oversized one is a 413 and nothing is written
+        body = read_bounded(environ["wsgi.input"], max_body)
+    elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        raise ApiError(411, "LengthRequired", "this server needs a Content-Length (it cannot read a chunked body)")
+    else:
+        body = b""
     return HttpRequest(
         environ.get("REQUEST_METHOD", "GET"),
         path,
@@ -62,6 +72,19 @@ def request_from_environ(environ: dict[str, Any], max_body: int) -> HttpRequest:
         headers,
         body,
     )
+
+
+def read_bounded(stream: Any, max_body: int) -> bytes:
+    """Up to ``max_body + 1`` bytes of a body whose length is not known in advance."""
+    chunks: list[bytes] = []
+    left = max_body + 1
+    while left > 0:
+        chunk = stream.read(min(left, 1024 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def respond(resp: HttpResponse, start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -77,7 +100,11 @@ def wsgi_app(circle: Circle | HttpApi, *, limits: Limits | None = None) -> Calla
     api = circle if isinstance(circle, HttpApi) else HttpApi(circle, limits=limits)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        req = request_from_environ(environ, api.limits.max_body_bytes)
+        try:
+            req = request_from_environ(environ, api.limits.max_body_bytes)
+        except ApiError as exc:
+            doc = {"error": {"code": exc.code, "message": exc.message, "request_id": ""}}
+            return respond(json_response(exc.status, doc, {"connection": "close"}), start_response)
         return respond(api.handle(req), start_response)
 
     return app

