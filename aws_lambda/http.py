@@ -52,12 +52,14 @@ def to_request(event: dict[str, Any]) -> HttpRequest:
 def to_result(resp: HttpResponse) -> dict[str, Any]:
     body = resp.body_bytes()
     ctype = resp.headers.get("content-type", "")
-    text = ctype.startswith("application/json") or ctype.startswith("text/")
     out: dict[str, Any] = {"statusCode": resp.status, "headers": dict(resp.headers)}
-    if text:
-        out["body"], out["isBase64Encoded"] = body.decode("utf-8", "replace"), False
-    else:
-        out["body"], out["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
+    if ctype.startswith(("application/json", "text/")):
+        try:  # text by type is sent as text only when it is text by content: never a lossy decode
+            out["body"], out["isBase64Encoded"] = body.decode("utf-8"), False
+            return out
+        except UnicodeDecodeError:
+            pass
+    out["body"], out["isBase64Encoded"] = base64.b64encode(body).decode("ascii"), True
     return out
 
 

@@ -89,3 +89,24 @@ def test_the_wsgi_app_reads_a_dechunked_body_and_refuses_one_it_cannot_read(tmp_
     status, body = _wsgi_call(app, {**raw, "wsgi.input": io.BytesIO(b"5\r\nhello\r\n0\r\n\r\n")})
     assert status.startswith("411"), body
     assert circle.store("m").exists("b") is False
+
+
+# -- 2. text by type, not by content -------------------------------------------------------------------------
+def test_a_text_object_that_is_not_utf8_comes_back_byte_for_byte(client: Any, alice: dict[str, str]) -> None:
+    path = path_for(client.store, _key())
+    latin1 = b"caf\xe9"
+    put = client.request("PUT", path, headers={**alice, "content-type": "text/plain"}, body=latin1)
+    assert put.status == 200, put.body
+    got = client.request("GET", path, headers=alice)
+    assert got.status == 200 and got.headers["content-type"].startswith("text/plain")
+    assert got.body == latin1
+
+
+def test_lambda_sends_utf8_text_as_text_and_anything_else_base64() -> None:
+    from aws_lambda.http import to_result
+    from core.http_api import HttpResponse
+
+    text = to_result(HttpResponse(200, {"content-type": "text/plain"}, "café".encode()))
+    assert text["isBase64Encoded"] is False and text["body"] == "café"
+    binary = to_result(HttpResponse(200, {"content-type": "text/plain; charset=latin-1"}, b"caf\xe9"))
+    assert binary["isBase64Encoded"] is True and binary["body"] == "Y2Fm6Q=="
