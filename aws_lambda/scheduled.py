@@ -84,18 +84,21 @@ def scheduled(event: Any, context: Any) -> dict[str, Any]:
     from core.handlers.jobs import JobError, run_job
 
     circle = runtime()
-    deadline = _deadline(context)
-    records = event.get("Records") if isinstance(event, dict) else None
-    if isinstance(records, list):
-        return _range_batch(circle, records, deadline)
     try:
-        request = request_of(event)
-    except JobError as exc:
-        log.error("scheduled job request rejected: %s", exc, extra={"reason": str(exc)})
-        return {"status": "rejected", "reason": str(exc)}
-    report = run_job(circle, request, deadline=deadline, send=_queue())
-    log.info("scheduled job %s done", request.job, extra={"job": request.job, "report": report})
-    return report
+        deadline = _deadline(context)
+        records = event.get("Records") if isinstance(event, dict) else None
+        if isinstance(records, list):
+            return _range_batch(circle, records, deadline)
+        try:
+            request = request_of(event)
+        except JobError as exc:
+            log.error("scheduled job request rejected: %s", exc, extra={"reason": str(exc)})
+            return {"status": "rejected", "reason": str(exc)}
+        report = run_job(circle, request, deadline=deadline, send=_queue())
+        log.info("scheduled job %s done", request.job, extra={"job": request.job, "report": report})
+        return report
+    finally:
+        circle.monitor.flush()  # EMF documents and alert webhooks once per invocation (aws_lambda/monitoring.py)
 
 
 def _range_batch(circle: Any, records: list[Any], deadline: Callable[[], float]) -> dict[str, Any]:

@@ -72,7 +72,11 @@ def run(request: JobRequest) -> dict[str, Any]:
     from azure_functions.app import runtime
     from core.handlers.jobs import run_job
 
-    report = run_job(runtime(), request, deadline=_deadline(), send=_queue())
+    circle = runtime()
+    try:
+        report = run_job(circle, request, deadline=_deadline(), send=_queue())
+    finally:
+        circle.monitor.flush()  # metrics and alerts once per invocation (azure_functions/monitoring.py)
     log.info("scheduled job %s done: %s", request.job, _summary(report), extra={"job": request.job})
     return report
 

@@ -85,7 +85,23 @@ def request_of(data: Any) -> JobRequest:
 
 
 def scheduled(cloud_event: Any) -> None:
-    """Run the job a Pub/Sub CloudEvent carries."""
+    """Run the job a Pub/Sub CloudEvent carries, with the invocation's trace and labels on every log
+    line; metrics and alerts are flushed once, at the end (gcp_functions/monitoring.py)."""
+    from gcp_functions.logging_config import invocation
+    from gcp_functions.main import _traceparent
+
+    labels = {"event_id": str(_attribute(cloud_event, "id")), "event_type": str(_attribute(cloud_event, "type"))}
+    with invocation(trace=_traceparent(cloud_event), labels=labels):
+        _scheduled(cloud_event)
+
+
+def _attribute(cloud_event: Any, name: str) -> str:
+    get = getattr(cloud_event, "get", None)
+    value = get(name) if callable(get) else None
+    return value if isinstance(value, str) else ""
+
+
+def _scheduled(cloud_event: Any) -> None:
     from core.handlers.jobs import JobError, run_job
     from gcp_functions.main import deadline_from, runtime
 
@@ -95,8 +111,12 @@ def scheduled(cloud_event: Any) -> None:
     except JobError as exc:  # can never succeed: acknowledged with one ERROR
         log.error("scheduled job request rejected: %s", exc, extra={"reason": str(exc)})
         return
+    circle = runtime()
     queue = _queue()
-    report = run_job(runtime(), request, deadline=deadline_from(started), send=queue)
+    try:
+        report = run_job(circle, request, deadline=deadline_from(started), send=queue)
+    finally:
+        circle.monitor.flush()
     log.info("scheduled job %s done", request.job, extra={"job": request.job, "report": report})
     if report.get("complete") is False and request.job == "reconcile":
         if queue is None:

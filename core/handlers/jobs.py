@@ -82,7 +82,38 @@ def run_job(
     deadline: Deadline | None = None,
     send: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> dict[str, Any]:
-    """Run one request and return its report as a dict (what the adapters log and return)."""
+    """Run one request and return its report as a dict (what the adapters log and return).
+
+    The run is one handler invocation for monitoring (``hooks.invocation``: ``Invocations`` with
+    ``handler`` = the job and ``outcome`` from :func:`outcome_of`, and ``InvocationDuration``); the
+    adapter flushes the runtime's monitor once per platform invocation."""
+    from core.monitoring import NULL
+    from core.monitoring.hooks import invocation
+
+    monitor = getattr(circle, "monitor", None) or NULL
+    with invocation(monitor, request.job) as state:
+        report = _run(circle, request, deadline=deadline, send=send)
+        state["outcome"] = outcome_of(report)
+    return report
+
+
+def outcome_of(report: Mapping[str, Any]) -> str:
+    """``ok``; ``retry``: a reconciliation that continues at the next invocation; ``failed``: a probe
+    that found something down, or a pass with failed keys (``error``: the job raised)."""
+    if report.get("job") == "probe":
+        return "ok" if report.get("ok") else "failed"
+    if report.get("complete") is False:
+        return "retry"
+    return "failed" if report.get("failed") else "ok"
+
+
+def _run(
+    circle: Any,
+    request: JobRequest,
+    *,
+    deadline: Deadline | None,
+    send: Callable[[list[dict[str, Any]]], None] | None,
+) -> dict[str, Any]:
     if request.job == "probe":
         from .probe import probe
 
