@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from core.etag import unquote_etag as _unquote_etag
+
 # Every cloud a StorageEvent (or a store) can name (contract C4). "digitalocean" Spaces emit no object
 # events, and "file"/"memory" are local stores: they are here so configuration and events share one list.
 SEED_PROVIDERS: frozenset[str] = frozenset(
@@ -95,14 +97,13 @@ def parse_epoch(value: Any, where: str) -> datetime:
 
 
 def unquote_etag(value: Any, where: str) -> str | None:
-    """ETags arrive quoted on some paths (Azure) and bare on others: always return them bare."""
+    """ETags arrive quoted on some paths (Azure) and bare on others: always return them bare, by the
+    one normaliser (``core.etag``) the stores use, so an event's ETag equals the store's for one object."""
     if value is None or value == "":
         return None
     if type(value) is not str:
         raise EventError(f"must be a string, got {type(value).__name__}", where)
-    if value[:1] == '"' or value[:3] == 'W/"':
-        return value.removeprefix("W/").strip('"')
-    return value
+    return _unquote_etag(value)
 
 
 INT64_MAX = 2**63 - 1

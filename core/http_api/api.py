@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.etag import unquote_etag
+
 from .grants import Grants, Principal
 from .routes import match
 from .types import ApiError, HttpRequest, HttpResponse, json_response
@@ -105,11 +107,7 @@ def _etag_matches(etag: str | None, header: str) -> bool:
         return etag is not None
     if etag is None:
         return False
-    for item in header.split(","):
-        tag = item.strip().removeprefix("W/").strip('"')
-        if tag == etag:
-            return True
-    return False
+    return any(unquote_etag(item) == etag for item in header.split(","))
 
 
 def _object_headers(info: ObjectInfo) -> dict[str, str]:
@@ -352,16 +350,7 @@ class HttpApi:
         rng = _parse_range(raw_range) if raw_range is not None else None
         store = self._store(principal, params["store"], "read", key)
         if rng is not None:
-            info = store.head(key)
-            early = self._conditions(req, info)
-            if early is not None:
-                return early
-            start, end = _resolve_range(rng, info.size)
-            reader = store.get(key, start=start, end=end, if_match=None)
-            headers = _object_headers(reader.info)
-            headers["content-range"] = f"bytes {start}-{end - 1}/{info.size}"
-            headers["content-length"] = str(end - start)
-            return HttpResponse(206, headers, _stream(reader))
+            return self._get_range(req, store, key, rng)
         reader = store.get(key)
         info = reader.info
         try:
@@ -372,14 +361,60 @@ class HttpApi:
         if early is not None:
             reader.close()
             return early
-        if info.size > self.limits.redirect_above_bytes and store.capabilities.presign_read:
-            url = self._presigned_get(store, key)
-            if url is not None:
-                reader.close()
-                return HttpResponse(307, {"location": url, "cache-control": "no-store", "content-length": "0"}, b"")
+        redirect = self._redirect(store, key, info.size)
+        if redirect is not None:
+            reader.close()
+            return redirect
         headers = _object_headers(info)
         headers["content-length"] = str(info.size)
         return HttpResponse(200, headers, _stream(reader))
+
+    def _get_range(
+        self, req: HttpRequest, store: ObjectStore, key: str, rng: tuple[int | None, int | None]
+    ) -> HttpResponse:
+        """A 206 for one range, held to the same limit as a whole object (a range longer than
+        ``redirect_above_bytes`` answers 307 to a presigned GET, which honours the same Range header),
+        and read from the version the HEAD saw: the GET is pinned to its ETag, so an object replaced in
+        between is read again (once) instead of answering bytes of one version under another's
+        headers. Still changing on the second try: 409, retry."""
+        from core.storage.errors import PreconditionFailed
+
+        for attempt in (1, 2):
+            info = store.head(key)
+            early = self._conditions(req, info)
+            if early is not None:
+                return early
+            start, end = _resolve_range(rng, info.size)
+            redirect = self._redirect(store, key, end - start)
+            if redirect is not None:
+                return redirect
+            pin = info.etag if info.etag and store.capabilities.read_with_if_match else None
+            try:
+                reader = store.get(key, start=start, end=end, if_match=pin)
+            except PreconditionFailed:  # replaced since the HEAD
+                if attempt == 1:
+                    continue
+                break
+            if reader.info.etag and info.etag and reader.info.etag != info.etag:  # no conditional reads here
+                reader.close()
+                if attempt == 1:
+                    continue
+                break
+            headers = _object_headers(info)
+            headers["content-range"] = f"bytes {start}-{end - 1}/{info.size}"
+            headers["content-length"] = str(end - start)
+            return HttpResponse(206, headers, _stream(reader))
+        raise ApiError(409, "Conflict", "the object changed while its range was read: retry the request")
+
+    def _redirect(self, store: ObjectStore, key: str, length: int) -> HttpResponse | None:
+        """A 307 to a presigned GET when ``length`` bytes are more than this platform proxies, or None
+        (small enough, or a store that cannot sign: the bytes are then proxied)."""
+        if length <= self.limits.redirect_above_bytes or not store.capabilities.presign_read:
+            return None
+        url = self._presigned_get(store, key)
+        if url is None:
+            return None
+        return HttpResponse(307, {"location": url, "cache-control": "no-store", "content-length": "0"}, b"")
 
     def _presigned_get(self, store: ObjectStore, key: str) -> str | None:
         """A presigned GET for a redirect, or None when this store's credentials cannot sign (the bytes
@@ -418,7 +453,7 @@ class HttpApi:
             raise ApiError(400, "InvalidArgument", "a PUT accepts only If-None-Match: *")
         if_match = req.headers.get("if-match")
         if if_match is not None:
-            if_match = if_match.strip().removeprefix("W/").strip('"')
+            if_match = unquote_etag(if_match) or ""
             if not if_match or if_match == "*" or "," in if_match:
                 raise ApiError(400, "InvalidArgument", "If-Match takes one ETag")
             if if_none is not None:
@@ -448,7 +483,7 @@ class HttpApi:
         key = self._key(params)
         if_match = req.headers.get("if-match")
         if if_match is not None:
-            if_match = if_match.strip().removeprefix("W/").strip('"')
+            if_match = unquote_etag(if_match) or ""
             if not if_match or if_match == "*" or "," in if_match:
                 raise ApiError(400, "InvalidArgument", "If-Match takes one ETag")
         store = self._store(principal, params["store"], "delete", key)

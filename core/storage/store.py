@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, TypeVar, cast
 
+from core.etag import unquote_etag
+
 from .api import (
     WRITE_TOKEN,
     Backend,
@@ -37,7 +39,6 @@ from .errors import (
     Unauthenticated,
     Unsupported,
 )
-from .etag import unquote_etag
 from .retry import RetryPolicy
 
 T = TypeVar("T")

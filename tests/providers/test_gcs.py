@@ -167,6 +167,28 @@ def test_get_if_match(store: ObjectStore) -> None:
         store.get("nope", if_match=info.etag)
 
 
+def test_an_etag_starting_with_w_slash_is_not_a_weak_marker(store: ObjectStore, endpoint: str) -> None:
+    """fake-gcs-server's ETags are base64 MD5s, so one object in 4096 gets one starting with ``W/``: this
+    content's is ``W/BP6+LVXxUmXjJlgeYWCA==`` in the JSON API and ``"W/BP6+..."`` in the download header.
+    Both must read as the same ETag, or every read pinned to the head's ETag fails (the replication
+    handler's "source or replica kept changing")."""
+    data = b"payload 6973"
+    info = store.put("w-slash", data)
+    sdk = rig.admin_client(endpoint).bucket(backend(store).bucket).get_blob("w-slash")
+    assert sdk is not None and sdk.etag.startswith("W/"), sdk.etag  # the case this test is about
+    assert info.etag == sdk.etag
+    head = store.head("w-slash")
+    assert head.etag == sdk.etag
+    with store.get("w-slash", if_match=head.etag) as reader:  # a pinned read
+        assert reader.read() == data
+        assert reader.info.etag == head.etag
+    assert store.get("w-slash", if_match=f'"{head.etag}"').read() == data  # quoted: the same tag
+    with pytest.raises(PreconditionFailed):
+        store.get("w-slash", if_match=head.etag.removeprefix("W/"))  # the tag without its first 2 chars
+    store.delete("w-slash", if_match=head.etag)
+    assert not store.exists("w-slash")
+
+
 # -- single-request writes -----------------------------------------------------------------------------------
 def test_create_only_single(store: ObjectStore) -> None:
     store.put("c", b"first", if_none_match="*")
