@@ -4,7 +4,9 @@
     python -m core.storage.docs --check   # exit 1 if a page differs (tests/test_docs_tables.py does this)
 
 A generated block sits between ``<!-- generated: <what> -->`` and ``<!-- end generated -->``, where
-``<what>`` is ``options <scheme>`` or ``providers``. Only those blocks are touched.
+``<what>`` is ``options <scheme>``, ``providers``, ``common options`` (the options every store takes) or
+``config <section>`` (a circle.toml table: ``core.config_schema`` joins the parsers' fields and defaults
+with their descriptions). Only those blocks are touched.
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ def options_table(spec: ProviderSpec) -> str:
     for name, option in spec.options.specs().items():
         label = f"`{name}`" + "".join(f" (alias `{a}`)" for a in option.aliases)
         rows.append(f"| {label} | {option.type_name}{_range(option)} | {_default(option)} | {option.doc} |")
+    return "\n".join(rows) + "\n"
+
+
+def common_options_table() -> str:
+    """The options every provider takes (the rest are in each provider's page)."""
+    specs = [spec.options.specs() for spec in providers()]
+    common = [name for name in specs[0] if all(name in s for s in specs)]
+    rows = ["| option | type | default | meaning |", "|---|---|---|---|"]
+    for name in common:
+        option = specs[0][name]
+        rows.append(f"| `{name}` | {option.type_name}{_range(option)} | {_default(option)} | {option.doc} |")
     return "\n".join(rows) + "\n"
 
 
@@ -62,6 +75,12 @@ def render(text: str) -> str:
             body = options_table(lookup(what[1]))
         elif what == ["providers"]:
             body = providers_table()
+        elif what == ["common", "options"]:
+            body = common_options_table()
+        elif what[0] == "config" and len(what) == 2:
+            from core import config_schema
+
+            body = config_schema.table(what[1])
         else:
             raise ValueError(f"unknown generated block {m.group('what')!r}")
         return m.group(1) + body + m.group(4)

@@ -14,7 +14,17 @@ GUIDES = sorted(
     [
         *(
             ROOT / "docs" / n
-            for n in ("aws.md", "azure.md", "gcp.md", "local-invocation.md", "security.md", "costs.md")
+            for n in (
+                "aws.md",
+                "azure.md",
+                "gcp.md",
+                "local-invocation.md",
+                "security.md",
+                "costs.md",
+                "configuration.md",
+                "cli.md",
+                "benchmarks.md",
+            )
         ),
         ROOT / "docs" / "storage" / "README.md",
         *(ROOT / "docs" / "s3-compatible").glob("*.md"),
@@ -36,7 +46,7 @@ def slugs(page: Path) -> set[str]:
 
 
 def test_the_guides_exist() -> None:
-    assert len(GUIDES) == 12 and all(p.exists() for p in GUIDES)
+    assert len(GUIDES) == 15 and all(p.exists() for p in GUIDES)
 
 
 @pytest.mark.parametrize("page", GUIDES, ids=[str(p.relative_to(ROOT)) for p in GUIDES])
