@@ -95,7 +95,16 @@ ROUTES: tuple[Route, ...] = (
         "/stores/{store}/objects/{key}",
         "Read an object (streamed; Range, If-None-Match, If-Match); large objects redirect to a presigned URL",
         params=(_STORE, _KEY, Param("Range", {"type": "string", "maxLength": 256}, "header"), *_ETAG_HEADERS),
-        responses={200: _BYTES, 206: _BYTES, 304: None, 307: None, 412: ERROR, 416: ERROR, **_COMMON_ERRORS},
+        responses={
+            200: _BYTES,
+            206: _BYTES,
+            304: None,
+            307: None,
+            409: ERROR,
+            412: ERROR,
+            416: ERROR,
+            **_COMMON_ERRORS,
+        },
     ),
     Route(
         "head_object",

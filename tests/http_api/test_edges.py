@@ -110,3 +110,82 @@ def test_lambda_sends_utf8_text_as_text_and_anything_else_base64() -> None:
     assert text["isBase64Encoded"] is False and text["body"] == "café"
     binary = to_result(HttpResponse(200, {"content-type": "text/plain; charset=latin-1"}, b"caf\xe9"))
     assert binary["isBase64Encoded"] is True and binary["body"] == "Y2Fm6Q=="
+
+
+# -- 3. ranges: the same limits as whole objects, one version ---------------------------------------------
+def test_a_range_longer_than_the_redirect_threshold_redirects(client: Any, alice: dict[str, str]) -> None:
+    key = _key("big/")
+    body = bytes(range(256)) * 160  # 40 KiB, above the rig's redirect_above_bytes (32 KiB)
+    for store in ("s3", "gs"):
+        assert client.request("PUT", path_for(store, key), headers=alice, body=body).status == 200
+    for rng, want in (("bytes=0-", body), ("bytes=-40000", body[-40000:]), ("bytes=100-33000", body[100:33001])):
+        redirect = client.request("GET", path_for("s3", key), headers={**alice, "range": rng})
+        assert redirect.status == 307, (rng, redirect.status, redirect.body[:200])
+        followed = requests.get(redirect.headers["location"], headers={"range": rng}, timeout=30)
+        assert followed.status_code == 206 and followed.content == want
+    small = client.request("GET", path_for("s3", key), headers={**alice, "range": "bytes=100-32867"})  # 32 KiB
+    assert small.status == 206 and small.body == body[100:32868]
+    proxied = client.request("GET", path_for("gs", key), headers={**alice, "range": "bytes=0-"})
+    assert proxied.status == 206 and proxied.body == body  # gs on the emulator cannot sign: proxied
+
+
+class _Replacing:
+    """Wraps a store: each of the first ``times`` HEADs is followed by an overwrite (another writer
+    between the API's HEAD and its ranged GET)."""
+
+    def __init__(self, store: Any, times: int) -> None:
+        self._store, self.times, self.writes = store, times, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def head(self, key: str) -> Any:
+        info = self._store.head(key)
+        if self.writes < self.times:
+            self.writes += 1
+            self._store.put(key, f"version {self.writes + 1}, {self.writes + 1} times longer".encode())
+        return info
+
+
+def _range_api(tmp_path: Any, times: int) -> tuple[HttpApi, str, _Replacing]:
+    from core.http_api.apikeys import issue
+    from core.secrets import open_secrets
+    from core.storage import open_store
+
+    presented, doc = issue("r")
+    url = f"file://{tmp_path}/secrets.json"
+    open_secrets(url).put("k", doc)
+    name = f"memory://range-{uuid.uuid4().hex[:8]}"
+    config = parse_config(
+        {
+            "stores": {"m": {"url": name}},
+            "secrets": {"url": url},
+            "http": {"api_keys": ["k"], "grants": [{"principal": "key:r", "stores": ["*"], "actions": ["read"]}]},
+        }
+    )
+    base = open_store(name)
+    base.put("obj", b"version 1!")
+    racing = _Replacing(base, times)
+    return HttpApi(Circle.from_config(config, stores={"m": racing})), presented, racing  # type: ignore[dict-item]
+
+
+def test_a_range_is_read_from_the_version_its_head_saw(tmp_path: Any) -> None:
+    from core.http_api import HttpRequest
+
+    api, key, racing = _range_api(tmp_path, times=1)
+    resp = api.handle(HttpRequest("GET", "/stores/m/objects/obj", {}, {"x-api-key": key, "range": "bytes=0-8"}))
+    assert resp.status == 206, resp.body
+    assert racing.writes == 1  # the object changed between the first HEAD and its GET
+    current = racing.head("obj")
+    assert resp.body_bytes() == b"version 2" and resp.headers["etag"] == f'"{current.etag}"'
+    assert resp.headers["content-range"] == f"bytes 0-8/{current.size}"
+
+
+def test_a_range_of_an_object_that_keeps_changing_is_409(tmp_path: Any) -> None:
+    from core.http_api import HttpRequest
+
+    api, key, racing = _range_api(tmp_path, times=2)
+    resp = api.handle(HttpRequest("GET", "/stores/m/objects/obj", {}, {"x-api-key": key, "range": "bytes=0-3"}))
+    assert resp.status == 409, resp.body
+    assert resp.json()["error"]["code"] == "Conflict"
+    assert racing.writes == 2
