@@ -1294,6 +1294,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
         print(f"deploy: {config}: cannot read the configuration: {exc}", file=sys.stderr)
         return 2
+    if known and known.kms_unresolved and args.cloud == "aws":
+        print(
+            f"deploy: store(s) {', '.join(known.kms_unresolved)}: sse_kms_key_id is not a key ARN, so no "
+            "kms:Decrypt/kms:GenerateDataKey grant is made for it; add the key's ARN to CIRCLE_AWS_KMS_KEY_ARNS",
+            file=sys.stderr,
+        )
     if args.cloud == "azure":
         plan = plan_azure(settings, known, publish=args.azure_publish)
     else:

@@ -8,6 +8,7 @@ it); ``make bundle`` has already validated it with ``core.config.load_config``.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -16,8 +17,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 SECRET_PREFIX = "secret://"
-# Store options that name a KMS key (SSE-KMS buckets): the function needs kms:Decrypt/GenerateDataKey.
-KMS_OPTIONS = ("kms_key_id", "sse_kms_key_id")
+# The store option naming an SSE-KMS key (core.storage.options.S3Options): the functions need
+# kms:GenerateDataKey to write with it and kms:Decrypt to read what it encrypted.
+KMS_OPTION = "sse_kms_key_id"
+# IAM grants KMS permissions on key ARNs only; an alias or bare key id cannot be a policy Resource.
+_KMS_KEY_ARN = re.compile(r"arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+\Z")
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,10 @@ class Facts:
     sources: frozenset[str]
     written: frozenset[str]  # replication targets and the dead-letter store
     secret_names: tuple[str, ...]
-    kms_keys: tuple[str, ...]
+    kms_keys: tuple[str, ...]  # key ARNs of the stores' sse_kms_key_id
     secrets_url: str | None
+    # stores whose sse_kms_key_id is an alias or key id: the deploy cannot grant it (CIRCLE_AWS_KMS_KEY_ARNS)
+    kms_unresolved: tuple[str, ...] = ()
     # monitoring: the alarms' thresholds ([monitoring.thresholds] over the defaults)
     alarm_thresholds: Mapping[str, float] = field(default_factory=lambda: dict(ALARM_DEFAULTS))
 
@@ -117,12 +123,16 @@ def facts(path: Path, env: str | None = None) -> Facts:
     if dead_letter.get("store"):
         written.add(str(dead_letter["store"]))
     references = [s for store in stores.values() for s in _strings(store.options) if s.startswith(SECRET_PREFIX)]
-    kms = [
-        str(store.options[k])
-        for store in stores.values()
-        for k in KMS_OPTIONS
-        if isinstance(store.options.get(k), str) and not str(store.options[k]).startswith(SECRET_PREFIX)
-    ]
+    kms: list[str] = []
+    kms_unresolved: list[str] = []
+    for store in stores.values():
+        key = store.options.get(KMS_OPTION)
+        if not isinstance(key, str) or store.scheme != "s3":
+            continue
+        if _KMS_KEY_ARN.match(key):
+            kms.append(key)
+        else:
+            kms_unresolved.append(store.name)  # an alias, a key id or a secret:// reference
     secrets = data.get("secrets") or {}
     return Facts(
         stores=stores,
@@ -130,6 +140,7 @@ def facts(path: Path, env: str | None = None) -> Facts:
         written=frozenset(written),
         secret_names=tuple(dict.fromkeys(secret_name(r) for r in references)),
         kms_keys=tuple(dict.fromkeys(kms)),
+        kms_unresolved=tuple(kms_unresolved),
         secrets_url=secrets.get("url") if isinstance(secrets.get("url"), str) else None,
         alarm_thresholds=thresholds_of(data),
     )

@@ -295,6 +295,12 @@ def _s3_profile(value: Any) -> str | None:
     return f"unknown S3 profile {value!r}; expected one of {', '.join(PROFILES)}"
 
 
+def _kms_key(value: Any) -> str | None:
+    if not value.strip() or any(c.isspace() for c in value):
+        return "expected a KMS key ARN, key id or alias (no spaces)"
+    return None
+
+
 class S3Options(ConnectionOptions):
     """Options of ``s3://bucket[/prefix]`` stores (Amazon S3 and the S3-compatible profiles)."""
 
@@ -348,6 +354,14 @@ class S3Options(ConnectionOptions):
         default_doc="`part_size`",
     )
     max_pool_connections: Option[int] = Option(20, "Size of the HTTP connection pool.", kind="int", low=1, high=1000)
+    sse_kms_key_id: Option[str | None] = Option(
+        None,
+        "SSE-KMS: every write (PutObject, CreateMultipartUpload, CopyObject) sends "
+        "`ServerSideEncryption=aws:kms` with this key (key ARN, key id or alias). Reads need no option. "
+        "`make deploy-aws` grants `kms:Decrypt` and `kms:GenerateDataKey` on it when it is a key ARN.",
+        check=_kms_key,
+        default_doc="none (the bucket's default encryption)",
+    )
 
     def validate(self) -> None:
         if bool(self.access_key_id) != bool(self.secret_access_key):

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from core.config import load_config
 from scripts import deploy
 from scripts.deploy_config import Facts, facts
-from tests.deploy.cfn_eval import load
+from tests.deploy.cfn_eval import Evaluator, load
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "circle.toml"
@@ -258,6 +259,34 @@ def test_aws_grants_follow_the_configuration() -> None:
     assert "ConfigSecretArns" not in base  # the base file references no secret
 
 
+def test_aws_grants_the_kms_keys_the_stores_encrypt_with(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text(
+        '[stores.src]\nurl = "s3://in"\n'
+        f'[stores.dst]\nurl = "s3://out"\nsse_kms_key_id = "{KMS_ARN}"\n'
+        '[stores.aliased]\nurl = "s3://out2"\nsse_kms_key_id = "alias/replicas"\n'
+        '[[replication]]\nsource = "src"\ntargets = ["dst", "aliased"]\n'
+    )
+    load_config(config)  # a configuration make bundle accepts
+    known = facts(config)
+    assert known.kms_keys == (KMS_ARN,) and known.kms_unresolved == ("aliased",)
+    env = {"CIRCLE_AWS_ROTATED_USER": "r", "CIRCLE_AWS_KMS_KEY_ARNS": "arn:aws:kms:eu-west-1:123456789012:key/extra"}
+    overrides = _overrides(_plan("aws", env, known))
+    assert overrides["KmsKeyArns"] == f"arn:aws:kms:eu-west-1:123456789012:key/extra,{KMS_ARN}"
+    # Every function that reads or writes an S3 store is granted the keys.
+    ev = Evaluator(load(ROOT / "template.yaml"), {"SourceBucketName": "in", "RotatedUserName": "r",
+                                                  "KmsKeyArns": KMS_ARN}, partition="aws")  # fmt: skip
+    for name in ("StorageEventFunction", "ScheduledFunction", "HttpApiFunction"):
+        fn = ev.resource(name)
+        assert fn is not None
+        grants = [st for doc in fn["Properties"]["Policies"] if "Statement" in doc for st in doc["Statement"]]
+        (kms,) = [st for st in grants if "kms:Decrypt" in st["Action"]]
+        assert (sorted(kms["Action"]), kms["Resource"]) == (["kms:Decrypt", "kms:GenerateDataKey"], [KMS_ARN]), name
+    # An alias cannot be a policy resource: the deploy says so instead of granting nothing silently.
+    assert deploy.main(["aws", "--config", str(config)], env={}) == 0
+    assert "store(s) aliased: sse_kms_key_id is not a key ARN" in capsys.readouterr().err
+
+
 def test_aws_attaches_to_an_existing_bucket() -> None:
     env = {**AWS_ENV, "CIRCLE_AWS_EXISTING_BUCKET": "true", "CIRCLE_AWS_ENABLE_EVENTBRIDGE": "true"}
     plan = _plan("aws", env)
@@ -416,19 +445,25 @@ def test_execute_runs_steps_in_order_substituting_captures(tmp_path: Path) -> No
     assert not (tmp_path / "never").exists()
 
 
+KMS_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
 def test_config_facts_follow_the_overlay_and_name_each_secret_once(tmp_path: Path) -> None:
     config = tmp_path / "circle.toml"
     config.write_text(
-        '[stores.src]\nurl = "s3://in/data"\nkms_key_id = "arn:aws:kms:eu-west-1:1:key/k"\n'
+        f'[secrets]\nurl = "aws-sm://"\n[stores.src]\nurl = "s3://in/data"\nsse_kms_key_id = "{KMS_ARN}"\n'
         '[stores.dst]\nurl = "gs://out"\n'
         '[[replication]]\nsource = "src"\ntargets = ["dst"]\n'
         '[env.prod.stores.dst]\nurl = "az://out"\nconnection_string = "secret://vault/conn%2Fprod#value"\n'
         '[env.prod.stores.src]\naccess_key_id = "secret://vault/s3-key#id"\nsecret_access_key = "secret://vault/s3-key#secret"\n'
         '[env.prod.dead_letter]\nstore = "src"\n'
     )
+    for env in (None, "prod"):  # what make bundle accepts (facts() reads it as data, unchecked)
+        load_config(config, env=env)
     base = facts(config)
     assert (base.read_buckets("s3"), base.write_buckets("gs"), base.write_buckets("s3")) == (["in"], ["out"], [])
-    assert base.secret_names == () and base.kms_keys == ("arn:aws:kms:eu-west-1:1:key/k",)
+    assert base.secret_names == () and base.kms_keys == (KMS_ARN,) and base.kms_unresolved == ()
+    assert base.secrets_url == "aws-sm://"
     assert facts(config, "staging") == base  # no such overlay: the base file (contract C3)
     prod = facts(config, "prod")
     assert prod.write_buckets("gs") == [] and [s.bucket for s in prod.written_stores("az")] == ["out"]

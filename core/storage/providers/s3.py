@@ -96,6 +96,13 @@ class S3Backend(Backend):
         self.profile.check_bucket(bucket)
         self.bucket = bucket
         self.capabilities = self.profile.capabilities()
+        # SSE-KMS: the parameters every write sends. An SSE-KMS object's ETag is not its MD5.
+        self.encryption: dict[str, str] = {}
+        if opts.sse_kms_key_id:
+            self.encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": opts.sse_kms_key_id}
+            self.capabilities = dataclasses.replace(
+                self.capabilities, etag_is_md5=False, checksums=self.capabilities.checksums - {"md5"}
+            )
         self.part_size = _int_option(
             opts.part_size,
             "part_size",
@@ -264,7 +271,12 @@ class S3Backend(Backend):
 
     def _checksums(self, etag: str | None, resp: Mapping[str, Any]) -> dict[str, str]:
         out: dict[str, str] = {}
-        if self.profile.etag_is_md5 and etag and _MD5_HEX.fullmatch(etag):
+        # The ETag of an object encrypted with SSE-KMS (this store's option, or the bucket's default
+        # encryption, which the response names) or SSE-C is not its MD5.
+        encrypted = str(resp.get("ServerSideEncryption") or "").startswith("aws:kms") or resp.get(
+            "SSECustomerAlgorithm"
+        )
+        if self.capabilities.etag_is_md5 and not encrypted and etag and _MD5_HEX.fullmatch(etag):
             out["md5"] = etag.lower()
         for field, kind in _CHECKSUM_FIELDS.items():
             value = resp.get(field)
@@ -279,6 +291,7 @@ class S3Backend(Backend):
             "Key": key,
             "ContentType": opts.content_type or "application/octet-stream",
             "Metadata": dict(opts.metadata),
+            **self.encryption,
         }
         cond: dict[str, Any] = {}
         if opts.if_none_match:
@@ -429,6 +442,7 @@ class S3Backend(Backend):
                 Key=dst_key,
                 MetadataDirective="COPY",
                 CopySource={"Bucket": self.bucket, "Key": src_key},
+                **self.encryption,
                 **extra,
             )
 
