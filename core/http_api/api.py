@@ -225,22 +225,29 @@ class HttpApi:
 
     # -- authentication -----------------------------------------------------------------------------------
     def authenticate(self, req: HttpRequest) -> Principal:
-        """The caller, or 401: deny by default (no scheme configured authenticates nobody)."""
+        """The caller, or 401: deny by default (no scheme configured authenticates nobody).
+
+        ``X-Api-Key`` present: the caller is that API key alone, and ``Authorization`` is not read: it
+        belongs to the platform's front door (a Cloud Run IAM identity token, an API Gateway SigV4
+        signature), which checked it before the request arrived. Otherwise ``Authorization`` carries the
+        core's credential: ``Bearer <JWT>`` or ``ApiKey <key>``."""
+        api_key = req.headers.get("x-api-key")
+        if api_key is not None:
+            if self._keys is None:
+                raise ApiError(401, "Unauthenticated", "API keys are not accepted here")
+            return self._keys.verify(api_key.strip())
         auth = req.headers.get("authorization", "")
         scheme, _, credential = auth.partition(" ")
-        api_key = req.headers.get("x-api-key")
         if scheme.lower() == "bearer" and credential.strip():
             if self._jwt is None:
                 raise ApiError(401, "Unauthenticated", "bearer tokens are not accepted here")
             return self._jwt.verify(credential.strip())
         if scheme.lower() == "apikey" and credential.strip():
-            api_key = credential.strip()
-        elif auth:
-            raise ApiError(401, "Unauthenticated", "unsupported Authorization scheme (use Bearer or ApiKey)")
-        if api_key:
             if self._keys is None:
                 raise ApiError(401, "Unauthenticated", "API keys are not accepted here")
-            return self._keys.verify(api_key)
+            return self._keys.verify(credential.strip())
+        if auth:
+            raise ApiError(401, "Unauthenticated", "unsupported Authorization scheme (use Bearer or ApiKey)")
         raise ApiError(401, "Unauthenticated", "authentication required", {"www-authenticate": "Bearer"})
 
     # -- helpers --------------------------------------------------------------------------------------------

@@ -189,3 +189,36 @@ def test_a_range_of_an_object_that_keeps_changing_is_409(tmp_path: Any) -> None:
     assert resp.status == 409, resp.body
     assert resp.json()["error"]["code"] == "Conflict"
     assert racing.writes == 2
+
+
+# -- 4. front-door credentials next to the core's API key ----------------------------------------------------
+FRONT_DOOR = {
+    "gcp identity token": "Bearer eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL3J1bi5hcHAifQ.c2ln",
+    "aws sigv4": "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261207/eu-west-1/execute-api/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=abc123",
+}
+
+
+def test_an_api_key_caller_behind_a_front_door_is_the_key(client: Any, rig: Rig) -> None:
+    """The platform consumed Authorization (Cloud Run IAM invoker, API Gateway IAM): the core reads
+    X-Api-Key alone and never mistakes the platform's credential for its own JWT."""
+    path = path_for(client.store, f"ci/{uuid.uuid4().hex[:8]}.log")
+    for front in FRONT_DOOR.values():
+        headers = {"x-api-key": rig.keys["ci"], "authorization": front}
+        put = client.request("PUT", path, headers=headers, body=b"behind the door")
+        assert put.status == 200, put.body
+        assert client.request("GET", path, headers=headers).body == b"behind the door"
+        # the key's grants, not anyone else's: ci may not write outside ci/
+        denied = client.request("PUT", path_for(client.store, "other/x"), headers=headers, body=b"x")
+        assert denied.status == 403, denied.body
+    tagged = {"x-api-key": rig.keys["ci"], "x-serverless-authorization": FRONT_DOOR["gcp identity token"]}
+    assert client.request("GET", path, headers=tagged).status == 200
+
+
+def test_a_forged_api_key_is_not_rescued_by_a_valid_bearer(client: Any, rig: Rig, alice: dict[str, str]) -> None:
+    path = path_for(client.store, "ci/anything")
+    forged = client.request("GET", path, headers={**alice, "x-api-key": "ci.forged"})
+    assert forged.status == 401, forged.body
+    empty = client.request("GET", path, headers={**alice, "x-api-key": ""})
+    assert empty.status == 401, empty.body
+    assert client.request("GET", path, headers=alice).status == 404  # the bearer alone is alice
