@@ -107,9 +107,13 @@ def get_secret_store(name: str) -> SecretStore:
         return found
     url = os.environ.get(_env_key(name))
     if not url:
-        raise SecretsInvalidArgument(
-            f"no secrets store named {name!r}: call register_secret_store() or set {_env_key(name)} to a secrets URL"
+        # secret://vault/... resolves through circle.toml's [secrets] url (the runtime registers it)
+        hint = (
+            "set [secrets] url in circle.toml (the CIRCLE_SECRETS_URL environment variable overrides it)"
+            if name == "vault"
+            else f"set {_env_key(name)} to a secrets URL"
         )
+        raise SecretsInvalidArgument(f"no secrets store named {name!r}: {hint}, or call register_secret_store()")
     opened = open_secrets(url)
     with _registry_lock:
         return _registry.setdefault(name, opened)
