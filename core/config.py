@@ -417,6 +417,7 @@ HTTP_FIELDS = (
     "redirect_above_bytes",
     "redirect_expires",
     "max_presign_seconds",
+    "reconcile_seconds",
     "jwt",
     "api_keys",
     "grants",
@@ -436,7 +437,13 @@ def parse_http(raw: Any, stores: Mapping[str, StoreConfig]) -> HttpSettings | No
     _expect(raw, dict, "http")
     _unknown_fields(raw, HTTP_FIELDS, "http")
     sizes = {}
-    for name in ("max_body_bytes", "redirect_above_bytes", "redirect_expires", "max_presign_seconds"):
+    for name in (
+        "max_body_bytes",
+        "redirect_above_bytes",
+        "redirect_expires",
+        "max_presign_seconds",
+        "reconcile_seconds",
+    ):
         value = raw.get(name)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
             raise ConfigError(f"http.{name}: expected a positive integer")
@@ -452,6 +459,7 @@ def parse_http(raw: Any, stores: Mapping[str, StoreConfig]) -> HttpSettings | No
         redirect_above_bytes=sizes["redirect_above_bytes"],
         redirect_expires=sizes["redirect_expires"] or 300,
         max_presign_seconds=sizes["max_presign_seconds"] or 3600,
+        reconcile_seconds=sizes["reconcile_seconds"] or 20,
         jwt=_parse_jwt(raw["jwt"]) if "jwt" in raw else None,
         api_keys=tuple(keys),
         grants=tuple(_parse_grant(i, g, stores) for i, g in enumerate(raw_grants)),

@@ -38,6 +38,7 @@ class HttpSettings:
     redirect_above_bytes: int | None = None  # None: the adapter's platform limit
     redirect_expires: int = 300
     max_presign_seconds: int = 3600
+    reconcile_seconds: int = 20  # POST /admin/reconcile's budget: under API Gateway's 29 s timeout
     jwt: JwtSettings | None = None
     api_keys: tuple[str, ...] = ()  # secret names (in [secrets] url) holding hashed API keys
     grants: tuple[Grant, ...] = ()

@@ -151,6 +151,11 @@ _HTTP = {
     ),
     "redirect_expires": FieldDoc("integer, > 0", "Seconds a redirect's presigned URL lives."),
     "max_presign_seconds": FieldDoc("integer, > 0", "The longest expiry `POST /presign` grants."),
+    "reconcile_seconds": FieldDoc(
+        "integer, > 0",
+        "Seconds `POST /admin/reconcile` may run; then it checkpoints and answers `complete: false` "
+        "(keep it under the platform's HTTP timeout: API Gateway 29 s).",
+    ),
     "jwt": FieldDoc("table", "Bearer JWTs from one OIDC issuer ([`[http.jwt]`](#httpjwt)); absent: no JWTs accepted."),
     "api_keys": FieldDoc(
         "array of strings", "Names of secrets (in the `[secrets] url` store) holding hashed API keys."

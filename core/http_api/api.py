@@ -34,6 +34,7 @@ MAX_KEY_BYTES = 1024
 MAX_JSON_BODY = 64 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+RECONCILE_RESERVE_SECONDS = 3.0  # of the reconcile budget: kept for keys in flight and the checkpoint
 _RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
 
@@ -150,8 +151,10 @@ class HttpApi:
         limits: Limits | None = None,
         rotations: Sequence[Any] | None = None,
         jwt_fetch: Callable[[str], dict[str, Any]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.circle = circle
+        self._clock = clock
         settings: HttpSettings | None = getattr(circle.config, "http", None)
         base = limits or Limits()
         self.settings = settings
@@ -528,8 +531,19 @@ class HttpApi:
             from core.handlers.reconcile import reconcile  # built by the jobs area
         except ImportError:
             raise ApiError(501, "NotImplemented", "reconciliation is not available in this build") from None
-        report = reconcile(self.circle, rule=rule, dry_run=dry_run)
-        return json_response(200, report.as_dict())
+        # A budget well inside the platform's HTTP timeout (API Gateway: 29 s): when it runs out the
+        # pass stops starting keys, finishes those in flight, checkpoints, and answers complete: false;
+        # the next call continues from the checkpoint.
+        budget = float(self.settings.reconcile_seconds if self.settings else 20)
+        end = self._clock() + budget
+        report = reconcile(
+            self.circle,
+            rule=rule,
+            dry_run=dry_run,
+            deadline=lambda: end - self._clock(),
+            reserve=min(RECONCILE_RESERVE_SECONDS, budget / 4),
+        )
+        return json_response(200, {**report.as_dict(), "budget_seconds": budget})
 
     def rotations(self) -> Sequence[Any]:
         if self._rotations is None:

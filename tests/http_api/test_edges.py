@@ -222,3 +222,58 @@ def test_a_forged_api_key_is_not_rescued_by_a_valid_bearer(client: Any, rig: Rig
     empty = client.request("GET", path, headers={**alice, "x-api-key": ""})
     assert empty.status == 401, empty.body
     assert client.request("GET", path, headers=alice).status == 404  # the bearer alone is alice
+
+
+# -- 5. the reconcile budget ---------------------------------------------------------------------------------
+def test_reconcile_through_each_adapter_answers_counts_within_its_budget(client: Any, rig: Rig) -> None:
+    ops = {"x-api-key": rig.keys["ops"], "content-type": "application/json"}
+    resp = client.request("POST", "/admin/reconcile", headers=ops, body=b'{"dry_run": true}')
+    assert resp.status == 200, resp.body
+    doc = resp.json()
+    assert doc["budget_seconds"] == 20.0  # the default, under API Gateway's 29 s
+    assert doc["complete"] is True and doc["dry_run"] is True
+    assert {"scanned", "copied", "deleted", "skipped", "failed", "rules"} <= set(doc)
+
+
+def test_reconcile_stops_at_its_budget_checkpoints_and_continues(tmp_path: Any) -> None:
+    """A clock that advances one second per reading: with an 8 s budget (2 s kept in reserve) five keys
+    start, the pass checkpoints and answers complete: false, and the next call finishes it."""
+    import itertools
+
+    from core.http_api import HttpRequest
+    from core.http_api.apikeys import issue
+    from core.secrets import open_secrets
+
+    presented, doc = issue("ops")
+    url = f"file://{tmp_path}/secrets.json"
+    open_secrets(url).put("k", doc)
+    tag = uuid.uuid4().hex[:8]
+    config = parse_config(
+        {
+            "stores": {"src": {"url": f"memory://rsrc-{tag}"}, "dst": {"url": f"memory://rdst-{tag}"}},
+            "replication": [{"name": "mirror", "source": "src", "targets": ["dst"]}],
+            "secrets": {"url": url},
+            "http": {
+                "api_keys": ["k"],
+                "reconcile_seconds": 8,
+                "grants": [{"principal": "key:ops", "stores": ["*"], "actions": ["admin"]}],
+            },
+        }
+    )
+    circle = Circle.from_config(config)
+    for i in range(10):
+        circle.store("src").put(f"k{i:02d}", b"x")
+    ticks = itertools.count()
+    api = HttpApi(circle, clock=lambda: float(next(ticks)))
+    req = HttpRequest("POST", "/admin/reconcile", {}, {"x-api-key": presented})
+
+    first = api.handle(req)
+    assert first.status == 200, first.body
+    report = first.json()
+    assert (report["complete"], report["scanned"], report["copied"]) == (False, 5, 5)
+    assert report["rules"][0]["resume_after"] == "k04"
+    assert sorted(i.key for i in circle.store("dst").list()) == [f"k{i:02d}" for i in range(5)]
+
+    second = api.handle(req).json()
+    assert (second["complete"], second["scanned"], second["copied"]) == (True, 5, 5)
+    assert sorted(i.key for i in circle.store("dst").list()) == [f"k{i:02d}" for i in range(10)]
