@@ -8,8 +8,9 @@ Failure mapping (``Delivery.status`` from the core, contract C2): SQS records wh
 "retry" go to ``batchItemFailures`` with the reason logged; "ok" and "dead_letter" are acknowledged. A
 direct or EventBridge delivery raises (:class:`RetryDelivery`) only for "retry"; Lambda then retries it
 and finally hands it to the function's on-failure destination. Dead-letter records go to the SQS queue
-``CIRCLE_DLQ_URL`` names (set by template.yaml); without a sink, an unreadable payload is treated as
-"retry" so SQS's redrive policy (or Lambda's) keeps it instead of dropping it.
+``CIRCLE_DLQ_URL`` names (set by template.yaml); without a sink, what failed for good (an unreadable
+payload, a permanent or configuration failure) is treated as "retry" so SQS's redrive policy (or
+Lambda's) moves it to the queue's DLQ after ``maxReceiveCount`` instead of dropping it.
 
 Time: before each SQS record, the remaining time (``context.get_remaining_time_in_millis()`` minus
 ``CIRCLE_TIME_MARGIN_SECONDS``, default 5) is checked; a record that would start with no time left is
@@ -120,8 +121,9 @@ def _deliver(payload: Any, deadline: Deadline) -> Delivery:
 
 
 def _left_to_platform(delivery: Delivery) -> bool:
-    """An unreadable payload that no dead-letter sink took: Lambda's own redrive/DLQ must keep it."""
-    return delivery.status == "dead_letter" and not delivery.dead_lettered and not delivery.results
+    """What failed for good (an unreadable payload, a permanent or configuration failure) and no
+    dead-letter sink took: the SQS redrive policy (or Lambda's on-failure destination) must keep it."""
+    return delivery.status == "dead_letter" and not delivery.dead_lettered
 
 
 def _why(delivery: Delivery) -> str:

@@ -6,19 +6,22 @@ Functions and what they answer:
   queue destination writes to ``%CIRCLE_EVENTS_QUEUE%`` (connection ``AzureWebJobsStorage``), one Event
   Grid-schema JSON event per message. Returning acknowledges the message; raising (only for "retry")
   makes the host put it back after the visibility timeout, and after ``maxDequeueCount`` (host.json)
-  move it to ``<queue>-poison``. A message that can never parse is dead-lettered by the core (the
-  ``[dead_letter]`` store) and acknowledged, or, with no sink configured, raised so that it lands in
-  the poison queue after ``maxDequeueCount`` attempts instead of being dropped.
+  move it to ``<queue>-poison``. A message that can never succeed (unreadable, or a permanent or
+  configuration failure) is dead-lettered by the core (the ``[dead_letter]`` store) and acknowledged,
+  or, with no sink configured, raised so that it lands in the poison queue after ``maxDequeueCount``
+  attempts instead of being dropped.
 - ``storage_event`` (Event Grid trigger, small objects only): kept for subscriptions that filter on
   ``data.contentLength``, because Event Grid waits about 30 s for the answer and then redelivers: a long
   copy would run twice (harmless for convergence, wasteful, and the redelivery schedule is Event Grid's,
   not ours). The queue path has no such race: the message stays invisible for the visibility timeout and
   the function runs up to ``functionTimeout``. Its deadline is ``CIRCLE_EVENT_GRID_BUDGET_SECONDS``
-  (default 25). An unreadable event with no dead-letter sink is acknowledged with one ERROR line
-  (raising would only buy 24 hours of Event Grid redeliveries).
+  (default 25). An event that can never succeed (unreadable, or a permanent or configuration failure)
+  with no dead-letter sink is acknowledged with one ERROR line (raising would only buy 24 hours of
+  Event Grid redeliveries).
 - ``storage_webhook``: Event Grid webhook deliveries (either schema) and their handshakes. 2xx for done
-  or dead-lettered, 500 only for retry; a body that cannot be read at all answers 400, which Event Grid
-  never retries (it dead-letters the event to the subscription's dead-letter destination, or drops it).
+  or dead-lettered, 500 only for retry; a body that cannot be read at all, or a delivery that failed for
+  good with no dead-letter sink, answers 400, which Event Grid never retries (it dead-letters the
+  event to the subscription's dead-letter destination, or drops it).
 
 Logs: the worker forwards records from the root logger to the host (category ``Function.<name>.User``);
 the ``circle`` logger is set to INFO here (``CIRCLE_LOG_LEVEL``), so host.json must let Information
@@ -136,15 +139,22 @@ def _deliver(payload: Any, deadline: Deadline) -> Delivery:
 
 
 def _answer(delivery: Delivery, what: str, retry_by: str, *, platform_keeps_unreadable: bool) -> None:
-    """Log a failure once with its reason; raise only for retry. An unreadable payload that no sink took
-    is raised too when the platform has a cheap poison path (the queue's), else acknowledged."""
-    kept = delivery.dead_lettered or bool(delivery.results)
+    """Log a failure once with its reason; raise only for retry. What failed for good (an unreadable
+    payload, a permanent or configuration failure) and no sink took is raised too when the platform has
+    a cheap poison path (the queue's), else acknowledged."""
+    kept = delivery.dead_lettered
     if delivery.status == "retry" or (delivery.status == "dead_letter" and not kept and platform_keeps_unreadable):
         reason = delivery.reason or "not done"
         log.error("%s not done, %s: %s", what, retry_by, reason, extra={"reason": reason})
         raise RetryDelivery(reason, delivery.results)
     if delivery.status == "dead_letter":
-        outcome = "dead-lettered and acknowledged" if kept else "unreadable, acknowledged, not kept"
+        outcome = (
+            "dead-lettered and acknowledged"
+            if kept
+            else "unreadable, acknowledged, not kept"
+            if not delivery.results
+            else "failed for good, acknowledged, not kept (no dead-letter sink; the record is in the log)"
+        )
         log.error("%s %s: %s", what, outcome, delivery.reason, extra={"reason": delivery.reason})
 
 

@@ -2,9 +2,10 @@
 
 Answers (Eventarc, deployed with ``--retry``, redelivers on any non-2xx for up to 24 h):
 - "ok" and "dead_letter" return normally: 2xx, so a poison event is not redelivered. Dead-letter records
-  go to the store ``[dead_letter]`` names in circle.toml; an unreadable event with no sink configured is
-  acknowledged all the same, with one ERROR line carrying the reason (Eventarc has no poison queue of
-  its own: a 500 would mean 24 hours of redeliveries, then a silent drop).
+  go to the store ``[dead_letter]`` names in circle.toml; an event that can never succeed (unreadable,
+  or a permanent or configuration failure such as a missing target bucket) with no sink configured is
+  acknowledged all the same, with ERROR lines carrying the reason and the record (Eventarc has no
+  poison queue of its own: a 500 would mean 24 hours of redeliveries, then a silent drop).
 - "retry" raises :class:`RetryDelivery`, an HTTP 500 that Flask answers without a traceback; the reason
   is logged once, as one ERROR line.
 
@@ -144,8 +145,14 @@ def storage_event(cloud_event: CloudEvent) -> None:
             log.error("event not done, Eventarc redelivers it", extra={"reason": delivery.reason})
             raise RetryDelivery(description=delivery.reason)
         if delivery.status == "dead_letter":
-            kept = delivery.dead_lettered or bool(delivery.results)
-            message = "event dead-lettered and acknowledged" if kept else "unreadable event acknowledged, not kept"
+            kept = delivery.dead_lettered
+            message = (
+                "event dead-lettered and acknowledged"
+                if kept
+                else "unreadable event acknowledged, not kept"
+                if not delivery.results
+                else "event failed for good, acknowledged, not kept (no dead-letter sink; the record is in the log)"
+            )
             log.error(message, extra={"reason": delivery.reason, "dead_lettered": kept})
 
 

@@ -2,8 +2,9 @@
 mode, Pub/Sub push): the webhook handshakes, then the runtime's storage-event handling.
 
 Status codes tell the sender what to do: 200 done, nothing to do, or dead-lettered (acknowledged);
-400 unreadable and no dead-letter sink (do not retry; Event Grid dead-letters it); 500 not converged
-yet (retry). ``http_status`` maps any core error to its status, for every HTTP entry point.
+400 unreadable or failed for good, with no dead-letter sink (do not retry; Event Grid dead-letters
+it); 500 not converged yet (retry). ``http_status`` maps any core error to its status, for every HTTP
+entry point.
 """
 
 from __future__ import annotations
@@ -88,8 +89,15 @@ def error_answer(exc: BaseException, *, generic: str = "request failed") -> Http
 
 
 def delivery_answer(delivery: Delivery) -> HttpAnswer:
-    """200 when the delivery may be acknowledged, 500 when the sender should redeliver it."""
-    status = 500 if delivery.status == "retry" else 200
+    """200 when the delivery may be acknowledged, 500 when the sender should redeliver it, 400 when it
+    failed for good and no dead-letter sink holds its record (Event Grid does not retry a 400: it
+    dead-letters the event to the subscription's dead-letter destination, where one is configured)."""
+    if delivery.status == "retry":
+        status = 500
+    elif delivery.status == "dead_letter" and not delivery.dead_lettered:
+        status = 400
+    else:
+        status = 200
     body = {
         "ok": delivery.status != "retry",
         "status": delivery.status,

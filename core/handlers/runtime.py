@@ -60,16 +60,21 @@ def with_budget(deadline: Deadline, budget: float) -> Deadline:
 class Delivery:
     """The answer to one platform delivery (one SQS message, one webhook request, one CloudEvent).
 
-    ``ok``: everything converged, acknowledge. ``dead_letter``: acknowledge; what could never succeed
-    was written to the dead-letter sink (or, for an unreadable payload without a sink, is for the
-    platform's own dead-letter policy). ``retry``: redeliver (at least one event did not converge or
-    was not started); convergence is idempotent, so redelivering the events that did is harmless.
+    ``ok``: everything converged, acknowledge. ``dead_letter``: what failed can never succeed by
+    redelivery (a permanent or configuration failure, or an unreadable payload); it was logged at ERROR
+    with its reason. ``dead_lettered`` says whether the dead-letter sink holds its record: when it does,
+    acknowledge; when no sink is configured, the adapter hands it to the platform's own dead-letter path
+    where there is one (an SQS redrive policy, an Azure poison queue, Event Grid's dead-letter
+    destination) and otherwise acknowledges it, the ERROR line being its record (Eventarc, the Event
+    Grid trigger: redelivering would only repeat the failure for 24 h). ``retry``: redeliver (at least
+    one event did not converge or was not started, or a configured sink could not take a record);
+    convergence is idempotent, so redelivering the events that did is harmless.
     """
 
     status: DeliveryStatus
     results: list[EventResult] = field(default_factory=list)
     reason: str = ""
-    dead_lettered: bool = False  # an unreadable payload was written to the dead-letter sink
+    dead_lettered: bool = False  # every failure of a "dead_letter" delivery is recorded in the sink
 
     @property
     def ok(self) -> bool:
@@ -271,7 +276,7 @@ class Circle:
         from .dead_letter import payload_record
 
         reason = f"unreadable payload: {exc}"
-        sink = self._sink_or_none()
+        sink, _ = self._sink_state()
         written = False
         if sink is not None:
             written = self._write(sink, payload_record(payload, reason))
@@ -283,53 +288,70 @@ class Circle:
         return Delivery("dead_letter", [], reason, dead_lettered=written)
 
     def _settle(self, results: list[EventResult]) -> Delivery:
+        """The delivery's status: ``retry`` if any event may still converge (or its record could not be
+        written to a configured sink), else ``dead_letter`` if any failed for good, else ``ok``."""
         status: DeliveryStatus = "ok"
         reasons: list[str] = []
+        unrecorded = False  # a permanent or configuration failure that no sink holds
         for result in results:
             failure = result.failure
             if failure is None:
                 continue
+            reasons.append(result.reason)
             if failure == "retryable":
                 status = "retry"
-                reasons.append(result.reason)
-                continue
-            sink = self._sink_or_none()
-            if sink is None:
-                log.warning(
-                    "no dead-letter sink is configured: a %s failure is returned for retry so the platform "
-                    "keeps it (configure [dead_letter] store)",
-                    failure,
-                    extra={"event_id": result.event.event_id, "failure": failure, "reason": result.reason},
-                )
-                status = "retry"
-                reasons.append(result.reason)
                 continue
             from .dead_letter import event_record
 
-            if not self._write(sink, event_record(result)):
+            record = event_record(result)
+            sink, configured = self._sink_state()
+            if sink is None and configured:  # the configured sink cannot be opened: keep the event
                 status = "retry"
-                reasons.append(result.reason)
                 continue
-            result.dead_lettered = True
-            log.error(
-                "dead-lettered %s/%s (%s): %s",
-                result.event.bucket,
-                result.event.key,
-                failure,
-                result.reason,
-                extra={"event_id": result.event.event_id, "failure": failure, "reason": result.reason},
-            )
+            if sink is not None and not self._write(sink, record):
+                status = "retry"
+                continue
+            fields = {"event_id": result.event.event_id, "failure": failure, "reason": result.reason}
+            if sink is not None:
+                result.dead_lettered = True
+                log.error(
+                    "dead-lettered %s/%s (%s): %s",
+                    result.event.bucket,
+                    result.event.key,
+                    failure,
+                    result.reason,
+                    extra={**fields, "dead_lettered": True},
+                )
+            else:
+                # No sink: this line is the record (its fields are the dead-letter record's), and the
+                # adapter either hands the delivery to the platform's dead-letter path or acknowledges it.
+                unrecorded = True
+                log.error(
+                    "%s/%s failed (%s), no dead-letter sink is configured: %s",
+                    result.event.bucket,
+                    result.event.key,
+                    failure,
+                    result.reason,
+                    extra={**fields, "dead_lettered": False, "record": record},
+                )
             if status == "ok":
                 status = "dead_letter"
-            reasons.append(result.reason)
-        return Delivery(status, results, "; ".join(r for r in reasons if r))
+        return Delivery(
+            status,
+            results,
+            "; ".join(r for r in reasons if r),
+            dead_lettered=status == "dead_letter" and not unrecorded,
+        )
 
-    def _sink_or_none(self) -> DeadLetterSink | None:
+    def _sink_state(self) -> tuple[DeadLetterSink | None, bool]:
+        """The dead-letter sink (None when there is none or it cannot be opened) and whether one is
+        configured at all (given at construction or named by ``[dead_letter]``)."""
+        configured = self._sink is not None or bool(getattr(self.config, "dead_letter", None))
         try:
-            return self.dead_letter
+            return self.dead_letter, configured
         except Exception as exc:  # the sink's own store cannot be opened: keep events for the platform
             log.error("the dead-letter sink cannot be opened: %s", exc, extra={"reason": str(exc)})
-            return None
+            return None, configured
 
     @staticmethod
     def _write(sink: DeadLetterSink, record: dict[str, Any]) -> bool:

@@ -167,11 +167,11 @@ class StorageEventHandler:
 
 def handle_or_raise(handler: StorageEventHandler, payload: Any) -> list[EventResult]:
     """Handle every event in ``payload``; raise ``ReplicationFailed`` unless the delivery may be
-    acknowledged (everything converged, or what cannot was dead-lettered)."""
+    acknowledged (everything converged, or what cannot was written to the dead-letter sink)."""
     from core.events import parse_events
 
     delivery = handler.circle.handle_events(parse_events(payload))
-    if delivery.status == "retry":
+    if delivery.status == "retry" or not (delivery.status == "ok" or delivery.dead_lettered):
         raise ReplicationFailed(delivery.results)
     return delivery.results
 

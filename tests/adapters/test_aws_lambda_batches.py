@@ -239,9 +239,7 @@ def test_with_a_dlq_unreadable_records_are_dead_lettered_and_acknowledged(
     assert cold["dead_letter_queue"] == dlq[1]
 
 
-def test_with_a_dlq_a_missing_target_bucket_is_dead_lettered_not_retried(
-    emulators: Any, setup: dict[str, Any], dlq: tuple[Any, str], tmp_path: Path
-) -> None:
+def _missing_target(emulators: Any, setup: dict[str, Any], tmp_path: Path) -> str:
     config = tmp_path / "circle.toml"
     missing = f"missing-{uuid.uuid4().hex[:8]}"
     config.write_text(
@@ -252,8 +250,35 @@ def test_with_a_dlq_a_missing_target_bucket_is_dead_lettered_not_retried(
         )
     )
     assert missing in config.read_text()
+    return missing
+
+
+def test_with_a_dlq_a_missing_target_bucket_is_dead_lettered_not_retried(
+    emulators: Any, setup: dict[str, Any], dlq: tuple[Any, str], tmp_path: Path
+) -> None:
+    missing = _missing_target(emulators, setup, tmp_path)
     setup["source"].put("cfg/x.txt", b"x")
     answer = handlers.storage_event({"Records": [_sqs("cfg", _s3_body(setup["bucket"], "cfg/x.txt"))]}, LambdaContext())
     assert answer == {"batchItemFailures": []}  # configuration failure: acknowledged, not retried
     [record] = _dead_letters(dlq)
     assert record["failure"] == "configuration" and missing in record["reason"]
+
+
+def test_without_a_dlq_a_missing_target_bucket_goes_to_the_queues_own_dlq(
+    emulators: Any, setup: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No ``CIRCLE_DLQ_URL``: the record goes back to SQS alone (``batchItemFailures``), and the queue's
+    redrive policy moves it to its DLQ after ``maxReceiveCount``; a direct invoke raises, for Lambda's
+    on-failure destination. Either way one ERROR line carries the dead-letter record."""
+    missing = _missing_target(emulators, setup, tmp_path)
+    setup["source"].put("cfg/y.txt", b"y")
+    records = [_sqs("cfg", _s3_body(setup["bucket"], "cfg/y.txt")), _sqs("poison", "[1]")]
+    answer = handlers.storage_event({"Records": records}, LambdaContext())
+    assert _failed_ids(answer) == ["cfg", "poison"]  # an unreadable record the same way
+    lines = _lines(capsys.readouterr().out)
+    [back] = [line for line in lines if line.get("message_id") == "cfg" and line["message"].startswith("SQS record")]
+    assert back["message"] == "SQS record to batchItemFailures" and f"target bucket {missing}" in back["reason"]
+    [error] = [line for line in lines if line["level"] == "ERROR" and "record" in line]
+    assert error["record"]["failure"] == "configuration" and error["correlation_id"] == "cfg"
+    with pytest.raises(handlers.RetryDelivery, match=f"target bucket {missing} does not exist"):
+        handlers.storage_event(json.loads(_s3_body(setup["bucket"], "cfg/y.txt")), LambdaContext())

@@ -173,3 +173,40 @@ def test_webhook_answers_500_only_for_retry(clouds: ThreeClouds, caplog: pytest.
     [error] = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno >= logging.ERROR]
     assert error.startswith("webhook delivery answered 500: gs/replica/data/hook-retry.txt: ")
     assert clouds.s3.get("replica/data/hook-retry.txt").read() == b"r"
+
+
+def _missing_s3_target(clouds: ThreeClouds) -> str:
+    """Point the S3 target at a bucket that does not exist (a configuration failure, never healed by
+    redelivery); the runtime is rebuilt from the file at the next invocation."""
+    from azure_functions import app
+
+    missing = f"missing-{clouds.bucket[4:]}"
+    text = clouds.config_path.read_text()
+    clouds.config_path.write_text(text.replace(f'url = "s3://{clouds.bucket}"', f'url = "s3://{missing}"'))
+    app.reset_runtime()
+    return missing
+
+
+def test_without_a_sink_a_configuration_failure_is_acknowledged_not_redelivered_for_24_hours(
+    clouds: ThreeClouds, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Event Grid trigger: raising would make Event Grid redeliver for 24 h an event that cannot succeed.
+    Webhook: 400, which Event Grid dead-letters to the subscription's destination instead of retrying."""
+    missing = _missing_s3_target(clouds)
+    _, info = _indexed()["storage_event"]
+    clouds.az.put("data/cfg.txt", b"c")
+    assert info.func(_event(clouds, "msdocs_eventgridschema_BlobCreated.json", "data/cfg.txt")) is None
+    assert clouds.gs.get("replica/data/cfg.txt").read() == b"c"  # the healthy target converged
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    [ack] = [r.getMessage() for r in errors if r.name == "circle.azure"]
+    assert "failed for good, acknowledged, not kept" in ack and f"target bucket {missing} does not exist" in ack
+    [line] = [r for r in errors if r.name == "circle.replication"]
+    assert line.record["failure"] == "configuration"  # type: ignore[attr-defined]
+
+    raw = [in_azurite(e) for e in json.loads((DATA / "msdocs_cloudevents_BlobCreated.json").read_text())]
+    raw[0]["subject"] = f"/blobServices/default/containers/{clouds.bucket}/blobs/data/cfg.txt"
+    headers = {"aeg-event-type": "Notification", "Content-Type": "application/cloudevents-batch+json"}
+    response = _webhook("POST", json.dumps(raw).encode(), headers)
+    assert response.status_code == 400, response.get_body()
+    body = json.loads(response.get_body())
+    assert body["status"] == "dead_letter" and body["events"][0]["failure"] == "configuration"

@@ -23,7 +23,7 @@ import pytest
 from scripts.emulators import AZURITE_ACCOUNT, AZURITE_KEY, _spawn, _wait_http, azurite_binary, free_port
 from tests.e2e import replication_rig
 from tests.e2e.replication_rig import ThreeClouds
-from tests.e2e.test_azure_functions_indexer import _indexed, in_azurite
+from tests.e2e.test_azure_functions_indexer import _indexed, _missing_s3_target, in_azurite
 
 pytestmark = [
     pytest.mark.skipif(sys.version_info < (3, 13), reason="azure-functions-runtime needs 3.13"),
@@ -165,6 +165,26 @@ def test_without_a_sink_an_unreadable_message_is_raised_toward_the_poison_queue(
         with pytest.raises(RetryDelivery, match="unreadable payload"):
             info.func(msg)
         queue.delete_message(message)
+
+
+def test_without_a_sink_a_configuration_failure_is_raised_toward_the_poison_queue(
+    clouds: ThreeClouds, queue: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The queue has a dead-letter path of its own (``<queue>-poison`` after ``maxDequeueCount``): with no
+    ``[dead_letter]`` store, a failure that can never succeed goes there instead of being dropped."""
+    from azure_functions.app import RetryDelivery
+
+    missing = _missing_s3_target(clouds)
+    clouds.az.put("data/cfg.bin", b"c")
+    queue.send_message(json.dumps(_blob_event(clouds, "data/cfg.bin")))
+    message, msg = _receive(queue)
+    _, info = _indexed()["storage_queue"]
+    with pytest.raises(RetryDelivery, match=f"target bucket {missing} does not exist"):
+        info.func(msg)
+    queue.delete_message(message)
+    assert clouds.gs.get("replica/data/cfg.bin").read() == b"c"  # the healthy target converged
+    [line] = [r for r in caplog.records if r.name == "circle.replication" and r.levelno == logging.ERROR]
+    assert line.record["failure"] == "configuration"  # type: ignore[attr-defined]
 
 
 def test_with_a_sink_an_unreadable_message_is_dead_lettered_and_acknowledged(

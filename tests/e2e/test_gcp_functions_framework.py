@@ -215,6 +215,36 @@ def test_a_failure_answers_500_and_logs_its_reason_once_without_traceback(
     assert clouds.az.get("replica/data/stuck.txt").read() == b"stuck"  # the healthy target converged
 
 
+def test_without_a_sink_a_configuration_failure_is_acknowledged_with_its_record_in_the_log(
+    clouds: ThreeClouds, server: str, tmp_path: Path
+) -> None:
+    """A missing target bucket can never heal by redelivery: a 500 would buy 24 h of Eventarc retries.
+    With no ``[dead_letter]`` store, the event is acknowledged and its ERROR lines are the record."""
+    missing = f"missing-{uuid.uuid4().hex[:10]}"
+    text = clouds.config_path.read_text()
+    clouds.config_path.write_text(text.replace(f'url = "s3://{clouds.bucket}"', f'url = "s3://{missing}"'))
+    clouds.gs.put("data/nowhere.txt", b"n")
+    event = _attributes(clouds, "data/nowhere.txt", "finalized") | {"data": _object_data(clouds, "data/nowhere.txt")}
+    headers = {"Content-Type": "application/cloudevents+json"}
+    for attempt in range(2):  # a redelivery (Eventarc's at-least-once) is acknowledged the same way
+        resp = requests.post(server, json=event | {"id": f"{event['id']}-{attempt}"}, headers=headers, timeout=60)
+        assert resp.status_code == 200, resp.text
+    assert clouds.az.get("replica/data/nowhere.txt").read() == b"n"  # the healthy target converged
+    lines = _log_lines(tmp_path)
+    assert "Traceback" not in (tmp_path / "ff.log").read_text()
+    acks = [line for line in lines if line["logger"] == "circle.gcp" and line["severity"] == "ERROR"]
+    assert [a["message"] for a in acks] == [
+        "event failed for good, acknowledged, not kept (no dead-letter sink; the record is in the log)"
+    ] * 2
+    assert all(f"target bucket {missing} does not exist" in a["reason"] and a["dead_lettered"] is False for a in acks)
+    records = [line["record"] for line in lines if line["logger"] == "circle.replication" and "record" in line]
+    assert [r["failure"] for r in records] == ["configuration"] * 2
+    assert records[0]["event"]["key"] == "data/nowhere.txt" and records[0]["outcomes"][0]["target"] == "s3"
+    metrics = [json.dumps(line) for line in lines if line["logger"] == "circle.monitoring"]
+    counted = [m for m in metrics if "ReplicationFailed" in m and '"configuration"' in m]
+    assert len(counted) == 2, metrics  # one ReplicationFailed (failure=configuration) per delivery
+
+
 def test_a_poison_event_is_logged_once_at_error_without_traceback(
     clouds: ThreeClouds, server: str, tmp_path: Path
 ) -> None:

@@ -190,16 +190,50 @@ def test_permanent_failures_go_to_the_store_sink_once_per_event(caplog: pytest.L
     assert len(errors) == 2 and "InvalidKey" in errors[0].getMessage()
 
 
-def test_without_a_sink_permanent_failures_are_returned_for_retry_with_a_warning(
+def test_without_a_sink_permanent_failures_are_logged_as_the_record_never_retried(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """No sink: the delivery says ``dead_letter`` but not ``dead_lettered`` (adapters hand it to the
+    platform's dead-letter path where one exists, else acknowledge); the ERROR line carries the record."""
     src, dst = _names()
     circle = Circle.from_config(_config(src, dst, target_prefix="x" * 1100))
     circle.store("src").put("k", b"v")
     with caplog.at_level(logging.WARNING, logger="circle.replication"):
         delivery = circle.handle_events([_event(src, "k")])
-    assert delivery.status == "retry"
-    assert any("no dead-letter sink" in r.getMessage() for r in caplog.records)
+        again = circle.handle_events([_event(src, "k")])  # the same event redelivered: still not a retry
+    assert (delivery.status, delivery.dead_lettered) == (again.status, again.dead_lettered) == ("dead_letter", False)
+    assert not delivery.results[0].dead_lettered and "InvalidKey" in delivery.reason
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2 and "no dead-letter sink is configured" in errors[0].getMessage()
+    record = errors[0].record  # type: ignore[attr-defined]
+    assert record["failure"] == errors[0].failure == "permanent"  # type: ignore[attr-defined]
+    assert (record["event"]["bucket"], record["event"]["key"]) == (src, "k") and "InvalidKey" in record["reason"]
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_sink_that_cannot_be_opened_keeps_the_event_for_retry(caplog: pytest.LogCaptureFixture) -> None:
+    src, dst = _names()
+    config = parse_config(
+        {
+            "stores": {
+                "src": {"url": f"memory://{src}"},
+                "dst": {"url": f"memory://{dst}"},
+                "letters": {
+                    "url": "s3://letters",
+                    "access_key_id": "secret://nowhere/id",
+                    "secret_access_key": "secret://nowhere/key",
+                },
+            },
+            "replication": [{"source": "src", "targets": ["dst"], "target_prefix": "x" * 1100}],
+            "dead_letter": {"store": "letters"},
+        }
+    )
+    circle = Circle.from_config(config)
+    circle.store("src").put("k", b"v")
+    with caplog.at_level(logging.ERROR, logger="circle.replication"):
+        delivery = circle.handle_events([_event(src, "k")])
+    assert (delivery.status, delivery.dead_lettered) == ("retry", False)  # configured, but it took nothing
+    assert any("dead-letter sink cannot be opened" in r.getMessage() for r in caplog.records)
 
 
 def test_configuration_failures_keep_no_secret_in_records_or_logs(
