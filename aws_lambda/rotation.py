@@ -9,12 +9,35 @@ rotator needs (IAM key calls for ``aws_iam_access_key``); see docs/rotation.md a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.handlers.rotation import aws_step
 from core.secrets import open_secrets
 from core.secrets.errors import SecretsInvalidArgument
 from core.secrets.rotation.config import load_rotations
+
+if TYPE_CHECKING:
+    from core.monitoring import Monitor
+
+_monitor: Monitor | None = None
+
+
+def monitor() -> Monitor:
+    """The rotation function's monitor, built once per container: ``[monitoring]`` of CIRCLE_CONFIG over
+    the EMF sink (``RotationStep`` metrics; a failed step alerts the webhooks once per window)."""
+    global _monitor
+    if _monitor is None:
+        from aws_lambda.monitoring import EmfSink
+        from core.monitoring import monitor_from_env
+
+        _monitor = monitor_from_env(EmfSink())
+    return _monitor
+
+
+def reset_monitor() -> None:
+    """Forget the cached monitor (tests, or after a configuration change)."""
+    global _monitor
+    _monitor = None
 
 
 def _client() -> Any:
@@ -31,6 +54,7 @@ def rotation(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise SecretsInvalidArgument(f"rotation event without {', '.join(missing)}", operation="rotate")
     client = _client()
     secrets = open_secrets("aws-sm://", client=client, max_age=0)  # every step reads the service afresh
+    observer = monitor()
     try:
         result = aws_step(
             str(event["Step"]),
@@ -39,7 +63,9 @@ def rotation(event: dict[str, Any], context: Any) -> dict[str, Any]:
             secrets=secrets,
             describe=lambda secret_id: client.describe_secret(SecretId=secret_id),
             specs=load_rotations(),
+            monitor=observer,
         )
     finally:
         secrets.close()
+        observer.flush()  # EMF documents and alert webhooks once per invocation
     return {"step": event["Step"], "secret": result.name, "version": result.version, "outcome": result.outcome}

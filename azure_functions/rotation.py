@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import azure.functions as func
 
 if TYPE_CHECKING:  # the rotation engine is imported on first use: the app's cold start skips it
+    from core.monitoring import Monitor
     from core.secrets import SecretStore
 
 log = logging.getLogger("circle.azure.rotation")
@@ -55,6 +56,26 @@ def _vault(vault: str) -> SecretStore:
     return _vaults[vault]
 
 
+_monitor: Monitor | None = None
+
+
+def monitor() -> Monitor:
+    """The rotation triggers' monitor, built once per worker: ``[monitoring]`` of CIRCLE_CONFIG over the
+    Azure sink (``RotationStep`` metrics; a failed rotation alerts the webhooks once per window)."""
+    global _monitor
+    if _monitor is None:
+        from azure_functions.monitoring import AzureSink
+        from core.monitoring import monitor_from_env
+
+        _monitor = monitor_from_env(AzureSink())
+    return _monitor
+
+
+def reset_monitor() -> None:
+    global _monitor
+    _monitor = None
+
+
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -71,7 +92,13 @@ def handle_near_expiry(event: func.EventGridEvent) -> dict[str, Any] | None:
     from core.handlers.rotation import rotate_near_expiry
     from core.secrets.rotation.config import load_rotations
 
-    result = rotate_near_expiry(event_grid_dict(event), secrets_for_vault=_vault, specs=load_rotations())
+    observer = monitor()
+    try:
+        result = rotate_near_expiry(
+            event_grid_dict(event), secrets_for_vault=_vault, specs=load_rotations(), monitor=observer
+        )
+    finally:
+        observer.flush()  # metrics and alerts once per invocation
     return None if result is None else {"secret": result.name, "version": result.version, "outcome": result.outcome}
 
 
@@ -95,7 +122,10 @@ def handle_force(req: func.HttpRequest) -> func.HttpResponse:
         return _json(400, {"error": "a secret name is 1-127 of [0-9A-Za-z-]; a vault name 3-24 of [0-9A-Za-z-]"})
     try:
         spec = forceable(load_rotations(), "keyvault", vault, name)  # before any vault is touched
-        result = force_rotation(_vault(vault), name, specs=(spec,))
+        try:
+            result = force_rotation(_vault(vault), name, specs=(spec,), monitor=monitor())
+        finally:
+            monitor().flush()
     except ConfigError:
         log.error("forced rotation: the configuration is invalid", extra={"secret_name": name})
         return _json(500, {"error": "the configuration is invalid"})

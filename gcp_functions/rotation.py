@@ -10,6 +10,7 @@ and a redelivery resumes the same rotation (the token derives from the message i
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import functions_framework
 from cloudevents.http import CloudEvent
@@ -18,7 +19,28 @@ from core.handlers.rotation import rotate_on_pubsub
 from core.secrets import SecretsInvalidArgument, SecretStore, open_secrets
 from core.secrets.rotation.config import load_rotations
 
+if TYPE_CHECKING:
+    from core.monitoring import Monitor
+
 ProjectOpener = Callable[[str], SecretStore]
+_monitor: Monitor | None = None
+
+
+def monitor() -> Monitor:
+    """The rotation function's monitor, built once per instance: ``[monitoring]`` of CIRCLE_CONFIG over
+    the GCP sink (``RotationStep`` metrics; a failed rotation alerts the webhooks once per window)."""
+    global _monitor
+    if _monitor is None:
+        from core.monitoring import monitor_from_env
+        from gcp_functions.monitoring import GcpSink
+
+        _monitor = monitor_from_env(GcpSink())
+    return _monitor
+
+
+def reset_monitor() -> None:
+    global _monitor
+    _monitor = None
 
 
 def _open_project(project: str) -> SecretStore:
@@ -48,4 +70,8 @@ def secret_rotation(cloud_event: CloudEvent) -> None:
     data = cloud_event.get_data()
     if not isinstance(data, dict):
         raise SecretsInvalidArgument("a Pub/Sub CloudEvent carries {message, subscription}", operation="pubsub")
-    rotate_on_pubsub(data, secrets_for_project=_project, specs=load_rotations())
+    observer = monitor()
+    try:
+        rotate_on_pubsub(data, secrets_for_project=_project, specs=load_rotations(), monitor=observer)
+    finally:
+        observer.flush()  # metrics and alerts once per invocation

@@ -21,9 +21,10 @@ import base64
 import binascii
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.secrets import SecretNotFound, SecretsInvalidArgument, SecretStore
 from core.secrets.rotation import RotationEngine, RotationResult, rotator_for, strategy_for, token_for
@@ -31,7 +32,11 @@ from core.secrets.rotation.config import RotationSpec, find_forced, find_spec
 from core.secrets.rotation.engine import new_token
 from core.secrets.rotation.errors import RotationRefused
 
+if TYPE_CHECKING:
+    from core.monitoring import Monitor
+
 log = logging.getLogger("circle.rotation")
+T = TypeVar("T")
 
 AWS_STEPS = {
     "createSecret": "create",
@@ -47,6 +52,26 @@ NEAR_EXPIRY = "Microsoft.KeyVault.SecretNearExpiry"
 SECRET_ROTATE = "SECRET_ROTATE"
 
 RotatorClients = Mapping[str, Mapping[str, Any]]  # rotator kind -> keyword clients (tests, custom SDK clients)
+
+
+def observed(monitor: Monitor | None, secret: str, step: str, run: Callable[[], T]) -> T:
+    """Run one rotation step through the monitoring hook ``rotation_step`` (``RotationStep`` with
+    ``step``/``outcome``, ``RotationStepDuration``, an event, and an alert when it raises). The error
+    text is the exception's class and its redacted reason, never a value."""
+    if monitor is None:
+        return run()
+    from core.monitoring.hooks import rotation_step
+
+    started = time.perf_counter()
+    try:
+        result = run()
+    except Exception as exc:
+        reason = getattr(exc, "reason", None)
+        error = f"{type(exc).__name__}: {reason}" if isinstance(reason, str) and reason else type(exc).__name__
+        rotation_step(monitor, secret, step, ok=False, seconds=time.perf_counter() - started, error=error)
+        raise
+    rotation_step(monitor, secret, step, ok=True, seconds=time.perf_counter() - started)
+    return result
 
 
 def engine_for(
@@ -91,11 +116,13 @@ def aws_step(
     describe: Callable[[str], Mapping[str, Any]],
     specs: Sequence[RotationSpec] = (),
     clients: RotatorClients | None = None,
+    monitor: Monitor | None = None,
 ) -> RotationResult:
     """Run one step of Secrets Manager's rotation contract for ``secret_id`` (name or ARN).
 
     ``describe`` is ``DescribeSecret`` (the adapter passes the boto3 client's method): Secrets Manager's
     ``RotationEnabled`` and ``VersionIdsToStages`` are not part of the portable ``SecretStore``.
+    ``monitor`` records the step (``RotationStep``) and alerts when it fails, refusals included.
     """
     action = AWS_STEPS.get(step) if isinstance(step, str) else None
     if action is None:
@@ -104,6 +131,24 @@ def aws_step(
         )
     if not isinstance(token, str) or not token:
         raise SecretsInvalidArgument("ClientRequestToken is required", operation=action)
+    return observed(
+        monitor,
+        secret_id,
+        action,
+        lambda: _aws_step(action, secret_id, token, secrets=secrets, describe=describe, specs=specs, clients=clients),
+    )
+
+
+def _aws_step(
+    action: str,
+    secret_id: str,
+    token: str,
+    *,
+    secrets: SecretStore,
+    describe: Callable[[str], Mapping[str, Any]],
+    specs: Sequence[RotationSpec],
+    clients: RotatorClients | None,
+) -> RotationResult:
     meta = describe(secret_id)
     name = str(meta.get("Name") or secret_id)
     if not meta.get("RotationEnabled"):
@@ -158,6 +203,7 @@ def rotate_near_expiry(
     specs: Sequence[RotationSpec] = (),
     clients: RotatorClients | None = None,
     now: datetime | None = None,
+    monitor: Monitor | None = None,
 ) -> RotationResult | None:
     """Rotate the secret a ``SecretNearExpiry`` event names; other events are ignored (None).
 
@@ -169,10 +215,14 @@ def rotate_near_expiry(
         log.info("key vault event ignored", extra={"event_type": parsed[0] if parsed else None})
         return None
     _, vault, name, event_id = parsed
-    secrets = secrets_for_vault(vault)
-    engine, spec = engine_for(secrets, name, specs=specs, clients=clients)
-    expires_on = (now or datetime.now(UTC)) + timedelta(days=spec.expires_in_days if spec else 90)
-    result = engine.rotate(token_for(f"keyvault:{vault}:{event_id}"), expires_on=expires_on)
+
+    def rotate() -> RotationResult:
+        secrets = secrets_for_vault(vault)
+        engine, spec = engine_for(secrets, name, specs=specs, clients=clients)
+        expires_on = (now or datetime.now(UTC)) + timedelta(days=spec.expires_in_days if spec else 90)
+        return engine.rotate(token_for(f"keyvault:{vault}:{event_id}"), expires_on=expires_on)
+
+    result = observed(monitor, f"keyvault://{vault}/{name}", "rotate", rotate)
     log.info("secret rotated on near expiry", extra={"secret_name": name, "secret_version": result.version})
     return result
 
@@ -212,16 +262,21 @@ def rotate_on_pubsub(
     secrets_for_project: Callable[[str], SecretStore],
     specs: Sequence[RotationSpec] = (),
     clients: RotatorClients | None = None,
+    monitor: Monitor | None = None,
 ) -> RotationResult | None:
     """Rotate on ``SECRET_ROTATE`` (a new version becomes current); ignore every other event type."""
     event_type, project, name, message_id, _ = parse_pubsub_message(message)
     if event_type != SECRET_ROTATE:
         log.info("secret manager event ignored", extra={"event_type": event_type, "secret_name": name})
         return None
-    secrets = secrets_for_project(project)
-    engine, _ = engine_for(secrets, name, specs=specs, clients=clients)
-    token = token_for(f"gcp-sm:{project}:{name}:{message_id}") if message_id else new_token()
-    result = engine.rotate(token)
+
+    def rotate() -> RotationResult:
+        secrets = secrets_for_project(project)
+        engine, _ = engine_for(secrets, name, specs=specs, clients=clients)
+        token = token_for(f"gcp-sm:{project}:{name}:{message_id}") if message_id else new_token()
+        return engine.rotate(token)
+
+    result = observed(monitor, f"gcp-sm://{project}/{name}", "rotate", rotate)
     log.info("secret rotated on SECRET_ROTATE", extra={"secret_name": name, "secret_version": result.version})
     return result
 
@@ -242,9 +297,18 @@ def forceable(specs: Sequence[RotationSpec], scheme: str, store: str, name: str)
 
 
 def force_rotation(
-    secrets: SecretStore, name: str, *, specs: Sequence[RotationSpec] = (), clients: RotatorClients | None = None
+    secrets: SecretStore,
+    name: str,
+    *,
+    specs: Sequence[RotationSpec] = (),
+    clients: RotatorClients | None = None,
+    monitor: Monitor | None = None,
 ) -> RotationResult:
     """Rotate ``name`` now, outside any schedule (an operator). HTTP triggers check ``forceable`` first
     and pass only that spec, so the rotator comes from the configuration, never from the document."""
-    engine, _ = engine_for(secrets, name, specs=specs, clients=clients)
-    return engine.rotate()
+
+    def rotate() -> RotationResult:
+        engine, _ = engine_for(secrets, name, specs=specs, clients=clients)
+        return engine.rotate()
+
+    return observed(monitor, name, "rotate", rotate)
