@@ -63,8 +63,23 @@ def to_result(resp: HttpResponse) -> dict[str, Any]:
     return out
 
 
+_entry: Any = None
+
+
 def http(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """``aws_lambda.handlers.http``: one HTTP request through the core API."""
+    """``aws_lambda.handlers.http``: one HTTP request through the core API, in the Powertools logger's
+    invocation context (request and correlation ids), with the monitor flushed once per invocation
+    (EMF lines on stdout, like the storage-event entry point)."""
+    global _entry
+    if _entry is None:
+        from aws_lambda.handlers import logger  # the adapter's logger (handlers imports this module)
+
+        _entry = logger.inject_lambda_context(_http, clear_state=False)
+    result: dict[str, Any] = _entry(event, context)
+    return result
+
+
+def _http(event: Any, context: Any) -> dict[str, Any]:
     if not isinstance(event, dict) or event.get("version") != "2.0":
         return {
             "statusCode": 400,
@@ -72,4 +87,8 @@ def http(event: dict[str, Any], context: Any) -> dict[str, Any]:
             "body": '{"error": {"code": "InvalidArgument", "message": "expected an HTTP API payload 2.0 event", '
             '"request_id": ""}}',
         }
-    return to_result(api().handle(to_request(event)))
+    from aws_lambda.handlers import logger
+
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    logger.set_correlation_id(request_id if isinstance(request_id, str) else None)
+    return to_result(api().serve(to_request(event)))

@@ -53,6 +53,7 @@ def to_request(req: func.HttpRequest) -> HttpRequest:
 @bp.function_name(name="http_api")
 @bp.route(route="v1/{*path}", methods=METHODS, auth_level=func.AuthLevel.FUNCTION)
 def http_api(req: func.HttpRequest) -> func.HttpResponse:
-    """One HTTP API request through the core (the Functions host cannot stream: bodies are whole)."""
-    resp = api().handle(to_request(req))
+    """One HTTP API request through the core (the Functions host cannot stream: bodies are whole); the
+    monitor is flushed once per invocation (``HttpApi.serve``), like the storage-event functions."""
+    resp = api().serve(to_request(req))
     return func.HttpResponse(resp.body_bytes(), status_code=resp.status, headers=dict(resp.headers))

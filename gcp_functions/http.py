@@ -55,8 +55,12 @@ def http(request: Any) -> Any:
     """``gcp_functions.main.http``: one HTTP request through the core API."""
     import flask
 
+    from gcp_functions.logging_config import invocation
+
     handler = api()
-    resp = handler.handle(to_request(request, handler.limits.max_body_bytes))
+    trace = request.headers.get("traceparent") or request.headers.get("X-Cloud-Trace-Context")
+    with invocation(trace=trace, labels={"function": "http"}):  # every line carries the request's trace
+        resp = handler.serve(to_request(request, handler.limits.max_body_bytes))  # flushes the monitor
     out = flask.Response(resp.body, status=resp.status)
     for k, v in resp.headers.items():
         out.headers[k] = v

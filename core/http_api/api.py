@@ -201,6 +201,28 @@ class HttpApi:
         self._observe(route_name, resp.status, time.perf_counter() - started)
         return resp
 
+    def serve(self, req: HttpRequest) -> HttpResponse:
+        """``handle`` as one platform invocation: the runtime's invocation hook around it (``Invocations``
+        and ``InvocationDuration``, handler ``http_api``; outcome ``error`` for a 5xx) and the monitor
+        flushed before the answer leaves (metrics and alerts once per invocation, as the storage-event
+        entry points do: a frozen warm instance must not pile up series). Adapters call this."""
+        monitor = getattr(self.circle, "monitor", None)
+        if monitor is None:
+            return self.handle(req)
+        from core.monitoring.hooks import invocation
+
+        try:
+            with invocation(monitor, "http_api") as state:
+                resp = self.handle(req)
+                if resp.status >= 500:
+                    state["outcome"] = "error"
+            return resp
+        finally:
+            try:
+                monitor.flush()
+            except Exception:  # metrics never fail a request
+                log.warning("monitor flush failed", exc_info=True)
+
     def _failure(self, exc: Exception, rid: str, route: str) -> HttpResponse:
         from core.errors import CircleError
 

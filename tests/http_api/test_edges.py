@@ -6,10 +6,13 @@ per HTTP invocation, and Lambda Function URL events."""
 from __future__ import annotations
 
 import io
+import json
+import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import requests
 
 from core.config import parse_config
@@ -277,3 +280,80 @@ def test_reconcile_stops_at_its_budget_checkpoints_and_continues(tmp_path: Any) 
     second = api.handle(req).json()
     assert (second["complete"], second["scanned"], second["copied"]) == (True, 5, 5)
     assert sorted(i.key for i in circle.store("dst").list()) == [f"k{i:02d}" for i in range(10)]
+
+
+# -- 6. monitoring flushed once per HTTP invocation ----------------------------------------------------------
+def test_each_lambda_http_request_prints_its_own_emf_document(
+    rig: Rig, alice: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.http_api.support import LambdaClient
+    from tests.monitoring.emf_spec import check_emf, emf_documents, metric_values
+
+    client = LambdaClient()
+    path = path_for("s3", f"t/emf-{uuid.uuid4().hex[:8]}")
+    client.request("GET", "/health")
+    capsys.readouterr()
+    for _ in range(2):  # the second answer's document holds only the second request: nothing piles up
+        assert client.request("HEAD", path, headers=alice).status == 404
+        docs = emf_documents(capsys.readouterr().out)
+        assert docs, "no EMF document printed by the HTTP invocation"
+        for doc in docs:
+            check_emf(doc)
+        assert metric_values(docs, "HttpRequests", route="head_object", status="404") == [1.0]
+        assert metric_values(docs, "Invocations", handler="http_api", outcome="ok") == [1.0]
+        assert len(metric_values(docs, "StorageLatency", operation="head", provider="s3", store="s3")) == 1
+
+
+def test_each_azure_http_request_logs_its_custom_dimension_records(
+    rig: Rig, alice: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.http_api.support import AzureClient
+
+    client = AzureClient()
+    path = path_for("az", f"t/az-{uuid.uuid4().hex[:8]}")
+    client.request("GET", "/health")
+    for _ in range(2):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="circle.monitoring"):
+            assert client.request("HEAD", path, headers=alice).status == 404
+        dims = [getattr(r, "custom_dimensions", None) for r in caplog.records if r.name == "circle.monitoring"]
+        requests_seen = [d for d in dims if d and d["metric"] == "HttpRequests" and d.get("route") == "head_object"]
+        assert [(d["status"], d["value"]) for d in requests_seen] == [("404", 1.0)], dims
+        invocations = [d for d in dims if d and d["metric"] == "Invocations" and d.get("handler") == "http_api"]
+        assert [(d["outcome"], d["value"]) for d in invocations] == [("ok", 1.0)]
+
+
+def test_each_gcp_http_request_writes_its_cloud_logging_metrics_line(
+    rig: Rig, alice: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In process through functions-framework's own app (the server's stdout is another process's)."""
+    import functions_framework
+
+    from gcp_functions import http as gcp_http
+    from gcp_functions import main
+    from tests.monitoring.test_gcp import TRACE, _gcp_logging
+
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "circle-test")
+    monkeypatch.delenv("CIRCLE_CLOUD_MONITORING", raising=False)
+    main.reset_runtime()
+    gcp_http.reset_api()
+    path = path_for("gs", f"t/gcp-{uuid.uuid4().hex[:8]}")
+    try:
+        with _gcp_logging():
+            app = functions_framework.create_app(target="http", source=main.__file__, signature_type="http")
+            test_client = app.test_client()
+            test_client.get("/health")
+            for _ in range(2):
+                capsys.readouterr()
+                answer = test_client.head(path, headers={**alice, "traceparent": TRACE})
+                assert answer.status_code == 404
+                lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+                [entry] = [x for x in lines if x.get("message") == "metrics"]
+                assert entry["logging.googleapis.com/trace"].endswith("/traces/4bf92f3577b34da6a3ce929d0e0e4736")
+                metrics = {(m["name"], tuple(sorted(m["labels"].items()))): m for m in entry["metrics"]}
+                seen = metrics[("HttpRequests", (("route", "head_object"), ("status", "404")))]
+                assert seen["values"] == [1.0]
+                assert metrics[("Invocations", (("handler", "http_api"), ("outcome", "ok")))]["values"] == [1.0]
+    finally:
+        main.reset_runtime()
+        gcp_http.reset_api()
