@@ -115,7 +115,7 @@ def parse_config(
     _expect(raw_rules, list, "replication")
     rules = tuple(_parse_rule(i, raw, stores) for i, raw in enumerate(raw_rules))
     _check_cycles(rules, stores)
-    _check_ambiguous_sources(rules, stores)
+    stores = _check_ambiguous_sources(rules, stores)
     degraded = _degraded_targets(rules, stores)
     from core.config_model import Config
     from core.monitoring.settings import parse_monitoring
@@ -333,22 +333,69 @@ def _check_cycles(rules: tuple[ReplicationRule, ...], stores: Mapping[str, Store
             visit(i)
 
 
-def _check_ambiguous_sources(rules: tuple[ReplicationRule, ...], stores: Mapping[str, StoreConfig]) -> None:
-    """Two Azure source stores on containers of the same name, where an account is unknown (its
-    connection string is a secret reference), cannot be told apart by events: ask for ``account``."""
+def _check_ambiguous_sources(
+    rules: tuple[ReplicationRule, ...], stores: dict[str, StoreConfig]
+) -> dict[str, StoreConfig]:
+    """Two source stores that one event could match, but that are not known to be one place, are
+    refused: events carry the provider, the bucket and sometimes the account (Azure, OCI) or the
+    region (AWS), never an S3 endpoint. Two Azure stores on containers of the same name need their
+    accounts (unknown when the connection string is a secret reference); two ``s3://`` buckets of one
+    name on AWS and on another endpoint need different regions (or a profile for the other cloud).
+
+    Returns the stores, with ``match_region`` set on the sources that only their region tells apart:
+    their events are then matched by region too. Other stores' events are not (an S3 client works
+    with a wrong ``region`` option through redirects, so checking it alone would drop events)."""
+    from dataclasses import replace
+
     sources = sorted({r.source for r in rules})
+    by_region: set[str] = set()
     for i, a in enumerate(sources):
         for b in sources[i + 1 :]:
             sa, sb = stores[a], stores[b]
-            if sa.scheme == sb.scheme == "az" and sa.bucket == sb.bucket and None in (sa.account, sb.account):
-                unknown = a if sa.account is None else b
-                if sa.account is None and sb.account is None and sa.options == sb.options:
-                    continue  # the same credentials: the same account
-                raise ConfigError(
-                    f"stores.{unknown}.account: stores.{a} and stores.{b} are both container {sa.bucket!r} and the "
-                    f'account of stores.{unknown} is not known; set account = "<storage account>" so events '
-                    "from each account reach the right store"
-                )
+            if sa.provider != sb.provider or sa.bucket != sb.bucket:
+                continue  # an event names one provider and one bucket
+            if sa.account and sb.account and sa.account != sb.account:
+                continue  # events carry the account (Azure, OCI)
+            if _known_same_place(sa, sb):
+                continue  # one bucket seen twice (other prefixes, say): its events belong to both
+            if sa.region and sb.region and sa.region != sb.region:
+                by_region.update((a, b))  # AWS events carry the region
+                continue
+            raise ConfigError(_ambiguity(a, sa, b, sb))
+    return {name: replace(store, match_region=True) if name in by_region else store for name, store in stores.items()}
+
+
+def _known_same_place(a: StoreConfig, b: StoreConfig) -> bool:
+    """Known to be one bucket: the same identity, with the Azure account known (or the same options)."""
+    if a.identity != b.identity:
+        return False
+    return a.scheme != "az" or a.account is not None or a.options == b.options
+
+
+def _ambiguity(a: str, sa: StoreConfig, b: str, sb: StoreConfig) -> str:
+    if sa.scheme == "az":
+        unknown = a if sa.account is None else b
+        return (
+            f"stores.{unknown}.account: stores.{a} and stores.{b} are both container {sa.bucket!r} and the "
+            f'account of stores.{unknown} is not known; set account = "<storage account>" so events '
+            "from each account reach the right store"
+        )
+
+    def place(store: StoreConfig) -> str:
+        where = store.account or store.endpoint or f"{store.provider}'s own endpoint"
+        return f"{where}, region {store.region}" if store.region else where
+
+    hint = (
+        'set region = "..." on both (a different one each: AWS events carry the region), or profile = "..." '
+        "on the one that is not AWS"
+        if sa.provider == "aws"
+        else f"{sa.provider} events carry neither endpoint nor region: replicate from one of them per deployment"
+    )
+    return (
+        f"stores.{b}: stores.{a} ({place(sa)}) and stores.{b} ({place(sb)}) are both bucket {sa.bucket!r} on "
+        f"provider {sa.provider!r}, and an event names only the provider and the bucket, so it cannot tell "
+        f"them apart; {hint}"
+    )
 
 
 def _degraded_targets(

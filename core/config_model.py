@@ -28,6 +28,8 @@ class StoreConfig:
     name: str
     url: str
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: match events by ``region`` too: set at load on S3 sources that only their region tells apart
+    match_region: bool = False
 
     @property
     def spec(self) -> ProviderSpec:
@@ -82,6 +84,18 @@ class StoreConfig:
             return template
 
     @property
+    def region(self) -> str | None:
+        """The AWS region of an S3 store on provider ``aws`` (its ``region`` option), else None. AWS
+        events carry the bucket's region, so it tells apart two source buckets of one name in two
+        places (AWS and an endpoint such as MinIO, each with its region; see ``match_region``).
+        Profiles' events are told apart by their provider: their region spellings differ from the
+        options' (Tencent's ``gz``)."""
+        if self.scheme != "s3" or self.provider != "aws":
+            return None
+        region = self.options.get("region")
+        return region if isinstance(region, str) and region else None
+
+    @property
     def identity(self) -> tuple[str, str, str]:
         """(provider, account or endpoint, bucket): two stores with the same identity are one place."""
         return (self.provider, self.account or self.endpoint or "", self.bucket)
@@ -89,13 +103,18 @@ class StoreConfig:
     def relative_key(self, event: StorageEvent) -> str | None:
         """The event's key relative to this store, or None when the event is not from this store.
 
-        Matches provider (cloud or S3 profile), bucket/container, the account (Azure; OCI namespace)
-        when both the store and the event name one, and the decoded prefix."""
+        Matches what of the store's identity an event carries: the provider (cloud or S3 profile),
+        bucket/container, the account (Azure; OCI namespace) when both the store and the event name
+        one, the region (AWS) on stores that ``match_region`` (two sources that only it tells apart),
+        and the decoded prefix. An event carries no S3 endpoint: two source stores it could not tell
+        apart are refused when the configuration loads."""
         if event.provider != self.provider or event.bucket != self.bucket:
             return None
         mine = self.account
         if mine is not None and event.account is not None and event.account.lower() != mine.lower():
             return None
+        if self.match_region and event.region != self.region:
+            return None  # an event without a region cannot say which of the two it is from
         prefix = self.prefix
         if not event.key.startswith(prefix):
             return None

@@ -208,7 +208,7 @@ def test_valid_options_secret_references_and_aliases_load() -> None:
 
 
 # -- store identity and event routing ---------------------------------------------------------------------
-def _event(provider: str, bucket: str, key: str, account: str | None = None) -> StorageEvent:
+def _event(provider: str, bucket: str, key: str, account: str | None = None, region: str | None = None) -> StorageEvent:
     return StorageEvent(
         provider=provider,  # type: ignore[arg-type]  # C4: a plain str naming the cloud or profile
         kind="created",
@@ -217,7 +217,15 @@ def _event(provider: str, bucket: str, key: str, account: str | None = None) -> 
         event_time=datetime(2026, 1, 1, tzinfo=UTC),
         event_id=f"{provider}:{bucket}:{key}",
         account=account,
+        region=region,
     )
+
+
+def _routed(cfg: Any, event: StorageEvent) -> list[tuple[str, str, str]]:
+    """(rule, target, target key) of every route the event handler would take for ``event``."""
+    from core.handlers.routing import routes_for_event
+
+    return [(r.rule.name, r.target, r.target_key) for r in routes_for_event(cfg, event)]
 
 
 def test_two_azure_accounts_with_the_same_container_route_events_correctly() -> None:
@@ -242,11 +250,10 @@ def test_two_azure_accounts_with_the_same_container_route_events_correctly() -> 
     assert (east.account, west.account, lab.account) == ("eastacct", "westacct", "labacct")
     assert east.identity == ("azure", "eastacct", "photos") != west.identity
     from_east = _event("azure", "photos", "cat.jpg", account="eastacct")
-    from_west = _event("azure", "photos", "cat.jpg", account="westacct")
-    assert (east.relative_key(from_east), west.relative_key(from_east)) == ("cat.jpg", None)
-    assert (east.relative_key(from_west), west.relative_key(from_west)) == (None, "cat.jpg")
-    routed = [r.name for r in cfg.replication if cfg.stores[r.source].relative_key(from_west) is not None]
-    assert routed == ["west->sink"]
+    from_west = _event("azure", "photos", "cat.jpg", account="WestAcct")  # account names: any case
+    assert _routed(cfg, from_east) == [("east->sink", "sink", "east/cat.jpg")]
+    assert _routed(cfg, from_west) == [("west->sink", "sink", "west/cat.jpg")]
+    assert _routed(cfg, _event("azure", "photos", "cat.jpg", account="labacct")) == []  # lab is no source
 
 
 def test_same_container_sources_whose_account_is_unknown_are_ambiguous() -> None:
@@ -288,6 +295,76 @@ def test_s3_compatible_profiles_have_their_own_identity() -> None:
     assert [s.name for s in (aws, do, oci) if s.relative_key(event) is not None] == ["do"]
     assert oci.relative_key(_event("oci", "bkt", "k", account="ns2")) is None
     assert oci.relative_key(_event("oci", "bkt", "k", account="ns1")) == "k"
+
+
+def _aws_and_minio(**extra: dict[str, str]) -> dict[str, Any]:
+    """Bucket ``bkt`` on AWS and a bucket of the same name on another S3 endpoint, both sources."""
+    return {
+        "stores": {
+            "aws": {"url": "s3://bkt", **extra.get("aws", {})},
+            "minio": {"url": "s3://bkt", "endpoint_url": "http://127.0.0.1:9000", **extra.get("minio", {})},
+            "sink": {"url": "memory://sink"},
+        },
+        "replication": [
+            {"source": "aws", "targets": ["sink"], "target_prefix": "aws/"},
+            {"source": "minio", "targets": ["sink"], "target_prefix": "minio/"},
+        ],
+    }
+
+
+def test_s3_sources_an_event_cannot_tell_apart_are_refused_naming_both() -> None:
+    # an AWS event names provider "aws" and the bucket, never the endpoint: both stores would take it
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_aws_and_minio())
+    message = str(caught.value)
+    assert message.startswith("stores.minio: stores.aws (aws's own endpoint) and stores.minio (http://127.0.0.1:9000)")
+    assert "'bkt'" in message and "region" in message
+    # a region on only one of them does not tell them apart either (an event may come from either)
+    with pytest.raises(ConfigError, match=r"stores\.aws .*region eu-west-1.* and stores\.minio"):
+        parse_config(_aws_and_minio(aws={"region": "eu-west-1"}))
+    # the same region on both: still one event for two places
+    with pytest.raises(ConfigError, match="cannot tell them apart"):
+        parse_config(_aws_and_minio(aws={"region": "us-east-1"}, minio={"region": "us-east-1"}))
+
+
+def test_s3_sources_in_different_regions_route_by_the_events_region() -> None:
+    cfg = parse_config(_aws_and_minio(aws={"region": "eu-west-1"}, minio={"region": "us-east-1"}))
+    assert _routed(cfg, _event("aws", "bkt", "k", region="eu-west-1")) == [("aws->sink", "sink", "aws/k")]
+    assert _routed(cfg, _event("aws", "bkt", "k", region="us-east-1")) == [("minio->sink", "sink", "minio/k")]
+    assert _routed(cfg, _event("aws", "bkt", "k", region="ap-south-1")) == []  # neither place
+    assert _routed(cfg, _event("aws", "other", "k", region="eu-west-1")) == []
+    assert _routed(cfg, _event("aws", "bkt", "k")) == []  # no region: it cannot say which bucket
+    assert (cfg.stores["aws"].match_region, cfg.stores["minio"].match_region) == (True, True)
+
+
+def test_a_lone_s3_source_takes_its_buckets_events_whatever_their_region() -> None:
+    # the region option is a client setting (S3 redirects a wrong one): alone, it filters no event
+    doc = _aws_and_minio(aws={"region": "us-east-1"})
+    del doc["stores"]["minio"], doc["replication"][1]
+    cfg = parse_config(doc)
+    assert not cfg.stores["aws"].match_region
+    assert _routed(cfg, _event("aws", "bkt", "k", region="us-east-2")) == [("aws->sink", "sink", "aws/k")]
+
+
+def test_an_s3_compatible_source_is_told_apart_from_aws_by_its_provider() -> None:
+    doc = _aws_and_minio()
+    doc["stores"]["minio"] = {"url": "s3://bkt", "profile": "ibm", "region": "us-south"}
+    cfg = parse_config(doc)
+    assert _routed(cfg, _event("aws", "bkt", "k", region="us-east-1")) == [("aws->sink", "sink", "aws/k")]
+    assert _routed(cfg, _event("ibm", "bkt", "k")) == [("minio->sink", "sink", "minio/k")]
+    # two sources on one profile's endpoints: its events carry no region or endpoint
+    doc["stores"]["aws"] = {"url": "s3://bkt", "profile": "ibm", "region": "eu-de"}
+    with pytest.raises(ConfigError, match=r"stores\.minio: stores\.aws .* 'ibm'.*one of them per deployment"):
+        parse_config(doc)
+
+
+def test_one_bucket_as_two_sources_is_not_ambiguous() -> None:
+    doc = _aws_and_minio()
+    doc["stores"]["minio"] = {"url": "s3://bkt/raw", "region": "eu-west-1"}  # the same AWS bucket, scoped
+    doc["stores"]["aws"]["region"] = "eu-west-1"
+    cfg = parse_config(doc)
+    event = _event("aws", "bkt", "raw/k", region="eu-west-1")
+    assert _routed(cfg, event) == [("aws->sink", "sink", "aws/raw/k"), ("minio->sink", "sink", "minio/k")]
 
 
 def test_percent_encoded_store_prefix_matches_decoded_event_keys() -> None:
