@@ -4,7 +4,9 @@ and fan-out, from EventBridge Scheduler or from the jobs queue.
 - EventBridge Scheduler invokes the function with the schedule's ``Input``, a job request
   (``{"job": "reconcile"}``, ``{"job": "probe"}``, ``{"job": "fanout", "ranges": 16}``; see
   core/handlers/jobs.py). A classic EventBridge "Scheduled Event" (no input) runs
-  ``CIRCLE_SCHEDULED_JOB`` (default ``reconcile``).
+  ``CIRCLE_SCHEDULED_JOB`` (default ``reconcile``). A whole-bucket ``reconcile`` becomes a fan-out
+  when ``CIRCLE_FANOUT_RANGES`` (else ``[schedules] fanout_ranges``) is above 1
+  (``core.handlers.jobs.scheduled_request``, the same choice on every platform).
 - Fan-out sends one range message per (rule, key range) to the SQS queue ``CIRCLE_JOBS_QUEUE_URL``;
   the same function, subscribed to that queue, reconciles each range. A range that did not finish
   within this invocation goes back in ``batchItemFailures``: SQS redelivers it after the visibility
@@ -81,7 +83,7 @@ def request_of(event: Any) -> JobRequest:
 def scheduled(event: Any, context: Any) -> dict[str, Any]:
     """Run the scheduled job (or each queued range job) and return its report."""
     from aws_lambda.handlers import runtime
-    from core.handlers.jobs import JobError, run_job
+    from core.handlers.jobs import JobError, run_job, scheduled_request
 
     circle = runtime()
     try:
@@ -89,12 +91,13 @@ def scheduled(event: Any, context: Any) -> dict[str, Any]:
         records = event.get("Records") if isinstance(event, dict) else None
         if isinstance(records, list):
             return _range_batch(circle, records, deadline)
+        queue = _queue()
         try:
-            request = request_of(event)
+            request = scheduled_request(circle, request_of(event), queue=queue is not None)
         except JobError as exc:
             log.error("scheduled job request rejected: %s", exc, extra={"reason": str(exc)})
             return {"status": "rejected", "reason": str(exc)}
-        report = run_job(circle, request, deadline=deadline, send=_queue())
+        report = run_job(circle, request, deadline=deadline, send=queue)
         log.info("scheduled job %s done", request.job, extra={"job": request.job, "report": report})
         return report
     finally:

@@ -88,15 +88,11 @@ def _summary(report: dict[str, Any]) -> str:
 
 def timer_request(job: str) -> JobRequest:
     """The request a timer runs: ``CIRCLE_FANOUT_RANGES`` (else ``[schedules] fanout_ranges``) > 1 turns
-    reconciliation into a fan-out."""
+    reconciliation into a fan-out (``core.handlers.jobs.scheduled_request``, as on every platform)."""
     from azure_functions.app import runtime
-    from core.handlers.jobs import JobRequest
+    from core.handlers.jobs import JobRequest, scheduled_request
 
-    configured = getattr(getattr(runtime().config, "schedules", None), "fanout_ranges", 1)
-    ranges = int(os.environ.get("CIRCLE_FANOUT_RANGES", "") or configured)
-    if job == "reconcile" and ranges > 1:
-        return JobRequest.parse({"job": "fanout", "ranges": ranges})
-    return JobRequest.parse({"job": job})
+    return scheduled_request(runtime(), JobRequest.parse({"job": job}), queue=_queue() is not None)
 
 
 @bp.function_name(name="reconcile_timer")

@@ -3,7 +3,9 @@
 Cloud Scheduler publishes a job request (``{"job": "reconcile"}``, ``{"job": "probe"}``,
 ``{"job": "fanout"}``; core/handlers/jobs.py) to the Pub/Sub topic ``CIRCLE_JOBS_TOPIC``; this
 function, subscribed to that topic, runs it. Fan-out publishes one range message per (rule, key range)
-to the same topic, so each range runs in its own invocation. A range that did not finish is published
+to the same topic, so each range runs in its own invocation; a scheduled ``{"job": "reconcile"}`` fans
+out by itself when ``CIRCLE_FANOUT_RANGES`` (else ``[schedules] fanout_ranges``) is above 1
+(``core.handlers.jobs.scheduled_request``). A range that did not finish is published
 again (it continues from its checkpoint) and the message acknowledged; without a topic it raises, and
 Pub/Sub's retry policy redelivers it.
 
@@ -102,17 +104,19 @@ def _attribute(cloud_event: Any, name: str) -> str:
 
 
 def _scheduled(cloud_event: Any) -> None:
-    from core.handlers.jobs import JobError, run_job
+    from core.handlers.jobs import JobError, run_job, scheduled_request
+    from core.handlers.reconcile import KeyRange
     from gcp_functions.main import deadline_from, runtime
 
     started = time.monotonic()
+    queue = _queue()
     try:
         request = request_of(cloud_event.data)
+        circle = runtime()
+        request = scheduled_request(circle, request, queue=queue is not None)
     except JobError as exc:  # can never succeed: acknowledged with one ERROR
         log.error("scheduled job request rejected: %s", exc, extra={"reason": str(exc)})
         return
-    circle = runtime()
-    queue = _queue()
     try:
         report = run_job(circle, request, deadline=deadline_from(started), send=queue)
     finally:
@@ -126,7 +130,9 @@ def _scheduled(cloud_event: Any) -> None:
                 {
                     "job": "reconcile",
                     "rule": request.rule,
-                    "range": request.key_range.as_dict() if request.key_range else None,
+                    # a range (the whole key space when none was given), so the continuation is never
+                    # taken for a schedule's request and fanned out again
+                    "range": (request.key_range or KeyRange()).as_dict(),
                     "dry_run": request.dry_run,
                     "parallel": request.parallel,
                 }

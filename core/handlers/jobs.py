@@ -9,6 +9,7 @@ message data or the HTTP body; fan-out messages are requests for one range.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from core.schedules import (  # noqa: F401 - re-exported: the schedule strings l
 from .reconcile import KeyRange
 from .sync import Deadline
 
+log = logging.getLogger("circle.jobs")
 JobName = Literal["reconcile", "probe", "fanout"]
 JOBS: tuple[str, ...] = ("reconcile", "probe", "fanout")
 REQUEST_FIELDS = ("job", "rule", "range", "dry_run", "parallel", "ranges")
@@ -73,6 +75,46 @@ class JobRequest:
                 raise JobError(f"{name} must be an integer 1..1000")
             numbers[name] = value
         return cls(job, rule, key_range, dry_run, numbers["parallel"], numbers["ranges"])  # type: ignore[arg-type]
+
+
+def fanout_ranges(circle: Any, environ: Mapping[str, str] | None = None) -> int:
+    """How many key ranges a scheduled reconciliation fans out per rule: ``CIRCLE_FANOUT_RANGES``, else
+    ``[schedules] fanout_ranges``, else 1 (no fan-out)."""
+    import os
+
+    text = (environ if environ is not None else os.environ).get("CIRCLE_FANOUT_RANGES", "").strip()
+    if text:
+        try:
+            value = int(text)
+        except ValueError:
+            raise JobError(f"CIRCLE_FANOUT_RANGES must be an integer 1..1000, not {text!r}") from None
+        if not 1 <= value <= 1000:
+            raise JobError(f"CIRCLE_FANOUT_RANGES must be an integer 1..1000, not {value}")
+        return value
+    configured = getattr(getattr(circle.config, "schedules", None), "fanout_ranges", 1)
+    return int(configured or 1)
+
+
+def scheduled_request(
+    circle: Any, request: JobRequest, *, queue: bool, environ: Mapping[str, str] | None = None
+) -> JobRequest:
+    """What a schedule's request runs on every platform: a whole-bucket reconciliation (no ``range``)
+    becomes a fan-out of :func:`fanout_ranges` ranges per rule when that is more than 1 and the function
+    has a jobs queue (without one: a WARNING, and the whole pass runs in this function). Range messages
+    and other jobs run as they are."""
+    if request.job != "reconcile" or request.key_range is not None:
+        return request
+    ranges = fanout_ranges(circle, environ)
+    if ranges <= 1:
+        return request
+    if not queue:
+        log.warning(
+            "fan-out of %d ranges is configured but this function has no jobs queue: reconciling in one pass",
+            ranges,
+            extra={"ranges": ranges},
+        )
+        return request
+    return JobRequest("fanout", request.rule, None, request.dry_run, request.parallel, ranges)
 
 
 def run_job(
