@@ -134,11 +134,13 @@ def facts(path: Path, env: str | None = None) -> Facts:
         else:
             kms_unresolved.append(store.name)  # an alias, a key id or a secret:// reference
     secrets = data.get("secrets") or {}
+    # [http] api_keys names secrets of the [secrets] url store too (hashed API keys the HTTP API reads)
+    api_keys = [str(k) for k in ((data.get("http") or {}).get("api_keys") or []) if isinstance(k, str)]
     return Facts(
         stores=stores,
         sources=sources,
         written=frozenset(written),
-        secret_names=tuple(dict.fromkeys(secret_name(r) for r in references)),
+        secret_names=tuple(dict.fromkeys([*(secret_name(r) for r in references), *api_keys])),
         kms_keys=tuple(dict.fromkeys(kms)),
         kms_unresolved=tuple(kms_unresolved),
         secrets_url=secrets.get("url") if isinstance(secrets.get("url"), str) else None,

@@ -259,6 +259,20 @@ def test_aws_grants_follow_the_configuration() -> None:
     assert "ConfigSecretArns" not in base  # the base file references no secret
 
 
+def test_http_api_keys_are_secrets_the_functions_read(tmp_path: Path) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text(
+        '[secrets]\nurl = "aws-sm://"\n[stores.src]\nurl = "memory://in"\n[stores.dst]\nurl = "memory://out"\n'
+        '[[replication]]\nsource = "src"\ntargets = ["dst"]\n[http]\napi_keys = ["circle-api-keys"]\n'
+    )
+    load_config(config)
+    assert facts(config).secret_names == ("circle-api-keys",)  # granted like a secret:// reference
+    gcp = _plan("gcp", GCP_ENV, facts(config))
+    readers = [a for a in _steps(gcp, "gcloud", "secrets", "add-iam-policy-binding") if a[3] == "circle-api-keys"]
+    roles = [[w for w in a if w.startswith("--role=")] for a in readers]
+    assert roles == [["--role=roles/secretmanager.secretAccessor"]]
+
+
 def test_aws_grants_the_kms_keys_the_stores_encrypt_with(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "circle.toml"
     config.write_text(
