@@ -212,13 +212,14 @@ def _parse_rule(index: int, raw: Any, stores: Mapping[str, StoreConfig]) -> Repl
     for flag in ("propagate_deletes", "verify"):
         if flag in raw:
             _expect(raw[flag], bool, f"{where}.{flag}")
+    # Rule prefixes are key text (a TOML string holds any key as it is: "my data/"), while a store URL
+    # must percent-encode what a URL cannot hold; both end up in the decoded form events carry. An
+    # escape here is most likely copied from a URL: it matches a literal "%20", so say so.
     for text_field in ("prefix", "target_prefix"):
         if _ESCAPE.search(raw.get(text_field, "")):
             log.warning(
-                "%s.%s contains a percent-escape; rule prefixes are literal keys (only store URLs are decoded)",
-                where,
-                text_field,
-                extra={"field": f"{where}.{text_field}"},
+                "a rule prefix contains a percent-escape; rule prefixes are literal keys (only store URLs are decoded)",
+                extra={"field": f"{where}.{text_field}", "value": raw[text_field]},
             )
     return ReplicationRule(
         name=raw.get("name", f"{source}->{','.join(targets)}"),

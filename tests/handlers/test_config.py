@@ -387,7 +387,32 @@ def test_rule_prefix_with_escapes_is_literal_and_warned(caplog: pytest.LogCaptur
     with caplog.at_level(logging.WARNING, logger="circle.config"):
         rule = parse_config(doc).replication[0]
     assert rule.matches("my%20data/x") and not rule.matches("my data/x")
-    assert "replication[0].prefix contains a percent-escape" in caplog.text
+    [record] = [r for r in caplog.records if "percent-escape" in r.getMessage()]
+    assert (record.field, record.value) == ("replication[0].prefix", "my%20data/")  # type: ignore[attr-defined]
+
+
+def test_rule_and_store_prefixes_both_match_the_decoded_key_an_event_carries() -> None:
+    """A store URL percent-encodes its prefix (a URL must), a rule writes its prefix as the key text (a
+    TOML string can hold any key): both compare with the event's key as the parser decodes it."""
+    from core.events import parse_events
+
+    cfg = parse_config(
+        {
+            "stores": {"src": {"url": "s3://bkt/in%20box"}, "dst": {"url": "memory://dst"}},
+            "replication": [{"source": "src", "targets": ["dst"], "prefix": "my data/", "target_prefix": "a b/"}],
+        }
+    )
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": "2026-01-01T00:00:00.000Z",
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "bkt"}, "object": {"key": "in+box/my+data/x%2By.txt", "size": 1}},
+    }
+    [event] = parse_events({"Records": [record]})
+    assert event.key == "in box/my data/x+y.txt"  # S3 sends the key URL-encoded, "+" for a space
+    assert _routed(cfg, event) == [("src->dst", "dst", "a b/my data/x+y.txt")]
 
 
 def test_target_key_is_target_prefix_plus_the_source_relative_key() -> None:
