@@ -21,6 +21,7 @@ head-compare-write with the stamp, and the confirmation round repairs a lost rac
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,7 +42,10 @@ from .failures import FailureClass, MissingBucket, NotConverged, ReplicationFail
 # Replica metadata recording which source state it holds (underscores: valid on every cloud).
 SOURCE_ETAG = "circle_source_etag"
 SOURCE_VERSION = "circle_source_version"
-SOURCE_SEQUENCER = "circle_source_sequencer"  # "<provider>:<sequencer>" of the event that wrote it, or ""
+# "<origin>/<provider>:<sequencer>" of the event that wrote it ("<origin>/" without one): ``origin`` names
+# the source store and key (``source_origin``), so sequencers and generations are compared only for the
+# same source object (a target key fed by two sources never drops one's events for the other's stamp)
+SOURCE_SEQUENCER = "circle_source_sequencer"
 MAX_ROUNDS = 6  # read-decide-act rounds; the last successful action needs one more round to confirm
 MAX_RACES = MAX_ROUNDS  # the old name
 
@@ -119,20 +123,35 @@ def _head_or_none(store: ObjectStore, key: str) -> ObjectInfo | None:
 
 
 # -- stale events ------------------------------------------------------------------------------------
+def source_origin(source: ObjectStore, key: str) -> str:
+    """The identity of one source object (store URL and key) as 16 hex digits: short enough for any
+    cloud's metadata limits, whatever the key's length."""
+    return hashlib.blake2b(f"{source.url}\n{key}".encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def sequencer_stamp(origin: str, hint: Hint | None) -> str:
+    """The ``circle_source_sequencer`` value a write by the handler of ``hint`` records."""
+    return f"{origin}/{hint.provider}:{hint.sequencer}" if hint and hint.sequencer else f"{origin}/"
+
+
 def _sequence_key(text: str) -> str:
     """S3 sequencers are hex strings of varying length: compare them left-padded (AWS's rule); Azure's
     are fixed-width hex, GCS's (built by core.events) fixed-width decimal."""
     return text.upper().rjust(64, "0")
 
 
-def stale_reason(hint: Hint | None, replica: ObjectInfo | None) -> str | None:
+def stale_reason(hint: Hint | None, replica: ObjectInfo | None, origin: str | None = None) -> str | None:
     """Why the replica already reflects a later change than the event's, or None (not provably stale).
 
-    Only created events are dropped this way: a delete event always gets the full check (removing a
-    replica is decided on the source's state alone, never on an event's claim)."""
-    if hint is None or replica is None or hint.kind != "created":
+    ``origin`` (``source_origin``) is the event's source object: a replica written from another one (a
+    second source, or another key, feeding the same target key) or stamped before origins were recorded
+    is never compared. Only created events are dropped this way: a delete event always gets the full
+    check (removing a replica is decided on the source's state alone, never on an event's claim)."""
+    if hint is None or replica is None or hint.kind != "created" or origin is None:
         return None
-    stamped = replica.metadata.get(SOURCE_SEQUENCER, "")
+    held_origin, sep, stamped = replica.metadata.get(SOURCE_SEQUENCER, "").partition("/")
+    if not sep or held_origin != origin:
+        return None
     if hint.sequencer and stamped:
         provider, _, seq = stamped.partition(":")
         if provider == hint.provider and seq and _sequence_key(hint.sequencer) < _sequence_key(seq):
@@ -218,7 +237,7 @@ def _converge(
         else:
             replica = written or _head_or_none(target, target_key)  # the replica first: deletes decide on it
             if round_ == 0:
-                stale = stale_reason(hint, replica)
+                stale = stale_reason(hint, replica, source_origin(source, key))
                 if stale:
                     return "skipped", stale
             current = _head_or_none(source, key)
@@ -289,7 +308,7 @@ def _write(
     stamp = {
         SOURCE_ETAG: current.etag or "",
         SOURCE_VERSION: current.version or "",
-        SOURCE_SEQUENCER: f"{hint.provider}:{hint.sequencer}" if hint and hint.sequencer else "",
+        SOURCE_SEQUENCER: sequencer_stamp(source_origin(source, key), hint),
     }
     condition: dict[str, Any] = {}  # if_none_match / if_match (Any: copy_object also takes progress=)
     if replica is None and caps.write_with_if_none_match:

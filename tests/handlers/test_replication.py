@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from core.handlers.replication import SOURCE_ETAG, SOURCE_SEQUENCER, Hint, converge, sync_created, sync_deleted
+from core.handlers.replication import (
+    SOURCE_ETAG,
+    SOURCE_SEQUENCER,
+    Hint,
+    converge,
+    source_origin,
+    sync_created,
+    sync_deleted,
+)
 from core.storage import ObjectStore, open_store
 from tests.handlers.interleave import HookedStore
 
@@ -73,7 +81,7 @@ def test_a_stale_created_event_is_dropped_on_its_sequencer_without_reading_the_s
     src.put("k", b"v2")
     newer = converge(src, "k", dst, "k", target_name="dst", hint=Hint("aws", "created", "00000000005F"))
     assert newer.action == "copied"
-    assert dst.head("k").metadata[SOURCE_SEQUENCER] == "aws:00000000005F"
+    assert dst.head("k").metadata[SOURCE_SEQUENCER] == f"{source_origin(src, 'k')}/aws:00000000005F"
     calls: list[str] = []
     # an older sequencer (AWS: compare left-padded; a shorter one may be older)
     stale = converge(_counting(src, calls), "k", dst, "k", target_name="dst", hint=Hint("aws", "created", "4A"))  # type: ignore[arg-type]
@@ -104,3 +112,42 @@ def test_sequencers_from_another_cloud_are_not_compared(pair: tuple[ObjectStore,
     converge(src, "k", dst, "k", target_name="dst", hint=Hint("azure", "created", "0000000000000442"))
     outcome = converge(src, "k", dst, "k", target_name="dst", hint=Hint("aws", "created", "01"))
     assert outcome.reason == "replica is up to date"
+
+
+def test_two_sources_feeding_one_target_key_never_drop_each_others_events_as_stale(
+    request: pytest.FixtureRequest,
+) -> None:
+    """Sequencers (and GCS generations) order changes of one source object only: a replica stamped by
+    bucket A's event says nothing about bucket B's (nor about another key of A mapped to the same target
+    key). Before the stamp named its origin, B's event was dropped as "stale" and the replica kept A's."""
+    name = request.node.name
+    a, b, dst = (open_store(f"memory://{side}-{name}") for side in ("a", "b", "dst"))
+    a.put("k", b"from a")
+    assert converge(a, "k", dst, "k", target_name="dst", hint=Hint("aws", "created", "FF00")).action == "copied"
+    b.put("k", b"from b")
+    outcome = converge(b, "k", dst, "k", target_name="dst", hint=Hint("aws", "created", "01"))
+    assert (outcome.action, dst.get("k").read()) == ("copied", b"from b")
+    a.put("other", b"a's other key")  # another key of the same source, into the same target key
+    other = converge(a, "other", dst, "k", target_name="dst", hint=Hint("aws", "created", "02"))
+    assert (other.action, dst.get("k").read()) == ("copied", b"a's other key")
+    # the same source object's own older event is still dropped without reading the source
+    again = converge(a, "other", dst, "k", target_name="dst", hint=Hint("aws", "created", "01"))
+    assert again.reason.startswith("stale event: sequencer 01")
+
+    gen_a, gen_b = open_store(f"memory://gen-a-{name}"), open_store(f"memory://gen-b-{name}")
+    for _ in range(3):  # memory generations grow per bucket: A's is ahead of B's
+        gen_a.put("g", b"a")
+    converge(gen_a, "g", dst, "g", target_name="dst", hint=Hint("gcp", "created", None, gen_a.head("g").version))
+    gen_b.put("g", b"b")
+    held, newer = dst.head("g").metadata["circle_source_version"], gen_b.head("g").version
+    assert newer is not None and int(newer) < int(held)  # would read as an older generation of A's object
+    by_b = converge(gen_b, "g", dst, "g", target_name="dst", hint=Hint("gcp", "created", None, newer))
+    assert (by_b.action, dst.get("g").read()) == ("copied", b"b")
+
+
+def test_a_replica_stamped_before_origins_were_recorded_is_not_compared(pair: tuple[ObjectStore, ObjectStore]) -> None:
+    src, dst = pair
+    src.put("k", b"v")
+    dst.put("k", b"v", metadata={SOURCE_ETAG: "old", "circle_source_version": "", SOURCE_SEQUENCER: "aws:FFFF"})
+    outcome = converge(src, "k", dst, "k", target_name="dst", hint=Hint("aws", "created", "01"))
+    assert outcome.action == "copied"  # the old stamp names no origin: handled, not dropped
