@@ -40,11 +40,13 @@ lint: install
 
 bench: install
 	@command -v rclone >/dev/null || { echo "make bench: rclone is not installed (it is the baseline the copy" \
-	  "benchmark compares with). Install it, e.g. 'sudo apt-get install rclone' or see https://rclone.org/install/," \
+	  "and sync benchmarks compare with). Install it, e.g. 'sudo apt-get install rclone' or see https://rclone.org/install/," \
 	  "then run make bench again." >&2; exit 1; }
 	$(PY) -m bench.bench_copy
 	$(PY) -m bench.bench_events
 	$(PY) -m bench.bench_cold_start
+	$(PY) -m bench.bench_sync
+	$(PY) -m bench.bench_cli_help
 
 bundle: install
 	$(PY) -m scripts.bundle $(if $(CONFIG),--config $(CONFIG)) $(CLOUDS)
