@@ -46,13 +46,32 @@ GCP_TIMEOUT_SECONDS = 540  # the Cloud Functions limit for event-driven function
 # CIRCLE_TIME_BUDGET_SECONDS is the platform's timeout; the adapters stop starting work
 # CIRCLE_TIME_MARGIN_SECONDS (default 10) before it and answer "retry" for the rest.
 GCP_TIME_BUDGET_SECONDS = GCP_TIMEOUT_SECONDS
-AZURE_TIME_BUDGET_SECONDS = 600  # host.json functionTimeout 00:10:00
 _VAR = re.compile(r"\$\{([A-Z_]+)\}")
 _PLACEHOLDER = re.compile(r"<(CIRCLE_[A-Z0-9_]+|AWS_[A-Z_]+)>")
 
 
 class DeployError(Exception):
     """The plan cannot run as asked (missing CLI, unset setting, missing bundle, failed step)."""
+
+
+# The Azure plan is Flex Consumption (`az functionapp create --flexconsumption-location`): its
+# functionTimeout defaults to 30 minutes and may be raised without bound (the Consumption plan stops at
+# 10). host.json sets it; the functions' budget is read from there so the two cannot drift.
+AZURE_PLAN_FLAG = "--flexconsumption-location"
+
+
+def host_timeout_seconds(path: Path = ROOT / "host.json") -> int:
+    """host.json's ``functionTimeout`` (``hh:mm:ss``) in seconds."""
+    import json
+
+    value = str(json.loads(path.read_text(encoding="utf-8")).get("functionTimeout", ""))
+    m = re.fullmatch(r"(\d{2}):(\d{2}):(\d{2})", value)
+    if not m:
+        raise DeployError(f"{path.name}: functionTimeout must be hh:mm:ss (a bounded timeout), got {value!r}")
+    return int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3])
+
+
+AZURE_TIME_BUDGET_SECONDS = host_timeout_seconds()
 
 
 @dataclass(frozen=True)
@@ -371,7 +390,7 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
         rg,
         "--storage-account",
         host,
-        "--flexconsumption-location",
+        AZURE_PLAN_FLAG,
         location,
         "--runtime",
         "python",

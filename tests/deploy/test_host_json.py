@@ -39,13 +39,18 @@ KNOWN_KEYS = {
 LOG_LEVELS = {"Trace", "Debug", "Information", "Warning", "Error", "Critical", "None"}
 AT_LEAST_INFORMATION = {"Trace", "Debug", "Information"}
 POISON_AFTER = 5  # the Azure queue path's contract: a message that failed five times goes to <queue>-poison
+# functionTimeout limits per hosting plan (learn.microsoft.com, "Function app timeout duration"):
+# Consumption 10 minutes at most; Flex Consumption 30 minutes by default, unbounded at most. The
+# deployment needs a bounded value either way: CIRCLE_TIME_BUDGET_SECONDS is read from it.
 CONSUMPTION_MAX_TIMEOUT = timedelta(minutes=10)
+FLEX_DEFAULT_TIMEOUT = timedelta(minutes=30)
 _RANGE = re.compile(r"^\[(\d+)\.\*,\s*(\d+)\.0\.0\)$")
 _TIMESPAN = re.compile(r"^(\d{2}):(\d{2}):(\d{2})$")
 
 
-def problems(host: dict[str, Any]) -> list[str]:
-    """Every way ``host`` breaks the rules the deployment relies on (empty when it is fine)."""
+def problems(host: dict[str, Any], *, flex: bool = True) -> list[str]:
+    """Every way ``host`` breaks the rules the deployment relies on (empty when it is fine); ``flex``:
+    the app runs on the Flex Consumption plan (what scripts/deploy.py creates), else on Consumption."""
     out: list[str] = []
     if host.get("version") != "2.0":
         out.append('version must be "2.0"')
@@ -67,8 +72,10 @@ def problems(host: dict[str, Any]) -> list[str]:
         out.append("functionTimeout must be hh:mm:ss")
     else:
         timeout = timedelta(hours=int(t[1]), minutes=int(t[2]), seconds=int(t[3]))
-        if not timedelta(0) < timeout <= CONSUMPTION_MAX_TIMEOUT:
-            out.append("functionTimeout must be positive and at most 00:10:00 (Consumption plan limit)")
+        if timeout <= timedelta(0):
+            out.append("functionTimeout must be positive")
+        elif not flex and timeout > CONSUMPTION_MAX_TIMEOUT:
+            out.append("functionTimeout must be at most 00:10:00 on the Consumption plan")
 
     logging = host.get("logging") or {}
     levels = logging.get("logLevel") or {}
@@ -142,7 +149,8 @@ _DELETE = object()
         ("extensionBundle.version", "[3.*, 4.0.0)", "extensionBundle.version"),
         ("extensionBundle.version", "4.*", "extensionBundle.version"),
         ("extensionBundle.id", "Microsoft.Azure.Functions.ExtensionBundle.Preview", "extensionBundle.id"),
-        ("functionTimeout", "00:30:00", "functionTimeout"),
+        ("functionTimeout", "00:00:00", "functionTimeout"),
+        ("functionTimeout", "-1", "functionTimeout"),  # unbounded: no budget for the remaining-time guard
         ("functionTimeout", "10 minutes", "functionTimeout"),
         ("logging.logLevel.default", "Info", "logging.logLevel"),
         ("logging.applicationInsights.samplingSettings.excludedTypes", "Exception", "excludedTypes"),
@@ -162,3 +170,19 @@ _DELETE = object()
 def test_each_rule_rejects_a_broken_copy(host: dict[str, Any], path: str, value: Any, expected: str) -> None:
     found = problems(_set(host, path, value))
     assert any(expected in p for p in found), found
+
+
+def test_the_timeout_fits_the_plan_the_deploy_creates_and_is_the_functions_budget(host: dict[str, Any]) -> None:
+    from scripts import deploy
+
+    plan = deploy.plan_azure(deploy.Settings({}))
+    (create,) = [st.argv for st in plan.steps if st.argv[:3] == ("az", "functionapp", "create")]
+    assert deploy.AZURE_PLAN_FLAG == "--flexconsumption-location" and deploy.AZURE_PLAN_FLAG in create
+    assert problems(host, flex=True) == []
+    t = _TIMESPAN.match(host["functionTimeout"])
+    assert t is not None
+    timeout = timedelta(hours=int(t[1]), minutes=int(t[2]), seconds=int(t[3]))
+    assert timeout == FLEX_DEFAULT_TIMEOUT  # the Flex default: longer copies fit, and nothing is unbounded
+    assert timeout.total_seconds() == deploy.AZURE_TIME_BUDGET_SECONDS
+    # On the Consumption plan the same file would be refused (its maximum is 10 minutes).
+    assert any("Consumption" in p for p in problems(host, flex=False))
