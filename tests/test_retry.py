@@ -39,6 +39,7 @@ from tests.fakes.fault_proxy import (
     conditional_conflict_409,
     drop,
     lost_response,
+    precondition_failed_412,
     server_busy_503,
     slowdown_503,
     status,
@@ -641,7 +642,7 @@ def s3_proxied(rig_context: rigs.RigContext) -> Iterator[Proxied]:
                 store.close()
 
 
-@pytest.mark.parametrize("name", ["create_only_put", "cas_put"])
+@pytest.mark.parametrize("name", list(CONDITIONALS))
 def test_s3_conditional_request_conflict_409_is_retried(s3_proxied: Proxied, name: str) -> None:
     """AWS answers concurrent conditional writes with 409 ConditionalRequestConflict and says to retry."""
     spec, store, proxy = CONDITIONALS[name], s3_proxied.store, s3_proxied.proxy
@@ -653,6 +654,54 @@ def test_s3_conditional_request_conflict_409_is_retried(s3_proxied: Proxied, nam
     assert [s.fault for s in proxy.requests if is_op(s)] == ["409", None]
     proxy.clear()
     spec.check(store)
+
+
+def test_s3_create_only_copy_whose_answer_was_lost_is_read_back_as_our_success(s3_proxied: Proxied) -> None:
+    """CopyObject with ``If-None-Match: *`` commits and its answer is lost; the re-sent copy meets the
+    object it wrote and S3 answers 412. moto ignores the condition on CopyObject (the re-send would just
+    succeed and the read-back never run), so the proxy answers that 412 itself, as S3 does: the provider's
+    ``copied()`` read-back (the target's HEAD, then the source's) recognises our copy."""
+    store, proxy = s3_proxied.store, s3_proxied.proxy
+    store.put("c/src", b"source bytes")
+    is_copy, is_read = _is_request("s3", "copy"), _is_read("s3")
+    proxy.clear()
+    proxy.inject(lost_response(), times=1, match=is_copy)  # committed upstream, answer dropped
+    proxy.inject(precondition_failed_412(), times=1, match=is_copy)  # the re-send meets our own copy
+    info = store.copy("c/src", "c/k", if_none_match="*")
+    seen = proxy.requests
+    copies, reads = [s for s in seen if is_copy(s)], [s for s in seen if is_read(s)]
+    assert [(s.fault, s.upstream_status) for s in copies] == [("lost:drop", 200), ("412", None)]
+    assert [s.path.rsplit("/", 1)[-1] for s in reads] == ["k", "src"], [(s.method, s.path) for s in seen]
+    assert len(seen) == 4  # two copies, the two reads of the read-back, nothing else
+    proxy.clear()
+    assert info.etag == store.head("c/k").etag and _content(store, "c/k") == b"source bytes"
+
+
+def test_s3_create_only_copy_that_met_another_writer_is_not_read_back_as_success(s3_proxied: Proxied) -> None:
+    """The first copy is lost before it reaches S3 and another writer creates the key meanwhile; the
+    re-sent copy gets 412 (answered by the proxy, as S3 would): the read-back finds someone else's
+    object and the caller gets ``AlreadyExists``, not a false success."""
+    store, proxy = s3_proxied.store, s3_proxied.proxy
+    store.put("c/src", b"source bytes")
+    other = _direct(s3_proxied, store)
+    s3_proxied.stores.append(other)
+    is_copy = _is_request("s3", "copy")
+
+    def lost_while_another_writes(seen: Seen) -> bool:
+        if not is_copy(seen):
+            return False
+        other.put("c/k", b"someone else's")
+        return True
+
+    proxy.clear()
+    proxy.inject(drop(), times=1, match=lost_while_another_writes)  # never reached S3
+    proxy.inject(precondition_failed_412(), times=1, match=is_copy)
+    with pytest.raises(AlreadyExists):
+        store.copy("c/src", "c/k", if_none_match="*")
+    assert [s.fault for s in proxy.requests if is_copy(s)] == ["drop", "412"]
+    assert sum(map(_is_read("s3"), proxy.requests)) == 2  # the read-back ran, and found another object
+    proxy.clear()
+    assert _content(store, "c/k") == b"someone else's"
 
 
 @pytest.mark.parametrize("condition", ["create_only", "cas"])

@@ -110,6 +110,19 @@ def conditional_conflict_409() -> Fault:
     return Fault(409, body, (("Content-Type", "application/xml"), ("x-amz-request-id", "FAULTPROXY")))
 
 
+def precondition_failed_412() -> Fault:
+    """S3's answer to a conditional request whose condition failed (``If-None-Match: *`` on an existing
+    key, ``If-Match`` on another ETag). Answered without forwarding, it makes a re-sent request meet the
+    condition the real service would enforce where the emulator does not (moto ignores ``If-None-Match``
+    on CopyObject)."""
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code>'
+        b"<Message>At least one of the pre-conditions you specified did not hold</Message>"
+        b"<Condition>If-None-Match</Condition><RequestId>FAULTPROXY</RequestId></Error>"
+    )
+    return Fault(412, body, (("Content-Type", "application/xml"), ("x-amz-request-id", "FAULTPROXY")))
+
+
 @dataclass
 class Seen:
     """One request as the proxy received it, and the fault answered instead (None if forwarded)."""
