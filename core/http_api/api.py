@@ -549,6 +549,8 @@ class HttpApi:
             raise ApiError(400, "InvalidArgument", "rule must be a string")
         if not isinstance(dry_run, bool):
             raise ApiError(400, "InvalidArgument", "dry_run must be true or false")
+        if rule is not None and rule not in {r.name for r in self.circle.config.replication}:
+            raise ApiError(404, "NotFound", "no [[replication]] rule has this name")
         try:
             from core.handlers.reconcile import reconcile  # built by the jobs area
         except ImportError:

@@ -57,10 +57,14 @@ def gcp_server(rig: support.Rig, tmp_path_factory: pytest.TempPathFactory) -> It
     support.stop(proc)
 
 
-@pytest.fixture(params=["lambda", "azure", "gcp"])
+@pytest.fixture(params=["lambda", "lambda-url", "azure", "gcp"])
 def client(request: pytest.FixtureRequest, rig: support.Rig) -> Any:
+    """Lambda twice: API Gateway HTTP API events and Lambda Function URL events (both payload 2.0,
+    built from the recorded samples)."""
     if request.param == "lambda":
         return support.LambdaClient()
+    if request.param == "lambda-url":
+        return support.LambdaClient(support.FUNCTION_URL)
     if request.param == "azure":
         if sys.version_info < (3, 13):
             pytest.fail("azure-functions-runtime needs Python 3.13")

@@ -199,6 +199,8 @@ class LambdaClient:
 
     def __init__(self, sample: Path = APIGW_V2) -> None:
         self.template = json.loads(sample.read_text())
+        if sample == FUNCTION_URL:
+            self.name = "lambda-url"
 
     def request(
         self,

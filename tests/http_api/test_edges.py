@@ -202,19 +202,20 @@ FRONT_DOOR = {
 }
 
 
-def test_an_api_key_caller_behind_a_front_door_is_the_key(client: Any, rig: Rig) -> None:
+def test_an_api_key_caller_behind_a_front_door_is_the_key(client: Any, rig: Rig, alice: dict[str, str]) -> None:
     """The platform consumed Authorization (Cloud Run IAM invoker, API Gateway IAM): the core reads
-    X-Api-Key alone and never mistakes the platform's credential for its own JWT."""
-    path = path_for(client.store, f"ci/{uuid.uuid4().hex[:8]}.log")
+    X-Api-Key alone and never mistakes the platform's credential for its own JWT. (The ops key: the
+    ci key is rotated by test_auth, and another warm instance learns a new key only after its refresh.)"""
+    path = path_for(client.store, f"door/{uuid.uuid4().hex[:8]}.log")
+    assert client.request("PUT", path, headers=alice, body=b"behind the door").status == 200
     for front in FRONT_DOOR.values():
-        headers = {"x-api-key": rig.keys["ci"], "authorization": front}
-        put = client.request("PUT", path, headers=headers, body=b"behind the door")
-        assert put.status == 200, put.body
-        assert client.request("GET", path, headers=headers).body == b"behind the door"
-        # the key's grants, not anyone else's: ci may not write outside ci/
-        denied = client.request("PUT", path_for(client.store, "other/x"), headers=headers, body=b"x")
+        headers = {"x-api-key": rig.keys["ops"], "authorization": front}
+        got = client.request("GET", path, headers=headers)
+        assert (got.status, got.body) == (200, b"behind the door"), got.body
+        # the key's grants, not anyone else's: ops reads and administers, never writes
+        denied = client.request("PUT", path, headers=headers, body=b"x")
         assert denied.status == 403, denied.body
-    tagged = {"x-api-key": rig.keys["ci"], "x-serverless-authorization": FRONT_DOOR["gcp identity token"]}
+    tagged = {"x-api-key": rig.keys["ops"], "x-serverless-authorization": FRONT_DOOR["gcp identity token"]}
     assert client.request("GET", path, headers=tagged).status == 200
 
 
@@ -357,3 +358,52 @@ def test_each_gcp_http_request_writes_its_cloud_logging_metrics_line(
     finally:
         main.reset_runtime()
         gcp_http.reset_api()
+
+
+# -- 7. Function URL events and the JSON body limit ----------------------------------------------------------
+def test_a_function_url_event_reaches_the_api_with_its_own_shape(rig: Rig, alice: dict[str, str]) -> None:
+    """The recorded Function URL sample as sent (cookies, IAM authorizer context, a text body): the
+    core answers from the event's rawPath and headers, not from the sample's API Gateway fields."""
+    import copy
+
+    from aws_lambda.handlers import http
+    from tests.adapters.lambda_context import LambdaContext
+    from tests.http_api.support import FUNCTION_URL
+
+    event = json.loads(FUNCTION_URL.read_text())
+    assert event["requestContext"]["domainName"].endswith(".lambda-url.us-west-2.on.aws")
+    unrouted = http(copy.deepcopy(event), LambdaContext())  # POST /my/path: no such route
+    assert unrouted["statusCode"] == 404
+    assert json.loads(unrouted["body"])["error"]["code"] == "NotFound"
+    key = f"t/url-{uuid.uuid4().hex[:8]}.txt"
+    event["rawPath"] = path_for("s3", key)
+    event["requestContext"]["http"].update(method="PUT", path=event["rawPath"])
+    event["headers"] = {**event["headers"], **alice, "content-type": "text/plain"}
+    put = http(copy.deepcopy(event), LambdaContext())
+    assert put["statusCode"] == 200, put
+    event["requestContext"]["http"]["method"] = "GET"
+    event["body"] = None
+    got = http(event, LambdaContext())
+    assert (got["statusCode"], got["isBase64Encoded"], got["body"]) == (200, False, "Hello from client!")
+
+
+def test_a_json_body_above_64_kib_is_413_and_changes_nothing(client: Any, rig: Rig, alice: dict[str, str]) -> None:
+    key = f"t/json-{uuid.uuid4().hex[:8]}"
+    doc = {"key": key, "method": "GET", "expires": 60, "pad": "x" * (64 * 1024)}
+    body = json.dumps(doc).encode()
+    assert 64 * 1024 < len(body) < 65536 + 200
+    json_h = {**alice, "content-type": "application/json"}
+    resp = client.request("POST", "/stores/s3/presign", headers=json_h, body=body)
+    assert resp.status == 413, resp.body[:200]
+    assert resp.json()["error"]["code"] == "PayloadTooLarge"
+    ops = {"x-api-key": rig.keys["ops"], "content-type": "application/json"}
+    big = json.dumps({"dry_run": True, "rule": "r" * (64 * 1024)}).encode()
+    assert client.request("POST", "/admin/reconcile", headers=ops, body=big).status == 413
+
+
+def test_reconcile_of_an_unknown_rule_is_404(client: Any, rig: Rig) -> None:
+    """Found by the schemathesis run with an admin caller: it was a 500."""
+    ops = {"x-api-key": rig.keys["ops"], "content-type": "application/json"}
+    resp = client.request("POST", "/admin/reconcile", headers=ops, body=b'{"rule": "no-such-rule", "dry_run": true}')
+    assert resp.status == 404, resp.body
+    assert resp.json()["error"]["code"] == "NotFound"
