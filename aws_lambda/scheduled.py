@@ -10,7 +10,8 @@ and fan-out, from EventBridge Scheduler or from the jobs queue.
 - Fan-out sends one range message per (rule, key range) to the SQS queue ``CIRCLE_JOBS_QUEUE_URL``;
   the same function, subscribed to that queue, reconciles each range. A range that did not finish
   within this invocation goes back in ``batchItemFailures``: SQS redelivers it after the visibility
-  timeout and it continues from its checkpoint.
+  timeout and it continues from its checkpoint. A finished range with failed keys is acknowledged
+  (``core.handlers.jobs.settle_range``).
 
 The deadline is ``context.get_remaining_time_in_millis()`` less ``CIRCLE_TIME_MARGIN_SECONDS``.
 """
@@ -105,11 +106,14 @@ def scheduled(event: Any, context: Any) -> dict[str, Any]:
 
 
 def _range_batch(circle: Any, records: list[Any], deadline: Callable[[], float]) -> dict[str, Any]:
-    """SQS range messages: a malformed one is dropped with an ERROR (it can never succeed); one that
-    did not complete is returned for redelivery."""
-    from core.handlers.jobs import JobError, JobRequest, run_job
+    """SQS range messages: a malformed one is dropped with an ERROR (it can never succeed); one whose
+    pass did not complete is returned for redelivery (it continues from its checkpoint). A completed
+    pass is acknowledged even with failed keys (``core.handlers.jobs.settle_range``: dead-lettered, or
+    one more pass of the range queued for retryable ones), so a redelivery never restarts a pass."""
+    from core.handlers.jobs import JobError, JobRequest, run_job, settle_range
 
     failures: list[dict[str, str]] = []
+    queue = _queue()
     for record in records:
         message_id = str(record.get("messageId", uuid.uuid4()))
         try:
@@ -117,7 +121,7 @@ def _range_batch(circle: Any, records: list[Any], deadline: Callable[[], float])
         except (JobError, ValueError) as exc:
             log.error("job message %s rejected: %s", message_id, exc, extra={"message_id": message_id})
             continue
-        report = run_job(circle, request, deadline=deadline, send=_queue())
-        if report.get("complete") is False or report.get("failed"):
+        report = run_job(circle, request, deadline=deadline, send=queue)
+        if settle_range(circle, request, report, send=queue) == "redeliver":
             failures.append({"itemIdentifier": message_id})
     return {"batchItemFailures": failures}

@@ -113,7 +113,8 @@ def probe_timer(timer: func.TimerRequest) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name="%CIRCLE_JOBS_QUEUE%", connection="AzureWebJobsStorage")
 def jobs_queue(msg: func.QueueMessage) -> None:
     """One job request per message (fan-out ranges); raise to have an unfinished range redelivered."""
-    from core.handlers.jobs import JobError, JobRequest
+    from azure_functions.app import runtime
+    from core.handlers.jobs import JobError, JobRequest, settle_range
 
     try:
         request = JobRequest.parse(json.loads(msg.get_body()))
@@ -121,5 +122,5 @@ def jobs_queue(msg: func.QueueMessage) -> None:
         log.error("job message %s rejected: %s", msg.id, exc, extra={"reason": str(exc)})
         return
     report = run(request)
-    if report.get("complete") is False:
+    if settle_range(runtime(), request, report, send=_queue()) == "redeliver":
         raise RuntimeError(f"range {request.key_range} not finished: the queue redelivers it to continue")

@@ -104,7 +104,7 @@ def _attribute(cloud_event: Any, name: str) -> str:
 
 
 def _scheduled(cloud_event: Any) -> None:
-    from core.handlers.jobs import JobError, run_job, scheduled_request
+    from core.handlers.jobs import JobError, run_job, scheduled_request, settle_range
     from core.handlers.reconcile import KeyRange
     from gcp_functions.main import deadline_from, runtime
 
@@ -122,19 +122,13 @@ def _scheduled(cloud_event: Any) -> None:
     finally:
         circle.monitor.flush()
     log.info("scheduled job %s done", request.job, extra={"job": request.job, "report": report})
-    if report.get("complete") is False and request.job == "reconcile":
+    if request.job != "reconcile":
+        return
+    if report.get("complete") is False:
         if queue is None:
             raise RuntimeError("reconciliation did not finish within the budget: redeliver to continue")
-        queue(
-            [
-                {
-                    "job": "reconcile",
-                    "rule": request.rule,
-                    # a range (the whole key space when none was given), so the continuation is never
-                    # taken for a schedule's request and fanned out again
-                    "range": (request.key_range or KeyRange()).as_dict(),
-                    "dry_run": request.dry_run,
-                    "parallel": request.parallel,
-                }
-            ]
-        )
+        # a range (the whole key space when none was given), so the continuation is never taken for a
+        # schedule's request and fanned out again
+        queue([request.as_message(range=(request.key_range or KeyRange()).as_dict())])
+    elif request.key_range is not None:  # a finished range with failed keys: dead letters or one more pass
+        settle_range(circle, request, report, send=queue)

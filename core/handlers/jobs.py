@@ -28,7 +28,10 @@ from .sync import Deadline
 log = logging.getLogger("circle.jobs")
 JobName = Literal["reconcile", "probe", "fanout"]
 JOBS: tuple[str, ...] = ("reconcile", "probe", "fanout")
-REQUEST_FIELDS = ("job", "rule", "range", "dry_run", "parallel", "ranges")
+REQUEST_FIELDS = ("job", "rule", "range", "dry_run", "parallel", "ranges", "attempt")
+#: retry passes a range gets for keys that failed retryably (then they are dead-lettered)
+RANGE_RETRIES = 1
+PERMANENT = frozenset({"permanent", "configuration"})
 
 
 class JobError(CircleError, ValueError):
@@ -43,6 +46,7 @@ class JobRequest:
     dry_run: bool = False
     parallel: int = 8
     ranges: int = 8
+    attempt: int = 0  # retry passes of this range so far (see ``settle_range``)
 
     @classmethod
     def parse(cls, data: Any) -> JobRequest:
@@ -74,7 +78,23 @@ class JobRequest:
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
                 raise JobError(f"{name} must be an integer 1..1000")
             numbers[name] = value
-        return cls(job, rule, key_range, dry_run, numbers["parallel"], numbers["ranges"])  # type: ignore[arg-type]
+        attempt = data.get("attempt", 0)
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or not 0 <= attempt <= 100:
+            raise JobError("attempt must be an integer 0..100")
+        return cls(job, rule, key_range, dry_run, numbers["parallel"], numbers["ranges"], attempt)  # type: ignore[arg-type]
+
+    def as_message(self, **changes: Any) -> dict[str, Any]:
+        """This request as a queue message (``changes`` override fields)."""
+        message: dict[str, Any] = {
+            "job": self.job,
+            "rule": self.rule,
+            "range": self.key_range.as_dict() if self.key_range is not None else None,
+            "dry_run": self.dry_run,
+            "parallel": self.parallel,
+            "attempt": self.attempt,
+        }
+        message.update(changes)
+        return message
 
 
 def fanout_ranges(circle: Any, environ: Mapping[str, str] | None = None) -> int:
@@ -178,6 +198,94 @@ def _run(
         parallel=request.parallel,
     )
     return {"job": "reconcile", **result.as_dict()}
+
+
+# -- settling a queued range (the same on every platform) ----------------------------------------------
+Settlement = Literal["redeliver", "done"]
+
+
+def settle_range(
+    circle: Any,
+    request: JobRequest,
+    report: Mapping[str, Any],
+    *,
+    send: Callable[[list[dict[str, Any]]], None] | None,
+) -> Settlement:
+    """What a queue-triggered range reconciliation answers its queue.
+
+    ``redeliver``: the pass did not finish; the queue gives the message back and the next invocation
+    continues from the checkpoint. ``done``: acknowledge. A finished pass is never redelivered (that
+    would start a whole new pass at every redelivery): keys that failed permanently or for configuration
+    are dead-lettered (one record per rule and range) and logged; keys that failed retryably get
+    ``RANGE_RETRIES`` new pass(es) of the range, sent as a new message with ``attempt`` + 1 (the keys that
+    converged are skipped from the listings), then they are dead-lettered too."""
+    if report.get("complete") is False:
+        return "redeliver"
+    if not report.get("failed") or request.job != "reconcile" or request.dry_run:
+        return "done"
+    retry = request.attempt < RANGE_RETRIES and send is not None
+    retry_queued = False
+    for rule in report.get("rules", []):
+        if not rule.get("failed"):
+            continue
+        classes = {str(c): int(n) for c, n in dict(rule.get("failed_by_class", {})).items() if n}
+        retryable = any(c not in PERMANENT for c in classes)
+        if retry and retryable:
+            retry_queued = True
+            dead = [f for f in rule.get("failures", []) if f.get("class") in PERMANENT]
+            if any(c in PERMANENT for c in classes):
+                _dead_letter(circle, request, rule, dead, classes, final=False)
+        else:
+            _dead_letter(circle, request, rule, list(rule.get("failures", [])), classes, final=True)
+    if retry_queued:
+        assert send is not None
+        send([request.as_message(attempt=request.attempt + 1)])
+        log.warning(
+            "range %s: key(s) failed retryably; one more pass of the range is queued (attempt %d)",
+            request.key_range.name if request.key_range else "all",
+            request.attempt + 1,
+            extra={"rule": request.rule, "attempt": request.attempt + 1, "failed": report.get("failed")},
+        )
+    return "done"
+
+
+def _dead_letter(
+    circle: Any,
+    request: JobRequest,
+    rule: Mapping[str, Any],
+    failures: list[Any],
+    classes: dict[str, int],
+    *,
+    final: bool,
+) -> None:
+    """One record per (rule, range) whose pass ended with failures that will not be retried (all of
+    them when ``final``, else the permanent ones), keyed so a later pass of the range overwrites it."""
+    import datetime as dt
+
+    from core.storage.errors import redact
+
+    from .checkpoint import slug
+
+    kept = classes if final else {c: n for c, n in classes.items() if c in PERMANENT}
+    range_name = str(rule.get("range", "all"))
+    passes = f" after {request.attempt + 1} pass(es) of the range" if final else ""
+    record = {
+        "id": f"reconcile-{slug(str(rule.get('rule')))}-{slug(range_name)}",
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+        "failure": next((c for c in ("configuration", "permanent") if c in kept), "retryable"),
+        "reason": f"reconciliation of rule {rule.get('rule')} range {range_name}: "
+        f"{sum(kept.values())} key(s) failed{passes}",
+        "job": request.as_message(),
+        "failed_by_class": kept,
+        "failures": [{**f, "reason": redact(str(f.get("reason", "")))} for f in failures],
+    }
+    log.error("reconcile: %s", record["reason"], extra={"rule": rule.get("rule"), "failed_by_class": kept})
+    try:
+        sink = getattr(circle, "dead_letter", None)  # the runtime's sink (a property), None without one
+        if sink is not None:
+            sink.write(record)
+    except Exception as exc:  # the ERROR line above stands for the record
+        log.error("reconcile: the dead-letter record was not written: %s", type(exc).__name__)
 
 
 # -- command line: ``python -m core.handlers.jobs`` (backfill of an existing bucket in one command) ----
