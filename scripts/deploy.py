@@ -696,6 +696,16 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
 
 
 # --- GCP -----------------------------------------------------------------------------------------
+def gcp_rotated_secrets(s: Settings, config: Facts | None, project: str) -> list[tuple[str, str]]:
+    """``(project, secret)`` of every secret rotated on Google Cloud: each ``[[rotation]]`` entry in a
+    ``gcp-sm://`` store (``secrets = "vault"`` too: the plan sets ``CIRCLE_SECRETS_URL=gcp-sm://<project>``),
+    plus ``CIRCLE_GCP_SECRET`` (comma-separated). Neither: the ``<CIRCLE_GCP_SECRET>`` placeholder."""
+    named = [(project, n.strip()) for n in s("CIRCLE_GCP_SECRET", "").split(",") if n.strip()]
+    if config is not None:
+        named += [(host or project, name) for host, name in config.rotated_secrets("gcp-sm", f"gcp-sm://{project}")]
+    return list(dict.fromkeys(named)) or [(project, s("CIRCLE_GCP_SECRET"))]
+
+
 def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None = None) -> Plan:
     plan = Plan(
         "gcp",
@@ -709,7 +719,7 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
     bucket = s("CIRCLE_GCP_BUCKET", gs_sources[0] if len(gs_sources) == 1 else None)
     sa_name = s("CIRCLE_GCP_SERVICE_ACCOUNT_NAME", "circle-core")
     sa = f"{sa_name}@{project}.iam.gserviceaccount.com"
-    topic, secret = s("CIRCLE_GCP_ROTATION_TOPIC", "circle-secret-rotation"), s("CIRCLE_GCP_SECRET")
+    topic = s("CIRCLE_GCP_ROTATION_TOPIC", "circle-secret-rotation")
     next_rotation = s(
         "CIRCLE_GCP_NEXT_ROTATION", ((now or datetime.now(UTC)) + timedelta(days=1)).strftime("%Y-%m-%dT%H:00:00Z")
     )
@@ -888,28 +898,30 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
         "--member=serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-secretmanager.iam.gserviceaccount.com",
         "--role=roles/pubsub.publisher",
     )
-    plan.add(
-        "Rotation schedule on the secret: SECRET_ROTATE messages every period.",
-        "gcloud",
-        "secrets",
-        "update",
-        secret,
-        p,
-        f"--add-topics=projects/{project}/topics/{topic}",
-        f"--next-rotation-time={next_rotation}",
-        f"--rotation-period={s('CIRCLE_GCP_ROTATION_PERIOD', '2592000s')}",
-    )
-    plan.add(
-        "roles/secretmanager.admin on the rotated secret only: the provider updates the secret itself "
-        "(aliases, annotations), which no smaller predefined role allows (docs/rotation.md).",
-        "gcloud",
-        "secrets",
-        "add-iam-policy-binding",
-        secret,
-        p,
-        f"--member=serviceAccount:{sa}",
-        "--role=roles/secretmanager.admin",
-    )
+    for secret_project, secret in gcp_rotated_secrets(s, config, project):
+        sp = f"--project={secret_project}"
+        plan.add(
+            f"Rotation schedule on the secret {secret}: SECRET_ROTATE messages every period.",
+            "gcloud",
+            "secrets",
+            "update",
+            secret,
+            sp,
+            f"--add-topics=projects/{project}/topics/{topic}",
+            f"--next-rotation-time={next_rotation}",
+            f"--rotation-period={s('CIRCLE_GCP_ROTATION_PERIOD', '2592000s')}",
+        )
+        plan.add(
+            f"roles/secretmanager.admin on the rotated secret {secret} only: the provider updates the secret "
+            "itself (aliases, annotations), which no smaller predefined role allows (docs/rotation.md).",
+            "gcloud",
+            "secrets",
+            "add-iam-policy-binding",
+            secret,
+            sp,
+            f"--member=serviceAccount:{sa}",
+            "--role=roles/secretmanager.admin",
+        )
     plan.add(
         "Rotate GCS HMAC keys (the GCS HMAC rotator).",
         "gcloud",

@@ -55,6 +55,8 @@ class Facts:
     secrets_url: str | None
     # stores whose sse_kms_key_id is an alias or key id: the deploy cannot grant it (CIRCLE_AWS_KMS_KEY_ARNS)
     kms_unresolved: tuple[str, ...] = ()
+    # [[rotation]] entries as (secrets, secret): a secrets URL or registered store name, and the secret
+    rotations: tuple[tuple[str, str], ...] = ()
     # monitoring: the alarms' thresholds ([monitoring.thresholds] over the defaults)
     alarm_thresholds: Mapping[str, float] = field(default_factory=lambda: dict(ALARM_DEFAULTS))
 
@@ -66,6 +68,18 @@ class Facts:
 
     def write_buckets(self, scheme: str) -> list[str]:
         return self.buckets(scheme, self.written)
+
+    def rotated_secrets(self, scheme: str, default_store: str | None = None) -> list[tuple[str, str]]:
+        """``(host, secret)`` of each ``[[rotation]]`` entry in a ``scheme://host`` secrets store (the
+        host: a project, a vault, a region; may be empty). An entry naming the store ``vault`` counts when
+        ``default_store`` (the URL the deployment sets for ``secret://vault``) has this scheme."""
+        out: list[tuple[str, str]] = []
+        for secrets, secret in self.rotations:
+            url = default_store if secrets == "vault" and default_store else secrets
+            found, sep, host = url.partition("://")
+            if sep and found.lower() == scheme:
+                out.append((host.strip("/"), secret))
+        return list(dict.fromkeys(out))
 
     def written_stores(self, scheme: str) -> list[Store]:
         return [self.stores[n] for n in sorted(self.written) if n in self.stores and self.stores[n].scheme == scheme]
@@ -143,6 +157,11 @@ def facts(path: Path, env: str | None = None) -> Facts:
         secret_names=tuple(dict.fromkeys([*(secret_name(r) for r in references), *api_keys])),
         kms_keys=tuple(dict.fromkeys(kms)),
         kms_unresolved=tuple(kms_unresolved),
+        rotations=tuple(
+            (str(r["secrets"]), str(r["secret"]))
+            for r in data.get("rotation") or []
+            if isinstance(r, Mapping) and isinstance(r.get("secrets"), str) and isinstance(r.get("secret"), str)
+        ),
         secrets_url=secrets.get("url") if isinstance(secrets.get("url"), str) else None,
         alarm_thresholds=thresholds_of(data),
     )

@@ -10,12 +10,14 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from core.config import load_config
+from core.secrets.rotation.config import parse_rotations
 from scripts import deploy
 from scripts.deploy_config import Facts, facts
 from tests.deploy.cfn_eval import Evaluator, load
@@ -360,6 +362,40 @@ def test_gcp_grants_follow_the_configuration() -> None:
     (create,) = _steps(created, "gcloud", "storage", "buckets", "create")
     assert create[4] == "gs://src-bucket" and "--uniform-bucket-level-access" in create
     assert not _steps(_plan("gcp", GCP_ENV), "gcloud", "storage", "buckets", "create")
+
+
+def test_gcp_rotation_grants_every_rotated_secret_the_configuration_names(tmp_path: Path) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text(
+        '[stores.src]\nurl = "memory://in"\n[stores.dst]\nurl = "memory://out"\n'
+        '[[replication]]\nsource = "src"\ntargets = ["dst"]\n'
+        '[[rotation]]\nsecrets = "gcp-sm://proj-1"\nsecret = "hmac-a"\nrotator = "hmac_api_key"\n'
+        '[[rotation]]\nsecrets = "gcp-sm://other-proj"\nsecret = "hmac-b"\nrotator = "hmac_api_key"\n'
+        '[[rotation]]\nsecrets = "vault"\nsecret = "via-vault"\nrotator = "hmac_api_key"\n'
+        '[[rotation]]\nsecrets = "aws-sm://eu-west-1"\nsecret = "on-aws"\nrotator = "hmac_api_key"\n'
+    )
+    load_config(config)
+    parse_rotations(tomllib.loads(config.read_text()))  # what the rotation path accepts
+    env = {**GCP_ENV, "CIRCLE_GCP_SECRET": "from-env"}  # the variable adds to the configuration's
+    plan = _plan("gcp", env, facts(config))
+
+    def per_secret(*argv: str) -> list[tuple[str, str]]:
+        return [(a[3], a[4]) for a in _steps(plan, "gcloud", "secrets", *argv)]
+
+    bindings = _steps(plan, "gcloud", "secrets", "add-iam-policy-binding")
+    admins = [(a[3], a[4]) for a in bindings if _role_of(a) == "roles/secretmanager.admin"]
+    expected = [
+        ("from-env", "--project=proj-1"),
+        ("hmac-a", "--project=proj-1"),
+        ("hmac-b", "--project=other-proj"),
+        ("via-vault", "--project=proj-1"),  # secret://vault is gcp-sm://<project> on Google Cloud
+    ]
+    assert admins == expected  # the AWS secret is not Google's to grant
+    assert per_secret("update") == expected  # each gets the rotation schedule and topic
+    # Without the variable the configuration's entries suffice; with neither, the placeholder stays.
+    unset = {k: v for k, v in GCP_ENV.items() if k != "CIRCLE_GCP_SECRET"}
+    assert "CIRCLE_GCP_SECRET" not in _plan("gcp", unset, facts(config)).placeholders()
+    assert "CIRCLE_GCP_SECRET" in _plan("gcp", unset).placeholders()
 
 
 def plan_steps_with(plan: deploy.Plan, verb: str) -> list[tuple[str, ...]]:
