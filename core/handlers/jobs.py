@@ -22,7 +22,7 @@ from core.schedules import (  # noqa: F401 - re-exported: the schedule strings l
     ncrontab_expression,
 )
 
-from .reconcile import KeyRange
+from .reconcile import RESERVE_SECONDS, KeyRange
 from .sync import Deadline
 
 log = logging.getLogger("circle.jobs")
@@ -297,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import json
     import os
+    import sys
     import time
 
     parser = argparse.ArgumentParser(prog="python -m core.handlers.jobs", description=main.__doc__)
@@ -305,8 +306,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rule", help="only this replication rule (its name)")
     parser.add_argument("--dry-run", action="store_true", help="report what would change; write nothing")
     parser.add_argument("--parallel", type=int, default=8)
-    parser.add_argument("--budget", type=float, default=600.0, help="seconds per pass before a checkpoint")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=600.0,
+        help=f"seconds per pass before a checkpoint (more than {RESERVE_SECONDS:g}: the time kept to finish "
+        "what is in flight and write the checkpoint)",
+    )
     args = parser.parse_args(argv)
+    if args.job == "reconcile" and not args.budget > RESERVE_SECONDS:
+        parser.error(
+            f"--budget {args.budget:g} leaves no time for any key: a pass stops starting keys when "
+            f"{RESERVE_SECONDS:g} s are left; give more than {RESERVE_SECONDS:g} (default 600)"
+        )
     if args.config:
         os.environ["CIRCLE_CONFIG"] = args.config
     from .runtime import Circle
@@ -318,24 +330,33 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if report.get("ok") else 1
     from .reconcile import reconcile
 
-    totals: dict[str, int] = {}
-    while True:
-        started = time.monotonic()
+    totals: dict[str, int] = {name: 0 for name in ("scanned", "copied", "deleted", "skipped", "failed")}
+    names = [args.rule] if args.rule else [r.name for r in circle.config.replication]
+    for name in names:  # rule by rule: a rule that finished is not started again by another's next pass
+        previous: str | None = None
+        passes = 0
+        while True:
+            started = time.monotonic()
 
-        def left(started: float = started) -> float:
-            return float(args.budget) - (time.monotonic() - started)
+            def left(started: float = started) -> float:
+                return float(args.budget) - (time.monotonic() - started)
 
-        result = reconcile(
-            circle,
-            rule=args.rule,
-            dry_run=args.dry_run,
-            parallel=args.parallel,
-            deadline=left,
-        )
-        for name in ("scanned", "copied", "deleted", "skipped", "failed"):
-            totals[name] = totals.get(name, 0) + int(getattr(result, name))
-        if result.complete or args.dry_run:
-            break
+            result = reconcile(circle, rule=name, dry_run=args.dry_run, parallel=args.parallel, deadline=left)
+            passes += 1
+            for count in totals:
+                totals[count] += int(getattr(result, count))
+            if result.complete or args.dry_run:
+                break
+            position = result.rules[0].resume_after if result.rules else None
+            if passes > 1 and position == previous:  # no key done in a whole pass: it would repeat forever
+                print(
+                    f"reconcile of rule {name} made no progress in a {args.budget:g} s pass (stuck after "
+                    f"{position!r}; listing or the next key takes longer than the budget): raise --budget",
+                    file=sys.stderr,
+                )
+                print(json.dumps({"job": "reconcile", "dry_run": args.dry_run, "complete": False, **totals}, indent=2))
+                return 2
+            previous = position
     print(json.dumps({"job": "reconcile", "dry_run": args.dry_run, **totals}, indent=2))
     return 1 if totals.get("failed") else 0
 
