@@ -288,15 +288,30 @@ def plan_aws(s: Settings, config: Facts | None = None) -> Plan:
         capture="SECRET_ARN",
     )
     plan.add(
-        "Rotate once now: the first rotation mints the first key pair (later ones follow the schedule).",
-        "aws",
-        "secretsmanager",
-        "rotate-secret",
-        "--secret-id",
+        "Rotate once, on the first deploy only: the first rotation mints the first key pair, later ones follow "
+        "the schedule. A secret that was ever rotated (LastRotatedDate set) is left alone, so a rerun does not "
+        "replace a working key pair.",
+        "bash",
+        "-c",
+        rotate_once_script(region),
+        "rotate-once",
         "${SECRET_ARN}",
-        *region,
     )
     return plan
+
+
+def rotate_once_script(region: Sequence[str] = ()) -> str:
+    """``bash -c`` body (the secret's ARN as ``$1``): ``rotate-secret`` only when the secret has never been
+    rotated. ``describe-secret`` failing fails the step (an unknown secret must not look unrotated)."""
+    describe = shlex.join(
+        ["aws", "secretsmanager", "describe-secret", "--query", "LastRotatedDate", "--output", "text", *region]
+    )
+    rotate = shlex.join(["aws", "secretsmanager", "rotate-secret", *region])
+    return (
+        f'last=$({describe} --secret-id "$1") || exit; '
+        f'if [ "$last" = None ] || [ -z "$last" ]; then {rotate} --secret-id "$1"; '
+        'else echo "already rotated ($last): the schedule rotates it next"; fi'
+    )
 
 
 # --- Azure ---------------------------------------------------------------------------------------

@@ -303,6 +303,38 @@ def test_aws_grants_the_kms_keys_the_stores_encrypt_with(tmp_path: Path, capsys:
     assert "store(s) aliased: sse_kms_key_id is not a key ARN" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("last_rotated", "rotates"),
+    [("None", True), ("2030-01-01T04:00:00+00:00", False)],
+    ids=["never-rotated", "already-rotated"],
+)
+def test_aws_rotates_only_a_secret_never_rotated(tmp_path: Path, last_rotated: str, rotates: bool) -> None:
+    """A rerun of the deploy must not rotate again: each rotation replaces the key pair the replicas use."""
+    calls = tmp_path / "calls.txt"
+    aws = tmp_path / "aws"
+    aws.write_text(
+        f'#!/bin/sh\necho "$*" >> {calls}\n'
+        f'case "$2" in describe-secret) echo "{last_rotated}" ;; rotate-secret) echo rotating ;; esac\n'
+    )
+    aws.chmod(0o755)
+    plan = _plan("aws", {**AWS_ENV, "AWS_REGION": "eu-west-1"})
+    (step,) = [st for st in plan.steps if st.purpose.startswith("Rotate once")]
+    assert not [st for st in plan.steps if st.argv[:3] == ("aws", "secretsmanager", "rotate-secret")]
+    argv = [a.replace("${SECRET_ARN}", "arn:aws:secretsmanager:eu-west-1:1:secret:x-AbCdEf") for a in step.argv]
+    proc = subprocess.run(argv, env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = calls.read_text().splitlines()
+    describe = "secretsmanager describe-secret --query LastRotatedDate --output text --region eu-west-1"
+    assert lines[0] == describe + " --secret-id arn:aws:secretsmanager:eu-west-1:1:secret:x-AbCdEf"
+    expected = ["describe-secret", "rotate-secret"] if rotates else ["describe-secret"]
+    assert [line.split()[1] for line in lines] == expected
+    # A secret that cannot be described is not taken for a new one: the step fails.
+    aws.write_text("#!/bin/sh\necho 'ResourceNotFoundException' >&2\nexit 254\n")
+    assert subprocess.run(argv, env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+                          capture_output=True, check=False).returncode == 254  # fmt: skip
+
+
 def test_aws_attaches_to_an_existing_bucket() -> None:
     env = {**AWS_ENV, "CIRCLE_AWS_EXISTING_BUCKET": "true", "CIRCLE_AWS_ENABLE_EVENTBRIDGE": "true"}
     plan = _plan("aws", env)
