@@ -2,11 +2,14 @@
 
 ``circle --help`` lists commands from the table below without importing them (nor ``core``), which
 keeps it fast. Every failure a user can cause ends in one line on stderr and exit code 1 (it failed)
-or 2 (usage or configuration); a traceback is shown only for a bug, and only with ``--verbose``.
+or 2 (usage or configuration); a traceback is shown only for a bug, and only with ``--verbose``. With
+``--json`` that line is a JSON object instead, ``{"error": {"type", "message", "code"}}``, with the same
+exit code.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -111,35 +114,70 @@ def one_line(exc: BaseException) -> str:
     return text
 
 
+def wants_json(args: list[str]) -> bool:
+    """Whether ``--json`` is among the global options (before the subcommand's name)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in ("--config", "--env"):
+            skip = True  # the option's value
+        elif arg == "--json":
+            return True
+        elif arg in COMMANDS or arg == "--":
+            return False
+    return False
+
+
+def report_error(
+    message: str, code: int, kind: str, as_json: bool, *, bug: bool = False, detail: str | None = None
+) -> int:
+    """One line on stderr (``circle: error: ...``, or ``{"error": {...}}`` with ``--json``, where the
+    message is ``detail`` when given: the text without the type, which has its own field); returns ``code``."""
+    if as_json:
+        error: dict[str, Any] = {"type": kind, "message": detail or message, "code": code}
+        if bug:
+            error["bug"] = True
+        click.echo(json.dumps({"error": error}), err=True)
+    elif bug:
+        click.echo(f"circle: unexpected error (a bug; -v shows the traceback): {message}", err=True)
+    else:
+        click.echo(f"circle: {message}" if kind == "Interrupted" else f"circle: error: {message}", err=True)
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (the console script exits with it)."""
-    verbose = False
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = wants_json(args)
     try:
-        rv: Any = cli.main(args=argv, prog_name="circle", standalone_mode=False)
+        rv: Any = cli.main(args=args, prog_name="circle", standalone_mode=False)
         return int(rv) if isinstance(rv, int) else 0
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:  # usage errors: click's own message, exit 2
-        exc.show()
-        return USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+        code = USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+        if not as_json:
+            exc.show()
+            return code
+        return report_error(" ".join(exc.format_message().split()), code, type(exc).__name__, as_json)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("circle: interrupted", err=True)
-        return 130
+        return report_error("interrupted", 130, "Interrupted", as_json)
     except BrokenPipeError:  # `circle cat ... | head`
         return 0
     except Exception as exc:
-        ctx_obj = getattr(click.get_current_context(silent=True), "obj", None)
-        verbose = (
-            bool(getattr(ctx_obj, "verbose", False)) or "-v" in (argv or sys.argv) or "--verbose" in (argv or sys.argv)
-        )
-        code = exit_code(exc)
-        if code is None:
+        verbose = "-v" in args or "--verbose" in args
+        known = exit_code(exc)
+        if known is None:
             if verbose:
                 raise
-            click.echo(f"circle: unexpected error (a bug; -v shows the traceback): {one_line(exc)}", err=True)
-            return FAILURE
-        click.echo(f"circle: error: {one_line(exc)}", err=True)
-        return code
+            return report_error(one_line(exc), FAILURE, type(exc).__name__, as_json, bug=True, detail=_text(exc))
+        kind = "CliError" if isinstance(exc, CliError) else type(exc).__name__
+        return report_error(one_line(exc), known, kind, as_json, detail=_text(exc))
+
+
+def _text(exc: BaseException) -> str:
+    return " ".join((exc.message if isinstance(exc, CliError) else str(exc)).split())
 
 
 if __name__ == "__main__":

@@ -113,6 +113,8 @@ def _list_stores(s: Session) -> None:
 def cat(ctx: click.Context, locations: tuple[str, ...]) -> None:
     """Write the objects' bytes to stdout, streamed (``circle cat backup:data/a.csv | head``)."""
     s = session(ctx)
+    if s.as_json:  # stdout holds the bytes themselves: there is nothing to put in JSON
+        raise usage("cat writes the objects' raw bytes, so --json does not apply (circle --json stat shows metadata)")
     out = sys.stdout.buffer
     for text in locations:
         loc = _remote_key(s, text)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -238,6 +240,11 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
         signal.signal(signal.SIGTERM, stop)
         bound = server.server_address[1]
-        click.echo(f"serving the HTTP API on http://{host}:{bound}/ (Ctrl-C to stop)", err=True)
+        url = f"http://{host}:{bound}/"
+        if s.as_json:  # the banner is the command's output: one JSON object on stdout, flushed at once
+            click.echo(json.dumps({"serving": url, "host": host, "port": bound, "pid": os.getpid()}))
+            sys.stdout.flush()
+        else:
+            click.echo(f"serving the HTTP API on {url} (Ctrl-C to stop)", err=True)
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
