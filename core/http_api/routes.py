@@ -160,7 +160,13 @@ ROUTES: tuple[Route, ...] = (
         "/admin/rotate/{secret}",
         "Rotate a secret named in [[rotation]] now (operators)",
         params=(
-            Param("secret", {"type": "string", "minLength": 1, "maxLength": 512, "pattern": NO_CONTROL}, "path", True),
+            Param(
+                "secret",
+                {"type": "string", "minLength": 1, "maxLength": 512, "pattern": NO_CONTROL},
+                "path",
+                True,
+                "the secret's name, percent-encoded (may contain /)",
+            ),
         ),
         responses={200: {"type": "object"}, 502: ERROR, **_COMMON_ERRORS},
     ),
@@ -168,6 +174,7 @@ ROUTES: tuple[Route, ...] = (
 
 
 _SEGMENTS = [(r, r.segments) for r in ROUTES]
+_GREEDY = frozenset({"{key}", "{secret}"})  # names that may contain "/": always a template's last segment
 
 
 def match(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
@@ -196,11 +203,11 @@ def match(method: str, raw_path: str) -> tuple[Route, dict[str, str]]:
 def _fit(template: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
     out: dict[str, str] = {}
     for i, seg in enumerate(template):
-        if seg == "{key}":  # greedy: the rest of the path, encoded slashes and plain ones alike
-            rest = "/".join(parts[i:])
+        if seg in _GREEDY:  # the rest of the path, encoded slashes and plain ones alike (a server that
+            rest = "/".join(parts[i:])  # decodes %2F before the app sees it, e.g. wsgiref, still routes)
             if not rest:
                 return None
-            out["key"] = rest
+            out[seg[1:-1]] = rest
             return out
         if i >= len(parts):
             return None

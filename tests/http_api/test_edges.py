@@ -407,3 +407,13 @@ def test_reconcile_of_an_unknown_rule_is_404(client: Any, rig: Rig) -> None:
     resp = client.request("POST", "/admin/reconcile", headers=ops, body=b'{"rule": "no-such-rule", "dry_run": true}')
     assert resp.status == 404, resp.body
     assert resp.json()["error"]["code"] == "NotFound"
+
+
+def test_a_secret_name_with_a_slash_routes_encoded_or_plain() -> None:
+    """A server that decodes %2F before the app sees it (wsgiref, so ``circle serve``) still reaches
+    the rotate route, like an object key."""
+    from core.http_api.routes import match
+
+    for path in ("/admin/rotate/circle%2Fapi-key-ci", "/admin/rotate/circle/api-key-ci"):
+        route, params = match("POST", path)
+        assert (route.name, params) == ("rotate", {"secret": "circle/api-key-ci"})
