@@ -31,7 +31,8 @@ def table(stats: Stats) -> Any:
         failures = len(stats.failures)
     lags = stats.lags()
     lag = f"lag median {statistics.median(lags):.1f}s, max {max(lags):.1f}s" if lags else "lag -"
-    grid = Table(title=f"replicas {done}/{total} | {lag} | failures {failures}", expand=False)
+    title = f"replicas {done}/{total} | {lag} | failures {failures} | {stats.probe_text()}"
+    grid = Table(title=title, expand=False)
     for name in ("function", "delivered", "not acked", "copied", "deleted", "skipped", "failed"):
         grid.add_column(name, justify="right" if name != "function" else "left")
     for row in rows:

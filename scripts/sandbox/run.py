@@ -456,22 +456,26 @@ class Sandbox:
     def probe(self) -> None:
         """Contract J1: ``core.handlers.probe.probe(circle)``, when it exists."""
         if importlib.util.find_spec("core.handlers.probe") is None:
-            self.stats.probes.append("not available in this checkout (core.handlers.probe does not exist yet)")
+            self.stats.probe("not available in this checkout (core.handlers.probe does not exist yet)")
             return
         try:
             from core.handlers.probe import probe  # type: ignore[import-not-found, unused-ignore]
 
             result = probe(self.circle).as_dict()
         except Exception as exc:
-            self.stats.probes.append(f"failed: {type(exc).__name__}: {exc}")
+            self.stats.probe(f"failed: {type(exc).__name__}: {exc}", up=False)
             return
         for store in result.get("stores", []):
             latency = ", ".join(f"{op} {ms:.0f} ms" for op, ms in (store.get("latency_ms") or {}).items())
             error = f": {store.get('failed_operation')} {store.get('error')}" if store.get("error") else ""
-            self.stats.probes.append(f"{store.get('store')} {store.get('status')}{error} ({latency})")
+            self.stats.probe(
+                f"{store.get('store')} {store.get('status')}{error} ({latency})", store.get("status") == "up"
+            )
         for secret in result.get("secrets", []):
-            self.stats.probes.append(f"{secret.get('reference')} readable={secret.get('readable')}")
-        self.stats.probes.append(json.dumps({k: v for k, v in result.items() if k not in ("stores", "secrets")}))
+            self.stats.probe(
+                f"{secret.get('reference')} readable={secret.get('readable')}", bool(secret.get("readable"))
+            )
+        self.stats.probe(json.dumps({k: v for k, v in result.items() if k not in ("stores", "secrets")}))
 
     # -- stop ----------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -549,8 +553,8 @@ def run(*, duration: float, forever: bool, dashboard: bool = False) -> int:
         sandbox.stats.say(f"running: pids {sandbox.procs.pids() | sandbox.emulator_pids()}")
         show()
         sandbox.demo()
+        sandbox.probe()  # while the live view shows: each result is a line, the counts are in its title
         live.close()
-        sandbox.probe()
         sandbox.http_smoke()
         text, ok = sandbox.stats.summary()
         sandbox.stats.out.write(text + "\n")

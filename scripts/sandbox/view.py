@@ -41,6 +41,7 @@ class Stats:
     failures: list[str] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     probes: list[str] = field(default_factory=list)
+    probe_counts: Counter[str] = field(default_factory=Counter)  # "up" / "down" per probed store or secret
     http: list[str] = field(default_factory=list)
     show_outcomes: bool = False  # after the demo (--forever): one line per replica made
     printer: Any = None  # the dashboard's console.print while it runs (lines then scroll above it)
@@ -86,6 +87,21 @@ class Stats:
             self.failures.append(line)
         self.say(f"FAILURE {line}")
 
+    def probe(self, line: str, up: bool | None = None) -> None:
+        """One probe result: kept for the summary and printed at once (above the dashboard on a terminal);
+        ``up`` (None: not a store or secret) feeds the live counters."""
+        with self.lock:
+            self.probes.append(line)
+            if up is not None:
+                self.probe_counts["up" if up else "down"] += 1
+        self.say(f"probe: {line}")
+
+    def probe_text(self) -> str:
+        with self.lock:
+            if not self.probe_counts:
+                return "probe -"
+            return f"probe up {self.probe_counts['up']} down {self.probe_counts['down']}"
+
     def seen(self, e: Expectation) -> None:
         arrow = "deleted from" if e.body is None else "->"
         self.say(f"replicated {e.source}:{e.key} ({e.what}) {arrow} {e.target}:{e.target_key} in {e.lag:.1f}s")
@@ -118,7 +134,7 @@ class Stats:
         lag = f"lag p50 {statistics.median(lags):.1f}s max {max(lags):.1f}s" if lags else "lag -"
         return (
             f"events {events} | replicas {done}/{len(self.expectations)} | copied {copied} deleted {deleted}"
-            f" | failures {failed} | {lag}"
+            f" | failures {failed} | {lag} | {self.probe_text()}"
         )
 
     def summary(self) -> tuple[str, bool]:

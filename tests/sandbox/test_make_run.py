@@ -1,5 +1,6 @@
 """`make run` end to end: the sandbox runs in a subprocess (as `make run` starts it) with its own empty
-TMPDIR, so whatever it leaves on disk is visible; a second run is stopped by SIGTERM mid-demo."""
+TMPDIR, so whatever it leaves on disk is visible; other runs are stopped mid-demo by SIGTERM and by
+Ctrl-C (SIGINT to the whole foreground process group, as a terminal sends it)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from scripts.emulators import ROOT
 CLOUDS = ("aws", "azure", "gcp")
 
 
-def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path]:
+def _start(tmp_path: Path, *args: str, session: bool = False) -> tuple[subprocess.Popen[str], Path]:
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
     env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
@@ -32,6 +33,7 @@ def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=session,  # its own process group, as a terminal's foreground job
     )
     return proc, tmpdir
 
@@ -69,8 +71,10 @@ def test_the_sandbox_replicates_every_change_through_all_three_adapters(tmp_path
     assert list(tmpdir.iterdir()) == []  # emulators' data, logs, config: all removed
 
 
-def test_sigterm_mid_demo_stops_every_process_and_removes_its_files(tmp_path: Path) -> None:
-    proc, tmpdir = _start(tmp_path, "--forever")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_mid_demo_stops_every_process_and_removes_its_files(tmp_path: Path, sig: signal.Signals) -> None:
+    """SIGTERM goes to the sandbox's PID (``kill <pid>``); Ctrl-C is SIGINT to its whole process group."""
+    proc, tmpdir = _start(tmp_path, "--forever", session=True)
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:
@@ -85,14 +89,17 @@ def test_sigterm_mid_demo_stops_every_process_and_removes_its_files(tmp_path: Pa
     children = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
     assert len(named) == 7 and named <= children  # moto, 2x Azurite, fake-gcs, 2 hosts, functions-framework
     assert list(tmpdir.iterdir())  # it is using its temp folders
-    proc.send_signal(signal.SIGTERM)
+    if sig == signal.SIGINT:
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C (make and the sandbox alike)
+    else:
+        proc.send_signal(signal.SIGTERM)
     rest, _ = proc.communicate(timeout=60)  # five-second grace per process group at most
-    assert proc.returncode == 128 + signal.SIGTERM, rest
-    assert "SIGTERM: stopping everything the sandbox started" in rest
+    assert proc.returncode == 128 + sig, rest
+    assert f"{sig.name}: stopping everything the sandbox started" in rest
     deadline = time.monotonic() + 5
     alive = children
     while alive and time.monotonic() < deadline:
         alive = {pid for pid in alive if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"}
         time.sleep(0.1)
-    assert not alive, f"still running after SIGTERM: {alive}"
+    assert not alive, f"still running after {sig.name}: {alive}"
     assert list(tmpdir.iterdir()) == []

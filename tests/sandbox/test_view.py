@@ -88,3 +88,28 @@ def test_outcomes_not_yet_reported_are_counted_per_source_cloud() -> None:
     assert stats.unreported() == {"gcp": {"deleted": 2}}  # an overwrite's "deleted" of the old generation: skipped
     stats.report("outcome", cloud="gcp", key="k", outcomes=[{**outcome, "action": "deleted"}] * 2)
     assert stats.unreported() == {}
+
+
+def test_probe_results_are_shown_while_running_and_counted_in_the_live_view() -> None:
+    from rich.console import Console
+
+    from scripts.sandbox.dashboard import table
+
+    stats, out = _stats()
+    assert stats.probe_text() == "probe -"
+    stats.probe("aws up (write 3 ms, read 1 ms, list 2 ms, delete 1 ms)", up=True)
+    stats.probe("gcp down: write ConnectionError: refused (write 5 ms)", up=False)
+    stats.probe('{"ok": false, "up": 1, "down": 1}')  # the report's totals: a line, not a count
+    lines = out.getvalue().splitlines()
+    assert [line.split("] ", 1)[1] for line in lines] == [
+        "probe: aws up (write 3 ms, read 1 ms, list 2 ms, delete 1 ms)",
+        "probe: gcp down: write ConnectionError: refused (write 5 ms)",
+        'probe: {"ok": false, "up": 1, "down": 1}',
+    ]
+    assert stats.probe_text() == "probe up 1 down 1"
+    assert stats.progress().endswith("| probe up 1 down 1")
+    console = Console(record=True, width=200)
+    console.print(table(stats))
+    assert "probe up 1 down 1" in console.export_text()
+    summary, _ = stats.summary()
+    assert "probe: gcp down: write ConnectionError: refused (write 5 ms)" in summary.splitlines()
