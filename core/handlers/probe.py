@@ -187,6 +187,7 @@ def probe_secrets(circle: Any, now: datetime | None = None) -> list[SecretProbe]
     """Read every secret the configuration references (once per secret) and report expiry if known."""
     from core.secrets import get_secret_store, parse_reference
 
+    lookup = getattr(circle, "secret_store", get_secret_store)  # the runtime's own registry
     now = now or datetime.now(UTC)
     seen: dict[str, SecretProbe] = {}
     refs = circle.config.secret_references() if hasattr(circle.config, "secret_references") else ()
@@ -196,7 +197,7 @@ def probe_secrets(circle: Any, now: datetime | None = None) -> list[SecretProbe]
         if label in seen:
             continue
         try:
-            secrets = get_secret_store(store_name)
+            secrets = lookup(store_name)
             secrets.get_secret(name)
         except Exception as exc:
             seen[label] = SecretProbe(label, False, error=type(exc).__name__)  # never the message: no values
@@ -212,7 +213,19 @@ def probe_secrets(circle: Any, now: datetime | None = None) -> list[SecretProbe]
 
 
 def _expiry(secrets: Any, name: str) -> datetime | None:
-    """The current version's expiry where the service reports one (``SecretVersion.extra["expires"]``)."""
+    """When the secret expires, where the service tells: the backend's ``expiry(name)`` (Key Vault: the
+    current version's ``expires``; Secret Manager: the secret's ``expire_time``; Secrets Manager: the
+    next rotation date), else the current version's ``extra["expires"]``; None when unknown."""
+    backend = getattr(secrets, "backend", None)
+    expiry = getattr(backend, "expiry", None)
+    if callable(expiry):
+        try:
+            when = expiry(name)
+        except Exception:  # expiry is optional evidence: the value itself was readable
+            return None
+        if isinstance(when, datetime):
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+        return None
     try:
         versions = secrets.versions(name)
     except Exception:  # listing versions is optional evidence
@@ -286,6 +299,9 @@ def _publish(circle: Any, report: ProbeReport, alert: AlertHook | None) -> None:
                 hook("probe-secret", secret.reference, f"{secret.reference} cannot be read: {secret.error}")
                 report.alerts += 1
     if monitor is not None:
+        for secret in report.secrets:
+            if secret.days_left is not None:
+                monitor.gauge("SecretDaysToExpiry", secret.days_left, secret=secret.reference)
         monitor.event("probe", **report.as_dict())
     log.info(
         "probe: %d stores up, %d down",

@@ -231,6 +231,7 @@ def _handler_for(fake: FakeSecretManager) -> type[BaseHTTPRequestHandler]:
             "etag": f'"{uuid.uuid4().hex[:14]}"',
             "labels": body.get("labels") or {},
             "annotations": body.get("annotations") or {},
+            **({"expireTime": body["expireTime"]} if body.get("expireTime") else {}),
             "versionAliases": {},
             "versions": {},
         }
@@ -258,6 +259,11 @@ def _handler_for(fake: FakeSecretManager) -> type[BaseHTTPRequestHandler]:
                 secret["versionAliases"] = aliases
             elif path in ("annotations", "labels"):
                 secret[path] = dict(body.get(path) or {})
+            elif path in ("expireTime", "expire_time"):  # the expiration oneof (ttl is not modelled)
+                if body.get("expireTime"):
+                    secret["expireTime"] = body["expireTime"]
+                else:
+                    secret.pop("expireTime", None)
             else:
                 raise ApiError(400, f"Invalid update_mask path {path!r}.")
         secret["etag"] = f'"{uuid.uuid4().hex[:14]}"'

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from ..api import CURRENT, PENDING, PREVIOUS, SecretBackend, SecretValue, SecretVersion
@@ -181,6 +181,15 @@ class AwsSecretsBackend(SecretBackend):
             )
             for v in versions
         ]
+
+    def expiry(self, name: str) -> datetime | None:
+        """Secrets Manager has no expiry: the next rotation date (``DescribeSecret`` ``NextRotationDate``)
+        stands for it when rotation is enabled, else None (unknown)."""
+        out = self._call("expiry", name, "describe_secret", SecretId=name)
+        when = out.get("NextRotationDate") if out.get("RotationEnabled") else None
+        if not isinstance(when, datetime):
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
 
     def stages(self, name: str) -> dict[str, str]:
         found = {}

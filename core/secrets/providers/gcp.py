@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from ..api import (
@@ -222,6 +222,14 @@ class GcpSecretsBackend(SecretBackend):
                 )
             )
         return out
+
+    def expiry(self, name: str) -> datetime | None:
+        """The secret's ``expire_time`` (set directly or through a ``ttl``), None when it has none."""
+        secret = self._get_secret(name, "expiry")
+        if "expire_time" not in secret:
+            return None
+        when = secret.expire_time
+        return datetime.fromtimestamp(when.timestamp(), UTC) if when else None
 
     def _iterate(self, name: str, collect: Any) -> list[Any]:
         from google.api_core import exceptions as gexc

@@ -188,10 +188,17 @@ class KeyVaultBackend(SecretBackend):
                 tuple(s for s, v in sorted(stages.items()) if v == p.version),
                 p.created_on,
                 bool(p.enabled),
-                {STAGE_TAG: self._stage_of(p) or ""},
+                {STAGE_TAG: self._stage_of(p) or "", **({"expires": p.expires_on.isoformat()} if p.expires_on else {})},
             )
             for p in props
         ]
+
+    def expiry(self, name: str) -> datetime | None:
+        """When the current version expires (its ``expires`` attribute), None when it has none."""
+        props = self._props(name, "expiry")
+        current = self._resolve(props).get(CURRENT)
+        found = next((p for p in props if p.version == current), None)
+        return found.expires_on if found is not None else None
 
     def stages(self, name: str) -> dict[str, str]:
         return self._resolve(self._props(name, "stages"))
