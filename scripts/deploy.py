@@ -83,12 +83,18 @@ class Step:
     capture: str | None = None
     cwd: str | None = None  # relative to the repository root
     ok_if_exists: bool = False
+    # With ok_if_exists: a command printing JSON about the existing resource, and the value it must print
+    # for "already exists" to count as success (the resource is the one this step would have made).
+    verify: tuple[tuple[str, ...], object] | None = None
 
     def render(self) -> str:
         words = " ".join(_quote(a) for a in self.argv)
         line = f"{self.capture}=$({words})" if self.capture else words
         if self.cwd:
             line = f"(cd {shlex.quote(self.cwd)} && {line})"
+        if self.verify is not None:
+            check = " ".join(_quote(a) for a in self.verify[0])
+            return line + f"  # fine if it already exists and `{check}` prints {_json(self.verify[1])}"
         return line + ("  # fine if it already exists" if self.ok_if_exists else "")
 
 
@@ -101,9 +107,16 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
 
     def add(
-        self, purpose: str, *argv: str, capture: str | None = None, cwd: str | None = None, ok_if_exists: bool = False
+        self,
+        purpose: str,
+        *argv: str,
+        capture: str | None = None,
+        cwd: str | None = None,
+        ok_if_exists: bool = False,
+        verify: tuple[tuple[str, ...], object] | None = None,
     ) -> None:
-        self.steps.append(Step(purpose, tuple(argv), capture=capture, cwd=cwd, ok_if_exists=ok_if_exists))
+        tolerated = ok_if_exists or verify is not None
+        self.steps.append(Step(purpose, tuple(argv), capture, cwd, ok_if_exists=tolerated, verify=verify))
 
     def placeholders(self) -> list[str]:
         found = {m for s in self.steps for a in s.argv for m in _PLACEHOLDER.findall(a)}
@@ -120,6 +133,12 @@ class Plan:
         for step in self.steps:
             out += ["", f"# {step.purpose}", step.render()]
         return "\n".join(out) + "\n"
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _quote(arg: str) -> str:
@@ -411,7 +430,24 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
         "python",
         "--runtime-version",
         PYTHON_VERSION,
-        ok_if_exists=True,
+        # A rerun finds the app: it must be this group's Flex Consumption app on this runtime (an app of the
+        # same name elsewhere, on another plan or runtime, stops the deploy instead of being published to).
+        verify=(
+            (
+                "az",
+                "functionapp",
+                "show",
+                "--name",
+                app,
+                "--resource-group",
+                rg,
+                "--query",
+                "[functionAppConfig.runtime.name, functionAppConfig.runtime.version]",
+                "--output",
+                "json",
+            ),
+            ["python", PYTHON_VERSION],
+        ),
     )
     plan.add(
         "Managed identity for the app; later role assignments use its principal id.",
@@ -1310,10 +1346,32 @@ def execute(plan: Plan, *, dist: Path = ROOT / "dist") -> None:
         )
         if proc.returncode != 0:
             if step.ok_if_exists and "already exist" in (proc.stderr or "").lower():
+                if step.verify is not None:
+                    _verify_existing(step, values, dist.parent)
                 continue
             raise DeployError(f"step failed ({proc.returncode}): {step.purpose}\n{proc.stderr or ''}".rstrip())
         if step.capture:
             values[step.capture] = (proc.stdout or "").strip()
+
+
+def _verify_existing(step: Step, values: Mapping[str, str], cwd: Path) -> None:
+    """The resource a create met already exists: refuse unless it is the one the step would have made."""
+    import json
+
+    assert step.verify is not None
+    command, expected = step.verify
+    argv = [_VAR.sub(lambda m: values[m.group(1)], a) for a in command]
+    proc = subprocess.run(argv, cwd=cwd, text=True, check=False, capture_output=True)
+    try:
+        found = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except ValueError:
+        found = None
+    if found != expected:
+        shown = _json(found) if proc.returncode == 0 else f"an error ({proc.stderr.strip() or proc.returncode})"
+        raise DeployError(
+            f"step failed: {step.purpose}\nit already exists, but `{shlex.join(argv)}` gives {shown}, not "
+            f"{_json(expected)}: delete it or choose another name"
+        )
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -451,7 +451,9 @@ log = os.environ["FAKE_LOG"]
 seen = open(log).read().splitlines() if os.path.exists(log) else []
 line = " ".join(args)
 open(log, "a").write(line + "\\n")
-if "--query" in args:
+if args[:2] == ["functionapp", "show"] and "functionAppConfig" in line:
+    print(os.environ.get("FAKE_RUNTIME", '["python", "3.13"]'))  # the existing app's runtime, as JSON
+elif "--query" in args:
     print("/subscriptions/0/providers/x/" + (args[args.index("--name") + 1] if "--name" in args else "id"))
 elif line in seen and (args[:3] in (["role", "assignment", "create"], ["functionapp", "create", "--name"])):
     sys.exit("ERROR: (Conflict) The role assignment already exists." if args[0] == "role" else
@@ -473,9 +475,40 @@ def test_azure_rerun_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     first = (tmp_path / "calls.log").read_text().splitlines()
     deploy.execute(plan, dist=tmp_path / "dist")  # the rerun meets "already exists" and carries on
     calls = (tmp_path / "calls.log").read_text().splitlines()
-    assert calls == first + first
     assert any(c.startswith("role assignment create") for c in first)
     assert any("Key Vault Secrets User" in c and "circle-azure-replica-connection" in c for c in first)
+    # The rerun made the same calls, plus a check, right after "already exists", that the app it found is
+    # the one it would have made (the first run did not need one).
+    rerun = calls[len(first) :]
+    checks = [i for i, c in enumerate(rerun) if c.startswith("functionapp show") and "functionAppConfig" in c]
+    assert len(checks) == 1 and rerun[checks[0] - 1].startswith("functionapp create")
+    assert "--resource-group circle-core" in rerun[checks[0]]
+    assert rerun[: checks[0]] + rerun[checks[0] + 1 :] == first
+
+
+@pytest.mark.parametrize("found", ['["python", "3.11"]', "[null, null]"], ids=["other-runtime", "not-flex"])
+def test_azure_rerun_refuses_an_app_that_is_not_the_one_it_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, found: str
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("az", "func"):
+        (bin_dir / tool).write_text(FAKE_AZ)
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_LOG", str(tmp_path / "calls.log"))
+    monkeypatch.setenv("FAKE_RUNTIME", found)
+    (tmp_path / "dist" / "azure").mkdir(parents=True)
+    plan = _plan("azure", AZ_ENV)
+    (create,) = [st for st in plan.steps if st.argv[:3] == ("az", "functionapp", "create")]
+    assert "already exists and `az functionapp show" in create.render()
+    deploy.execute(plan, dist=tmp_path / "dist")
+    refusal = r"it already exists, but .* gives \[.*\], not \[\"python\",\"3.13\"\]: delete it"
+    with pytest.raises(deploy.DeployError, match=refusal):
+        deploy.execute(plan, dist=tmp_path / "dist")
+    # Nothing after the function app ran on the rerun: no settings, roles or publish into a stranger's app.
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert calls[-1].startswith("functionapp show")
 
 
 def _cli(args: list[str], path: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
