@@ -14,9 +14,11 @@ from core.storage.registry import ProviderSpec, lookup
 
 if TYPE_CHECKING:
     from core.config_http import HttpSettings
+    from core.credentials import Resolver
     from core.events import StorageEvent
     from core.monitoring.settings import MonitoringSettings
     from core.schedules import Schedules
+    from core.secrets import SecretsRegistry
     from core.storage import ObjectStore
 
 
@@ -185,16 +187,31 @@ class Config:
     http: HttpSettings | None = None  # the [http] table (HTTP API auth, grants, limits); None: absent
     schedules: Schedules | None = None  # jobs: the [schedules] table (core.schedules); None: absent
 
-    def open(self, name: str) -> ObjectStore:
+    def open(self, name: str, *, resolver: Resolver | None = None) -> ObjectStore:
+        """Open the store named ``name``; its ``secret://`` options resolve through ``resolver`` (the
+        runtime passes its own), else through a registry of this configuration's secrets stores."""
         from core.storage import open_store
 
         store = self.stores[name]
-        return open_store(store.url, **store.options)
+        if resolver is None and any(_is_reference(v) for v in store.options.values()):
+            resolver = self.secrets_registry().resolve_references
+        return open_store(store.url, resolver=resolver, **store.options)
 
     def secret_stores(self) -> dict[str, str]:
         """Secrets stores to register by name: ``{"vault": secrets_url}`` when one is configured (the
-        runtime passes each to ``core.secrets.register_secret_store``)."""
+        runtime registers each in its own ``SecretsRegistry``)."""
         return {"vault": self.secrets_url} if self.secrets_url else {}
+
+    def secrets_registry(self, stores: Mapping[str, str] | None = None) -> SecretsRegistry:
+        """A new registry holding this configuration's secrets stores (``stores``, by default
+        ``secret_stores()``), over the process registry (stores a program registered, and
+        ``CIRCLE_SECRETS_<NAME>``). Opens each secrets store (its SDK loads on first read)."""
+        from core.secrets import PROCESS_REGISTRY, SecretsRegistry
+
+        registry = SecretsRegistry(parent=PROCESS_REGISTRY)
+        for alias, url in (self.secret_stores() if stores is None else stores).items():
+            registry.register(alias, url)
+        return registry
 
     def secret_references(self) -> tuple[str, ...]:
         """Every ``secret://`` reference the stores' options hold (for deploy permissions), sorted."""

@@ -9,10 +9,14 @@
 - No cloud SDK (``boto3``, ``botocore``, ``azure.*``, ``google.*``) is imported at module level outside
   the storage providers, the secrets providers, the rotators and the adapters: ``import core`` and every
   non-provider module load without one. Imports under ``if TYPE_CHECKING:`` do not run and are allowed.
+- The command line (``circle_cli``) uses core, never an adapter, except ``circle_cli.invoke``, whose job
+  is to call the adapters' entry points locally as their platforms would; core never imports the CLI.
 
 Every import counts for the dependency rules, lazy ones inside functions included (a lazy import is
-still a dependency); only the SDK rule is about module level. The last tests run the checker on small
-trees with one deliberate violation each, to show that every rule can fail.
+still a dependency), and so do imports by name: ``importlib.import_module("core.secrets")``,
+``import_module(NAME)`` with a module-level ``NAME = "core.secrets"``, and ``__import__("...")`` (a
+string import hides a dependency; it does not remove it). Only the SDK rule is about module level.
+The last tests run the checker on small trees with one deliberate violation each, to show that every rule can fail.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 ADAPTERS = ("aws_lambda", "azure_functions", "gcp_functions", "function_app")
+CLI = "circle_cli"
+CLI_MAY_RUN_ADAPTERS = ("circle_cli.invoke",)  # ``circle invoke`` calls the adapters' entry points
+STRING_IMPORTERS = ("import_module", "__import__")
 #: above events/storage/secrets: may use them, never the other way round
 UPPER = ("core.handlers", "core.runtime")
 LOWER = ("core.events", "core.storage", "core.secrets", "core.errors", "core.etag", "core.credentials")
@@ -62,13 +69,43 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
+def _constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level ``NAME = "text"`` bindings (a string import may name its module through one)."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Constant):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and isinstance(node.value.value, str):
+                    found[target.id] = node.value.value
+    return found
+
+
+def _string_import(call: ast.Call, constants: dict[str, str]) -> str | None:
+    """The module an ``importlib.import_module``/``__import__`` call names by a string, if it can be known."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if name not in STRING_IMPORTERS or not call.args:
+        return None
+    arg = call.args[0]
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value
+    if isinstance(arg, ast.Name):
+        return constants.get(arg.id)
+    return None  # built at run time (an f-string, a registry entry): not knowable here
+
+
 def _imports(root: Path, path: Path) -> Iterator[Import]:
     module = _module_name(root, path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    constants = _constants(tree)
 
     def walk(node: ast.AST, module_level: bool) -> Iterator[Import]:
         for child in ast.iter_child_nodes(node):
+            named = _string_import(child, constants) if isinstance(child, ast.Call) else None
+            if named is not None and not named.startswith("."):  # a relative name needs its package: skipped
+                yield Import(module, named, child.lineno, module_level)
             if isinstance(child, ast.Import):
                 for alias in child.names:
                     yield Import(module, alias.name, child.lineno, module_level)
@@ -95,6 +132,7 @@ def _imports(root: Path, path: Path) -> Iterator[Import]:
 
 def collect(root: Path) -> list[Import]:
     files = [p for p in (root / "core").rglob("*.py")]
+    files += list((root / CLI).rglob("*.py")) if (root / CLI).is_dir() else []
     for adapter in ADAPTERS:
         files += list((root / adapter).rglob("*.py")) if (root / adapter).is_dir() else []
         files += [root / f"{adapter}.py"] if (root / f"{adapter}.py").is_file() else []
@@ -109,6 +147,10 @@ def violations(root: Path) -> list[str]:
         rule = None
         if _within(src, "core") and _within(dst, ADAPTERS):
             rule = "core never imports an adapter"
+        elif _within(src, "core") and _within(dst, CLI):
+            rule = "core never imports the command line"
+        elif _within(src, CLI) and _within(dst, ADAPTERS) and not _within(src, CLI_MAY_RUN_ADAPTERS):
+            rule = "the command line imports core, never an adapter"
         elif _within(src, LOWER) and _within(dst, UPPER):
             rule = "events/storage/secrets never import the handlers or the runtime above them"
         elif _within(src, "core.events") and _within(dst, "core") and not _within(dst, EVENTS_MAY_USE):
@@ -199,6 +241,24 @@ VIOLATIONS = {
     "sdk": ("core/handlers/eager.py", "import boto3\n", "no cloud SDK at module level"),
     "sdk-submodule": ("core/storage/store2.py", "from google.cloud import storage\n", "no cloud SDK at module level"),
     "cycle": ("core/config.py", "import core.storage\n", "import cycle"),  # with the file below
+    "storage->secrets by name": (
+        "core/credentials.py",  # the seam's old default: the secrets package loaded by a string
+        'import importlib\nDEFAULT_MODULE = "core.secrets"\n\ndef f():\n    importlib.import_module(DEFAULT_MODULE)\n',
+        "import nothing else from core",
+    ),
+    "storage->secrets by literal": (
+        "core/storage/hidden.py",
+        'from importlib import import_module\n\ndef f():\n    return import_module("core.secrets.providers.env")\n',
+        "core.storage does not import core.secrets",
+    ),
+    "secrets->storage by __import__": (
+        "core/secrets/hidden.py",
+        'def f():\n    return __import__("core.storage")\n',
+        "core.secrets does not import",
+    ),
+    "cli->adapter": ("circle_cli/objects.py", "from aws_lambda import handlers\n", "never an adapter"),
+    "core->cli": ("core/handlers/cli_use.py", "def f():\n    import circle_cli.main\n", "never imports the command"),
+    "cli sdk": ("circle_cli/session.py", "import boto3\n", "no cloud SDK at module level"),
 }
 EXTRA = {"cycle": {"core/storage/__init__.py": "def f():\n    from core import config\n"}}
 
@@ -237,6 +297,11 @@ def test_allowed_imports_are_not_reported(tmp_path: Path) -> None:
             "core/events/typed.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import boto3\n",
             "core/events/model.py": "from core.etag import unquote_etag\n",  # the one shared normaliser
             "aws_lambda/handlers.py": "import boto3\nfrom core.handlers import replication\n",
+            "circle_cli/main.py": "from core.runtime import Circle\nfrom core.storage import open_store\n",
+            "circle_cli/invoke.py": "def f():\n    from aws_lambda import handlers\n",  # circle invoke
+            "core/storage/lazy.py": (  # a name built at run time is not knowable: not counted
+                'import importlib\n\ndef f(n):\n    return importlib.import_module(f"{__name__}.{n}")\n'
+            ),
         },
     )
     assert violations(root) == []

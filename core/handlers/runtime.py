@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from core.config import Config
     from core.events import StorageEvent
     from core.monitoring import Monitor, Sink
-    from core.secrets import SecretStore
+    from core.secrets import SecretsRegistry, SecretStore
     from core.storage import ObjectStore
 
     from .dead_letter import DeadLetterSink
@@ -107,13 +107,15 @@ class Circle:
         self._stores: dict[str, ObjectStore] = {}
         self._lock = threading.RLock()
         self._secrets: SecretStore | None = None
-        self._secrets_loaded = False
+        self._registry: SecretsRegistry | None = None  # this runtime's secrets stores, built on first use
         self._sink = dead_letter
         self._sink_built = dead_letter is not None
         # -- monitoring (monitor helper) ------------------------------------------------------------------
         from core.monitoring import build_monitor
 
-        self.monitor: Monitor = monitor if monitor is not None else build_monitor(config.monitoring, sink)
+        self.monitor: Monitor = (
+            monitor if monitor is not None else build_monitor(config.monitoring, sink, self._resolve_one)
+        )
         settings = config.monitoring
         self._layered = bool(getattr(self.monitor, "enabled", True)) and (settings is None or settings.storage_metrics)
         for name, store in (stores or {}).items():
@@ -161,31 +163,47 @@ class Circle:
             with self._lock:
                 store = self._stores.get(name)
                 if store is None:
-                    if _references_secrets(self.config, name):
-                        self._load_secrets()  # secret:// options resolve through the configured store
-                    store = self._stores[name] = self._instrument(name, self.config.open(name))
+                    store = self._stores[name] = self._instrument(name, self._open(name))
         return store
+
+    def _open(self, name: str) -> ObjectStore:
+        """A configured store, given this runtime's resolver (``secret://`` options read through its own
+        secrets registry, which opens with the first reference)."""
+        return self.config.open(name, resolver=self.resolve)
 
     @property
     def secrets(self) -> SecretStore | None:
         """The secrets store named by ``[secrets] url`` / ``CIRCLE_SECRETS_URL`` (None when neither is set),
-        opened on first use and registered so ``secret://<name>/...`` store options resolve through it."""
-        if not self._secrets_loaded:
-            self._load_secrets()
+        opened on first use and registered in this runtime's registry, so ``secret://vault/...`` store
+        options resolve through it."""
+        self.secrets_registry()
         return self._secrets
 
-    def _load_secrets(self) -> None:
-        with self._lock:
-            if self._secrets_loaded:
-                return
-            stores = _secret_stores(self.config)
-            if stores:
-                from core.secrets import register_secret_store
+    def secrets_registry(self) -> SecretsRegistry:
+        """This runtime's secrets stores by reference name (``Config.secret_stores()``, with
+        ``CIRCLE_SECRETS_URL`` for ``vault``), over the process registry; built on first use. Two
+        runtimes in one process keep their own: nothing is registered process-wide."""
+        registry = self._registry
+        if registry is None:
+            with self._lock:
+                registry = self._registry
+                if registry is None:
+                    stores = _secret_stores(self.config)
+                    registry = self.config.secrets_registry(stores)
+                    self._secrets = registry.get(next(iter(stores))) if stores else None
+                    self._registry = registry
+        return registry
 
-                for alias, url in stores.items():
-                    opened = register_secret_store(alias, url)
-                    self._secrets = self._secrets or opened
-            self._secrets_loaded = True
+    def secret_store(self, name: str) -> SecretStore:
+        """The secrets store ``secret://<name>/...`` reads through, for this runtime."""
+        return self.secrets_registry().get(name)
+
+    def _resolve_one(self, reference: str) -> str:
+        return self.resolve({"value": reference})["value"]
+
+    def resolve(self, references: Mapping[str, str], *, refresh: bool = False) -> Mapping[str, str]:
+        """This runtime's ``core.credentials.Resolver``: passed to every store it opens."""
+        return self.secrets_registry().resolve_references(references, refresh=refresh)
 
     @property
     def dead_letter(self) -> DeadLetterSink | None:
@@ -204,7 +222,7 @@ class Circle:
 
     def _open_unlocked(self, name: str) -> ObjectStore:
         if name not in self._stores:
-            self._stores[name] = self._instrument(name, self.config.open(name))
+            self._stores[name] = self._instrument(name, self._open(name))
         return self._stores[name]
 
     def close(self) -> None:
@@ -377,9 +395,3 @@ def _secret_stores(config: Config) -> dict[str, str]:
     if override:
         named["vault"] = override
     return named
-
-
-def _references_secrets(config: Config, name: str) -> bool:
-    store = config.stores.get(name)
-    options = store.options if store is not None else {}
-    return any(isinstance(v, str) and v.startswith("secret://") for v in options.values())

@@ -9,6 +9,8 @@ custom dimensions). docs/monitoring.md lists every metric and alarm.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .api import NULL, Alert, Monitor, NullMonitor, Series, Sink
 from .recorder import LogSink, Recorder
 from .settings import MonitoringSettings, Thresholds, Webhook, parse_monitoring
@@ -31,16 +33,19 @@ __all__ = [
 ]
 
 
-def build_monitor(settings: MonitoringSettings | None, sink: Sink | None = None) -> Monitor:
+def build_monitor(
+    settings: MonitoringSettings | None, sink: Sink | None = None, resolve: Callable[[str], str] | None = None
+) -> Monitor:
     """The monitor a runtime uses: NULL when monitoring is off (``enabled = false``, or neither a
-    ``[monitoring]`` table nor a platform sink), else a ``Recorder`` over ``sink`` (default: log lines)."""
+    ``[monitoring]`` table nor a platform sink), else a ``Recorder`` over ``sink`` (default: log lines).
+    ``resolve`` reads a webhook's ``secret://`` signing key (a runtime passes its own resolver's)."""
     if settings is None:
         if sink is None:
             return NULL
         settings = MonitoringSettings()
     if not settings.enabled:
         return NULL
-    return Recorder(settings, sink)
+    return Recorder(settings, sink, resolve=resolve)
 
 
 def monitor_from_env(sink: Sink | None = None) -> Monitor:

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from .alerts import Alerter
@@ -42,13 +43,17 @@ class Recorder:
     enabled = True
 
     def __init__(
-        self, settings: MonitoringSettings | None = None, sink: Sink | None = None, alerter: Alerter | None = None
+        self,
+        settings: MonitoringSettings | None = None,
+        sink: Sink | None = None,
+        alerter: Alerter | None = None,
+        resolve: Callable[[str], str] | None = None,
     ) -> None:
         self.settings = settings or MonitoringSettings()
         self.sink: Sink = sink if sink is not None else LogSink()
         t = self.settings.thresholds
         self.alerter = alerter or Alerter(
-            self.settings.webhooks, window=t.window_seconds, budget=self.settings.alert_budget_seconds
+            self.settings.webhooks, window=t.window_seconds, budget=self.settings.alert_budget_seconds, resolve=resolve
         )
         self._series: dict[tuple[str, Dims], Series] = {}
         self._failures: dict[tuple[str, str], deque[float]] = {}

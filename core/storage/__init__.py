@@ -102,7 +102,8 @@ def open_store(
 
     Options are provider settings (``endpoint_url=``, ``region=``, ``profile=``, ``connection_string=``,
     ``project=``, ...); values of the form ``secret://store/name`` are resolved by ``resolver`` (default:
-    ``core.credentials.current_resolver()``, the secrets package unless another one was installed).
+    ``core.credentials.current_resolver()``: one installed for the process, else the secrets package's
+    once it is imported; neither is an ``InvalidArgument``).
     ``retry`` is a ``RetryPolicy`` or its fields as a mapping (``{max_attempts = 3}`` in circle.toml).
     """
     from urllib.parse import urlsplit
@@ -144,12 +145,17 @@ def _resolve_secret_refs(
 ) -> dict[str, Any]:
     """Replace ``secret://store/name[#field]`` option values with the secret's value (``options`` itself
     when none is a reference). ``refresh=True`` reads past the secrets cache."""
-    from core.credentials import current_resolver, is_reference
+    from core.credentials import NoResolverError, current_resolver, is_reference
 
     refs = {k: v for k, v in options.items() if is_reference(v)}
     if not refs:
         return options
-    resolve = resolver or current_resolver()  # the default is loaded only when a store references a secret
+    try:
+        resolve = resolver or current_resolver()
+    except NoResolverError as exc:
+        from .errors import InvalidArgument
+
+        raise InvalidArgument(exc.reason, operation="open") from None
     return {**options, **resolve(refs, refresh=refresh)}
 
 
