@@ -37,8 +37,9 @@ MAX_VALUES = 100  # values per metric
 #: dimensions per set, ``service`` included: Powertools allows 29, one under the specification's 30
 MAX_DIMENSIONS = POWERTOOLS_MAX_DIMENSIONS
 MAX_DIMENSION_VALUE = 1024
-#: also published under the ``service`` dimension alone, so one alarm (template.yaml) covers every rule/target
-ROLLUP = frozenset({"ReplicationLag", "ReplicationFailed"})
+#: also published under the ``service`` dimension alone, so one alarm (template.yaml) covers every
+#: rule/target (and every probed store)
+ROLLUP = frozenset({"ReplicationLag", "ReplicationFailed", "ProbeFailed"})
 
 
 class EmfSink:

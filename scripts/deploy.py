@@ -1070,7 +1070,8 @@ def aws_alarm_parameters(config: Facts | None) -> dict[str, str]:
 
 def azure_alerts(plan: Plan, s: Settings, config: Facts | None) -> None:
     """An action group (e-mail ``CIRCLE_AZ_ALARM_EMAIL`` when set) and metric alerts on the app's
-    Application Insights (created with the app, named after it) and the host storage account's queues."""
+    Application Insights (created with the app, named after it: errors, lag, failures, failed probes),
+    the app itself (Http429, Azure's throttle) and the host storage account's queues."""
     t = _thresholds(config)
     rg, app = s("CIRCLE_AZ_RESOURCE_GROUP", "circle-core"), s("CIRCLE_AZ_FUNCTION_APP")
     email = ("--action", "email", "ops", s("CIRCLE_AZ_ALARM_EMAIL")) if s.has("CIRCLE_AZ_ALARM_EMAIL") else ()
@@ -1110,6 +1111,7 @@ def azure_alerts(plan: Plan, s: Settings, config: Facts | None) -> None:
         "tsv",
         capture="INSIGHTS_ID",
     )
+    # ${APP_ID}: the function app's resource id, captured earlier in the plan (its Http429 metric)
     # OpenTelemetry lower-cases instrument names: ReplicationLag arrives as replicationlag
     alerts = [
         ("circle-function-errors", "${INSIGHTS_ID}", f"count requests/failed >= {_num(t['errors'])}",
@@ -1120,6 +1122,11 @@ def azure_alerts(plan: Plan, s: Settings, config: Facts | None) -> None:
         ("circle-replication-failed", "${INSIGHTS_ID}",
          f"total azure.applicationinsights.replicationfailed >= {_num(t['failed_replications'])}",
          "Replications failed (permanent, configuration or retryable)."),
+        ("circle-function-throttled", "${APP_ID}", f"total Http429 >= {_num(t['throttles'])}",
+         "The app answered 429 Too Many Requests (scale-out limit or host concurrency reached): the "
+         "throttle of Azure Functions."),
+        ("circle-probe-failed", "${INSIGHTS_ID}", "max azure.applicationinsights.probefailed >= 1",
+         "A health probe found a store down (its canary write/read/list/delete failed)."),
         ("circle-queue-backlog", "${HOST_ID}/queueServices/default",
          f"avg QueueMessageCount >= {_num(max(t['dlq_depth'], 1) * 100)}",
          "Messages pile up in the host account's queues (events and <queue>-poison): failing or too slow."),
@@ -1154,7 +1161,8 @@ def azure_alerts(plan: Plan, s: Settings, config: Facts | None) -> None:
 def gcp_alerts(plan: Plan, s: Settings, config: Facts | None) -> None:
     """An e-mail notification channel (``CIRCLE_GCP_ALARM_EMAIL``) and alerting policies: function 5xx
     and 429 answers (Eventarc retries), the age of Eventarc's oldest unacked event, and, from the
-    Cloud Monitoring custom metrics (``CIRCLE_CLOUD_MONITORING=true``), replication lag and failures."""
+    Cloud Monitoring custom metrics (``CIRCLE_CLOUD_MONITORING=true``), replication lag and failures
+    and failed probes."""
     import json
 
     t = _thresholds(config)
@@ -1197,6 +1205,8 @@ def gcp_alerts(plan: Plan, s: Settings, config: Facts | None) -> None:
          t["replication_lag_seconds"]),
         ("Circle Core: replication failures", 'resource.type = "generic_task" AND '
          'metric.type = "custom.googleapis.com/circle/ReplicationFailed"', "ALIGN_SUM", t["failed_replications"]),
+        ("Circle Core: probe failed", 'resource.type = "generic_task" AND '
+         'metric.type = "custom.googleapis.com/circle/ProbeFailed"', "ALIGN_SUM", 1),
     ]  # fmt: skip
     for name, condition_filter, aligner, threshold in policies:
         policy = {

@@ -26,6 +26,13 @@ ALARMS = {
     "StorageEventErrorsAlarm": ("AWS/Lambda", "Errors", "AlarmErrors"),
     "StorageEventThrottlesAlarm": ("AWS/Lambda", "Throttles", "AlarmThrottles"),
     "RotationErrorsAlarm": ("AWS/Lambda", "Errors", "AlarmErrors"),
+    "RotationThrottlesAlarm": ("AWS/Lambda", "Throttles", "AlarmThrottles"),
+    "ScheduledErrorsAlarm": ("AWS/Lambda", "Errors", "AlarmErrors"),
+    "ScheduledThrottlesAlarm": ("AWS/Lambda", "Throttles", "AlarmThrottles"),
+    "HttpApiErrorsAlarm": ("AWS/Lambda", "Errors", "AlarmErrors"),
+    "HttpApiThrottlesAlarm": ("AWS/Lambda", "Throttles", "AlarmThrottles"),
+    "JobsQueueAgeAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", "AlarmJobsQueueAgeSeconds"),
+    "ProbeFailedAlarm": ("CircleCore", "ProbeFailed", None),
     "ReplicationLagAlarm": ("CircleCore", "ReplicationLag", "AlarmReplicationLagSeconds"),
     "ReplicationFailedAlarm": ("CircleCore", "ReplicationFailed", "AlarmFailedReplications"),
 }
@@ -39,16 +46,38 @@ def template() -> dict[str, Any]:
 def test_every_alarm_notifies_the_topic_with_its_threshold_parameter(template: dict[str, Any]) -> None:
     declared = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert declared == set(ALARMS)
-    values = {param: str(100 + i) for i, (_, _, param) in enumerate(ALARMS.values())}
+    values = {param: str(100 + i) for i, (_, _, param) in enumerate(ALARMS.values()) if param}
     ev = Evaluator(template, {**PARAMS, **values})
     for name, (namespace, metric, param) in ALARMS.items():
         props = ev.resource(name)["Properties"]  # type: ignore[index]
         assert (props["Namespace"], props["MetricName"]) == (namespace, metric)
         assert props["AlarmActions"] == ["<Ref:AlarmTopic>"]
-        assert props["Threshold"] == values[param]
+        assert props["Threshold"] == (values[param] if param else 1)  # a probe fails or it does not
         assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert props["TreatMissingData"] == "notBreaching"
-        assert template["Parameters"][param]["Default"] == ALARM_DEFAULTS[_key(param)]
+        if param == "AlarmJobsQueueAgeSeconds":  # a template parameter only: ranges wait their turn
+            assert template["Parameters"][param]["Default"] == 3600
+        elif param:
+            assert template["Parameters"][param]["Default"] == ALARM_DEFAULTS[_key(param)]
+
+
+def test_every_function_has_an_errors_and_a_throttles_alarm(template: dict[str, Any]) -> None:
+    kinds = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+    functions = {n for n, r in template["Resources"].items() if r["Type"] in kinds}
+    ev = Evaluator(template, PARAMS)
+    watched: dict[str, set[str]] = {}
+    for name, (namespace, metric, _) in ALARMS.items():
+        if namespace == "AWS/Lambda":
+            [dim] = ev.resource(name)["Properties"]["Dimensions"]  # type: ignore[index]
+            watched.setdefault(metric, set()).add(dim["Value"].removeprefix("<Ref:").removesuffix(">"))
+    assert watched == {"Errors": functions, "Throttles": functions}
+    queues = {n for n, r in template["Resources"].items() if r["Type"] == "AWS::SQS::Queue"}
+    aged = {
+        ev.resource(n)["Properties"]["Dimensions"][0]["Value"]  # type: ignore[index]
+        for n, (_, metric, _) in ALARMS.items()
+        if metric == "ApproximateAgeOfOldestMessage"
+    }
+    assert len(aged) == 2 and queues >= {"EventsQueue", "JobsQueue", "DeadLetterQueue"}
 
 
 def _key(param: str) -> str:
@@ -73,6 +102,7 @@ def test_the_replication_alarms_watch_what_the_emf_sink_prints(
     monitor = Recorder(MonitoringSettings(), EmfSink(write=lines.append))
     monitor.timing("ReplicationLag", 3.0, rule="mirror", target="backup")
     monitor.count("ReplicationFailed", 1, rule="mirror", target="backup", failure="permanent")
+    monitor.count("ProbeFailed", 1, store="backup")  # what core.handlers.probe records for a store down
     monitor.flush()
     published = set()
     for doc in map(json.loads, lines):
@@ -81,7 +111,7 @@ def test_the_replication_alarms_watch_what_the_emf_sink_prints(
                 for metric in directive["Metrics"]:
                     published.add((directive["Namespace"], metric["Name"], tuple((d, doc[d]) for d in dims)))
     ev = Evaluator(template, PARAMS)
-    for name in ("ReplicationLagAlarm", "ReplicationFailedAlarm"):
+    for name in ("ReplicationLagAlarm", "ReplicationFailedAlarm", "ProbeFailedAlarm"):
         props = ev.resource(name)["Properties"]  # type: ignore[index]
         identity = (
             props["Namespace"],
@@ -133,8 +163,19 @@ def test_the_azure_plan_creates_an_action_group_and_metric_alerts(tmp_path: Path
         "circle-replication-lag",
         "circle-replication-failed",
         "circle-queue-backlog",
+        "circle-function-throttled",
+        "circle-probe-failed",
     }
     condition = {n: a[a.index("--condition") + 1] for n, a in alerts.items()}
+    assert condition["circle-function-throttled"] == "total Http429 >= 1"
+    assert condition["circle-probe-failed"] == "max azure.applicationinsights.probefailed >= 1"
+    [app] = [s for s in plan.steps if s.capture == "APP_ID"]  # the app's id, captured once for the plan
+    assert app.argv[:3] == ("az", "functionapp", "show")
+    assert plan.steps.index(app) < min(
+        i for i, s in enumerate(plan.steps) if s.argv[:4] == ("az", "monitor", "metrics", "alert")
+    )
+    scope = {n: a[a.index("--scopes") + 1] for n, a in alerts.items()}
+    assert scope["circle-function-throttled"] == "${APP_ID}" and scope["circle-probe-failed"] == "${INSIGHTS_ID}"
     assert condition["circle-replication-lag"] == "max azure.applicationinsights.replicationlag >= 120"
     assert condition["circle-function-errors"] == "count requests/failed >= 3"
     assert all(a[a.index("--action") + 1] == "${ACTION_GROUP_ID}" for a in alerts.values())
@@ -162,7 +203,11 @@ def test_the_gcp_plan_creates_each_alerting_policy_once(tmp_path: Path) -> None:
         "Circle Core: events waiting",
         "Circle Core: replication lag",
         "Circle Core: replication failures",
+        "Circle Core: probe failed",
     }
+    probe = policies["Circle Core: probe failed"]["conditions"][0]["conditionThreshold"]
+    assert 'metric.type = "custom.googleapis.com/circle/ProbeFailed"' in probe["filter"]
+    assert (probe["comparison"], probe["thresholdValue"]) == ("COMPARISON_GT", 0.0)  # one store down
     lag = policies["Circle Core: replication lag"]
     assert lag["notificationChannels"] == ["${CHANNEL}"]
     threshold = lag["conditions"][0]["conditionThreshold"]
