@@ -23,7 +23,7 @@ import pytest
 
 from core.config import parse_config
 from core.events import StorageEvent
-from core.handlers.replication import SOURCE_ETAG, SOURCE_VERSION, Hint, converge
+from core.handlers.replication import SOURCE_ETAG, SOURCE_VERSION
 from core.runtime import Circle
 from core.storage import ObjectStore, open_store
 from tests import rigs
@@ -216,11 +216,19 @@ def test_moto_stress_converges_with_nothing_lost_resurrected_or_stale(
     src, dst = HookedStore(src_plain, switch), HookedStore(dst_plain, switch)
     bucket = src_plain.url.split("://", 1)[1]
     admin = admin_client(rig_context.emulators().s3_endpoint)
+    config = parse_config(
+        {
+            "stores": {"src": {"url": src_plain.url}, "dst": {"url": dst_plain.url}},
+            "replication": [{"source": "src", "targets": ["dst"], "propagate_deletes": True}],
+        }
+    )
+    circle = Circle.from_config(config, stores={"src": src, "dst": dst})  # type: ignore[dict-item]
 
     def handle(event: StorageEvent) -> tuple[bool, list[str]]:
-        hint = Hint(provider="aws", kind=event.kind, sequencer=event.sequencer)
-        outcome = converge(src, event.key, dst, event.key, target_name="dst", hint=hint)  # type: ignore[arg-type]
-        return outcome.failure == "retryable", [outcome.action]
+        delivery = circle.handle_events([event])  # routing, the S3 sequencer hint, settling: as deployed
+        actions = [o.action for r in delivery.results for o in r.outcomes]
+        assert actions, f"no rule routed {event.bucket}/{event.key}"
+        return delivery.status == "retry", actions
 
     def roll_back(key: str, history: list[bytes]) -> None:
         """A real DeleteObject by VersionId of the current version: the previous one becomes current."""
