@@ -117,7 +117,7 @@ def doctor(ctx: click.Context, offline: bool, timeout: float) -> int:
     best-effort (degraded) replication targets and, unless --offline, whether it answers a listing."""
     s = session(ctx)
     config = s.config
-    clouds = sorted({cloud for sc in config.stores.values() if (cloud := _cloud(sc.scheme)) is not None})
+    clouds = sorted({cloud for sc in config.stores.values() if (cloud := _cloud(sc)) is not None})
     credentials = {cloud: _credential_source(cloud) for cloud in clouds}
     rows: list[dict[str, Any]] = []
     for name, sc in sorted(config.stores.items()):
@@ -170,8 +170,11 @@ def doctor(ctx: click.Context, offline: bool, timeout: float) -> int:
     return FAILURE if any(r["reachable"] is False for r in rows) else 0
 
 
-def _cloud(scheme: str) -> str | None:
-    return {"s3": "aws", "az": "azure", "gs": "gcp"}.get(scheme)
+def _cloud(store: Any) -> str | None:
+    """The cloud whose SDK credential chain a store uses: its provider spec's ``cloud`` (the default
+    profile's: an S3-compatible profile still signs with boto3's chain), when it has one to report."""
+    cloud: str = store.spec.cloud
+    return cloud if cloud in CREDENTIAL_SOURCES else None
 
 
 def _credential_source(cloud: str) -> str:

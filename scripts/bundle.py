@@ -28,9 +28,14 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.storage.registry import ProviderSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_NAME = "circle.toml"
+PACKAGE = "circle-core"  # ProviderSpec.package of the built-in providers: their extras are ours
 #: the Python every platform runs (template.yaml python3.13, scripts/deploy.py PYTHON_VERSION)
 TARGET_PYTHON = (3, 13)
 
@@ -113,13 +118,12 @@ SPECS: dict[str, BundleSpec] = {
 CLOUDS = tuple(SPECS)
 
 
-# Store URL scheme -> the storage-only extra its provider needs.
-STORAGE_EXTRAS = {"s3": "s3", "az": "azure-blob", "gs": "gcs"}
+def _store_specs(config: Path) -> list[ProviderSpec]:
+    """The provider spec of every store scheme a configuration names (in any ``[env.*]`` overlay too),
+    from the registry (``core.storage.registry``): its ``extra`` and ``package`` say what to install."""
+    from core.storage.errors import InvalidArgument
+    from core.storage.registry import lookup
 
-
-def storage_extras(config: Path) -> list[str]:
-    """The storage extras for every store a configuration names (in any ``[env.*]`` overlay too), so a
-    bundle can write to the other clouds its replication rules target."""
     data = tomllib.loads(config.read_text(encoding="utf-8"))
     layers = [data, *[v for v in data.get("env", {}).values() if isinstance(v, dict)]]
     schemes = {
@@ -128,7 +132,31 @@ def storage_extras(config: Path) -> list[str]:
         for store in layer.get("stores", {}).values()
         if isinstance(store, dict)
     }
-    return [STORAGE_EXTRAS[s] for s in sorted(schemes) if s in STORAGE_EXTRAS]
+    specs = []
+    for scheme in sorted(schemes):
+        try:
+            specs.append(lookup(scheme))
+        except InvalidArgument:
+            continue  # not a store URL: check_config names it
+    return specs
+
+
+def storage_extras(config: Path) -> list[str]:
+    """The circle-core extras (the registry's ``ProviderSpec.extra``) for every store a configuration
+    names, so a bundle can write to the other clouds its replication rules target."""
+    extras = {spec.extra for spec in _store_specs(config) if spec.extra and spec.package == PACKAGE}
+    return sorted(extras)
+
+
+def provider_requirements(config: Path) -> list[str]:
+    """Requirements for stores whose provider another package registers (``ProviderSpec.package``):
+    ``package[extra]``, or the package alone."""
+    found = {
+        f"{spec.package}[{spec.extra}]" if spec.extra else spec.package
+        for spec in _store_specs(config)
+        if spec.package != PACKAGE
+    }
+    return sorted(found)
 
 
 def requirements(cloud: str, *, extras: Sequence[str] = (), pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
@@ -167,8 +195,9 @@ def build(
     spec = SPECS[cloud]
     if not checked:
         check_config(config)
-    wanted = [*extras, *storage_extras(config)]
+    wanted = list(dict.fromkeys([*extras, *storage_extras(config)]))
     reqs = requirements(cloud, extras=wanted, pyproject=root / "pyproject.toml")
+    reqs += [r for r in provider_requirements(config) if r not in reqs]
     target = out / cloud
     staging = out / f".{cloud}.building"
     shutil.rmtree(staging, ignore_errors=True)

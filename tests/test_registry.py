@@ -232,3 +232,32 @@ def test_options_parse_without_any_sdk() -> None:
 
 def test_option_error_is_a_value_error() -> None:
     assert issubclass(OptionError, ValueError)
+
+
+def test_event_provider_names_equal_the_registrys_cloud_names() -> None:
+    """``StorageEvent.provider`` names (contract C4) and the stores' provider names are one list: a cloud
+    added to the registry without its event name (or the other way round) fails here."""
+    import core.events
+    from core.events.model import SEED_PROVIDERS
+
+    assert set(SEED_PROVIDERS) == set(cloud_names())
+    detected = core.events.REGISTRY.providers  # the clouds whose envelopes a detector parses
+    assert detected <= set(cloud_names()), sorted(detected - set(cloud_names()))
+    assert SEED_PROVIDERS | detected == core.events.PROVIDERS
+
+
+def test_bundle_extras_and_doctor_clouds_come_from_the_registry(scratch: ProviderSpec, tmp_path: Path) -> None:
+    from circle_cli.ops import CREDENTIAL_SOURCES, _cloud
+    from scripts import bundle
+
+    config = tmp_path / "circle.toml"
+    urls = {"a": "s3://in", "b": "az://c", "c": "gs://g", "d": "memory://m", "e": "scratch://s", "f": "file:///t"}
+    config.write_text("".join(f'[stores.{n}]\nurl = "{u}"\n' for n, u in urls.items()))
+    expected = sorted({s.extra for s in providers() if s.extra and s.package == "circle-core"})
+    assert bundle.storage_extras(config) == expected == ["azure-blob", "gcs", "s3"]
+    assert bundle.provider_requirements(config) == ["circle-scratch"]  # another package: installed by name
+    stores = {n: {"url": u} for n, u in urls.items()}
+    cfg = parse_config({"stores": {**stores, "do": {"url": "s3://x", "profile": "digitalocean", "region": "nyc3"}}})
+    clouds = {name: _cloud(store) for name, store in cfg.stores.items()}
+    assert clouds == {"a": "aws", "b": "azure", "c": "gcp", "d": None, "e": None, "f": None, "do": "aws"}
+    assert {lookup(s).cloud for s in ("s3", "az", "gs")} == set(CREDENTIAL_SOURCES)
