@@ -144,11 +144,7 @@ def _apply_overlay(data: Mapping[str, Any], overlays: Mapping[str, Any], env: st
             raise ConfigError("required_env: CIRCLE_ENV is not set, and this file requires an [env.<name>] overlay")
         raise ConfigError(f"env.{env}: CIRCLE_ENV names an environment the file does not define (required_env)")
     reason = "CIRCLE_ENV is not set" if not env else f"CIRCLE_ENV={env} names no [env.{env}] overlay"
-    log.info(
-        "%s: using the base configuration",
-        reason,
-        extra={"circle_env": env, "overlays": sorted(overlays)},
-    )
+    log.info("using the base configuration", extra={"reason": reason, "circle_env": env, "overlays": sorted(overlays)})
     return None
 
 
@@ -417,9 +413,8 @@ def _degraded_targets(
             for n, m in degraded.items()
         )
         log.warning(
-            "replication targets without conditional writes get best-effort consistency: %s",
-            described,
-            extra={"degraded_targets": {n: list(m) for n, m in degraded.items()}},
+            "replication targets without conditional writes get best-effort consistency",
+            extra={"described": described, "degraded_targets": {n: list(m) for n, m in degraded.items()}},
         )
     return degraded
 

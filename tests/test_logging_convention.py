@@ -1,5 +1,8 @@
-"""The logging convention (issue 8): every logger the project names lives under ``circle.`` and no log
-call renders JSON by hand (structured fields go through ``extra=``). Checked on the source with ``ast``."""
+"""The logging convention (issue 8): every logger the project names lives under ``circle.``, no log call
+renders JSON by hand, and a log call's message is a constant: structured fields go through ``extra=``,
+never through ``%`` arguments (``log.info("copied %s", key)``), an f-string or ``%``/``.format``
+applied to the message. A constant message is one record name that log queries can group by, and
+values in ``extra`` stay fields. Checked on the source with ``ast`` (core, the adapters, the CLI)."""
 
 from __future__ import annotations
 
@@ -7,8 +10,38 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "aws_lambda", "azure_functions", "gcp_functions")
+PACKAGES = ("core", "aws_lambda", "azure_functions", "gcp_functions", "circle_cli")
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
+#: receivers a log call is made on (``log.info``, ``logger.warning``, ``self.log.error``, ``logging.info``)
+LOGGERS = {"log", "logger", "_log", "logging", "LOG"}
+
+
+def _is_log_call(node: ast.Call) -> bool:
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr not in LOG_METHODS:
+        return False
+    receiver = func.value
+    name = (
+        receiver.attr if isinstance(receiver, ast.Attribute) else receiver.id if isinstance(receiver, ast.Name) else ""
+    )
+    return name in LOGGERS
+
+
+def _message_breach(node: ast.Call) -> str | None:
+    """Why a log call's message is not a constant, or None."""
+    args = node.args[1:] if node.func.attr == "log" else node.args  # type: ignore[attr-defined]
+    if not args:
+        return None
+    message, rest = args[0], args[1:]
+    if rest and any(k.arg == "extra" for k in node.keywords):
+        return "%-style arguments beside extra= in a log call (use a constant message and extra=)"
+    if isinstance(message, ast.JoinedStr):
+        return "f-string message in a log call (use a constant message and extra=)"
+    if isinstance(message, ast.BinOp) and isinstance(message.op, ast.Mod):
+        return "%-formatted message in a log call (use a constant message and extra=)"
+    if isinstance(message, ast.Call) and isinstance(message.func, ast.Attribute) and message.func.attr == "format":
+        return ".format() message in a log call (use a constant message and extra=)"
+    return None
 
 
 def convention_breaches(root: Path) -> list[str]:
@@ -26,6 +59,8 @@ def convention_breaches(root: Path) -> list[str]:
                 logger = literal.value if name == "getLogger" and literal is not None else None
                 if isinstance(logger, str) and not (logger == "circle" or logger.startswith("circle.")):
                     found.append(f"{where}:{node.lineno}: logger {logger!r} is not under 'circle.'")
+                if _is_log_call(node) and (why := _message_breach(node)) is not None:
+                    found.append(f"{where}:{node.lineno}: {why}")
                 if name in LOG_METHODS:
                     for inner in ast.walk(node):
                         if (
@@ -37,20 +72,66 @@ def convention_breaches(root: Path) -> list[str]:
     return found
 
 
+#: Log calls still mixing %-arguments with extra=, per file, in files other sessions were changing when the
+#: check landed. A ratchet: a count may only go down (lower it when you convert a call; a file at 0 leaves
+#: the table), and no other file may add one.
+NOT_YET_CONVERTED = {
+    "aws_lambda/monitoring.py": 1,
+    "aws_lambda/scheduled.py": 3,
+    "azure_functions/app.py": 4,
+    "azure_functions/monitoring.py": 2,
+    "azure_functions/scheduled.py": 2,
+    "core/handlers/fanout.py": 1,
+    "core/handlers/jobs.py": 3,
+    "core/handlers/probe.py": 3,
+    "core/handlers/reconcile.py": 2,
+    "core/handlers/storage_events.py": 2,
+    "core/handlers/sync.py": 1,
+    "core/http_api/apikeys.py": 1,
+    "core/http_api/jwks.py": 1,
+    "core/monitoring/alerts.py": 4,
+    "core/monitoring/recorder.py": 1,
+    "core/storage/retry.py": 1,
+    "gcp_functions/monitoring.py": 1,
+    "gcp_functions/scheduled.py": 2,
+}
+
+
 def test_loggers_live_under_circle_and_log_calls_carry_no_hand_made_json() -> None:
-    assert convention_breaches(REPO) == []
+    found = convention_breaches(REPO)
+    counts: dict[str, int] = {}
+    for line in found:
+        if "%-style arguments beside extra=" in line:
+            counts[line.split(":")[0]] = counts.get(line.split(":")[0], 0) + 1
+    others = [line for line in found if "%-style arguments beside extra=" not in line]
+    assert others == []
+    over = {f: n for f, n in counts.items() if n > NOT_YET_CONVERTED.get(f, 0)}
+    assert over == {}, [line for line in found if line.split(":")[0] in over]
 
 
 def test_the_check_reports_a_breach(tmp_path: Path) -> None:
     bad = tmp_path / "core"
     bad.mkdir()
     (bad / "mod.py").write_text(
-        "import json, logging\nlog = logging.getLogger('core.thing')\nlog.info(json.dumps({'a': 1}))\n",
+        "import json, logging\nlog = logging.getLogger('core.thing')\nlog.info(json.dumps({'a': 1}))\n"
+        "log.warning('copied %s', 'k', extra={'key': 'k'})\n"
+        "log.error(f'copied {1}')\n"
+        "log.info('copied %s' % 'k')\n"
+        "log.log(20, 'copied {}'.format('k'))\n"
+        "log.info('copied', extra={'key': 'k'})\n"  # the convention: no breach
+        "log.log(20, 'copied')\n",  # no breach either
         encoding="utf-8",
     )
     for package in PACKAGES[1:]:
         (tmp_path / package).mkdir()
+    cli = "import logging\nlogging.info('ran %s', 'x', extra={'x': 'x'})\n"
+    (tmp_path / "circle_cli" / "cmd.py").write_text(cli, encoding="utf-8")
     assert convention_breaches(tmp_path) == [
         "core/mod.py:2: logger 'core.thing' is not under 'circle.'",
         "core/mod.py:3: JSON rendered inside a log call",
+        "core/mod.py:4: %-style arguments beside extra= in a log call (use a constant message and extra=)",
+        "core/mod.py:5: f-string message in a log call (use a constant message and extra=)",
+        "core/mod.py:6: %-formatted message in a log call (use a constant message and extra=)",
+        "core/mod.py:7: .format() message in a log call (use a constant message and extra=)",
+        "circle_cli/cmd.py:2: %-style arguments beside extra= in a log call (use a constant message and extra=)",
     ]

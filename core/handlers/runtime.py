@@ -248,13 +248,15 @@ class Circle:
         if fresh is not None and needed > fresh > self.reserve_seconds:
             if left >= fresh:
                 log.warning(
-                    "%s/%s needs about %.0fs to copy, more than an invocation offers (%.0fs): starting it now; "
+                    "an object needs more time to copy than an invocation offers: starting it now; "
                     "raise the function timeout if it does not finish",
-                    event.bucket,
-                    event.key,
-                    needed,
-                    budget,
-                    extra={"event_id": event.event_id, "needed_seconds": needed, "budget_seconds": budget},
+                    extra={
+                        "bucket": event.bucket,
+                        "key": event.key,
+                        "event_id": event.event_id,
+                        "needed_seconds": round(needed),
+                        "budget_seconds": round(budget),
+                    },
                 )
                 return True, fresh
             return False, fresh
@@ -299,8 +301,7 @@ class Circle:
         if sink is not None:
             written = self._write(sink, payload_record(payload, reason))
         log.error(
-            "dead-lettered an unreadable delivery: %s",
-            reason,
+            "dead-lettered an unreadable delivery",
             extra={"failure": "permanent", "dead_lettered": written, "reason": reason},
         )
         return Delivery("dead_letter", [], reason, dead_lettered=written)
@@ -329,27 +330,22 @@ class Circle:
             if sink is not None and not self._write(sink, record):
                 status = "retry"
                 continue
-            fields = {"event_id": result.event.event_id, "failure": failure, "reason": result.reason}
+            fields = {
+                "bucket": result.event.bucket,
+                "key": result.event.key,
+                "event_id": result.event.event_id,
+                "failure": failure,
+                "reason": result.reason,
+            }
             if sink is not None:
                 result.dead_lettered = True
-                log.error(
-                    "dead-lettered %s/%s (%s): %s",
-                    result.event.bucket,
-                    result.event.key,
-                    failure,
-                    result.reason,
-                    extra={**fields, "dead_lettered": True},
-                )
+                log.error("dead-lettered an event", extra={**fields, "dead_lettered": True})
             else:
                 # No sink: this line is the record (its fields are the dead-letter record's), and the
                 # adapter either hands the delivery to the platform's dead-letter path or acknowledges it.
                 unrecorded = True
                 log.error(
-                    "%s/%s failed (%s), no dead-letter sink is configured: %s",
-                    result.event.bucket,
-                    result.event.key,
-                    failure,
-                    result.reason,
+                    "an event failed for good and no dead-letter sink is configured",
                     extra={**fields, "dead_lettered": False, "record": record},
                 )
             if status == "ok":
@@ -368,7 +364,7 @@ class Circle:
         try:
             return self.dead_letter, configured
         except Exception as exc:  # the sink's own store cannot be opened: keep events for the platform
-            log.error("the dead-letter sink cannot be opened: %s", exc, extra={"reason": str(exc)})
+            log.error("the dead-letter sink cannot be opened", extra={"reason": str(exc)})
             return None, configured
 
     @staticmethod
@@ -377,8 +373,7 @@ class Circle:
             sink.write(record)
         except Exception as exc:  # never lose the event: the platform keeps it
             log.error(
-                "writing a dead-letter record failed: %s",
-                exc,
+                "writing a dead-letter record failed",
                 extra={"record_id": record.get("id"), "reason": str(exc)},
             )
             return False

@@ -231,7 +231,10 @@ class HttpApi:
             return _error(500, "InternalError", "internal error", rid)
         status, code, headers = storage_error_status(exc)
         if status >= 500:
-            log.error("request failed: %s", exc, extra={"request_id": rid, "route": route, "error": type(exc).__name__})
+            log.error(
+                "request failed",
+                extra={"request_id": rid, "route": route, "error": type(exc).__name__, "reason": str(exc)},
+            )
             message = {501: "the store cannot do this", 503: "the service is busy: retry"}.get(status, "internal error")
             if status == 501:
                 message = exc.reason or message  # what the store lacks is not an internal detail

@@ -514,7 +514,7 @@ def test_degraded_targets_are_reported_once_from_the_registry(caplog: pytest.Log
         "cos": ("write_with_if_match",),
     }
     [record] = [r for r in caplog.records if "best-effort" in r.getMessage()]
-    assert "stores.oss (alibaba: no compare-and-swap writes)" in record.getMessage()
+    assert "stores.oss (alibaba: no compare-and-swap writes)" in record.described  # type: ignore[attr-defined]
     assert record.degraded_targets["do"] == list(both)  # type: ignore[attr-defined]
 
 
@@ -578,10 +578,10 @@ def test_circle_env_is_optional_unless_required(caplog: pytest.LogCaptureFixture
         assert parse_config(doc, env=None).stores["a"].url == "memory://a"
         assert parse_config(doc, env="staging").env is None
         assert parse_config(doc, env="prod").stores["a"].url == "memory://p"
-    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    lines = [(r.getMessage(), r.reason) for r in caplog.records if r.levelno == logging.INFO]  # type: ignore[attr-defined]
     assert lines == [
-        "CIRCLE_ENV is not set: using the base configuration",
-        "CIRCLE_ENV=staging names no [env.staging] overlay: using the base configuration",
+        ("using the base configuration", "CIRCLE_ENV is not set"),
+        ("using the base configuration", "CIRCLE_ENV=staging names no [env.staging] overlay"),
     ]
     required = {**doc, "required_env": True}
     assert parse_config(required, env="prod").required_env is True

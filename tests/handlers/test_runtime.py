@@ -187,7 +187,7 @@ def test_permanent_failures_go_to_the_store_sink_once_per_event(caplog: pytest.L
     assert record["failure"] == "permanent" and "InvalidKey" in record["reason"]
     assert record["event"]["bucket"] == src and record["event"]["key"] == "k"
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 2 and "InvalidKey" in errors[0].getMessage()
+    assert len(errors) == 2 and "InvalidKey" in errors[0].reason  # type: ignore[attr-defined]
 
 
 def test_without_a_sink_permanent_failures_are_logged_as_the_record_never_retried(
