@@ -254,8 +254,8 @@ class Circle:
                         "bucket": event.bucket,
                         "key": event.key,
                         "event_id": event.event_id,
-                        "needed_seconds": round(needed),
-                        "budget_seconds": round(budget),
+                        "needed_seconds": needed,
+                        "budget_seconds": budget,
                     },
                 )
                 return True, fresh
