@@ -5,10 +5,10 @@ the parsers check (``core.config.TOP_LEVEL``, ``RULE_FIELDS``, ``HTTP_FIELDS``, 
 and ``[dead_letter]`` from the parser's own unknown-field error) and the defaults by parsing a minimal
 document. This module holds only what code cannot say: a type name for a reader and a one-line
 description. A field a parser accepts without a description here, or a description of a field no
-parser accepts, makes :func:`fields` raise, so ``python -m core.storage.docs --check`` (and
+parser accepts, makes :func:`fields` raise, so ``python -m core.docs_tables --check`` (and
 tests/test_docs_tables.py) fails until the reference is updated.
 
-Read by the docs generator (``core.storage.docs``) only: ``core.config`` never imports it (cold start).
+Read by the docs generator (``core.docs_tables``) only: ``core.config`` never imports it (cold start).
 """
 
 from __future__ import annotations

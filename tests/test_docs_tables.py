@@ -1,6 +1,6 @@
 """The options and providers tables in the docs are generated from the options classes and the
 registry, and the circle.toml reference from the parsers (``core.config_schema``); these tests fail
-when they drift (fix: ``python -m core.storage.docs``)."""
+when they drift (fix: ``python -m core.docs_tables``)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import sys
 import pytest
 
 from core import config_schema
-from core.storage import docs
+from core import docs_tables as docs
 
 
 @pytest.mark.parametrize("page", docs.PAGES)
 def test_generated_tables_are_current(page: str) -> None:
     text = (docs.ROOT / page).read_text(encoding="utf-8")
     assert "<!-- generated: " in text, f"{page} has no generated block"
-    assert docs.render(text) == text, f"{page} is out of date: run python -m core.storage.docs"
+    assert docs.render(text) == text, f"{page} is out of date: run python -m core.docs_tables"
 
 
 def test_a_changed_option_makes_the_check_fail() -> None:

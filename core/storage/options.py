@@ -3,7 +3,7 @@
 The same class checks options in two places: ``parse_config`` (at load, so ``make bundle`` catches a
 typo) and the provider's constructor (``open_store`` from code). Every option carries its type, default
 and a one-line description; docs/storage/*.md tables are generated from them
-(``python -m core.storage.docs``). Type checks are strict and the same everywhere: a number option
+(``python -m core.docs_tables``). Type checks are strict and the same everywhere: a number option
 rejects ``"30"`` and ``True``; a string option rejects numbers. Error messages name the option and the
 expected type but never echo a string value (it might be a credential typed into the wrong field).
 """
