@@ -206,12 +206,13 @@ def _azure_functions() -> dict[str, Any]:
     from azure_functions import app as azure_app
 
     app = azure_app.app
-    recorded = app.functions_bindings
+    # get_functions() records every name on the app and raises on a second call. Index with a clean record
+    # (the worker's own indexer, or a test, may have indexed function_app.py in this process already) and
+    # leave the app as found, so that indexer can still index it afterwards.
+    recorded, app.functions_bindings = app.functions_bindings, None
     try:
         functions = app.get_functions()
     finally:
-        # get_functions() records every name on the app and raises on a second call: leave the app as found,
-        # so the worker's own indexer (or a test indexing function_app.py in this process) can still index it
         app.functions_bindings = recorded
     return {str(f.get_function_name()): f.get_user_function() for f in functions}
 
