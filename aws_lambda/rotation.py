@@ -28,7 +28,7 @@ def monitor() -> Monitor:
     global _monitor
     if _monitor is None:
         from aws_lambda.monitoring import EmfSink
-        from core.monitoring import monitor_from_env
+        from core.handlers.rotation import monitor_from_env
 
         _monitor = monitor_from_env(EmfSink())
     return _monitor

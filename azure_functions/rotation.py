@@ -65,7 +65,7 @@ def monitor() -> Monitor:
     global _monitor
     if _monitor is None:
         from azure_functions.monitoring import AzureSink
-        from core.monitoring import monitor_from_env
+        from core.handlers.rotation import monitor_from_env
 
         _monitor = monitor_from_env(AzureSink())
     return _monitor

@@ -31,7 +31,7 @@ def monitor() -> Monitor:
     the GCP sink (``RotationStep`` metrics; a failed rotation alerts the webhooks once per window)."""
     global _monitor
     if _monitor is None:
-        from core.monitoring import monitor_from_env
+        from core.handlers.rotation import monitor_from_env
         from gcp_functions.monitoring import GcpSink
 
         _monitor = monitor_from_env(GcpSink())

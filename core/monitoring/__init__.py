@@ -28,7 +28,6 @@ __all__ = [
     "Thresholds",
     "Webhook",
     "build_monitor",
-    "monitor_from_env",
     "parse_monitoring",
 ]
 
@@ -46,32 +45,3 @@ def build_monitor(
     if not settings.enabled:
         return NULL
     return Recorder(settings, sink, resolve=resolve)
-
-
-def monitor_from_env(sink: Sink | None = None) -> Monitor:
-    """The monitor of a function that builds no runtime (the rotation functions): the ``[monitoring]``
-    table of ``CIRCLE_CONFIG`` (with its ``CIRCLE_ENV`` overlay) over the platform ``sink``. Without a
-    configuration file: the defaults (metrics, no webhooks). A configuration that does not load logs one
-    WARNING and falls back to the file's own ``[monitoring]`` table, else to the defaults: a rotation is
-    never stopped for its monitoring."""
-    import logging
-    import os
-
-    path = os.environ.get("CIRCLE_CONFIG")
-    if not path:
-        return build_monitor(None, sink)
-    try:
-        from core.config import load_config
-
-        return build_monitor(load_config(path).monitoring, sink)
-    except Exception as exc:
-        logging.getLogger("circle.monitoring").warning(
-            "the configuration did not load for monitoring (%s): using its [monitoring] table alone",
-            type(exc).__name__,
-        )
-    try:
-        from core.documents import read_document
-
-        return build_monitor(parse_monitoring(read_document(path).get("monitoring")), sink)
-    except Exception:
-        return build_monitor(None, sink)
