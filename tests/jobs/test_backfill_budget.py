@@ -29,6 +29,14 @@ def _config(tmp_path: Path, keys: int = 5) -> Path:
     return path
 
 
+def _report(out: str) -> dict[str, object]:
+    """The command's printed totals (indented JSON), among any log lines another test's handler writes."""
+    start = out.index('{\n  "job": "reconcile"')
+    report, _ = json.JSONDecoder().raw_decode(out[start:])
+    assert isinstance(report, dict)
+    return report
+
+
 @pytest.mark.parametrize("budget", ["3", "1", "0", "-5"])
 def test_a_budget_within_the_reserve_is_refused(
     budget: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -59,7 +67,7 @@ def test_a_pass_without_progress_stops_the_command(
     captured = capsys.readouterr()
     assert code == 2 and len(passes) == 2  # the second pass ended where the first did: stop
     assert "made no progress" in captured.err and "raise --budget" in captured.err
-    assert json.loads(captured.out)["complete"] is False
+    assert _report(captured.out)["complete"] is False
 
 
 def test_rules_finish_one_by_one_in_short_passes(
@@ -75,7 +83,7 @@ def test_rules_finish_one_by_one_in_short_passes(
 
     monkeypatch.setattr(reconcile, "time_left", two_keys_per_pass)
     assert jobs.main(["reconcile", "--budget", "10", "--config", str(config)]) == 0
-    totals = json.loads(capsys.readouterr().out)
+    totals = _report(capsys.readouterr().out)
     assert (totals["scanned"], totals["copied"], totals["failed"]) == (10, 10, 0)  # 5 keys x 2 rules, once each
     for target in ("dst", "other"):
         assert sorted(p.name for p in (tmp_path / target).glob("*.txt")) == [f"k{i}.txt" for i in range(5)]
