@@ -12,32 +12,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from core.handlers.rotation import aws_step
+from core.handlers.rotation_monitor import RotationMonitor
 from core.secrets import open_secrets
 from core.secrets.errors import SecretsInvalidArgument
 from core.secrets.rotation.config import load_rotations
 
 if TYPE_CHECKING:
-    from core.monitoring import Monitor
-
-_monitor: Monitor | None = None
+    from core.monitoring import Sink
 
 
-def monitor() -> Monitor:
-    """The rotation function's monitor, built once per container: ``[monitoring]`` of CIRCLE_CONFIG over
-    the EMF sink (``RotationStep`` metrics; a failed step alerts the webhooks once per window)."""
-    global _monitor
-    if _monitor is None:
-        from aws_lambda.monitoring import EmfSink
-        from core.handlers.rotation import monitor_from_env
+def _sink() -> Sink:
+    from aws_lambda.monitoring import EmfSink
 
-        _monitor = monitor_from_env(EmfSink())
-    return _monitor
+    return EmfSink()
 
 
-def reset_monitor() -> None:
-    """Forget the cached monitor (tests, or after a configuration change)."""
-    global _monitor
-    _monitor = None
+#: the function's monitor, built once per container: ``[monitoring]`` of CIRCLE_CONFIG over the platform
+#: sink (``RotationStep`` metrics; a failed step alerts the webhooks once per window)
+monitor = RotationMonitor(_sink)
+reset_monitor = monitor.reset
 
 
 def _client() -> Any:

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
+from core.handlers.rotation_monitor import RotationMonitor
+
 if TYPE_CHECKING:  # the rotation engine is imported on first use: the app's cold start skips it
-    from core.monitoring import Monitor
+    from core.monitoring import Sink
     from core.secrets import SecretStore
 
 log = logging.getLogger("circle.azure.rotation")
@@ -56,24 +58,16 @@ def _vault(vault: str) -> SecretStore:
     return _vaults[vault]
 
 
-_monitor: Monitor | None = None
+def _sink() -> Sink:
+    from azure_functions.monitoring import AzureSink
+
+    return AzureSink()
 
 
-def monitor() -> Monitor:
-    """The rotation triggers' monitor, built once per worker: ``[monitoring]`` of CIRCLE_CONFIG over the
-    Azure sink (``RotationStep`` metrics; a failed rotation alerts the webhooks once per window)."""
-    global _monitor
-    if _monitor is None:
-        from azure_functions.monitoring import AzureSink
-        from core.handlers.rotation import monitor_from_env
-
-        _monitor = monitor_from_env(AzureSink())
-    return _monitor
-
-
-def reset_monitor() -> None:
-    global _monitor
-    _monitor = None
+#: the function's monitor, built once per worker: ``[monitoring]`` of CIRCLE_CONFIG over the platform
+#: sink (``RotationStep`` metrics; a failed step alerts the webhooks once per window)
+monitor = RotationMonitor(_sink)
+reset_monitor = monitor.reset
 
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:

@@ -16,31 +16,26 @@ import functions_framework
 from cloudevents.http import CloudEvent
 
 from core.handlers.rotation import rotate_on_pubsub
+from core.handlers.rotation_monitor import RotationMonitor
 from core.secrets import SecretsInvalidArgument, SecretStore, open_secrets
 from core.secrets.rotation.config import load_rotations
 
 if TYPE_CHECKING:
-    from core.monitoring import Monitor
+    from core.monitoring import Sink
 
 ProjectOpener = Callable[[str], SecretStore]
-_monitor: Monitor | None = None
 
 
-def monitor() -> Monitor:
-    """The rotation function's monitor, built once per instance: ``[monitoring]`` of CIRCLE_CONFIG over
-    the GCP sink (``RotationStep`` metrics; a failed rotation alerts the webhooks once per window)."""
-    global _monitor
-    if _monitor is None:
-        from core.handlers.rotation import monitor_from_env
-        from gcp_functions.monitoring import GcpSink
+def _sink() -> Sink:
+    from gcp_functions.monitoring import GcpSink
 
-        _monitor = monitor_from_env(GcpSink())
-    return _monitor
+    return GcpSink()
 
 
-def reset_monitor() -> None:
-    global _monitor
-    _monitor = None
+#: the function's monitor, built once per instance: ``[monitoring]`` of CIRCLE_CONFIG over the platform
+#: sink (``RotationStep`` metrics; a failed step alerts the webhooks once per window)
+monitor = RotationMonitor(_sink)
+reset_monitor = monitor.reset
 
 
 def _open_project(project: str) -> SecretStore:

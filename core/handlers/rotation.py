@@ -33,7 +33,7 @@ from core.secrets.rotation.engine import new_token
 from core.secrets.rotation.errors import RotationRefused
 
 if TYPE_CHECKING:
-    from core.monitoring import Monitor, Sink
+    from core.monitoring import Monitor
 
 log = logging.getLogger("circle.rotation")
 T = TypeVar("T")
@@ -52,36 +52,6 @@ NEAR_EXPIRY = "Microsoft.KeyVault.SecretNearExpiry"
 SECRET_ROTATE = "SECRET_ROTATE"
 
 RotatorClients = Mapping[str, Mapping[str, Any]]  # rotator kind -> keyword clients (tests, custom SDK clients)
-
-
-def monitor_from_env(sink: Sink | None = None) -> Monitor:
-    """The monitor of a function that builds no runtime (the rotation functions): the ``[monitoring]``
-    table of ``CIRCLE_CONFIG`` (with its ``CIRCLE_ENV`` overlay) over the platform ``sink``. Without a
-    configuration file: the defaults (metrics, no webhooks). A configuration that does not load logs one
-    WARNING and falls back to the file's own ``[monitoring]`` table, else to the defaults: a rotation is
-    never stopped for its monitoring."""
-    import os
-
-    from core.monitoring import build_monitor, parse_monitoring
-
-    path = os.environ.get("CIRCLE_CONFIG")
-    if not path:
-        return build_monitor(None, sink)
-    try:
-        from core.config import load_config
-
-        return build_monitor(load_config(path).monitoring, sink)
-    except Exception as exc:
-        log.warning(
-            "the configuration did not load for monitoring (%s): using its [monitoring] table alone",
-            type(exc).__name__,
-        )
-    try:
-        from core.documents import read_document
-
-        return build_monitor(parse_monitoring(read_document(path).get("monitoring")), sink)
-    except Exception:
-        return build_monitor(None, sink)
 
 
 def observed(monitor: Monitor | None, secret: str, step: str, run: Callable[[], T]) -> T:

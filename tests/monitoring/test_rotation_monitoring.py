@@ -107,6 +107,7 @@ class _Series:
 
 def test_a_failed_secret_manager_rotation_is_recorded_and_flushed_by_the_function(
     project_store: SecretStore,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from gcp_functions import rotation as gcp_rotation
 
@@ -119,7 +120,7 @@ def test_a_failed_secret_manager_rotation_is_recorded_and_flushed_by_the_functio
         return True
 
     monitor.alerter.alert = alert  # type: ignore[method-assign]
-    gcp_rotation._monitor = monitor
+    monkeypatch.setattr(gcp_rotation.monitor, "_monitor", monitor)
     name = f"untyped-{uuid.uuid4().hex[:8]}"
     project_store.put(name, {"no": "kind"})  # no [[rotation]] entry and no kind: cannot rotate
 
