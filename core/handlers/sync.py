@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from core.storage.api import ObjectInfo
-from core.storage.errors import StorageError
+from core.storage.errors import StorageError, Unsupported
 
 from .checkpoint import is_reserved
 
@@ -358,21 +358,35 @@ def sync_stores(
     lock = threading.Lock()
     with_progress = progress is not None and _copy_supports_progress()
     gate = LargeGate()
+    server_side = not dry_run and dst.can_copy_from(src)  # one endpoint and credential: the bytes stay there
 
-    def copy(key: str, source: ObjectInfo) -> tuple[str, int, str]:
+    def streamed(key: str, source: ObjectInfo) -> None:
         extra: dict[str, Any] = {}
         if with_progress:
             assert progress is not None
             extra["progress"] = lambda done, key=key: progress(key, done)
+        gate.run(
+            source.size,
+            lambda: copy_object(src, key, dst, key, metadata={SOURCE_ETAG: source.etag or ""}, **extra),
+        )
+
+    def copied_there(key: str, source: ObjectInfo) -> bool:
+        """A server-side copy with the same content type, metadata and stamp as the streamed one; False
+        when the provider cannot copy this object so (too large for one request): it is streamed."""
         try:
-            gate.run(
-                source.size,
-                lambda: copy_object(src, key, dst, key, metadata={SOURCE_ETAG: source.etag or ""}, **extra),
-            )
+            dst.copy_from(src, key, key, metadata={SOURCE_ETAG: source.etag or ""})
+        except Unsupported:
+            return False
+        return True
+
+    def copy(key: str, source: ObjectInfo) -> tuple[str, int, str]:
+        try:
+            if not (server_side and copied_there(key, source)):
+                streamed(key, source)
         except StorageError as exc:
             return "failed", 0, f"{type(exc).__name__}: {exc}"
-        if progress is not None and not with_progress:
-            progress(key, source.size)
+        if progress is not None:
+            progress(key, source.size)  # after a streamed copy's own reports: the same total again
         return "copied", source.size, ""
 
     def remove(key: str) -> tuple[str, int, str]:
@@ -432,13 +446,12 @@ def sync_stores(
     report.resume_after = None if report.complete else runner.watermark or after
     report.seconds = time.monotonic() - started
     log.info(
-        "sync %s -> %s: %d scanned, %d copied, %d deleted, %d failed",
-        src.url,
-        dst.url,
-        report.scanned,
-        report.copied,
-        report.deleted,
-        report.failed,
-        extra={"report": report.as_dict() | {"failures": len(report.failures), "planned": len(report.planned)}},
+        "sync finished",
+        extra={
+            "source": src.url,
+            "target": dst.url,
+            "server_side": server_side,
+            "report": report.as_dict() | {"failures": len(report.failures), "planned": len(report.planned)},
+        },
     )
     return report

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import io
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any, ClassVar, Literal, TypeVar
@@ -326,6 +326,22 @@ class Backend(abc.ABC):
 
     def presign(self, key: str, method: PresignMethod, expires: int, content_type: str | None) -> str:
         raise Unsupported(f"{self.provider} cannot presign URLs", provider=self.provider, bucket=self.bucket)
+
+    def copy_scope(self) -> Hashable | None:
+        """What two backends must share for ``copy_from`` between them (provider, endpoint, account and
+        credentials; never the secret itself); None: no server-side copies across backends."""
+        return None
+
+    def copy_from(
+        self, source: Backend, src_key: str, dst_key: str, metadata: Mapping[str, str], src_etag: str | None
+    ) -> ObjectInfo:
+        """Server-side copy of ``source``'s ``src_key`` (pinned to ``src_etag`` when given) to ``dst_key``
+        here, keeping the source's content type, with the source's metadata and ``metadata`` merged over
+        it. Only called when both ``copy_scope()`` agree; Unsupported when this object cannot be copied so
+        (the caller streams it instead)."""
+        raise Unsupported(
+            f"{self.provider} cannot copy across stores server-side", provider=self.provider, bucket=self.bucket
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and connection pools."""

@@ -332,6 +332,39 @@ class ObjectStore:
             self._require(self.capabilities.copy_with_if_none_match, "do create-only copies")
         return self._strip(self._call("copy", dst, lambda: self._backend.copy(src, dst, create_only)))
 
+    def can_copy_from(self, source: ObjectStore) -> bool:
+        """Whether ``copy_from(source, ...)`` copies server-side: both stores on one provider, endpoint,
+        account and credentials (two prefixes of a bucket, two buckets of one endpoint), copies allowed."""
+        if source.provider != self.provider or not (self.capabilities.copy and source.capabilities.copy):
+            return False
+        scope = self._backend.copy_scope()
+        return scope is not None and scope == source._backend.copy_scope()
+
+    def copy_from(
+        self,
+        source: ObjectStore,
+        src_key: str,
+        dst_key: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        src_if_match: str | None = None,
+    ) -> ObjectInfo:
+        """Server-side copy of ``source``'s ``src_key`` to ``dst_key`` here (see ``can_copy_from``), keeping
+        the content type and the source's metadata with ``metadata`` merged over it, as ``copy_object``
+        does but without the bytes passing through this process. Unsupported when not possible."""
+        src, dst = source._full(src_key), self._full(dst_key)
+        if not self.can_copy_from(source):
+            raise Unsupported(
+                f"{source.url} and {self.url} share no endpoint and credential",
+                provider=self.provider,
+                bucket=self._backend.bucket,
+            )
+        extra = normalise_metadata(metadata)
+        etag = unquote_etag(src_if_match)
+        return self._strip(
+            self._call("copy", dst, lambda: self._backend.copy_from(source._backend, src, dst, extra, etag))
+        )
+
     def presign(
         self, key: str, method: PresignMethod = "GET", expires: int = 3600, *, content_type: str | None = None
     ) -> str:

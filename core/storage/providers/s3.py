@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
@@ -46,6 +46,7 @@ from ..errors import (
     StorageError,
     TransientError,
     Unauthenticated,
+    Unsupported,
     error_for_status,
 )
 from ..etag import quote_etag, unquote_etag
@@ -55,6 +56,7 @@ from .s3_profiles import S3Profile, get_profile
 CHUNK = 1024 * 1024
 DEFAULT_PART_SIZE = 8 * MiB
 MAX_PART_SIZE = 5 * 1024 * MiB
+MAX_COPY_SIZE = 5 * 1024 * MiB  # one CopyObject; larger objects would need UploadPartCopy
 _MD5_HEX = re.compile(r"[0-9a-fA-F]{32}")
 _CHECKSUM_FIELDS = {
     "ChecksumCRC32": "crc32",
@@ -135,6 +137,10 @@ class S3Backend(Backend):
             user_agent_extra="circle-core",
         )
         key_id, secret = opts.access_key_id, opts.secret_access_key  # paired by S3Options.validate
+        # what a server-side copy from another bucket needs in common: the endpoint and the credential
+        # (a digest of the secret, never the secret; the credential chain when no keys are given)
+        digest = hashlib.sha256(f"{secret}\0{opts.session_token}".encode()).hexdigest() if key_id else None
+        self._scope = ("s3", p.name, endpoint, region, key_id, digest, opts.aws_profile)
         try:
             if key_id and not opts.aws_profile:
                 with _SHARED_LOCK:  # explicit keys: skip loading a new session (~60 ms) per store
@@ -459,6 +465,64 @@ class S3Backend(Backend):
         else:
             self.call("copy", dst_key, request)
         return self.head(dst_key)
+
+    def copy_scope(self) -> Hashable | None:
+        return self._scope
+
+    def copy_from(
+        self, source: Backend, src_key: str, dst_key: str, metadata: Mapping[str, str], src_etag: str | None
+    ) -> ObjectInfo:
+        """HEAD the source (its metadata and content type: S3 cannot merge metadata into a copy), then one
+        CopyObject pinned to that version, with the merged metadata (MetadataDirective REPLACE)."""
+        head = source.head(src_key)
+        if head.size > MAX_COPY_SIZE:
+            raise Unsupported(
+                f"objects over {MAX_COPY_SIZE} bytes are not copied in one request",
+                provider=self.provider,
+                bucket=self.bucket,
+                key=dst_key,
+            )
+        merged = {k: v for k, v in head.metadata.items() if k != WRITE_TOKEN} | dict(metadata)
+        content_type = head.content_type or "application/octet-stream"
+        pin = src_etag or head.etag
+        pinned = {"CopySourceIfMatch": quote_etag(pin)} if pin else {}
+        resp = self.call(
+            "copy",
+            dst_key,
+            lambda: self.client.copy_object(
+                Bucket=self.bucket,
+                Key=dst_key,
+                CopySource={"Bucket": source.bucket, "Key": src_key},
+                MetadataDirective="REPLACE",
+                ContentType=content_type,
+                Metadata=merged,
+                **self.encryption,
+                **pinned,
+            ),
+        )
+        etag = unquote_etag((resp.get("CopyObjectResult") or {}).get("ETag"))
+        info = ObjectInfo(
+            key=dst_key,
+            size=head.size,
+            etag=etag,
+            last_modified=_utc((resp.get("CopyObjectResult") or {}).get("LastModified")),
+            content_type=content_type,
+            metadata=merged,
+            version=_version(resp.get("VersionId")),
+            checksums=self._checksums(etag, resp),
+        )
+        theirs, ours = head.checksums.get("md5"), info.checksums.get("md5")
+        if theirs and ours and theirs != ours:
+            with contextlib.suppress(StorageError):
+                self.delete(dst_key, None)
+            raise IntegrityError(
+                f"the copy's MD5 {ours} differs from the source's {theirs}",
+                provider=self.provider,
+                operation="copy",
+                bucket=self.bucket,
+                key=dst_key,
+            )
+        return info
 
     # -- listing ----------------------------------------------------------------------------------------
     def list_page(
