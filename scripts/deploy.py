@@ -338,9 +338,10 @@ def _truthy(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes"}
 
 
-def _role(plan: Plan, purpose: str, role: str, scope: str) -> None:
+def _role(plan: Plan, purpose: str, role: str, scope: str, condition: str | None = None) -> None:
     """A role assignment for the app's identity; a rerun meets "already exists" for the same principal,
-    role and scope, which is the assignment wanted."""
+    role and scope, which is the assignment wanted. ``condition``: an Azure ABAC condition (version 2.0)."""
+    conditioned = ("--condition", condition, "--condition-version", "2.0") if condition else ()
     plan.add(
         purpose,
         "az",
@@ -355,8 +356,103 @@ def _role(plan: Plan, purpose: str, role: str, scope: str) -> None:
         role,
         "--scope",
         scope,
+        *conditioned,
         ok_if_exists=True,
     )
+
+
+# The data actions of Storage Blob Data Contributor that change blobs: write, create/append, delete and
+# (hierarchical namespace) rename. The reserved-prefix condition allows them only on Circle's own paths.
+AZURE_BLOB_CHANGES = tuple(
+    f"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/{a}"
+    for a in ("write", "add/action", "delete", "move/action")
+)
+
+
+def azure_reserved_condition(path: str) -> str:
+    """An ABAC condition letting Storage Blob Data Contributor read anything but change only blobs whose
+    path (relative to the container, no leading slash) starts with ``path``."""
+    if "'" in path:
+        raise DeployError(f"{path!r}: a quote cannot appear in an Azure role condition's path")
+    actions = " AND ".join(f"!(ActionMatches{{'{a}'}})" for a in AZURE_BLOB_CHANGES)
+    return (
+        f"(({actions}) OR "
+        f"(@Resource[Microsoft.Storage/storageAccounts/blobServices/containers/blobs:path] StringStartsWith '{path}'))"
+    )
+
+
+def azure_store_roles(plan: Plan, s: Settings, config: Facts | None, source: str) -> None:
+    """Storage Blob Data Contributor on each container of an identity-reached ``az://`` store: without a
+    condition where the functions write anywhere (replication targets, dead letters, stores [http]
+    grants make writable), else restricted to the store's reserved prefix (the probe's canary, the
+    reconciliation checkpoints). Without a configuration: the reserved prefix in the watched account
+    (``CIRCLE_AZ_SOURCE_CONTAINER`` only, when set)."""
+    from core.handlers.checkpoint import RESERVED_PREFIX
+
+    if config is None:
+        scope = "${SOURCE_ID}"
+        if s.has("CIRCLE_AZ_SOURCE_CONTAINER"):
+            scope += f"/blobServices/default/containers/{s('CIRCLE_AZ_SOURCE_CONTAINER')}"
+        _role(
+            plan,
+            f"Write only under {RESERVED_PREFIX} in the watched account: the probe's canary and the "
+            "reconciliation checkpoints (read stays everywhere).",
+            "Storage Blob Data Contributor",
+            scope,
+            azure_reserved_condition(RESERVED_PREFIX),
+        )
+        return
+    accounts: dict[str, str] = {source: "${SOURCE_ID}"}
+
+    def account_id(account: str, store: str) -> str:
+        if account not in accounts:
+            var = "TARGET_" + re.sub(r"[^A-Z0-9]", "_", account.upper())
+            plan.add(
+                f"Resource id of storage account {account} (store {store}).",
+                "az",
+                "storage",
+                "account",
+                "show",
+                "--name",
+                account,
+                "--query",
+                "id",
+                "--output",
+                "tsv",
+                capture=var,
+            )
+            accounts[account] = f"${{{var}}}"
+        return accounts[account]
+
+    full: set[tuple[str, str]] = set()
+    kinds = (
+        (config.written_stores("az"), "Write replicas (or dead letters) into"),
+        (config.http_written_stores("az"), "HTTP API writes and deletes ([http] grants with write/delete) in"),
+    )
+    for stores, why in kinds:
+        for store in stores:
+            if (account := store.azure_account) is None:
+                continue  # a connection string (or the environment's) carries its own key: no role to grant
+            container = f"{account_id(account, store.name)}/blobServices/default/containers/{store.bucket}"
+            if (account, store.bucket) not in full:
+                full.add((account, store.bucket))
+                _role(plan, f"{why} container {store.bucket} of {account} (store {store.name}).",
+                      "Storage Blob Data Contributor", container)  # fmt: skip
+    done: set[tuple[str, str, str]] = set()
+    for store in config.reserved_only_stores("az"):
+        account = store.azure_account
+        if account is None or (account, store.bucket) in full or (account, store.bucket, store.reserved_path) in done:
+            continue
+        done.add((account, store.bucket, store.reserved_path))
+        container = f"{account_id(account, store.name)}/blobServices/default/containers/{store.bucket}"
+        _role(
+            plan,
+            f"Read container {store.bucket} of {account} (store {store.name}) and write only under "
+            f"{store.reserved_path}: the probe's canary and the reconciliation checkpoints.",
+            "Storage Blob Data Contributor",
+            container,
+            azure_reserved_condition(store.reserved_path),
+        )
 
 
 def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func") -> Plan:
@@ -504,31 +600,7 @@ def plan_azure(s: Settings, config: Facts | None = None, *, publish: str = "func
         capture="SOURCE_ID",
     )
     _role(plan, "Read the watched account's blobs (data plane only).", "Storage Blob Data Reader", "${SOURCE_ID}")
-    for store in config.written_stores("az") if config else []:
-        target = store.azure_account
-        if target is None:
-            continue  # a connection string (or the environment's) carries its own key: no role to grant
-        var = "TARGET_" + re.sub(r"[^A-Z0-9]", "_", target.upper())
-        plan.add(
-            f"Resource id of storage account {target} (store {store.name}).",
-            "az",
-            "storage",
-            "account",
-            "show",
-            "--name",
-            target,
-            "--query",
-            "id",
-            "--output",
-            "tsv",
-            capture=var,
-        )
-        _role(
-            plan,
-            f"Write replicas into container {store.bucket} of {target} (store {store.name}).",
-            "Storage Blob Data Contributor",
-            f"${{{var}}}/blobServices/default/containers/{store.bucket}",
-        )
+    azure_store_roles(plan, s, config, source)
     plan.add(
         "Resource id of the Key Vault holding the credentials.",
         "az",
@@ -757,6 +829,60 @@ def gcp_rotated_secrets(s: Settings, config: Facts | None, project: str) -> list
     return list(dict.fromkeys(named)) or [(project, s("CIRCLE_GCP_SECRET"))]
 
 
+GCP_RESERVED_TITLE = "circle-reserved-prefix"
+
+
+def gcp_reserved_condition(bucket: str, path: str) -> str:
+    """``--condition`` of a bucket binding that applies to objects under ``path`` only (an IAM condition
+    on the object's resource name; the bucket needs uniform bucket-level access)."""
+    if any(c in path + bucket for c in ',"\\'):
+        raise DeployError(f"gs://{bucket}/{path}: a comma, quote or backslash cannot appear in a gcloud condition")
+    expression = f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{path}")'
+    return f"--condition=expression={expression},title={GCP_RESERVED_TITLE}"
+
+
+def gcp_store_bindings(plan: Plan, s: Settings, config: Facts | None, watched: str, sa: str) -> None:
+    """Bucket bindings for the functions' service account: ``roles/storage.objectUser`` on every bucket
+    written anywhere (replication targets, dead letters, ``CIRCLE_GCP_TARGET_BUCKETS``, and the stores
+    [http] grants make writable); on every other bucket the configuration names (and the watched one)
+    ``roles/storage.objectViewer`` plus ``roles/storage.objectUser`` conditioned on the store's reserved
+    prefix (the probe's canary, the reconciliation checkpoints)."""
+    from core.handlers.checkpoint import RESERVED_PREFIX
+
+    member = f"--member=serviceAccount:{sa}"
+
+    def bind(purpose: str, bucket: str, role: str, *condition: str) -> None:
+        plan.add(purpose, "gcloud", "storage", "buckets", "add-iam-policy-binding", f"gs://{bucket}", member,
+                 f"--role={role}", *condition)  # fmt: skip
+
+    written = _csv(s("CIRCLE_GCP_TARGET_BUCKETS", ""), config.write_buckets("gs") if config else []).split(",")
+    http = [b.bucket for b in config.http_written_stores("gs")] if config else []
+    full = [b for b in dict.fromkeys([*written, *http]) if b]
+    reserved: dict[str, list[str]] = {}  # bucket -> reserved paths (one per store prefix)
+    for store in config.reserved_only_stores("gs") if config else []:
+        reserved.setdefault(store.bucket, []).append(store.reserved_path)
+    reserved = {watched: reserved.pop(watched, [RESERVED_PREFIX]), **reserved}  # the watched bucket first
+    for bucket, paths in reserved.items():
+        if bucket in full:
+            continue  # objectUser on the whole bucket covers reading it and its reserved prefix
+        what = "the watched bucket" if bucket == watched else f"gs://{bucket}"
+        bind(f"Read {what} (objects and listings).", bucket, "roles/storage.objectViewer")
+        for path in dict.fromkeys(paths):
+            bind(
+                f"Write only under {path} in gs://{bucket}: the probe's canary and the reconciliation checkpoints.",
+                bucket,
+                "roles/storage.objectUser",
+                gcp_reserved_condition(bucket, path),
+            )
+    for bucket in full:
+        why = (
+            "HTTP API writes and deletes ([http] grants with write/delete)"
+            if bucket in http and bucket not in written
+            else "replicas (or dead letters)"
+        )
+        bind(f"Write {why} into gs://{bucket}.", bucket, "roles/storage.objectUser")
+
+
 def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None = None) -> Plan:
     plan = Plan(
         "gcp",
@@ -837,28 +963,7 @@ def plan_gcp(s: Settings, config: Facts | None = None, *, now: datetime | None =
         "--display-name=Circle Core functions",
         ok_if_exists=True,
     )
-    plan.add(
-        "Read the watched bucket.",
-        "gcloud",
-        "storage",
-        "buckets",
-        "add-iam-policy-binding",
-        f"gs://{bucket}",
-        f"--member=serviceAccount:{sa}",
-        "--role=roles/storage.objectViewer",
-    )
-    targets = _csv(s("CIRCLE_GCP_TARGET_BUCKETS", ""), config.write_buckets("gs") if config else [])
-    for target in filter(None, targets.split(",")):
-        plan.add(
-            f"Write replicas (or dead letters) into gs://{target}.",
-            "gcloud",
-            "storage",
-            "buckets",
-            "add-iam-policy-binding",
-            f"gs://{target}",
-            f"--member=serviceAccount:{sa}",
-            "--role=roles/storage.objectUser",
-        )
+    gcp_store_bindings(plan, s, config, bucket, sa)
     for name in config.secret_names if config else ():
         plan.add(
             f"Read the secret {name} the configuration references.",

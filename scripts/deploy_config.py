@@ -16,10 +16,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from core.handlers.checkpoint import RESERVED_PREFIX
+
 SECRET_PREFIX = "secret://"
 # The store option naming an SSE-KMS key (core.storage.options.S3Options): the functions need
 # kms:GenerateDataKey to write with it and kms:Decrypt to read what it encrypted.
 KMS_OPTION = "sse_kms_key_id"
+# [http] grant actions that make the HTTP API write to a store (a presigned PUT needs "write" too).
+HTTP_WRITE_ACTIONS = frozenset({"write", "delete"})
 # IAM grants KMS permissions on key ARNs only; an alias or bare key id cannot be a policy Resource.
 _KMS_KEY_ARN = re.compile(r"arn:[a-z-]+:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+\Z")
 
@@ -36,11 +40,23 @@ class Store:
     def azure_account(self) -> str | None:
         """The storage account an ``az://`` store reaches through ``account_url`` (identity-based access,
         which needs a role assignment); None for connection strings and environment credentials."""
-        url = self.options.get("account_url")
-        if self.scheme != "az" or not isinstance(url, str) or url.startswith(SECRET_PREFIX):
+        if self.scheme != "az":
             return None
-        host = urlsplit(url).hostname or ""
-        return host.split(".", 1)[0] or None
+        url = self.options.get("account_url")
+        if isinstance(url, str) and not url.startswith(SECRET_PREFIX):
+            host = urlsplit(url).hostname or ""
+            return host.split(".", 1)[0] or None
+        account = self.options.get("account")  # the provider makes https://<account>.blob.core.windows.net
+        if url is None and "connection_string" not in self.options and isinstance(account, str):
+            return account or None
+        return None
+
+    @property
+    def reserved_path(self) -> str:
+        """Where Circle's own objects live in the bucket: the store's prefix, then ``.circle/`` (probe
+        canaries, reconciliation checkpoints)."""
+        prefix = self.prefix.strip("/")
+        return f"{prefix}/{RESERVED_PREFIX}" if prefix else RESERVED_PREFIX
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,8 @@ class Facts:
     rotations: tuple[tuple[str, str], ...] = ()
     # monitoring: the alarms' thresholds ([monitoring.thresholds] over the defaults)
     alarm_thresholds: Mapping[str, float] = field(default_factory=lambda: dict(ALARM_DEFAULTS))
+    # stores an [http] grant lets callers write to or delete from (actions write/delete; "*": every store)
+    http_written: frozenset[str] = frozenset()
 
     def buckets(self, scheme: str, names: frozenset[str]) -> list[str]:
         return sorted({self.stores[n].bucket for n in names if n in self.stores and self.stores[n].scheme == scheme})
@@ -83,6 +101,23 @@ class Facts:
 
     def written_stores(self, scheme: str) -> list[Store]:
         return [self.stores[n] for n in sorted(self.written) if n in self.stores and self.stores[n].scheme == scheme]
+
+    def http_written_stores(self, scheme: str) -> list[Store]:
+        """Stores only the HTTP API writes (not already written as targets or dead letters)."""
+        names = self.http_written - self.written
+        return [self.stores[n] for n in sorted(names) if n in self.stores and self.stores[n].scheme == scheme]
+
+    def fully_written(self) -> frozenset[str]:
+        """Stores the functions write anywhere: replication targets, the dead-letter store, and the stores
+        [http] grants make writable."""
+        return self.written | self.http_written
+
+    def reserved_only_stores(self, scheme: str) -> list[Store]:
+        """Every other store of ``scheme``: the functions read it (sources, the HTTP API) and write only
+        under its reserved prefix (the probe's canary in every store, reconciliation checkpoints in the
+        rule's source or the ``[schedules] checkpoint_store``)."""
+        full = self.fully_written()
+        return [s for n, s in sorted(self.stores.items()) if s.scheme == scheme and n not in full]
 
 
 def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,7 +199,19 @@ def facts(path: Path, env: str | None = None) -> Facts:
         ),
         secrets_url=secrets.get("url") if isinstance(secrets.get("url"), str) else None,
         alarm_thresholds=thresholds_of(data),
+        http_written=http_written_stores(data, stores),
     )
+
+
+def http_written_stores(data: Mapping[str, Any], stores: Mapping[str, Store]) -> frozenset[str]:
+    """The stores some ``[[http.grants]]`` entry allows ``write`` or ``delete`` on (``*``: every store)."""
+    out: set[str] = set()
+    for grant in (data.get("http") or {}).get("grants") or []:
+        if not isinstance(grant, Mapping) or not HTTP_WRITE_ACTIONS & set(grant.get("actions") or []):
+            continue
+        for name in grant.get("stores") or []:
+            out |= set(stores) if name == "*" else {str(name)} & set(stores)
+    return frozenset(out)
 
 
 # -- monitoring (monitor helper): alarm thresholds from [monitoring.thresholds], with the core's defaults ----

@@ -362,6 +362,7 @@ def test_azure_grants_follow_the_configuration(tmp_path: Path) -> None:
     ) in roles
     assert (["Key Vault Secrets User"], ["${VAULT_ID}/secrets/other-conn"]) in roles
     assert not any(r == ["Key Vault Secrets Officer"] for r, _ in roles)  # no rotated secret named
+    # src (az://incoming, no account_url) and keyed carry their own credentials: no store role for them.
     assert len(roles) == 3  # the keyed store needs no role: its connection string carries the key
     rotated = _plan("azure", {**AZ_ENV, "CIRCLE_AZ_ROTATED_SECRETS": "a,b"}, facts(config))
     officers = [
@@ -381,8 +382,10 @@ def test_gcp_grants_follow_the_configuration() -> None:
         (argv[1], argv[argv.index("add-iam-policy-binding") + 1], _role_of(argv))
         for argv in plan_steps_with(plan, "add-iam-policy-binding")
     ]
-    assert ("storage", "gs://circle-example-replica", "roles/storage.objectViewer") in bindings  # the watched bucket
-    assert ("storage", "gs://circle-example-replica", "roles/storage.objectUser") in bindings  # target of a rule
+    # The watched bucket is a rule's target too: objectUser on it covers reading it, and no conditional
+    # reserved-prefix binding or separate objectViewer is needed.
+    storage = [(t, r) for kind, t, r in bindings if kind == "storage"]
+    assert storage == [("gs://circle-example-replica", "roles/storage.objectUser")]
     assert ("secrets", "circle-azure-replica-connection", "roles/secretmanager.secretAccessor") in bindings
     # The rotation identity: secretmanager.admin on the rotated secret only (UpdateSecret for aliases
     # and annotations), nothing project-wide on Secret Manager.
@@ -585,3 +588,123 @@ def test_config_facts_follow_the_overlay_and_name_each_secret_once(tmp_path: Pat
     assert prod.write_buckets("s3") == ["in"]  # the dead-letter store is written too
     assert sorted(prod.secret_names) == ["conn/prod", "s3-key"]  # unquoted, without the field, once each
     assert len(prod.secret_names) == 2
+
+
+AZ_CONTRIBUTOR = "Storage Blob Data Contributor"
+BLOBS = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+
+
+def _reserved_abac(path: str) -> str:
+    """The condition written out by hand (docs/deploy.md quotes it): changes only under ``path``."""
+    return (
+        f"((!(ActionMatches{{'{BLOBS}/write'}}) AND !(ActionMatches{{'{BLOBS}/add/action'}}) AND "
+        f"!(ActionMatches{{'{BLOBS}/delete'}}) AND !(ActionMatches{{'{BLOBS}/move/action'}})) OR "
+        f"(@Resource[{BLOBS}:path] StringStartsWith '{path}'))"
+    )
+
+
+def _az_roles(plan: deploy.Plan) -> list[tuple[str, str, str | None]]:
+    out = []
+    for argv in _steps(plan, "az", "role", "assignment", "create"):
+        (role,), (scope,) = _values(argv, "--role"), _values(argv, "--scope")
+        condition = _values(argv, "--condition") if "--condition" in argv else []
+        if condition:
+            assert _values(argv, "--condition-version") == ["2.0"]
+        out.append((role, scope, condition[0] if condition else None))
+    return out
+
+
+def test_azure_without_configuration_writes_only_under_the_reserved_prefix_of_the_watched_account() -> None:
+    from core.handlers.checkpoint import RESERVED_PREFIX
+
+    assert RESERVED_PREFIX == ".circle/"  # the constant the probe and the checkpoints use
+    roles = _az_roles(_plan("azure", AZ_ENV))
+    assert roles[:2] == [
+        ("Storage Blob Data Reader", "${SOURCE_ID}", None),
+        (AZ_CONTRIBUTOR, "${SOURCE_ID}", _reserved_abac(".circle/")),
+    ]
+    one = _az_roles(_plan("azure", {**AZ_ENV, "CIRCLE_AZ_SOURCE_CONTAINER": "incoming"}))
+    assert one[1] == (
+        AZ_CONTRIBUTOR,
+        "${SOURCE_ID}/blobServices/default/containers/incoming",
+        _reserved_abac(".circle/"),
+    )
+
+
+def _store_config(tmp_path: Path, cloud: str) -> Path:
+    """src (watched, under a prefix), dst (a target), api (written through an [http] grant), other (only
+    probed and read through the API)."""
+    if cloud == "az":
+        opts = 'account_url = "https://{}.blob.core.windows.net"\n'
+        stores = (
+            f'[stores.src]\nurl = "az://incoming/data"\n{opts.format("circlesrc")}'
+            f'[stores.dst]\nurl = "az://replica"\n{opts.format("replicaacct")}'
+            f'[stores.api]\nurl = "az://uploads"\n{opts.format("circlesrc")}'
+            f'[stores.other]\nurl = "az://archive"\n{opts.format("replicaacct")}'
+        )
+    else:
+        stores = (
+            '[stores.src]\nurl = "gs://src-bucket/data"\n[stores.dst]\nurl = "gs://dst-bucket"\n'
+            '[stores.api]\nurl = "gs://api-bucket"\n[stores.other]\nurl = "gs://other-bucket"\n'
+        )
+    config = tmp_path / "circle.toml"
+    config.write_text(
+        stores + '[[replication]]\nsource = "src"\ntargets = ["dst"]\n'
+        '[[http.grants]]\nprincipal = "group:uploaders"\nstores = ["api"]\nactions = ["read", "write"]\n'
+        '[[http.grants]]\nprincipal = "group:readers"\nstores = ["*"]\nactions = ["read", "presign"]\n'
+    )
+    load_config(config)  # a configuration make bundle accepts
+    return config
+
+
+def test_azure_grants_each_store_what_the_functions_do_there(tmp_path: Path) -> None:
+    known = facts(_store_config(tmp_path, "az"))
+    assert known.http_written == {"api"}  # the read/presign grant on "*" writes nothing
+    roles = _az_roles(_plan("azure", AZ_ENV, known))
+    containers = "/blobServices/default/containers/"
+    assert roles[0] == ("Storage Blob Data Reader", "${SOURCE_ID}", None)
+    assert len(roles) == 5  # the reader, the four stores' roles below; no secret is referenced
+    assert [r for r in roles if r[0] == AZ_CONTRIBUTOR] == [
+        (AZ_CONTRIBUTOR, "${TARGET_REPLICAACCT}" + containers + "replica", None),
+        (AZ_CONTRIBUTOR, "${SOURCE_ID}" + containers + "uploads", None),
+        (AZ_CONTRIBUTOR, "${TARGET_REPLICAACCT}" + containers + "archive", _reserved_abac(".circle/")),
+        (AZ_CONTRIBUTOR, "${SOURCE_ID}" + containers + "incoming", _reserved_abac("data/.circle/")),
+    ]
+    # A write grant on "*" makes every store writable anywhere: no store keeps a conditioned role.
+    widened = tmp_path / "wide.toml"
+    widened.write_text((tmp_path / "circle.toml").read_text().replace('stores = ["api"]', 'stores = ["*"]'))
+    wide = _az_roles(_plan("azure", AZ_ENV, facts(widened)))
+    assert [r for r in wide if r[0] == AZ_CONTRIBUTOR and r[2] is not None] == []
+    assert len([r for r in wide if r[0] == AZ_CONTRIBUTOR]) == 4
+
+
+def test_gcp_grants_each_store_what_the_functions_do_there(tmp_path: Path) -> None:
+    plan = _plan("gcp", {**GCP_ENV, "CIRCLE_GCP_BUCKET": "src-bucket"}, facts(_store_config(tmp_path, "gs")))
+    bindings = [
+        (argv[4], _role_of(argv), [a for a in argv if a.startswith("--condition=")])
+        for argv in _steps(plan, "gcloud", "storage", "buckets", "add-iam-policy-binding")
+    ]
+    sa = "--member=serviceAccount:circle-core@proj-1.iam.gserviceaccount.com"
+    assert all(sa in argv for argv in _steps(plan, "gcloud", "storage", "buckets", "add-iam-policy-binding"))
+
+    def reserved(bucket: str, path: str) -> list[str]:
+        expression = f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{path}")'
+        return [f"--condition=expression={expression},title=circle-reserved-prefix"]
+
+    assert bindings == [
+        ("gs://src-bucket", "roles/storage.objectViewer", []),
+        ("gs://src-bucket", "roles/storage.objectUser", reserved("src-bucket", "data/.circle/")),
+        ("gs://other-bucket", "roles/storage.objectViewer", []),
+        ("gs://other-bucket", "roles/storage.objectUser", reserved("other-bucket", ".circle/")),
+        ("gs://dst-bucket", "roles/storage.objectUser", []),  # replicas
+        ("gs://api-bucket", "roles/storage.objectUser", []),  # [http] write grant: any key, any time
+    ]
+    # Without a configuration: the watched bucket, read everywhere, written under .circle/ only.
+    bare = [
+        (argv[4], _role_of(argv), [a for a in argv if a.startswith("--condition=")])
+        for argv in _steps(_plan("gcp", GCP_ENV), "gcloud", "storage", "buckets", "add-iam-policy-binding")
+    ]
+    assert bare == [
+        ("gs://src-bucket", "roles/storage.objectViewer", []),
+        ("gs://src-bucket", "roles/storage.objectUser", reserved("src-bucket", ".circle/")),
+    ]
