@@ -360,3 +360,36 @@ def test_sam_translator_transforms_it_without_an_xray_policy(
     traced["Globals"]["Function"]["Tracing"] = "Active"
     managed = _translated(traced, monkeypatch)["Resources"]["StorageEventFunctionRole"]["Properties"]
     assert any("Xray" in str(a) for a in managed["ManagedPolicyArns"])
+
+
+def _s3_grants(fn: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(resources written or deleted, resources only read or listed) by one function's policies."""
+    writes: set[str] = set()
+    reads: set[str] = set()
+    statements = [s for doc in fn["Properties"]["Policies"] for s in doc.get("Statement", [])]  # SAM templates: none
+    for stmt in statements:
+        s3_actions = {a for a in _as_list(stmt["Action"]) if a.startswith("s3:")}
+        if s3_actions & {"s3:PutObject", "s3:DeleteObject"}:
+            writes.update(_as_list(stmt["Resource"]))
+        elif s3_actions:
+            reads.update(_as_list(stmt["Resource"]))
+    return writes, reads
+
+
+def test_the_http_api_reaches_the_source_and_every_s3_target(template: dict[str, Any]) -> None:
+    """The API serves every configured store ([[http.grants]] decide who reaches what): without a grant on
+    the targets every API call on a replica would be AccessDenied."""
+    fn = _ev(template, TargetBucketNames="replica-a,replica-b").resource("HttpApiFunction")
+    assert fn is not None
+    writes, reads = _s3_grants(fn)
+    targets = {"arn:aws:s3:::replica-a", "arn:aws:s3:::replica-b"}
+    assert writes == {"arn:aws:s3:::circle-src/*", *(f"{t}/*" for t in targets)}
+    assert {"arn:aws:s3:::circle-src", *targets} <= reads
+
+
+def test_scheduled_jobs_write_only_under_the_reserved_prefix_of_the_source(template: dict[str, Any]) -> None:
+    """Checkpoints and probe canaries: .circle/ at the bucket root, or under the store URL's own path."""
+    fn = _ev(template, TargetBucketNames="").resource("ScheduledFunction")
+    assert fn is not None
+    writes, _ = _s3_grants(fn)
+    assert writes == {"arn:aws:s3:::circle-src/.circle/*", "arn:aws:s3:::circle-src/*/.circle/*"}
