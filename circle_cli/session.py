@@ -43,11 +43,21 @@ class Location:
         return f"{self.store.url.rstrip('/')}/{self.key}"
 
 
+#: what every LogRecord carries; anything else on a record came through ``extra=``
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
 class _OneLine(logging.Formatter):
-    """``WARNING circle.storage.retry: message``: one line per record, extras left out."""
+    """``WARNING circle.storage.retry: message key=value ...``: one line per record, its ``extra``
+    fields (the core logs a constant message and the values as fields) rendered after the message."""
 
     def format(self, record: logging.LogRecord) -> str:
-        message = " ".join(record.getMessage().split())
+        fields = " ".join(
+            f"{key}={value}"
+            for key, value in record.__dict__.items()
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and value is not None
+        )
+        message = " ".join(f"{record.getMessage()} {fields}".split())
         return f"{record.levelname} {record.name}: {message}"
 
 

@@ -106,5 +106,5 @@ def fan_out(
         report.rules[r.name] = len(messages)
         report.messages += len(messages)
     report.list_requests = counter.requests
-    log.info("fan-out: %d range messages sent", report.messages, extra={"fanout": report.as_dict()})
+    log.info("fan-out: range messages sent", extra={"messages": report.messages, "fanout": report.as_dict()})
     return report

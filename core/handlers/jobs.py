@@ -129,8 +129,7 @@ def scheduled_request(
         return request
     if not queue:
         log.warning(
-            "fan-out of %d ranges is configured but this function has no jobs queue: reconciling in one pass",
-            ranges,
+            "fan-out is configured but this function has no jobs queue: reconciling in one pass",
             extra={"ranges": ranges},
         )
         return request
@@ -241,10 +240,13 @@ def settle_range(
         assert send is not None
         send([request.as_message(attempt=request.attempt + 1)])
         log.warning(
-            "range %s: key(s) failed retryably; one more pass of the range is queued (attempt %d)",
-            request.key_range.name if request.key_range else "all",
-            request.attempt + 1,
-            extra={"rule": request.rule, "attempt": request.attempt + 1, "failed": report.get("failed")},
+            "key(s) of a range failed retryably: one more pass of the range is queued",
+            extra={
+                "rule": request.rule,
+                "range": request.key_range.name if request.key_range else "all",
+                "attempt": request.attempt + 1,
+                "failed": report.get("failed"),
+            },
         )
     return "done"
 
@@ -279,7 +281,10 @@ def _dead_letter(
         "failed_by_class": kept,
         "failures": [{**f, "reason": redact(str(f.get("reason", "")))} for f in failures],
     }
-    log.error("reconcile: %s", record["reason"], extra={"rule": rule.get("rule"), "failed_by_class": kept})
+    log.error(
+        "reconcile: keys failed",
+        extra={"rule": rule.get("rule"), "reason": record["reason"], "failed_by_class": kept},
+    )
     try:
         sink = getattr(circle, "dead_letter", None)  # the runtime's sink (a property), None without one
         if sink is not None:

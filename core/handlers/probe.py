@@ -281,20 +281,15 @@ def _publish(circle: Any, report: ProbeReport, alert: AlertHook | None) -> None:
             windows.recovered("probe", s.store)
             continue
         log.error(
-            "probe: store %s is down (%s failed: %s)",
-            s.store,
-            s.failed_operation,
-            s.error,
-            extra={"store": s.store, "operation": s.failed_operation, "failure": s.failure},
+            "probe: store is down",
+            extra={"store": s.store, "operation": s.failed_operation, "failure": s.failure, "error": s.error},
         )
         if hook is not None and windows.should_fire("probe", s.store):
             hook("probe", s.store, f"store {s.store} is down: {s.failed_operation} failed: {s.error}", url=s.url)
             report.alerts += 1
     for secret in report.secrets:
         if not secret.readable:
-            log.error(
-                "probe: %s cannot be read (%s)", secret.reference, secret.error, extra={"secret": secret.reference}
-            )
+            log.error("probe: secret cannot be read", extra={"secret": secret.reference, "error": secret.error})
             if hook is not None and windows.should_fire("probe-secret", secret.reference):
                 hook("probe-secret", secret.reference, f"{secret.reference} cannot be read: {secret.error}")
                 report.alerts += 1
@@ -303,9 +298,4 @@ def _publish(circle: Any, report: ProbeReport, alert: AlertHook | None) -> None:
             if secret.days_left is not None:
                 monitor.gauge("SecretDaysToExpiry", secret.days_left, secret=secret.reference)
         monitor.event("probe", **report.as_dict())
-    log.info(
-        "probe: %d stores up, %d down",
-        report.up,
-        report.down,
-        extra={"probe": report.as_dict()},
-    )
+    log.info("probe: done", extra={"up": report.up, "down": report.down, "probe": report.as_dict()})

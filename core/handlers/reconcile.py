@@ -323,15 +323,14 @@ def _reconcile_rule(
         _save(checkpoints, checkpoint, rep.resume_after, rep, complete=finished)
     rep.pass_counts = _add(checkpoint.counts, rep) if checkpoints is not None else rep.counts()
     log.info(
-        "reconciled rule %s (%s): %d scanned, %d copied, %d deleted, %d failed%s",
-        rule.name,
-        scope.name,
-        rep.scanned,
-        rep.copied,
-        rep.deleted,
-        rep.failed,
-        "" if finished else f"; continues after {rep.resume_after!r}",
-        extra={"reconcile": rep.as_dict() | {"failures": len(rep.failures), "planned": len(rep.planned)}},
+        "reconciled a rule",
+        extra={
+            "rule": rule.name,
+            "range": scope.name,
+            "complete": finished,
+            "resume_after": rep.resume_after,
+            "reconcile": rep.as_dict() | {"failures": len(rep.failures), "planned": len(rep.planned)},
+        },
     )
     return rep
 
@@ -356,7 +355,10 @@ def _save(
     try:
         checkpoints.save(saved)
     except Exception as exc:  # a lost checkpoint costs repeated work, never correctness
-        log.warning("writing the reconcile checkpoint failed: %s", exc, extra={"rule": checkpoint.rule})
+        log.warning(
+            "writing the reconcile checkpoint failed",
+            extra={"rule": checkpoint.rule, "error": type(exc).__name__, "reason": str(exc)},
+        )
 
 
 # -- metrics (contract M1, when the runtime has a monitor) ----------------------------------------------

@@ -50,17 +50,14 @@ def handle_event(circle: Circle, event: StorageEvent, *, deadline: Callable[[], 
     routes = routes_for_event(circle.config, event)
     if not routes:
         log.warning(
-            "no replication rule matches %s://%s/%s%s; configured sources: %s",
-            event.provider,
-            event.bucket,
-            event.key,
-            f" (account {event.account})" if event.account else "",
-            ", ".join(configured_sources(circle.config)) or "none",
+            "no replication rule matches the event",
             extra={
-                "bucket": event.bucket,
                 "event_provider": event.provider,
+                "bucket": event.bucket,
+                "key": event.key,
                 "event_account": event.account,
                 "event_id": event.event_id,
+                "configured_sources": ", ".join(configured_sources(circle.config)) or "none",
             },
         )
     seen: set[tuple[str, str]] = set()
@@ -118,12 +115,9 @@ def _log_outcome(result: EventResult) -> None:
     e = result.event
     summary = ", ".join(f"{o.target}: {o.action}" for o in result.outcomes) or "no matching rule"
     log.info(
-        "%s %s/%s: %s",
-        e.kind,
-        e.bucket,
-        e.key,
-        summary,
+        "storage event handled",
         extra={
+            "summary": summary,
             "event_id": e.event_id,
             "event_provider": e.provider,
             "event_kind": e.kind,

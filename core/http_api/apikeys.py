@@ -85,7 +85,9 @@ class ApiKeys:
                     doc = store.get_json(name, stage=stage)
                 except Exception as exc:  # a missing stage (no previous yet) or an unreadable version
                     if stage == CURRENT:
-                        log.warning("API key secret unreadable: %s", type(exc).__name__, extra={"secret_name": name})
+                        log.warning(
+                            "API key secret unreadable", extra={"secret_name": name, "error": type(exc).__name__}
+                        )
                     continue
                 if doc.get("kind") == KIND and isinstance(doc.get("key_id"), str):
                     docs.setdefault(doc["key_id"], []).append(doc)

@@ -91,7 +91,7 @@ class JwtVerifier:
                 try:
                     self._refresh()
                 except Exception as exc:
-                    log.error("JWKS fetch failed: %s", type(exc).__name__, extra={"reason": str(exc)[:200]})
+                    log.error("JWKS fetch failed", extra={"error": type(exc).__name__, "reason": str(exc)[:200]})
                     raise ApiError(503, "ServiceUnavailable", "the token issuer's keys cannot be fetched") from None
             key = self._keys.get(kid)
         if key is None:

@@ -104,7 +104,8 @@ class Alerter:
         self._last[(kind, key)] = now
         alert = Alert(kind, key, message, dict(fields), time.time())
         log.warning(
-            "alert %s %s: %s", kind, key, message, extra={"alert_kind": kind, "alert_key": key, "alert_fields": fields}
+            "alert",
+            extra={"alert_kind": kind, "alert_key": key, "alert_message": message, "alert_fields": fields},
         )
         for hook in self.webhooks:
             if hook.wants(kind):
@@ -146,8 +147,7 @@ class Alerter:
             backoff *= 2
         if self._queue:
             log.warning(
-                "alert webhooks: %d left for the next flush (time budget spent)",
-                len(self._queue),
+                "alert webhooks: some left for the next flush (time budget spent)",
                 extra={"pending": len(self._queue), "budget_seconds": self.budget},
             )
 
@@ -160,15 +160,11 @@ class Alerter:
                 headers["X-Circle-Signature"] = sign(self._key(hook.secret), timestamp, body)
             status = self._post(hook.url, body, headers, timeout)
         except Exception as exc:  # unreachable host, timeout, unresolvable secret: retried, never raised
-            log.warning(
-                "alert webhook failed: %s",
-                type(exc).__name__,
-                extra={"webhook": repr(hook), "error": type(exc).__name__},
-            )
+            log.warning("alert webhook failed", extra={"webhook": repr(hook), "error": type(exc).__name__})
             return False
         if 200 <= status < 300:
             return True
-        log.warning("alert webhook answered %d", status, extra={"webhook": repr(hook), "status": status})
+        log.warning("alert webhook answered an error", extra={"webhook": repr(hook), "status": status})
         return False
 
     def _key(self, reference: str) -> bytes:

@@ -86,7 +86,10 @@ class Recorder:
             try:
                 self.sink.write(series, time.time())
             except Exception as exc:
-                log.error("writing metrics failed: %s", exc, extra={"sink": type(self.sink).__name__})
+                log.error(
+                    "writing metrics failed",
+                    extra={"sink": type(self.sink).__name__, "error": type(exc).__name__, "reason": str(exc)},
+                )
         self.alerter.deliver()
 
     # -- beyond M1: threshold counting for the runtime's replication hook ---------------------------------

@@ -50,18 +50,13 @@ class RetryPolicy:
                 # one WARNING per retry, with the attempt and the cause, so a slow or unreachable endpoint
                 # is visible while it is retried (the command line prints these lines)
                 log.warning(
-                    "retrying %s after attempt %d of %d failed (%s: %s); next attempt in %.1fs",
-                    exc.operation or "a request",
-                    attempt,
-                    self.max_attempts,
-                    type(exc).__name__,
-                    exc.reason,
-                    delay,
+                    "retrying after a failed attempt",
                     extra={
                         "operation": exc.operation,
-                        "error": type(exc).__name__,
                         "attempt": attempt,
                         "max_attempts": self.max_attempts,
+                        "error": type(exc).__name__,
+                        "reason": exc.reason,
                         "delay_s": round(delay, 3),
                     },
                 )

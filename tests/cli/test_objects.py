@@ -158,10 +158,11 @@ retry = {{max_attempts = 3, initial_backoff = 0.01}}
     assert run.returncode == 1
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert len(lines) == 3, run.stderr
-    assert lines[0].startswith(
-        "WARNING circle.storage.retry: retrying list after attempt 1 of 3 failed (TransientError"
-    )
-    assert lines[1].startswith("WARNING circle.storage.retry: retrying list after attempt 2 of 3 failed")
+    for attempt, line in enumerate(lines[:2], start=1):
+        assert line.startswith(
+            "WARNING circle.storage.retry: retrying after a failed attempt "
+            f"operation=list attempt={attempt} max_attempts=3 error=TransientError reason="
+        ), line
     assert lines[2].startswith("circle: error: TransientError")
     assert "Traceback" not in run.stderr
     quiet = run_script(tmp_path, ["--config", str(config), "-q", "ls", "down:"])

@@ -105,7 +105,7 @@ def test_one_structured_outcome_line_per_event(caplog: pytest.LogCaptureFixture)
     lines = [r for r in caplog.records if r.name == "circle.replication" and r.levelno == logging.INFO]
     assert len(lines) == 1
     line: Any = lines[0]
-    assert line.getMessage() == f"created {src}/a: dst: copied"
+    assert (line.getMessage(), line.summary) == ("storage event handled", "dst: copied")
     assert (line.event_kind, line.bucket, line.key, line.ok, line.failure) == ("created", src, "a", True, None)
     assert line.outcomes[0]["action"] == "copied" and line.outcomes[0]["consistency"] == "strong"
 
@@ -118,7 +118,10 @@ def test_an_event_matching_no_rule_warns_with_the_bucket_and_sources(caplog: pyt
     assert delivery.status == "ok" and delivery.results[0].outcomes == []
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "some-other-bucket" in warnings[0].getMessage() and f"src (memory://{src})" in warnings[0].getMessage()
+    warning: Any = warnings[0]
+    assert warning.getMessage() == "no replication rule matches the event"
+    assert (warning.bucket, warning.key) == ("some-other-bucket", "a")
+    assert f"src (memory://{src})" in warning.configured_sources
 
 
 def test_too_little_time_left_defers_every_target_without_starting_it() -> None:
