@@ -83,10 +83,8 @@ class EmfSink:
         dims = [(k, v[:MAX_DIMENSION_VALUE] or "none") for k, v in s.dims if k != "service"]
         if len(dims) > MAX_DIMENSIONS - 1:
             log.warning(
-                "metric %s has more than %d dimensions: the rest are dropped",
-                s.name,
-                MAX_DIMENSIONS - 1,
-                extra={"metric": s.name, "dimensions": [k for k, _ in dims]},
+                "metric has more dimensions than EMF allows: the rest are dropped",
+                extra={"metric": s.name, "dimensions": [k for k, _ in dims], "max_dimensions": MAX_DIMENSIONS - 1},
             )
             dims = dims[: MAX_DIMENSIONS - 1]
         return tuple(dims)

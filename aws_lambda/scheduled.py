@@ -96,10 +96,10 @@ def scheduled(event: Any, context: Any) -> dict[str, Any]:
         try:
             request = scheduled_request(circle, request_of(event), queue=queue is not None)
         except JobError as exc:
-            log.error("scheduled job request rejected: %s", exc, extra={"reason": str(exc)})
+            log.error("scheduled job request rejected", extra={"reason": str(exc)})
             return {"status": "rejected", "reason": str(exc)}
         report = run_job(circle, request, deadline=deadline, send=queue)
-        log.info("scheduled job %s done", request.job, extra={"job": request.job, "report": report})
+        log.info("scheduled job done", extra={"job": request.job, "report": report})
         return report
     finally:
         circle.monitor.flush()  # EMF documents and alert webhooks once per invocation (aws_lambda/monitoring.py)
@@ -119,7 +119,7 @@ def _range_batch(circle: Any, records: list[Any], deadline: Callable[[], float])
         try:
             request = JobRequest.parse(json.loads(record.get("body", "")))
         except (JobError, ValueError) as exc:
-            log.error("job message %s rejected: %s", message_id, exc, extra={"message_id": message_id})
+            log.error("job message rejected", extra={"message_id": message_id, "reason": str(exc)})
             continue
         report = run_job(circle, request, deadline=deadline, send=queue)
         if settle_range(circle, request, report, send=queue) == "redeliver":

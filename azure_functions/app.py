@@ -26,7 +26,9 @@ Functions and what they answer:
 Logs: the worker forwards records from the root logger to the host (category ``Function.<name>.User``);
 the ``circle`` logger is set to INFO here (``CIRCLE_LOG_LEVEL``), so host.json must let Information
 through for ``Function`` (the deploy helper's ``logging.logLevel``). The host forwards the message text
-only, so adapter lines carry their reason in the message.
+only, while every ``circle`` line is a constant message with its values in ``extra``: inside the worker
+(``FUNCTIONS_WORKER_RUNTIME`` set), :class:`HostLines` renders those fields after the message
+(``message key=value ...``) and hands the line to the worker's handlers.
 """
 
 from __future__ import annotations
@@ -54,10 +56,42 @@ if TYPE_CHECKING:
 __all__ = ["RetryDelivery", "app", "event_grid_dict"]
 
 
+#: what every LogRecord carries; anything else on a record came through ``extra=``
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+
+def host_text(record: logging.LogRecord) -> str:
+    """The record's message followed by its ``extra`` fields as ``key=value`` (``custom_dimensions``,
+    the metric lines' copy of their top-level fields, left out)."""
+    fields = " ".join(
+        f"{key}={value}"
+        for key, value in record.__dict__.items()
+        if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and key != "custom_dimensions"
+    )
+    return f"{record.getMessage()} {fields}" if fields else record.getMessage()
+
+
+class HostLines(logging.Handler):
+    """On the ``circle`` logger (which then stops propagating): each record goes on to the root logger's
+    handlers (the worker's, which forward the message text to the host) with :func:`host_text` as its
+    message, so the fields reach the Function's log stream; the ``extra`` attributes stay on the record
+    for an OpenTelemetry handler (``customDimensions``)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = logging.makeLogRecord({**record.__dict__, "msg": host_text(record), "args": None})
+        for handler in logging.getLogger().handlers:
+            if line.levelno >= handler.level:
+                handler.handle(line)
+
+
 def _configure_logging() -> logging.Logger:
     name = os.environ.get("CIRCLE_LOG_LEVEL", "").strip().upper() or "INFO"
     level = logging.getLevelName("WARNING" if name == "WARN" else name)
-    logging.getLogger("circle").setLevel(level if isinstance(level, int) else logging.INFO)
+    core = logging.getLogger("circle")
+    core.setLevel(level if isinstance(level, int) else logging.INFO)
+    if os.environ.get("FUNCTIONS_WORKER_RUNTIME") and not any(isinstance(h, HostLines) for h in core.handlers):
+        core.addHandler(HostLines())
+        core.propagate = False
     return logging.getLogger("circle.azure")
 
 
@@ -91,7 +125,7 @@ def runtime() -> Circle:
 
         built = Circle.from_env(sink=AzureSink())
         init_ms = round((time.perf_counter() - started) * 1000, 1)
-        log.info("cold start: runtime ready in %s ms", init_ms, extra={"init_ms": init_ms})
+        log.info("cold start: runtime ready", extra={"init_ms": init_ms})
         _runtime = built
     return _runtime
 
@@ -145,17 +179,17 @@ def _answer(delivery: Delivery, what: str, retry_by: str, *, platform_keeps_unre
     kept = delivery.dead_lettered
     if delivery.status == "retry" or (delivery.status == "dead_letter" and not kept and platform_keeps_unreadable):
         reason = delivery.reason or "not done"
-        log.error("%s not done, %s: %s", what, retry_by, reason, extra={"reason": reason})
+        log.error("delivery not done", extra={"delivery": what, "redelivery": retry_by, "reason": reason})
         raise RetryDelivery(reason, delivery.results)
     if delivery.status == "dead_letter":
         outcome = (
-            "dead-lettered and acknowledged"
+            "delivery dead-lettered and acknowledged"
             if kept
-            else "unreadable, acknowledged, not kept"
+            else "unreadable delivery acknowledged, not kept"
             if not delivery.results
-            else "failed for good, acknowledged, not kept (no dead-letter sink; the record is in the log)"
+            else "delivery failed for good, acknowledged, not kept (no dead-letter sink; the record is in the log)"
         )
-        log.error("%s %s: %s", what, outcome, delivery.reason, extra={"reason": delivery.reason})
+        log.error(outcome, extra={"delivery": what, "reason": delivery.reason})
 
 
 def event_grid_dict(event: func.EventGridEvent) -> dict[str, Any]:
@@ -217,7 +251,7 @@ def storage_webhook(req: func.HttpRequest) -> func.HttpResponse:
             for o in e.get("outcomes", [])
             if o.get("failure")
         )
-        log.error("webhook delivery answered %s: %s", answer.status, reason, extra={"reason": reason})
+        log.error("webhook delivery answered an error", extra={"status": answer.status, "reason": reason})
     return func.HttpResponse(
         answer.json(), status_code=answer.status, headers=dict(answer.headers), mimetype="application/json"
     )

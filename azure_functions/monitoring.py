@@ -9,10 +9,11 @@ synchronous gauges. The SDK and exporter are imported at the first flush, never 
 flush ends with ``force_flush`` (bounded by ``CIRCLE_METRICS_FLUSH_SECONDS``, default 2): the worker
 may be frozen after the invocation, so nothing is left to a background export.
 
-Without it: one log record per series on ``circle.monitoring``, its message carrying the metric
-(``metric ReplicationLag rule=mirror target=backup count=2 sum=3.5 max=2.5``; the host forwards
-message text) and its ``extra`` the same fields under ``custom_dimensions`` and at top level, which
-Application Insights keeps as ``customDimensions`` when an OpenTelemetry log handler is active.
+Without it: one log record per series on ``circle.monitoring``, the message ``metric`` and its
+``extra`` the fields (``metric=ReplicationLag unit=Seconds rule=mirror target=backup count=2 sum=3.5
+...``) at top level, which the adapter renders into the text the host forwards
+(``azure_functions.app.HostLines``), and under ``custom_dimensions``, which Application Insights keeps
+as ``customDimensions`` when an OpenTelemetry log handler is active.
 """
 
 from __future__ import annotations
@@ -97,16 +98,14 @@ class AzureSink:
         if not self.exporting:
             for s in series:
                 fields = custom_dimensions(s)
-                text = " ".join(f"{k}={v}" for k, v in fields.items() if k not in ("metric", "unit"))
-                log.info("metric %s %s", s.name, text, extra={"custom_dimensions": fields, **fields})
+                log.info("metric", extra={"custom_dimensions": fields, **fields})
             return
         try:
             self._meter_provider()
         except ImportError as exc:  # the azure-monitoring extra is not in the bundle: say so once, use logs
             log.warning(
-                "APPLICATIONINSIGHTS_CONNECTION_STRING is set but %s is not installed (extra azure-monitoring): "
-                "metrics go to log records",
-                exc.name,
+                "APPLICATIONINSIGHTS_CONNECTION_STRING is set but a module of the extra azure-monitoring is "
+                "not installed: metrics go to log records",
                 extra={"missing": exc.name},
             )
             self._connection_string = None

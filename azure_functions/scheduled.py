@@ -77,7 +77,7 @@ def run(request: JobRequest) -> dict[str, Any]:
         report = run_job(circle, request, deadline=_deadline(), send=_queue())
     finally:
         circle.monitor.flush()  # metrics and alerts once per invocation (azure_functions/monitoring.py)
-    log.info("scheduled job %s done: %s", request.job, _summary(report), extra={"job": request.job})
+    log.info("scheduled job done", extra={"job": request.job, "summary": _summary(report)})
     return report
 
 
@@ -119,7 +119,7 @@ def jobs_queue(msg: func.QueueMessage) -> None:
     try:
         request = JobRequest.parse(json.loads(msg.get_body()))
     except (JobError, ValueError) as exc:  # can never succeed: acknowledged with one ERROR
-        log.error("job message %s rejected: %s", msg.id, exc, extra={"reason": str(exc)})
+        log.error("job message rejected", extra={"message_id": msg.id, "reason": str(exc)})
         return
     report = run(request)
     if settle_range(runtime(), request, report, send=_queue()) == "redeliver":

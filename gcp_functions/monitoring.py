@@ -186,5 +186,8 @@ class GcpSink:
         try:
             self.writer.write(pending, self._since, timestamp)
         except Exception as exc:  # never fail the invocation for metrics
-            log.error("Cloud Monitoring write failed: %s", exc, extra={"series": len(pending)})
+            log.error(
+                "Cloud Monitoring write failed",
+                extra={"series": len(pending), "error": type(exc).__name__, "reason": str(exc)},
+            )
         self._since = timestamp

@@ -115,13 +115,13 @@ def _scheduled(cloud_event: Any) -> None:
         circle = runtime()
         request = scheduled_request(circle, request, queue=queue is not None)
     except JobError as exc:  # can never succeed: acknowledged with one ERROR
-        log.error("scheduled job request rejected: %s", exc, extra={"reason": str(exc)})
+        log.error("scheduled job request rejected", extra={"reason": str(exc)})
         return
     try:
         report = run_job(circle, request, deadline=deadline_from(started), send=queue)
     finally:
         circle.monitor.flush()
-    log.info("scheduled job %s done", request.job, extra={"job": request.job, "report": report})
+    log.info("scheduled job done", extra={"job": request.job, "report": report})
     if request.job != "reconcile":
         return
     if report.get("complete") is False:

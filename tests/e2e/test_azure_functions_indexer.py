@@ -156,8 +156,10 @@ def test_an_unreadable_event_grid_event_is_acknowledged_with_one_error_line(
         data_version="",
     )
     assert info.func(event) is None
-    errors = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and errors[0].startswith("Event Grid event poison-1 unreadable, acknowledged, not kept")
+    errors = [r for r in caplog.records if r.name == "circle.azure" and r.levelno >= logging.ERROR]
+    assert [(r.getMessage(), r.delivery) for r in errors] == [  # type: ignore[attr-defined]
+        ("unreadable delivery acknowledged, not kept", "Event Grid event poison-1")
+    ]
 
 
 def test_webhook_answers_500_only_for_retry(clouds: ThreeClouds, caplog: pytest.LogCaptureFixture) -> None:
@@ -170,8 +172,9 @@ def test_webhook_answers_500_only_for_retry(clouds: ThreeClouds, caplog: pytest.
     response = _webhook("POST", json.dumps(raw).encode(), headers)
     assert response.status_code == 500  # a retryable failure: Event Grid redelivers
     assert json.loads(response.get_body())["status"] == "retry"
-    [error] = [r.getMessage() for r in caplog.records if r.name == "circle.azure" and r.levelno >= logging.ERROR]
-    assert error.startswith("webhook delivery answered 500: gs/replica/data/hook-retry.txt: ")
+    [error] = [r for r in caplog.records if r.name == "circle.azure" and r.levelno >= logging.ERROR]
+    assert (error.getMessage(), error.status) == ("webhook delivery answered an error", 500)  # type: ignore[attr-defined]
+    assert error.reason.startswith("gs/replica/data/hook-retry.txt: ")  # type: ignore[attr-defined]
     assert clouds.s3.get("replica/data/hook-retry.txt").read() == b"r"
 
 
@@ -198,8 +201,9 @@ def test_without_a_sink_a_configuration_failure_is_acknowledged_not_redelivered_
     assert info.func(_event(clouds, "msdocs_eventgridschema_BlobCreated.json", "data/cfg.txt")) is None
     assert clouds.gs.get("replica/data/cfg.txt").read() == b"c"  # the healthy target converged
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    [ack] = [r.getMessage() for r in errors if r.name == "circle.azure"]
-    assert "failed for good, acknowledged, not kept" in ack and f"target bucket {missing} does not exist" in ack
+    [ack] = [r for r in errors if r.name == "circle.azure"]
+    assert ack.getMessage().startswith("delivery failed for good, acknowledged, not kept")
+    assert f"target bucket {missing} does not exist" in ack.reason  # type: ignore[attr-defined]
     [line] = [r for r in errors if r.name == "circle.replication"]
     assert line.record["failure"] == "configuration"  # type: ignore[attr-defined]
 
