@@ -1,17 +1,22 @@
-"""``circle sync`` against ``rclone sync``: N small objects between two buckets of the same moto server,
+"""``circle sync`` against ``rclone sync``: N small objects from one moto bucket into a fresh destination,
 both tools launched as fresh processes in the same run, in alternation (so machine load hits both).
 
-    python -m bench.bench_sync            # N=1000 ROUNDS=3 by default (environment variables)
+    python -m bench.bench_sync                   # N=1000 ROUNDS=3 DIRECTION=s3-s3 (environment variables)
+    python -m bench.bench_sync --direction s3-az # into an Azurite container (N, ROUNDS as above)
 
-rclone copies S3 to S3 on one endpoint server-side by default; ``--disable copy`` makes it stream the
-bytes through itself as ``circle sync`` does (copy_object streams and verifies every object). The
-"nothing to do" rows rerun a finished sync: rclone compares size and modification time by default,
-which costs a HEAD per object on S3; ``--checksum`` compares the listing's MD5 instead.
+``s3-s3``: into another bucket of the same moto server. Both tools then copy server-side: a HEAD and a
+CopyObject per object (rclone: CopyObject then HEAD; circle: HEAD for the source's metadata, then a
+CopyObject carrying it and the ``circle_source_etag`` stamp). ``--disable copy`` makes rclone stream the
+bytes through itself instead. ``s3-az``: into Azurite, streamed by both tools (GET, PUT per object).
+The "nothing to do" rows rerun a finished sync: rclone compares size and modification time by default,
+which costs a HEAD per object on S3; ``--checksum`` compares the listing's MD5 instead. The ratio lines
+divide rclone's median wall time by circle's (above 1.0: circle is faster).
 rclone is not installed by this script: without it only the circle rows are measured.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import shutil
@@ -33,6 +38,9 @@ CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "re
 def main() -> None:
     import boto3
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--direction", choices=["s3-s3", "s3-az"], default=os.environ.get("DIRECTION", "s3-s3"))
+    direction = parser.parse_args().direction
     rclone = shutil.which("rclone")
     with emulators.running() as emu, tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, **emu.env(), "PYTHONPATH": str(emulators.ROOT)}
@@ -59,12 +67,15 @@ def main() -> None:
             "RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY": "testing",
             "RCLONE_CONFIG_MOTO_REGION": "us-east-1",
         }
+        if direction == "s3-az":
+            rc_env |= {"RCLONE_CONFIG_AZ_TYPE": "azureblob", "RCLONE_CONFIG_AZ_SAS_URL": azurite_sas_url(emu)}
+        scheme, remote = ("s3", "moto") if direction == "s3-s3" else ("az", "az")
         results: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {}
 
         def timed(name: str, cmd: list[str], run_env: dict[str, str], bucket: str | None = None) -> None:
             if bucket:
-                s3.create_bucket(Bucket=bucket)
+                emu.create_bucket(scheme, bucket)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, check=False)
@@ -76,34 +87,65 @@ def main() -> None:
             results.setdefault(name, []).append(elapsed)
 
         def circle(dst: str, parallel: int) -> list[str]:
-            return [str(launcher), "-q", "sync", "s3://bench-src/", f"s3://{dst}/", "--parallel", str(parallel)]
+            return [str(launcher), "-q", "sync", "s3://bench-src/", f"{scheme}://{dst}/", "--parallel", str(parallel)]
 
         def rclone_sync(dst: str, *extra: str) -> list[str]:
-            return [str(rclone), "sync", "moto:bench-src", f"moto:{dst}", "--transfers", "8", "--checkers", "8", *extra]
+            flags = ["--transfers", "8", "--checkers", "8"]
+            return [str(rclone), "sync", "moto:bench-src", f"{remote}:{dst}", *flags, *extra]
+
+        server_side = "rclone sync (server-side copy)" if direction == "s3-s3" else "rclone sync (streamed)"
 
         for r in range(ROUNDS):
             timed("circle sync --parallel 8", circle(f"circle8-{r}", 8), env, f"circle8-{r}")
             timed("circle sync --parallel 32", circle(f"circle32-{r}", 32), env, f"circle32-{r}")
             if rclone:
-                timed("rclone sync (server-side copy)", rclone_sync(f"rclone-{r}"), rc_env, f"rclone-{r}")
-                timed(
-                    "rclone sync --disable copy (streamed)",
-                    rclone_sync(f"rclone-streamed-{r}", "--disable", "copy"),
-                    rc_env,
-                    f"rclone-streamed-{r}",
-                )
+                timed(server_side, rclone_sync(f"rclone-{r}"), rc_env, f"rclone-{r}")
+                if direction == "s3-s3":
+                    timed(
+                        "rclone sync --disable copy (streamed)",
+                        rclone_sync(f"rclone-streamed-{r}", "--disable", "copy"),
+                        rc_env,
+                        f"rclone-streamed-{r}",
+                    )
             timed("circle sync, nothing to do", circle(f"circle8-{r}", 8), env)
             if rclone:
                 timed("rclone sync, nothing to do", rclone_sync(f"rclone-{r}"), rc_env)
                 timed("rclone sync --checksum, nothing to do", rclone_sync(f"rclone-{r}", "--checksum"), rc_env)
-            copied = s3.list_objects_v2(Bucket=f"circle8-{r}", MaxKeys=1000)["KeyCount"]
-            assert copied == min(N, 1000), copied
-        print(f"{N} objects of about 100 bytes, moto {emu.s3_endpoint}, {ROUNDS} rounds; load {os.getloadavg()[0]:.1f}")
+            if direction == "s3-s3":
+                copied = s3.list_objects_v2(Bucket=f"circle8-{r}", MaxKeys=1000)["KeyCount"]
+                assert copied == min(N, 1000), copied
+        target = "the same moto server" if direction == "s3-s3" else f"Azurite {emu.azure_endpoint}"
+        print(
+            f"{N} objects of about 100 bytes, moto {emu.s3_endpoint} -> {target}, {ROUNDS} rounds; "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
         print(f"{'':42} {'wall (median)':>14} {'CPU of the tool':>16}   wall runs")
         for name, xs in results.items():
             runs = " ".join(f"{x:.2f}" for x in xs)
             used = statistics.median(cpu[name])
             print(f"{name:42} {statistics.median(xs):12.2f} s {used:14.2f} s   {runs}")
+        medians = {name: statistics.median(xs) for name, xs in results.items()}
+        for ours in ("circle sync --parallel 8", "circle sync --parallel 32"):
+            for theirs in (server_side, "rclone sync --disable copy (streamed)"):
+                if theirs in medians:
+                    print(f"{ours} vs {theirs}: {medians[theirs] / medians[ours]:.2f}x")
+
+
+def azurite_sas_url(emu: emulators.Emulators) -> str:
+    """An account SAS URL for Azurite (rclone 1.60 takes a custom account endpoint only this way: its
+    ``endpoint`` is a domain suffix, ``use_emulator`` a fixed port)."""
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
+
+    sas = generate_account_sas(
+        emulators.AZURITE_ACCOUNT,
+        emulators.AZURITE_KEY,
+        ResourceTypes(service=True, container=True, object=True),
+        AccountSasPermissions(read=True, write=True, delete=True, list=True, add=True, create=True),
+        expiry=datetime.now(UTC) + timedelta(hours=6),
+    )
+    return f"{emu.azure_endpoint}/{emulators.AZURITE_ACCOUNT}?{sas}"
 
 
 if __name__ == "__main__":
