@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 import boto3
 import botocore.exceptions as bex
+import botocore.session
+import botocore.utils
 from botocore.config import Config
 from urllib3.exceptions import HTTPError as Urllib3Error
 
@@ -153,7 +155,11 @@ class S3Backend(Backend):
                         aws_session_token=opts.session_token,
                     )
             else:  # a fresh session re-reads the credential chain (env, files, SSO, IMDS) for this store
-                session = boto3.session.Session(aws_session_token=opts.session_token, profile_name=opts.aws_profile)
+                session = boto3.session.Session(
+                    aws_session_token=opts.session_token,
+                    profile_name=opts.aws_profile,
+                    botocore_session=_botocore_session(),
+                )
                 client = session.client("s3", endpoint_url=endpoint, config=config)
         except bex.ProfileNotFound as exc:
             raise InvalidArgument(f"AWS profile not found: {exc}", provider=self.provider, bucket=self.bucket) from None
@@ -601,7 +607,26 @@ def _content_md5_instead_of_crc(params: dict[str, Any], **_: Any) -> None:
 # -- small helpers -------------------------------------------------------------------------------------
 @functools.cache
 def _shared_session() -> boto3.session.Session:
-    return boto3.session.Session()
+    return boto3.session.Session(botocore_session=_botocore_session())
+
+
+def _botocore_session() -> botocore.session.Session:
+    """A botocore session whose responses parse timestamps with ``_timestamp`` (botocore's default goes
+    through dateutil at ~0.15 ms a call: three calls per object a sync copies, listing, HEAD and copy)."""
+    session = botocore.session.get_session()
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
+    return session
+
+
+def _timestamp(value: Any) -> datetime:
+    """S3's two timestamp forms by the standard library: ISO 8601 in XML bodies, RFC 7231 dates in headers;
+    anything else (epoch seconds, odd forms) by botocore's own parser."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(value)
+        with contextlib.suppress(TypeError, ValueError):
+            return parsedate_to_datetime(value)
+    return botocore.utils.parse_timestamp(value)
 
 
 def _chunks(body: Any) -> Iterator[bytes]:
