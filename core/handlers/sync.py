@@ -8,6 +8,7 @@ holding one page of each in memory, whatever the bucket's size. ``check_stores``
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from core.storage.api import ObjectInfo
-from core.storage.errors import StorageError, Unsupported
+from core.storage.errors import NotFound, PreconditionFailed, StorageError, Unsupported
 
 from .checkpoint import is_reserved
 
@@ -188,6 +189,20 @@ def same_content(src: ObjectInfo, dst: ObjectInfo, compare: Compare = "etag") ->
     return bool(src.etag) and src.etag == dst.etag
 
 
+def _unproven(src: ObjectInfo, listed: ObjectInfo | None, compare: Compare) -> bool:
+    """Whether a listed destination object may still hold the source: same size, but its listing carries
+    no metadata (S3 lists none), so a stamp naming the source cannot be seen without reading it."""
+    return compare == "etag" and listed is not None and listed.size == src.size and not listed.metadata
+
+
+def _holds(store: ObjectStore, key: str, src: ObjectInfo, compare: Compare) -> bool:
+    """Whether ``key`` in ``store`` holds ``src``, read with its metadata (one HEAD)."""
+    try:
+        return same_content(src, store.head(key), compare)
+    except NotFound:
+        return False
+
+
 def check_stores(
     src: ObjectStore,
     dst: ObjectStore,
@@ -202,7 +217,7 @@ def check_stores(
             yield Difference(key, "missing", s, None)
         elif s is None:
             yield Difference(key, "extra", None, d)
-        elif not same_content(s, d, compare):
+        elif not same_content(s, d, compare) and not (_unproven(s, d, compare) and _holds(dst, key, s, compare)):
             yield Difference(key, "stale", s, d)
 
 
@@ -371,16 +386,28 @@ def sync_stores(
         )
 
     def copied_there(key: str, source: ObjectInfo) -> bool:
-        """A server-side copy with the same content type, metadata and stamp as the streamed one; False
-        when the provider cannot copy this object so (too large for one request): it is streamed."""
+        """A server-side copy with the source's content type and metadata; False when the provider cannot
+        copy this object so (too large for one request): it is streamed.
+
+        First one request pinned to the listed ETag, keeping everything as it is: a copy with the same
+        ETag needs no stamp (``same_content`` compares ETags on one provider). A multipart source's ETag
+        (``-N``) never survives a copy, and a source changed since it was listed fails the pin: those
+        get the stamped copy of what the source holds (a HEAD, then the copy)."""
         try:
+            if source.etag and "-" not in source.etag:
+                with contextlib.suppress(PreconditionFailed):
+                    made = dst.copy_from(src, key, key, src_if_match=source.etag, src_size=source.size)
+                    if made.etag == source.etag:
+                        return True
             dst.copy_from(src, key, key, metadata={SOURCE_ETAG: source.etag or ""})
         except Unsupported:
             return False
         return True
 
-    def copy(key: str, source: ObjectInfo) -> tuple[str, int, str]:
+    def copy(key: str, source: ObjectInfo, look_first: bool) -> tuple[str, int, str]:
         try:
+            if look_first and _holds(dst, key, source, compare):
+                return "skipped", 0, ""
             if not (server_side and copied_there(key, source)):
                 streamed(key, source)
         except StorageError as exc:
@@ -404,6 +431,8 @@ def sync_stores(
                 report.bytes += size
             elif action == "deleted":
                 report.deleted += 1
+            elif action == "skipped":
+                report.skipped += 1
             else:
                 report.failed += 1
                 if len(report.failures) < report.MAX_FAILURES:
@@ -437,7 +466,7 @@ def sync_stores(
                 continue
             if action == "copy":
                 assert s is not None
-                runner.submit(key, functools.partial(copy, key, s))
+                runner.submit(key, functools.partial(copy, key, s, _unproven(s, d, compare)))
             else:
                 runner.submit(key, functools.partial(remove, key))
     finally:

@@ -333,12 +333,19 @@ class Backend(abc.ABC):
         return None
 
     def copy_from(
-        self, source: Backend, src_key: str, dst_key: str, metadata: Mapping[str, str], src_etag: str | None
+        self,
+        source: Backend,
+        src_key: str,
+        dst_key: str,
+        metadata: Mapping[str, str],
+        src_etag: str | None,
+        src_size: int | None = None,
     ) -> ObjectInfo:
         """Server-side copy of ``source``'s ``src_key`` (pinned to ``src_etag`` when given) to ``dst_key``
         here, keeping the source's content type, with the source's metadata and ``metadata`` merged over
-        it. Only called when both ``copy_scope()`` agree; Unsupported when this object cannot be copied so
-        (the caller streams it instead)."""
+        it; ``src_size``: the size a listing showed, so nothing need be read first. Only called when both
+        ``copy_scope()`` agree; Unsupported when this object cannot be copied so (the caller streams it
+        instead)."""
         raise Unsupported(
             f"{self.provider} cannot copy across stores server-side", provider=self.provider, bucket=self.bucket
         )

@@ -348,10 +348,15 @@ class ObjectStore:
         *,
         metadata: Mapping[str, str] | None = None,
         src_if_match: str | None = None,
+        src_size: int | None = None,
     ) -> ObjectInfo:
         """Server-side copy of ``source``'s ``src_key`` to ``dst_key`` here (see ``can_copy_from``), keeping
         the content type and the source's metadata with ``metadata`` merged over it, as ``copy_object``
-        does but without the bytes passing through this process. Unsupported when not possible."""
+        does but without the bytes passing through this process. Unsupported when not possible.
+
+        With no ``metadata`` and the ``src_if_match`` ETag and ``src_size`` a listing showed, the copy is
+        one request (nothing is read first); the returned info then carries no content type or metadata
+        (they are the source's, not read back)."""
         src, dst = source._full(src_key), self._full(dst_key)
         if not self.can_copy_from(source):
             raise Unsupported(
@@ -362,7 +367,7 @@ class ObjectStore:
         extra = normalise_metadata(metadata)
         etag = unquote_etag(src_if_match)
         return self._strip(
-            self._call("copy", dst, lambda: self._backend.copy_from(source._backend, src, dst, extra, etag))
+            self._call("copy", dst, lambda: self._backend.copy_from(source._backend, src, dst, extra, etag, src_size))
         )
 
     def presign(

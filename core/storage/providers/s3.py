@@ -476,21 +476,38 @@ class S3Backend(Backend):
         return self._scope
 
     def copy_from(
-        self, source: Backend, src_key: str, dst_key: str, metadata: Mapping[str, str], src_etag: str | None
+        self,
+        source: Backend,
+        src_key: str,
+        dst_key: str,
+        metadata: Mapping[str, str],
+        src_etag: str | None,
+        src_size: int | None = None,
     ) -> ObjectInfo:
-        """HEAD the source (its metadata and content type: S3 cannot merge metadata into a copy), then one
-        CopyObject pinned to that version, with the merged metadata (MetadataDirective REPLACE)."""
-        head = source.head(src_key)
-        if head.size > MAX_COPY_SIZE:
+        """One CopyObject. With nothing to merge and the source's size and ETag known (a listing), the
+        copy keeps the source's metadata and content type as they are (MetadataDirective COPY), pinned to
+        that ETag. Otherwise HEAD the source first (S3 cannot merge metadata into a copy) and replace the
+        metadata with the merged set, pinned to the version read."""
+        if metadata or src_etag is None or src_size is None:
+            head = source.head(src_key)
+            src_size, pin = head.size, src_etag or head.etag
+            merged = {k: v for k, v in head.metadata.items() if k != WRITE_TOKEN} | dict(metadata)
+            content_type: str | None = head.content_type or "application/octet-stream"
+            directive: dict[str, Any] = {
+                "MetadataDirective": "REPLACE",
+                "ContentType": content_type,
+                "Metadata": merged,
+            }
+            theirs = head.checksums.get("md5")
+        else:
+            pin, merged, content_type, directive, theirs = src_etag, {}, None, {"MetadataDirective": "COPY"}, None
+        if src_size > MAX_COPY_SIZE:
             raise Unsupported(
                 f"objects over {MAX_COPY_SIZE} bytes are not copied in one request",
                 provider=self.provider,
                 bucket=self.bucket,
                 key=dst_key,
             )
-        merged = {k: v for k, v in head.metadata.items() if k != WRITE_TOKEN} | dict(metadata)
-        content_type = head.content_type or "application/octet-stream"
-        pin = src_etag or head.etag
         pinned = {"CopySourceIfMatch": quote_etag(pin)} if pin else {}
         resp = self.call(
             "copy",
@@ -499,25 +516,24 @@ class S3Backend(Backend):
                 Bucket=self.bucket,
                 Key=dst_key,
                 CopySource={"Bucket": source.bucket, "Key": src_key},
-                MetadataDirective="REPLACE",
-                ContentType=content_type,
-                Metadata=merged,
+                **directive,
                 **self.encryption,
                 **pinned,
             ),
         )
-        etag = unquote_etag((resp.get("CopyObjectResult") or {}).get("ETag"))
+        result = resp.get("CopyObjectResult") or {}
+        etag = unquote_etag(result.get("ETag"))
         info = ObjectInfo(
             key=dst_key,
-            size=head.size,
+            size=src_size,
             etag=etag,
-            last_modified=_utc((resp.get("CopyObjectResult") or {}).get("LastModified")),
+            last_modified=_utc(result.get("LastModified")),
             content_type=content_type,
             metadata=merged,
             version=_version(resp.get("VersionId")),
             checksums=self._checksums(etag, resp),
         )
-        theirs, ours = head.checksums.get("md5"), info.checksums.get("md5")
+        ours = info.checksums.get("md5")
         if theirs and ours and theirs != ours:
             with contextlib.suppress(StorageError):
                 self.delete(dst_key, None)
