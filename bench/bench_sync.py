@@ -1,16 +1,18 @@
-"""``circle sync`` against ``rclone sync``: N small objects from one moto bucket into a fresh destination,
-both tools launched as fresh processes in the same run, in alternation (so machine load hits both).
+"""``circle sync`` against ``rclone sync``: N small objects from one emulated cloud into a fresh
+destination, both tools launched as fresh processes in the same run, in alternation (so machine load
+hits both).
 
-    python -m bench.bench_sync                   # N=1000 ROUNDS=3 DIRECTION=s3-s3 (environment variables)
-    python -m bench.bench_sync --direction s3-az # into an Azurite container (N, ROUNDS as above)
+    python -m bench.bench_sync                     # N=1000 ROUNDS=3 DIRECTION=s3-s3 (environment variables)
+    python -m bench.bench_sync --direction gs-s3   # SRC-DST among s3 (moto), az (Azurite), gs (fake-gcs-server)
 
-``s3-s3``: into another bucket of the same moto server. Both tools then copy server-side: a HEAD and a
-CopyObject per object (rclone: CopyObject then HEAD; circle: HEAD for the source's metadata, then a
-CopyObject carrying it and the ``circle_source_etag`` stamp). ``--disable copy`` makes rclone stream the
-bytes through itself instead. ``s3-az``: into Azurite, streamed by both tools (GET, PUT per object).
-The "nothing to do" rows rerun a finished sync: rclone compares size and modification time by default,
-which costs a HEAD per object on S3; ``--checksum`` compares the listing's MD5 instead. The ratio lines
-divide rclone's median wall time by circle's (above 1.0: circle is faster).
+``s3-s3``: into another bucket of the same moto server. Both tools then copy server-side: rclone a
+CopyObject (and with its default ``--s3-no-head`` off, a HEAD), circle one CopyObject pinned to the
+listed ETag. ``--disable copy`` makes rclone stream the bytes through itself instead. Every other
+direction streams with both tools (GET, PUT per object). rclone runs with ``--transfers 8 --checkers 8``
+and ``--s3-no-head`` wherever S3 is the destination except s3-s3 (there it would skip its check of the
+copy; the table says which). The "nothing to do" rows rerun a finished sync: rclone compares size and
+modification time by default (on S3 a HEAD per object); ``--checksum`` compares the listing's MD5
+instead. The ratio lines divide rclone's median wall time by circle's (above 1.0: circle is faster).
 rclone is not installed by this script: without it only the circle rows are measured.
 """
 
@@ -28,54 +30,41 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.bench_copy import _rclone_env
 from scripts import emulators
 
 N = int(os.environ.get("N", "1000"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
-CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+SCHEMES = ("s3", "az", "gs")
+DIRECTIONS = ["s3-s3"] + [f"{a}-{b}" for a in SCHEMES for b in SCHEMES if a != b]
 
 
 def main() -> None:
-    import boto3
+    from core.storage import open_store
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--direction", choices=["s3-s3", "s3-az"], default=os.environ.get("DIRECTION", "s3-s3"))
+    parser.add_argument("--direction", choices=DIRECTIONS, default=os.environ.get("DIRECTION", "s3-s3"))
     direction = parser.parse_args().direction
+    src_scheme, dst_scheme = direction.split("-")
+    same_endpoint = src_scheme == dst_scheme
     rclone = shutil.which("rclone")
     with emulators.running() as emu, tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, **emu.env(), "PYTHONPATH": str(emulators.ROOT)}
         env.pop("AWS_CA_BUNDLE", None)
-        s3 = boto3.client("s3", endpoint_url=emu.s3_endpoint, **CREDS)  # type: ignore[call-overload]
-        s3.create_bucket(Bucket="bench-src")
+        emu.create_bucket(src_scheme, "bench-src")
+        source = open_store(f"{src_scheme}://bench-src", **emu.store_options()[src_scheme])
         with ThreadPoolExecutor(16) as pool:
-            list(
-                pool.map(
-                    lambda i: s3.put_object(Bucket="bench-src", Key=f"small/{i:05}.txt", Body=b"object %d " % i * 10),
-                    range(N),
-                )
-            )
+            list(pool.map(lambda i: source.put(f"small/{i:05}.txt", b"object %d " % i * 10), range(N)))
         launcher = Path(tmp) / "circle"
         launcher.write_text(f"#!{sys.executable}\nimport sys\nfrom circle_cli.main import main\nsys.exit(main())\n")
         launcher.chmod(0o755)
-        rc_env = {
-            **env,
-            "RCLONE_CONFIG": str(Path(tmp) / "rclone.conf"),
-            "RCLONE_CONFIG_MOTO_TYPE": "s3",
-            "RCLONE_CONFIG_MOTO_PROVIDER": "Other",
-            "RCLONE_CONFIG_MOTO_ENDPOINT": emu.s3_endpoint,
-            "RCLONE_CONFIG_MOTO_ACCESS_KEY_ID": "testing",
-            "RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY": "testing",
-            "RCLONE_CONFIG_MOTO_REGION": "us-east-1",
-        }
-        if direction == "s3-az":
-            rc_env |= {"RCLONE_CONFIG_AZ_TYPE": "azureblob", "RCLONE_CONFIG_AZ_SAS_URL": azurite_sas_url(emu)}
-        scheme, remote = ("s3", "moto") if direction == "s3-s3" else ("az", "az")
+        rc_env = _rclone_env(emu)
         results: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {}
 
         def timed(name: str, cmd: list[str], run_env: dict[str, str], bucket: str | None = None) -> None:
             if bucket:
-                emu.create_bucket(scheme, bucket)
+                emu.create_bucket(dst_scheme, bucket)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, check=False)
@@ -87,38 +76,33 @@ def main() -> None:
             results.setdefault(name, []).append(elapsed)
 
         def circle(dst: str, parallel: int) -> list[str]:
-            return [str(launcher), "-q", "sync", "s3://bench-src/", f"{scheme}://{dst}/", "--parallel", str(parallel)]
+            src_url, dst_url = f"{src_scheme}://bench-src/", f"{dst_scheme}://{dst}/"
+            return [str(launcher), "-q", "sync", src_url, dst_url, "--parallel", str(parallel)]
 
         def rclone_sync(dst: str, *extra: str) -> list[str]:
             flags = ["--transfers", "8", "--checkers", "8"]
-            return [str(rclone), "sync", "moto:bench-src", f"{remote}:{dst}", *flags, *extra]
+            if dst_scheme == "s3" and not same_endpoint:
+                flags.append("--s3-no-head")
+            return [str(rclone), "sync", f"{src_scheme}:bench-src", f"{dst_scheme}:{dst}", *flags, *extra]
 
-        server_side = "rclone sync (server-side copy)" if direction == "s3-s3" else "rclone sync (streamed)"
-
+        theirs = "rclone sync (server-side copy)" if same_endpoint else "rclone sync (streamed)"
         for r in range(ROUNDS):
             timed("circle sync --parallel 8", circle(f"circle8-{r}", 8), env, f"circle8-{r}")
             timed("circle sync --parallel 32", circle(f"circle32-{r}", 32), env, f"circle32-{r}")
             if rclone:
-                timed(server_side, rclone_sync(f"rclone-{r}"), rc_env, f"rclone-{r}")
-                if direction == "s3-s3":
-                    timed(
-                        "rclone sync --disable copy (streamed)",
-                        rclone_sync(f"rclone-streamed-{r}", "--disable", "copy"),
-                        rc_env,
-                        f"rclone-streamed-{r}",
-                    )
+                timed(theirs, rclone_sync(f"rclone-{r}"), rc_env, f"rclone-{r}")
+                if same_endpoint:
+                    streamed = rclone_sync(f"rclone-streamed-{r}", "--disable", "copy")
+                    timed("rclone sync --disable copy (streamed)", streamed, rc_env, f"rclone-streamed-{r}")
             timed("circle sync, nothing to do", circle(f"circle8-{r}", 8), env)
             if rclone:
                 timed("rclone sync, nothing to do", rclone_sync(f"rclone-{r}"), rc_env)
                 timed("rclone sync --checksum, nothing to do", rclone_sync(f"rclone-{r}", "--checksum"), rc_env)
-            if direction == "s3-s3":
-                copied = s3.list_objects_v2(Bucket=f"circle8-{r}", MaxKeys=1000)["KeyCount"]
-                assert copied == min(N, 1000), copied
-        target = "the same moto server" if direction == "s3-s3" else f"Azurite {emu.azure_endpoint}"
-        print(
-            f"{N} objects of about 100 bytes, moto {emu.s3_endpoint} -> {target}, {ROUNDS} rounds; "
-            f"load {os.getloadavg()[0]:.1f}"
-        )
+            copied = open_store(f"{dst_scheme}://circle8-{r}", **emu.store_options()[dst_scheme])
+            count = sum(1 for _ in copied.list("small/"))
+            assert count == N, count
+        print(f"{N} objects of about 100 bytes, {direction} on the emulators, {ROUNDS} rounds; "
+              f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
         print(f"{'':42} {'wall (median)':>14} {'CPU of the tool':>16}   wall runs")
         for name, xs in results.items():
             runs = " ".join(f"{x:.2f}" for x in xs)
@@ -126,26 +110,9 @@ def main() -> None:
             print(f"{name:42} {statistics.median(xs):12.2f} s {used:14.2f} s   {runs}")
         medians = {name: statistics.median(xs) for name, xs in results.items()}
         for ours in ("circle sync --parallel 8", "circle sync --parallel 32"):
-            for theirs in (server_side, "rclone sync --disable copy (streamed)"):
-                if theirs in medians:
-                    print(f"{ours} vs {theirs}: {medians[theirs] / medians[ours]:.2f}x")
-
-
-def azurite_sas_url(emu: emulators.Emulators) -> str:
-    """An account SAS URL for Azurite (rclone 1.60 takes a custom account endpoint only this way: its
-    ``endpoint`` is a domain suffix, ``use_emulator`` a fixed port)."""
-    from datetime import UTC, datetime, timedelta
-
-    from azure.storage.blob import AccountSasPermissions, ResourceTypes, generate_account_sas
-
-    sas = generate_account_sas(
-        emulators.AZURITE_ACCOUNT,
-        emulators.AZURITE_KEY,
-        ResourceTypes(service=True, container=True, object=True),
-        AccountSasPermissions(read=True, write=True, delete=True, list=True, add=True, create=True),
-        expiry=datetime.now(UTC) + timedelta(hours=6),
-    )
-    return f"{emu.azure_endpoint}/{emulators.AZURITE_ACCOUNT}?{sas}"
+            for other in (theirs, "rclone sync --disable copy (streamed)"):
+                if other in medians:
+                    print(f"{ours} vs {other}: {medians[other] / medians[ours]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from .api import ObjectInfo
+from .api import DEFAULT_CHUNK, ObjectInfo
 from .errors import IntegrityError, PermissionDenied, StorageError, Unauthenticated
 from .store import ObjectStore
 
@@ -118,7 +118,8 @@ def _copy(
 
         def chunks() -> Iterator[bytes]:
             nonlocal counted
-            for chunk in prefetch(reader):
+            # an object of one chunk has nothing to overlap: no read-ahead thread for it
+            for chunk in reader if src.size <= DEFAULT_CHUNK else prefetch(reader):
                 counted += len(chunk)
                 md5.update(chunk)
                 yield chunk

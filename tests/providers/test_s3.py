@@ -556,3 +556,16 @@ def test_sse_kms_key_id_is_checked(rig_context: RigContext) -> None:
         rig.make(rig_context, sse_kms_key_id="not a key")
     with pytest.raises(InvalidArgument, match="sse_kms_key_id: expected a string"):
         rig.make(rig_context, sse_kms_key_id=7)
+
+
+def test_expect_continue_only_for_large_bodies(store: ObjectStore) -> None:
+    """A small PutObject goes out without ``Expect: 100-continue`` (no round trip for the interim
+    answer); a 5 MiB upload part still asks for it, so a refused request never sends the part; the
+    1-byte last part does not."""
+    sent = sent_requests(store)
+    store.put("small.txt", b"a few bytes")
+    store.put("big.bin", iter([b"p" * (5 * MiB), b"q" * (5 * MiB + 1)]))
+    assert store.get("small.txt").read() == b"a few bytes" and store.head("big.bin").size == 10 * MiB + 1
+    expects = [(r.method, "uploadId=" in r.url, r.headers.get("Expect")) for r in sent if r.method == "PUT"]
+    assert expects[0] == ("PUT", False, None)
+    assert [e[2] for e in expects if e[1]] == [b"100-continue", b"100-continue", None]  # 5 MiB, 5 MiB, 1 byte
