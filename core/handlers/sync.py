@@ -446,11 +446,14 @@ def sync_stores(
                 report.complete = False
                 break
             report.scanned += 1
+            look = s is not None and _unproven(s, d, compare)
             if s is not None and (d is None or not same_content(s, d, compare)):
                 action: str = "copy"
             elif s is None and delete:
                 action = "delete"
             else:
+                action = "skip"
+            if action == "skip" or (dry_run and look and s is not None and _holds(dst, key, s, compare)):
                 report.skipped += 1
                 runner.skip(key)
                 continue
@@ -466,7 +469,7 @@ def sync_stores(
                 continue
             if action == "copy":
                 assert s is not None
-                runner.submit(key, functools.partial(copy, key, s, _unproven(s, d, compare)))
+                runner.submit(key, functools.partial(copy, key, s, look))
             else:
                 runner.submit(key, functools.partial(remove, key))
     finally:
