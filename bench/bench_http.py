@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -26,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -254,27 +256,37 @@ def warm(url: str, config: Path, key: str, n: int) -> dict[str, dict[str, float]
     }
 
 
-def overhead_us(n: int = 3000) -> dict[str, float]:
-    """The API's own cost per 1 KiB GET (auth with an API key, routing, conversion) over a memory store,
-    where the storage call itself is nearly free: ``HttpApi.handle`` minus ``ObjectStore.get``."""
+@contextlib.contextmanager
+def _memory_api(url: str) -> Iterator[tuple[Any, Any, str]]:
+    """A runtime with one memory store ``m`` (``url``) holding a 1 KiB ``a/b``, an API key granted read
+    on it (kept in a file secret store), and the key as presented: (circle, store, key)."""
     from core.config import parse_config
-    from core.http_api import HttpApi, HttpRequest
     from core.http_api.apikeys import issue
     from core.runtime import Circle
     from core.secrets import open_secrets
 
     with tempfile.TemporaryDirectory() as d:
-        url = f"file://{d}/s.json"
+        secrets = f"file://{d}/s.json"
         presented, doc = issue("b")
-        open_secrets(url).put("k", doc)
+        open_secrets(secrets).put("k", doc)
         config = {
-            "secrets": {"url": url},
-            "stores": {"m": {"url": "memory://bench"}},
+            "secrets": {"url": secrets},
+            "stores": {"m": {"url": url}},
             "http": {"api_keys": ["k"], "grants": [{"principal": "key:b", "stores": ["m"], "actions": ["read"]}]},
         }
         circle = Circle.from_config(parse_config(config))
-        api, store = HttpApi(circle), circle.store("m")
+        store = circle.store("m")
         store.put("a/b", os.urandom(KiB))
+        yield circle, store, presented
+
+
+def overhead_us(n: int = 3000) -> dict[str, float]:
+    """The API's own cost per 1 KiB GET (auth with an API key, routing, conversion) over a memory store,
+    where the storage call itself is nearly free: ``HttpApi.handle`` minus ``ObjectStore.get``."""
+    from core.http_api import HttpApi, HttpRequest
+
+    with _memory_api("memory://bench") as (circle, store, presented):
+        api = HttpApi(circle)
         req = HttpRequest("GET", "/stores/m/objects/a%2Fb", {}, {"x-api-key": presented})
         for _ in range(200):
             api.handle(req).body_bytes()
@@ -300,32 +312,16 @@ def adapter_overhead_us(n: int = 2000) -> dict[str, dict[str, float]]:
     ``HttpApi.handle`` measured in the same loop: Lambda (an API Gateway v2 event from the recorded
     sample -> ``aws_lambda.http``), Azure (``func.HttpRequest`` -> ``azure_functions.http``). GCP's Flask
     conversion is measured through the real server in ``warm``."""
-    import contextlib
     import io
 
     import azure.functions as func
 
     from aws_lambda import http as lambda_http
     from azure_functions import http as azure_http
-    from core.config import parse_config
     from core.http_api import AZURE_LIMITS, LAMBDA_LIMITS, HttpApi, HttpRequest
-    from core.http_api.apikeys import issue
-    from core.runtime import Circle
-    from core.secrets import open_secrets
 
     sample = json.loads((ROOT / "tests/events/data/powertools_apiGatewayProxyV2Event.json").read_text())
-    with tempfile.TemporaryDirectory() as d:
-        url = f"file://{d}/s.json"
-        presented, doc = issue("b")
-        open_secrets(url).put("k", doc)
-        config = {
-            "secrets": {"url": url},
-            "stores": {"m": {"url": "memory://bench-adapters"}},
-            "http": {"api_keys": ["k"], "grants": [{"principal": "key:b", "stores": ["m"], "actions": ["read"]}]},
-        }
-        circle = Circle.from_config(parse_config(config))
-        store = circle.store("m")
-        store.put("a/b", os.urandom(KiB))
+    with _memory_api("memory://bench-adapters") as (circle, store, presented):
         path, headers = "/stores/m/objects/a%2Fb", {"x-api-key": presented}
         core_api = HttpApi(circle)
         lambda_api, azure_api = HttpApi(circle, limits=LAMBDA_LIMITS), HttpApi(circle, limits=AZURE_LIMITS)
