@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aws_lambda.http import http  # the HTTP API entry point (http area)
+from aws_lambda import http as http_entry
+from aws_lambda import scheduled as scheduled_entry
 from aws_lambda.logging_config import build_logger
-from aws_lambda.scheduled import scheduled  # jobs: scheduled entry point (aws_lambda/scheduled.py)
 from core.handlers.errors import ReplicationFailed
 
 # The runtime, its answer type, the event types and the metrics sink load with the first invocation,
@@ -226,3 +226,13 @@ def rotation(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     from aws_lambda.rotation import rotation as rotate
 
     return rotate(event, context)
+
+
+def http(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """template.yaml's ``HttpApiFunction``: one HTTP request through the core API (aws_lambda/http.py)."""
+    return http_entry.http(event, context)
+
+
+def scheduled(event: Any, context: Any) -> dict[str, Any]:
+    """template.yaml's ``ScheduledFunction``: a scheduled or queued job (aws_lambda/scheduled.py)."""
+    return scheduled_entry.scheduled(event, context)

@@ -503,8 +503,9 @@ class S3Backend(Backend):
                 "Metadata": merged,
             }
             theirs = head.checksums.get("md5")
-        else:
-            pin, merged, content_type, directive, theirs = src_etag, {}, None, {"MetadataDirective": "COPY"}, None
+        else:  # a listing showed the size and ETag and nothing is merged: the copy keeps what the source has
+            pin, theirs = src_etag, None
+            merged, content_type, directive = {}, None, {"MetadataDirective": "COPY"}
         if src_size > MAX_COPY_SIZE:
             raise Unsupported(
                 f"objects over {MAX_COPY_SIZE} bytes are not copied in one request",
