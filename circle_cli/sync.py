@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,17 +50,8 @@ def _store(s: Session, text: str) -> ObjectStore:
 @click.option("--dry-run", is_flag=True, help="Print what would be copied and deleted; change nothing.")
 @click.option("--compare", type=COMPARE, default="etag", show_default=True, help="What makes two objects equal.")
 @click.option("--parallel", type=click.IntRange(1, 256), default=8, show_default=True, help="Concurrent transfers.")
-@click.option(
-    "--processes",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Worker processes, each with --parallel transfers (Linux): more objects a second when they are small.",
-)
 @click.pass_context
-def sync(
-    ctx: click.Context, src: str, dst: str, delete: bool, dry_run: bool, compare: str, parallel: int, processes: int
-) -> int:
+def sync(ctx: click.Context, src: str, dst: str, delete: bool, dry_run: bool, compare: str, parallel: int) -> int:
     """Make DST hold what SRC holds: copy what is missing or different (one-way; DST-only objects stay
     unless --delete).
 
@@ -69,16 +59,11 @@ def sync(
     circle sync primary:data/ backup:data/ --dry-run
     circle sync s3://incoming/ gs://replica/ --delete --parallel 32
     circle sync ./site/ web:public/ --compare checksum
-    circle sync s3://logs/ gs://logs/ --processes 4   # many small objects: one interpreter lock per process
     """
     s = session(ctx)
     engine = _engine()
     source, target = _store(s, src), _store(s, dst)
-    with contextlib.ExitStack() as stack:
-        workers = None
-        if processes > 1 and not dry_run:  # forked now, before a listing or a progress bar starts a thread
-            workers = stack.enter_context(_workers(s, (src, dst), (source, target), processes, parallel))
-        progress = stack.enter_context(s.progress())
+    with s.progress() as progress:
         on_progress = None
         if progress.show and not dry_run:
             sizes = [
@@ -96,7 +81,6 @@ def sync(
             compare=compare,
             parallel=parallel,
             progress=on_progress,
-            workers=workers,
         )
     data = report.as_dict()
 
@@ -114,19 +98,6 @@ def sync(
 
     s.emit(data, human)
     return FAILURE if report.failed or not report.complete else 0
-
-
-def _workers(
-    s: Session, texts: tuple[str, str], stores: tuple[ObjectStore, ObjectStore], processes: int, parallel: int
-) -> Any:
-    """Worker processes that open SRC and DST as this command did (core.handlers.sync_workers)."""
-    from core.handlers.sync_workers import ProcessWorkers
-    from core.storage.errors import InvalidArgument
-
-    try:
-        return ProcessWorkers(processes, parallel, lambda: (_store(s, texts[0]), _store(s, texts[1])), stores)
-    except InvalidArgument as exc:
-        raise usage(f"--processes: {exc}") from None
 
 
 class _Aggregate:

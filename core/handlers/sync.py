@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from core.storage.api import ObjectInfo
 from core.storage.errors import NotFound, PreconditionFailed, StorageError, Unsupported
@@ -348,93 +348,6 @@ def _copy_supports_progress() -> bool:
     return "progress" in (copy_object.__kwdefaults__ or {})
 
 
-Result = tuple[str, int, str]  # (copied | deleted | skipped | failed, bytes, reason)
-#: one key's work: ("copy", key, listed source, read the destination first?) or ("delete", key, None, False)
-Item = tuple[str, str, ObjectInfo | None, bool]
-
-
-@dataclass
-class Copier:
-    """What a sync does to one key, on a thread of this process or of a worker process
-    (core.handlers.sync_workers), which builds its own from its own stores."""
-
-    src: ObjectStore
-    dst: ObjectStore
-    compare: Compare = "etag"
-    progress: Progress | None = None
-    gate: LargeGate = field(default_factory=LargeGate)
-    server_side: bool = field(init=False)  # one endpoint and credential: the bytes stay there
-    with_progress: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.server_side = self.dst.can_copy_from(self.src)
-        self.with_progress = self.progress is not None and _copy_supports_progress()
-
-    def apply(self, item: Item) -> Result:
-        action, key, source, look_first = item
-        if action == "delete":
-            return self.remove(key)
-        assert source is not None
-        return self.copy(key, source, look_first)
-
-    def copy(self, key: str, source: ObjectInfo, look_first: bool) -> Result:
-        try:
-            if look_first and _holds(self.dst, key, source, self.compare):
-                return "skipped", 0, ""
-            if not (self.server_side and self._copied_there(key, source)):
-                self._streamed(key, source)
-        except StorageError as exc:
-            return "failed", 0, f"{type(exc).__name__}: {exc}"
-        return "copied", source.size, ""
-
-    def remove(self, key: str) -> Result:
-        try:
-            self.dst.delete(key)
-        except StorageError as exc:
-            return "failed", 0, f"{type(exc).__name__}: {exc}"
-        return "deleted", 0, ""
-
-    def _streamed(self, key: str, source: ObjectInfo) -> None:
-        from core.storage.transfer import copy_object
-
-        extra: dict[str, Any] = {}
-        if self.with_progress:
-            assert self.progress is not None
-            extra["progress"] = lambda done, key=key, report=self.progress: report(key, done)
-        metadata = {SOURCE_ETAG: source.etag or ""}
-        self.gate.run(source.size, lambda: copy_object(self.src, key, self.dst, key, metadata=metadata, **extra))
-
-    def _copied_there(self, key: str, source: ObjectInfo) -> bool:
-        """A server-side copy with the source's content type and metadata; False when the provider cannot
-        copy this object so (too large for one request): it is streamed.
-
-        First one request pinned to the listed ETag, keeping everything as it is: a copy with the same
-        ETag needs no stamp (``same_content`` compares ETags on one provider). A multipart source's ETag
-        (``-N``) never survives a copy, and a source changed since it was listed fails the pin: those
-        get the stamped copy of what the source holds (a HEAD, then the copy)."""
-        src, dst = self.src, self.dst
-        try:
-            if source.etag and "-" not in source.etag:
-                with contextlib.suppress(PreconditionFailed):
-                    made = dst.copy_from(src, key, key, src_if_match=source.etag, src_size=source.size)
-                    if made.etag == source.etag:
-                        return True
-            dst.copy_from(src, key, key, metadata={SOURCE_ETAG: source.etag or ""})
-        except Unsupported:
-            return False
-        return True
-
-
-class Workers(Protocol):
-    """Runs batches of items elsewhere (core.handlers.sync_workers: on worker processes)."""
-
-    processes: int
-    #: how many items one batch should hold to keep a worker busy
-    batch_size: int
-
-    def run(self, items: list[Item], compare: Compare) -> list[Result]: ...
-
-
 def sync_stores(
     src: ObjectStore,
     dst: ObjectStore,
@@ -448,25 +361,74 @@ def sync_stores(
     prefix: str = "",
     after: str | None = None,
     reserve: float = 2.0,
-    workers: Workers | None = None,
 ) -> SyncReport:
     """Make ``dst`` hold what ``src`` holds (``delete``: and nothing else), copying what is missing or
-    different on ``parallel`` threads (with ``workers``: in batches on their processes, ``parallel``
-    threads each). Stops starting keys when ``deadline()`` falls to ``reserve`` seconds; ``resume_after``
-    then says where to continue (pass it back as ``after``)."""
+    different on ``parallel`` threads. Stops starting keys when ``deadline()`` falls to ``reserve``
+    seconds; ``resume_after`` then says where to continue (pass it back as ``after``)."""
+    from core.storage.transfer import copy_object
+
     started = time.monotonic()
     report = SyncReport(dry_run=dry_run)
     counter = ListingCounter()
-    copier = Copier(src, dst, compare, progress)
-    server_side = not dry_run and copier.server_side
+    lock = threading.Lock()
+    with_progress = progress is not None and _copy_supports_progress()
+    gate = LargeGate()
+    server_side = not dry_run and dst.can_copy_from(src)  # one endpoint and credential: the bytes stay there
 
-    def record(_last: str, results: list[tuple[str, Result]]) -> None:
-        for key, (action, size, reason) in results:
+    def streamed(key: str, source: ObjectInfo) -> None:
+        extra: dict[str, Any] = {}
+        if with_progress:
+            assert progress is not None
+            extra["progress"] = lambda done, key=key: progress(key, done)
+        gate.run(
+            source.size,
+            lambda: copy_object(src, key, dst, key, metadata={SOURCE_ETAG: source.etag or ""}, **extra),
+        )
+
+    def copied_there(key: str, source: ObjectInfo) -> bool:
+        """A server-side copy with the source's content type and metadata; False when the provider cannot
+        copy this object so (too large for one request): it is streamed.
+
+        First one request pinned to the listed ETag, keeping everything as it is: a copy with the same
+        ETag needs no stamp (``same_content`` compares ETags on one provider). A multipart source's ETag
+        (``-N``) never survives a copy, and a source changed since it was listed fails the pin: those
+        get the stamped copy of what the source holds (a HEAD, then the copy)."""
+        try:
+            if source.etag and "-" not in source.etag:
+                with contextlib.suppress(PreconditionFailed):
+                    made = dst.copy_from(src, key, key, src_if_match=source.etag, src_size=source.size)
+                    if made.etag == source.etag:
+                        return True
+            dst.copy_from(src, key, key, metadata={SOURCE_ETAG: source.etag or ""})
+        except Unsupported:
+            return False
+        return True
+
+    def copy(key: str, source: ObjectInfo, look_first: bool) -> tuple[str, int, str]:
+        try:
+            if look_first and _holds(dst, key, source, compare):
+                return "skipped", 0, ""
+            if not (server_side and copied_there(key, source)):
+                streamed(key, source)
+        except StorageError as exc:
+            return "failed", 0, f"{type(exc).__name__}: {exc}"
+        if progress is not None:
+            progress(key, source.size)  # after a streamed copy's own reports: the same total again
+        return "copied", source.size, ""
+
+    def remove(key: str) -> tuple[str, int, str]:
+        try:
+            dst.delete(key)
+        except StorageError as exc:
+            return "failed", 0, f"{type(exc).__name__}: {exc}"
+        return "deleted", 0, ""
+
+    def record(key: str, result: tuple[str, int, str]) -> None:
+        action, size, reason = result
+        with lock:
             if action == "copied":
                 report.copied += 1
                 report.bytes += size
-                if progress is not None:
-                    progress(key, size)  # after a streamed copy's own reports: the same total again
             elif action == "deleted":
                 report.deleted += 1
             elif action == "skipped":
@@ -476,46 +438,7 @@ def sync_stores(
                 if len(report.failures) < report.MAX_FAILURES:
                     report.failures.append({"key": key, "reason": reason})
 
-    def apply_here(item: Item) -> list[tuple[str, Result]]:
-        return [(item[1], copier.apply(item))]
-
-    def apply_there(items: list[Item]) -> list[tuple[str, Result]]:
-        assert workers is not None
-        return list(zip((item[1] for item in items), workers.run(items, compare), strict=True))
-
-    pending: list[Item] = []  # the next batch for the workers, with the keys skipped among its own
-
-    def flush() -> None:
-        """Hand the pending batch to the workers: one slot, so the watermark passes its keys together."""
-        work = [item for item in pending if item[0] != "skip"]
-        if work:
-            runner.submit(pending[-1][1], functools.partial(apply_there, work))
-        else:
-            for item in pending:
-                runner.skip(item[1])
-        pending.clear()
-
-    def skip(key: str) -> None:
-        if pending:
-            pending.append(("skip", key, None, False))  # done when the batch it follows is
-            if len(pending) >= 64 * batch_size:
-                flush()
-        else:
-            runner.skip(key)
-
-    def submit(item: Item) -> None:
-        if workers is None:
-            runner.submit(item[1], functools.partial(apply_here, item))
-            return
-        pending.append(item)
-        if sum(1 for queued in pending if queued[0] != "skip") >= batch_size:
-            flush()
-
-    batch_size = workers.batch_size if workers is not None else 1
-    # two batches per worker process in flight keep each busy while the other's results come back
-    runner: OrderedRunner[list[tuple[str, Result]]] = OrderedRunner(
-        2 * workers.processes if workers is not None else parallel, record
-    )
+    runner: OrderedRunner[tuple[str, int, str]] = OrderedRunner(parallel, record)
     streams = [listing(src, prefix, after=after, counter=counter), listing(dst, prefix, after=after, counter=counter)]
     try:
         for key, (s, d) in merge_join(streams):
@@ -532,7 +455,7 @@ def sync_stores(
                 action = "skip"
             if action == "skip" or (dry_run and look and s is not None and _holds(dst, key, s, compare)):
                 report.skipped += 1
-                skip(key)
+                runner.skip(key)
                 continue
             if dry_run:
                 if action == "copy":
@@ -544,8 +467,11 @@ def sync_stores(
                     report.planned.append({"key": key, "action": action})
                 runner.skip(key)
                 continue
-            submit((action, key, s, look) if action == "copy" else ("delete", key, None, False))
-        flush()
+            if action == "copy":
+                assert s is not None
+                runner.submit(key, functools.partial(copy, key, s, look))
+            else:
+                runner.submit(key, functools.partial(remove, key))
     finally:
         runner.drain()
     report.list_requests = counter.requests
