@@ -67,7 +67,7 @@ def rig_context(lazy_emulators: _LazyEmulators, tmp_path: Path) -> rigs.RigConte
 def available_rigs() -> list[str]:
     """Rigs whose module exists (a provider lands with its rig)."""
     names = []
-    for name in rigs.RIG_MODULES:
+    for name in [*rigs.RIG_MODULES, *rigs.ENGINE_RIGS]:
         try:
             rigs.load(name)
         except ModuleNotFoundError:

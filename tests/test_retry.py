@@ -182,15 +182,15 @@ SMALL_PART = 256 * 1024
 
 
 class Proxied:
-    """A rig's store reached through a fault proxy."""
+    """A rig's store reached through a fault proxy; ``name`` is the cloud's rig (``s3`` for ``s3+obstore``)."""
 
-    def __init__(self, name: str, ctx: rigs.RigContext, proxy: FaultProxy) -> None:
-        self.name, self.ctx, self.proxy = name, ctx, proxy
+    def __init__(self, rig: str, ctx: rigs.RigContext, proxy: FaultProxy) -> None:
+        self.rig, self.name, self.ctx, self.proxy = rig, rig.partition("+")[0], ctx, proxy
         self.stores: list[ObjectStore] = []
         self.store = self.open(retry=FAST)
 
     def open(self, **options: Any) -> ObjectStore:
-        store = rigs.make(self.name, self.ctx, via=self.proxy.url, **options)
+        store = rigs.make(self.rig, self.ctx, via=self.proxy.url, **options)
         self.stores.append(store)
         return store
 
@@ -206,7 +206,7 @@ class Proxied:
 @pytest.fixture(params=EMULATOR_RIGS)
 def proxied(request: pytest.FixtureRequest, rig_context: rigs.RigContext) -> Iterator[Proxied]:
     name = str(request.param)
-    upstream = getattr(rig_context.emulators(), UPSTREAM[name])
+    upstream = getattr(rig_context.emulators(), UPSTREAM[name.partition("+")[0]])
     with FaultProxy(upstream) as proxy:
         rig = Proxied(name, rig_context, proxy)
         try:

@@ -287,6 +287,25 @@ class ConnectionOptions(StoreOptions):
 
 
 # -- per provider ------------------------------------------------------------------------------------------
+ENGINES = ("sdk", "obstore")
+
+
+def _engine(value: Any) -> str | None:
+    if value in ENGINES:
+        return None
+    return f"unknown engine {value!r}; expected one of {', '.join(ENGINES)}"
+
+
+def _engine_option() -> Option[str]:
+    return Option(
+        "sdk",
+        "`obstore`: send whole-object reads' first MiB and single-request writes through obstore (Rust "
+        "`object_store`, the `obstore` extra), a tenth of the SDK's CPU per request; everything else stays "
+        "on the SDK. See docs/storage/engines.md.",
+        check=_engine,
+    )
+
+
 def _s3_profile(value: Any) -> str | None:
     from .providers.s3_profiles import PROFILES  # data only, no SDK
 
@@ -354,6 +373,7 @@ class S3Options(ConnectionOptions):
         default_doc="`part_size`",
     )
     max_pool_connections: Option[int] = Option(20, "Size of the HTTP connection pool.", kind="int", low=1, high=1000)
+    engine: Option[str] = _engine_option()
     sse_kms_key_id: Option[str | None] = Option(
         None,
         "SSE-KMS: every write (PutObject, CreateMultipartUpload, CopyObject) sends "
@@ -427,6 +447,7 @@ class AzureBlobOptions(ConnectionOptions):
     concurrency: Option[int] = Option(
         4, "Blocks staged at once (memory is about concurrency x part_size).", kind="int", low=1, high=64
     )
+    engine: Option[str] = _engine_option()
 
     def validate(self) -> None:
         if self.connection_string and (self.account_url or self.credential is not None):

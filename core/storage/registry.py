@@ -231,7 +231,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
     ),
     ProviderSpec(
         scheme="s3",
-        factory="core.storage.providers.s3:S3Backend",
+        factory="core.storage.providers.s3:open_backend",
         cloud="aws",
         title="Amazon S3 and S3-compatible clouds",
         options=S3Options,
@@ -244,7 +244,7 @@ BUILTIN: tuple[ProviderSpec, ...] = (
     ),
     ProviderSpec(
         scheme="az",
-        factory="core.storage.providers.azure_blob:AzureBlobBackend",
+        factory="core.storage.providers.azure_blob:open_backend",
         cloud="azure",
         title="Azure Blob Storage",
         options=AzureBlobOptions,

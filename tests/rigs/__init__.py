@@ -20,6 +20,8 @@ from core.storage.registry import rig_names
 # From the provider registry: one rig per provider, and "module:variant" runs a rig again with a
 # variant (the S3-compatible provider profiles on moto).
 RIG_MODULES = rig_names()
+# The same suite again with ``engine = "obstore"`` ("rig+engine"), on the stores that offer it.
+ENGINE_RIGS = ["s3+obstore", "azure+obstore"]
 
 
 @dataclass
@@ -36,13 +38,16 @@ class RigContext:
 
 
 def load(name: str) -> ModuleType:
-    return importlib.import_module(f"tests.rigs.{name.partition(':')[0]}")
+    return importlib.import_module(f"tests.rigs.{name.partition(':')[0].partition('+')[0]}")
 
 
 def make(name: str, ctx: RigContext, **options: Any) -> ObjectStore:
     variant = name.partition(":")[2]
     if variant:
         options.setdefault("profile", variant)
+    engine = name.partition(":")[0].partition("+")[2]
+    if engine:
+        options.setdefault("engine", engine)
     store: ObjectStore = load(name).make(ctx, **options)
     return store
 

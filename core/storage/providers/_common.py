@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from ..api import CommonPrefix, ListPage, ObjectInfo
+from ..api import Backend, CommonPrefix, ListPage, ObjectInfo
 
 T = TypeVar("T")
 
@@ -92,3 +93,23 @@ def upload_parts(parts: Iterable[bytes], send: Callable[[int, bytes], T], concur
                 future.cancel()
             raise
     return [results[i] for i in range(len(results))]
+
+
+def by_engine(
+    sdk: Callable[[str, dict[str, Any]], Backend], native: str, bucket: str, options: dict[str, Any]
+) -> Backend:
+    """The backend a store's ``engine`` option names: the SDK's, or ``native`` (``module:Class``, the
+    obstore data path, imported only when a store asks for it)."""
+    if options.get("engine", "sdk") != "obstore":
+        return sdk(bucket, options)
+    from ..registry import ProviderNotInstalled
+
+    module_name, _, attr = native.partition(":")
+    try:
+        cls: Callable[[str, dict[str, Any]], Backend] = getattr(importlib.import_module(module_name), attr)
+    except ModuleNotFoundError as exc:
+        raise ProviderNotInstalled(
+            f"engine = obstore needs {exc.name or 'obstore'}, which is not installed:"
+            " pip install 'circle-core[obstore]'"
+        ) from None
+    return cls(bucket, options)

@@ -75,7 +75,7 @@ from ..errors import (
 )
 from ..etag import quote_etag, unquote_etag
 from ..options import AzureBlobOptions, backend_options
-from ._common import upload_parts
+from ._common import by_engine, upload_parts
 
 DEFAULT_PART_SIZE = 8 * MiB
 DEFAULT_CONCURRENCY = 4
@@ -701,4 +701,9 @@ def _chunks(source: Iterator[bytes]) -> Iterator[bytes]:
             yield bytes(chunk)
 
 
-__all__ = ["AzureBlobBackend"]
+def open_backend(bucket: str, options: dict[str, Any]) -> Backend:
+    """The registry's factory: ``AzureBlobBackend``, or with ``engine = "obstore"`` its obstore data path."""
+    return by_engine(AzureBlobBackend, "core.storage.providers.azure_obstore:ObstoreAzureBackend", bucket, options)
+
+
+__all__ = ["AzureBlobBackend", "open_backend"]

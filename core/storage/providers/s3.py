@@ -54,6 +54,7 @@ from ..errors import (
 )
 from ..etag import quote_etag, unquote_etag
 from ..options import S3Options, backend_options
+from ._common import by_engine
 from .s3_profiles import S3Profile, get_profile
 
 CHUNK = 1024 * 1024
@@ -692,3 +693,8 @@ def _int_option(value: int | None, name: str, default: int, low: int, high: int)
     if not low <= value <= high:
         raise InvalidArgument(f"s3 option {name} must be an integer in {low}..{high}, got {value!r}")
     return value
+
+
+def open_backend(bucket: str, options: dict[str, Any]) -> Backend:
+    """The registry's factory: ``S3Backend``, or with ``engine = "obstore"`` its obstore data path."""
+    return by_engine(S3Backend, "core.storage.providers.s3_obstore:ObstoreS3Backend", bucket, options)
