@@ -4,6 +4,7 @@ hits both).
 
     python -m bench.bench_sync                     # N=1000 ROUNDS=3 DIRECTION=s3-s3 (environment variables)
     python -m bench.bench_sync --direction gs-s3   # SRC-DST among s3 (moto), az (Azurite), gs (fake-gcs-server)
+    python -m bench.bench_sync --engines obstore   # circle rows with --engine obstore only (default: sdk,obstore)
 
 ``s3-s3``: into another bucket of the same moto server. Both tools then copy server-side: rclone a
 CopyObject (and with its default ``--s3-no-head`` off, a HEAD), circle one CopyObject pinned to the
@@ -44,7 +45,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--direction", choices=DIRECTIONS, default=os.environ.get("DIRECTION", "s3-s3"))
-    direction = parser.parse_args().direction
+    parser.add_argument("--engines", default="sdk,obstore", help="circle's engines to measure, comma-separated")
+    args = parser.parse_args()
+    direction, engines = args.direction, args.engines.split(",")
     src_scheme, dst_scheme = direction.split("-")
     same_endpoint = src_scheme == dst_scheme
     rclone = shutil.which("rclone")
@@ -75,9 +78,13 @@ def main() -> None:
                 raise SystemExit(f"{name} failed: {proc.stderr[-2000:]}")
             results.setdefault(name, []).append(elapsed)
 
-        def circle(dst: str, parallel: int) -> list[str]:
+        def circle(dst: str, parallel: int, engine: str) -> list[str]:
             src_url, dst_url = f"{src_scheme}://bench-src/", f"{dst_scheme}://{dst}/"
-            return [str(launcher), "-q", "sync", src_url, dst_url, "--parallel", str(parallel)]
+            return [str(launcher), "-q", "--engine", engine, "sync", src_url, dst_url, "--parallel", str(parallel)]
+
+        def ours(engine: str, parallel: int | None = None) -> str:
+            named = "" if engine == "sdk" else f" --engine {engine}"
+            return f"circle{named} sync" + (f" --parallel {parallel}" if parallel else ", nothing to do")
 
         def rclone_sync(dst: str, *extra: str) -> list[str]:
             flags = ["--transfers", "8", "--checkers", "8"]
@@ -87,32 +94,36 @@ def main() -> None:
 
         theirs = "rclone sync (server-side copy)" if same_endpoint else "rclone sync (streamed)"
         for r in range(ROUNDS):
-            timed("circle sync --parallel 8", circle(f"circle8-{r}", 8), env, f"circle8-{r}")
-            timed("circle sync --parallel 32", circle(f"circle32-{r}", 32), env, f"circle32-{r}")
+            for engine in engines:
+                for parallel in (8, 32):
+                    bucket = f"circle{parallel}-{engine}-{r}"
+                    timed(ours(engine, parallel), circle(bucket, parallel, engine), env, bucket)
             if rclone:
                 timed(theirs, rclone_sync(f"rclone-{r}"), rc_env, f"rclone-{r}")
                 if same_endpoint:
                     streamed = rclone_sync(f"rclone-streamed-{r}", "--disable", "copy")
                     timed("rclone sync --disable copy (streamed)", streamed, rc_env, f"rclone-streamed-{r}")
-            timed("circle sync, nothing to do", circle(f"circle8-{r}", 8), env)
+            for engine in engines:
+                timed(ours(engine), circle(f"circle8-{engine}-{r}", 8, engine), env)
             if rclone:
                 timed("rclone sync, nothing to do", rclone_sync(f"rclone-{r}"), rc_env)
                 timed("rclone sync --checksum, nothing to do", rclone_sync(f"rclone-{r}", "--checksum"), rc_env)
-            copied = open_store(f"{dst_scheme}://circle8-{r}", **emu.store_options()[dst_scheme])
-            count = sum(1 for _ in copied.list("small/"))
-            assert count == N, count
+            for engine in engines:
+                copied = open_store(f"{dst_scheme}://circle8-{engine}-{r}", **emu.store_options()[dst_scheme])
+                count = sum(1 for _ in copied.list("small/"))
+                assert count == N, count
         print(f"{N} objects of about 100 bytes, {direction} on the emulators, {ROUNDS} rounds; "
               f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
-        print(f"{'':42} {'wall (median)':>14} {'CPU of the tool':>16}   wall runs")
+        print(f"{'':48} {'wall (median)':>14} {'CPU of the tool':>16}   wall runs")
         for name, xs in results.items():
             runs = " ".join(f"{x:.2f}" for x in xs)
             used = statistics.median(cpu[name])
-            print(f"{name:42} {statistics.median(xs):12.2f} s {used:14.2f} s   {runs}")
+            print(f"{name:48} {statistics.median(xs):12.2f} s {used:14.2f} s   {runs}")
         medians = {name: statistics.median(xs) for name, xs in results.items()}
-        for ours in ("circle sync --parallel 8", "circle sync --parallel 32"):
+        for mine in (ours(engine, parallel) for engine in engines for parallel in (8, 32)):
             for other in (theirs, "rclone sync --disable copy (streamed)"):
                 if other in medians:
-                    print(f"{ours} vs {other}: {medians[other] / medians[ours]:.2f}x")
+                    print(f"{mine} vs {other}: {medians[other] / medians[mine]:.2f}x")
 
 
 if __name__ == "__main__":

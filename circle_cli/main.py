@@ -72,10 +72,22 @@ class LazyGroup(click.Group):
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no WARNING lines.")
 @click.option("-v", "--verbose", is_flag=True, help="INFO log lines; tracebacks for unexpected errors.")
+@click.option(
+    "--engine",
+    type=click.Choice(["sdk", "obstore"]),
+    envvar="CIRCLE_ENGINE",
+    help="Data path of s3:// and az:// stores (default: each store's `engine`, else sdk; $CIRCLE_ENGINE).",
+)
 @click.version_option("0.1.0", prog_name="circle")
 @click.pass_context
 def cli(
-    ctx: click.Context, config_path: str | None, env: str | None, as_json: bool, quiet: bool, verbose: bool
+    ctx: click.Context,
+    config_path: str | None,
+    env: str | None,
+    as_json: bool,
+    quiet: bool,
+    verbose: bool,
+    engine: str | None,
 ) -> None:
     """Circle Core's command line: one storage interface over S3, Azure Blob, GCS, files and memory.
 
@@ -84,7 +96,7 @@ def cli(
     """
     from circle_cli.session import Session
 
-    ctx.obj = Session(config_path=config_path, env=env, as_json=as_json, quiet=quiet, verbose=verbose)
+    ctx.obj = Session(config_path=config_path, env=env, as_json=as_json, quiet=quiet, verbose=verbose, engine=engine)
     ctx.obj.setup_logging()
     ctx.call_on_close(ctx.obj.close)  # the stores a command opened
 

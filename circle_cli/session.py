@@ -70,8 +70,10 @@ class Session:
         as_json: bool = False,
         quiet: bool = False,
         verbose: bool = False,
+        engine: str | None = None,
     ) -> None:
         self.config_path = config_path
+        self.engine = engine
         self.env = env
         self.as_json = as_json
         self.quiet = quiet
@@ -145,9 +147,17 @@ class Session:
         return Location(text, path=path)
 
     def open_store(self, name: str) -> ObjectStore:
-        store = self.config.open(name)
+        store = self.config.open(name, **self._engine_for(self.config.stores[name].scheme))
         self._opened.append(store)
         return store
+
+    def _engine_for(self, scheme: str) -> dict[str, Any]:
+        """``{"engine": ...}`` from ``--engine`` for a store kind that has the option, else nothing."""
+        from core.storage.registry import lookup
+
+        if self.engine is None or "engine" not in lookup(scheme).options.specs():
+            return {}
+        return {"engine": self.engine}
 
     def _open_url(self, scheme: str, bucket: str) -> ObjectStore:
         """The bucket's store; a configured store on the same bucket lends its options (credentials,
@@ -160,7 +170,7 @@ class Session:
                 if configured.scheme == scheme and configured.bucket == bucket:
                     options = dict(configured.options)
                     break
-        store = open_store(f"{scheme}://{bucket}", **options)
+        store = open_store(f"{scheme}://{bucket}", **{**options, **self._engine_for(scheme)})
         self._opened.append(store)
         return store
 

@@ -187,15 +187,16 @@ class Config:
     http: HttpSettings | None = None  # the [http] table (HTTP API auth, grants, limits); None: absent
     schedules: Schedules | None = None  # jobs: the [schedules] table (core.schedules); None: absent
 
-    def open(self, name: str, *, resolver: Resolver | None = None) -> ObjectStore:
+    def open(self, name: str, *, resolver: Resolver | None = None, **overrides: Any) -> ObjectStore:
         """Open the store named ``name``; its ``secret://`` options resolve through ``resolver`` (the
-        runtime passes its own), else through a registry of this configuration's secrets stores."""
+        runtime passes its own), else through a registry of this configuration's secrets stores.
+        ``overrides`` replace configured options (the command line's ``--engine``)."""
         from core.storage import open_store
 
         store = self.stores[name]
         if resolver is None and any(_is_reference(v) for v in store.options.values()):
             resolver = self.secrets_registry().resolve_references
-        return open_store(store.url, resolver=resolver, **store.options)
+        return open_store(store.url, resolver=resolver, **{**store.options, **overrides})
 
     def secret_stores(self) -> dict[str, str]:
         """Secrets stores to register by name: ``{"vault": secrets_url}`` when one is configured (the

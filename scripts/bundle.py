@@ -28,7 +28,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.storage.registry import ProviderSpec
@@ -124,14 +124,7 @@ def _store_specs(config: Path) -> list[ProviderSpec]:
     from core.storage.errors import InvalidArgument
     from core.storage.registry import lookup
 
-    data = tomllib.loads(config.read_text(encoding="utf-8"))
-    layers = [data, *[v for v in data.get("env", {}).values() if isinstance(v, dict)]]
-    schemes = {
-        str(store.get("url", "")).split("://", 1)[0].lower()
-        for layer in layers
-        for store in layer.get("stores", {}).values()
-        if isinstance(store, dict)
-    }
+    schemes = {str(store.get("url", "")).split("://", 1)[0].lower() for store in _store_tables(config)}
     specs = []
     for scheme in sorted(schemes):
         try:
@@ -141,10 +134,20 @@ def _store_specs(config: Path) -> list[ProviderSpec]:
     return specs
 
 
+def _store_tables(config: Path) -> list[dict[str, Any]]:
+    """Every ``[stores.<name>]`` table of a configuration, in any ``[env.*]`` overlay too."""
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    layers = [data, *[v for v in data.get("env", {}).values() if isinstance(v, dict)]]
+    return [store for layer in layers for store in layer.get("stores", {}).values() if isinstance(store, dict)]
+
+
 def storage_extras(config: Path) -> list[str]:
     """The circle-core extras (the registry's ``ProviderSpec.extra``) for every store a configuration
-    names, so a bundle can write to the other clouds its replication rules target."""
+    names, so a bundle can write to the other clouds its replication rules target; ``obstore`` when a
+    store asks for that engine."""
     extras = {spec.extra for spec in _store_specs(config) if spec.extra and spec.package == PACKAGE}
+    if any(store.get("engine") == "obstore" for store in _store_tables(config)):
+        extras.add("obstore")
     return sorted(extras)
 
 

@@ -36,23 +36,20 @@ class ObstoreS3Backend(obstore_io.ObstoreDataPath, S3Backend):
                 bucket=self.bucket,
             )
         client = super()._build_client(opts)
-        self.native = self._native_store(opts, client.meta.region_name)
+        self.native = self._native_store(opts, client.meta.endpoint_url, client.meta.region_name)
         self.native_put_limit = self.multipart_threshold
         return client
 
-    def _native_store(self, opts: S3Options, region: str | None) -> S3Store:
-        endpoint = opts.endpoint_url or self.profile.endpoint_for(opts.region, opts.namespace)
-        virtual = endpoint is None or (self.profile.addressing_style == "virtual" and _named_host(endpoint))
+    def _native_store(self, opts: S3Options, endpoint: str, region: str | None) -> S3Store:
+        """The SDK client's endpoint (``endpoint_url``, the profile's, ``AWS_ENDPOINT_URL`` or AWS's own)."""
+        virtual = self.profile.addressing_style == "virtual" and _named_host(endpoint)
         config: S3Config = {
             "region": region or "us-east-1",
             "virtual_hosted_style_request": virtual,
             "conditional_put": "etag",  # If-Match / If-None-Match on PutObject
         }
-        if endpoint is not None:  # object_store wants the bucket in a virtual-hosted endpoint
-            parts = urlsplit(endpoint)
-            config["endpoint"] = (
-                parts._replace(netloc=f"{self.bucket}.{parts.netloc}").geturl() if virtual else endpoint
-            )
+        parts = urlsplit(endpoint)  # object_store wants the bucket in a virtual-hosted endpoint
+        config["endpoint"] = parts._replace(netloc=f"{self.bucket}.{parts.netloc}").geturl() if virtual else endpoint
         if self.encryption:
             config["server_side_encryption"] = "aws:kms"
             config["sse_kms_key_id"] = self.encryption["SSEKMSKeyId"]
