@@ -122,9 +122,9 @@ def test_the_cli_and_its_dependencies_stay_out_of_the_function_bundles(tmp_path:
     assert "rich" not in (built / "requirements.txt").read_text()
 
 
-def test_cli_extra_declares_click_and_rich() -> None:
+def test_cli_extra_declares_click_rich_and_obstore() -> None:
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert {r.split(">")[0] for r in project["optional-dependencies"]["cli"]} == {"click", "rich"}
+    assert {r.split(">")[0] for r in project["optional-dependencies"]["cli"]} == {"click", "rich", "obstore"}
     assert project["scripts"]["circle"] == "circle_cli.main:main"

@@ -316,3 +316,9 @@ def test_the_example_configuration_bundles(tmp_path: Path) -> None:
     built = bundle.build("gcp", tmp_path, config=EXAMPLE)
     reqs = [ln for ln in (built / "requirements.txt").read_text().splitlines() if not ln.startswith("#")]
     assert _names(reqs) >= _names(EXTRAS["gcp"] + EXTRAS["s3"] + EXTRAS["azure-blob"])
+
+
+def test_a_store_asking_for_the_obstore_engine_adds_the_obstore_extra(tmp_path: Path) -> None:
+    config = tmp_path / "circle.toml"
+    config.write_text('[stores.src]\nurl = "s3://in"\n[env.prod.stores.dst]\nurl = "az://out"\nengine = "obstore"\n')
+    assert bundle.storage_extras(config) == ["azure-blob", "obstore", "s3"]

@@ -183,3 +183,17 @@ def test_the_endpoint_comes_from_the_sdk_client_so_aws_endpoint_url_applies(
         assert routed.senders(lambda: store.put("env/k", b"v")) == [("PUT", "obstore")]
         assert store.get("env/k").read() == b"v"
         store.close()
+
+
+def test_the_command_line_engine_flag_reaches_url_and_configured_stores(tmp_path: Path) -> None:
+    from circle_cli.session import Session
+
+    config = tmp_path / "circle.toml"
+    config.write_text('[stores.mem]\nurl = "memory://m"\n[stores.bucket]\nurl = "s3://b"\nregion = "us-east-1"\n')
+    session = Session(config_path=str(config), engine="obstore")
+    assert session._engine_for("s3") == {"engine": "obstore"} and session._engine_for("az") == {"engine": "obstore"}
+    assert session._engine_for("memory") == {} and session._engine_for("gs") == {}  # no such option there
+    store = session.open_store("bucket")
+    assert type(store._backend).__name__ == "ObstoreS3Backend"
+    assert type(Session(config_path=str(config)).open_store("bucket")._backend).__name__ == "S3Backend"
+    session.close()
