@@ -73,7 +73,8 @@ def vault(fake_vault: FakeKeyVault) -> Iterator[SecretStore]:
 def test_key_vault_expiry_of_the_current_version(vault: SecretStore) -> None:
     expiring, forever = f"db-{uuid.uuid4().hex[:8]}", f"key-{uuid.uuid4().hex[:8]}"
     vault.put(expiring, "old", expires_on=datetime.now(UTC) + timedelta(days=3))
-    vault.put(expiring, "new", expires_on=datetime.now(UTC) + timedelta(days=12, hours=1))  # current wins
+    expires_on = datetime.now(UTC) + timedelta(days=12, hours=1)
+    vault.put(expiring, "new", expires_on=expires_on)  # current wins
     vault.put(forever, "no expiry")
     secrets, gauges = _probe("kv", [expiring, forever])
     known = secrets[f"secret://kv/{expiring}"]
@@ -82,7 +83,7 @@ def test_key_vault_expiry_of_the_current_version(vault: SecretStore) -> None:
     assert gauges == {f"secret://kv/{expiring}": 12.0}  # nothing for the secret that never expires
     assert secrets[f"secret://kv/{forever}"].as_dict()["expiry"] == "unknown"
     [current] = [v for v in vault.versions(expiring) if "current" in v.stages]
-    assert current.extra["expires"].startswith((datetime.now(UTC) + timedelta(days=12)).date().isoformat())
+    assert current.extra["expires"].startswith(expires_on.date().isoformat())  # (not now + 12 days: near midnight)
 
 
 @pytest.fixture
