@@ -83,13 +83,13 @@ def native_key(key: str) -> bool:
     return not any(part in (".", "..") for part in key.split("/"))
 
 
-def client_options(endpoint: str | None, connect_timeout: float, read_timeout: float) -> ClientConfig:
+def client_options(endpoint: str, connect_timeout: float, read_timeout: float) -> ClientConfig:
     """``object_store`` client options from a store's timeouts (its ``timeout`` covers a whole request)."""
     options: ClientConfig = {
         "connect_timeout": timedelta(seconds=connect_timeout),
         "timeout": timedelta(seconds=max(read_timeout, MIN_REQUEST_TIMEOUT)),
     }
-    if endpoint is not None and endpoint.startswith("http://"):
+    if endpoint.startswith("http://"):
         options["allow_http"] = True
     return options
 
@@ -225,7 +225,8 @@ class ObstoreDataPath(Backend):
         rest: Callable[[], Iterator[bytes]] | None = None
         if found.size > len(data):
             rest = functools.partial(self._rest, key, len(data), found.etag)
-        return ObjectReader(chained(data, rest), found, translate=lambda e: self.translate(e, "get", key))
+        chunks = chained(data, rest)  # closing the reader closes the SDK stream of the rest, if one opened
+        return ObjectReader(chunks, found, close=chunks.close, translate=lambda e: self.translate(e, "get", key))
 
     def _rest(self, key: str, start: int, etag: str | None) -> Iterator[bytes]:
         """Everything after the first chunk, streamed by the SDK and pinned to the first chunk's ETag."""
