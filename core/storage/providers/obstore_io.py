@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +159,7 @@ def first_chunk(store: Any, key: str, if_match: str | None) -> tuple[Mapping[str
     return result.meta, result.attributes, bytes(result.bytes())
 
 
-def chained(first: bytes, rest: Callable[[], Iterator[bytes]] | None) -> Iterator[bytes]:
+def chained(first: bytes, rest: Callable[[], Iterator[bytes]] | None) -> Generator[bytes]:
     """The first chunk, then (for a larger object) the rest as the SDK streams it."""
     if first:
         yield first
