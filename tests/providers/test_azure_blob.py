@@ -37,7 +37,8 @@ from core.storage import (
     Unsupported,
     open_store,
 )
-from core.storage.providers.azure_blob import READ_CHUNK, AzureBlobBackend
+from core.storage.providers.azure_blob import READ_CHUNK, AzureBlobBackend, _info
+from core.storage.providers.azure_listing import parse_list_blobs
 from scripts.emulators import AZURITE_ACCOUNT, AZURITE_KEY, free_port
 from tests.fakes.fault_proxy import FaultProxy, drop, server_busy_503
 from tests.rigs import RigContext
@@ -332,6 +333,74 @@ def test_list_prefix_scoping(rig_context: RigContext) -> None:
     )
     assert [o.key for o in scoped.list() if isinstance(o, ObjectInfo)] == ["one"]
     assert scoped.get("one").read() == b"1"
+
+
+def test_listing_reads_what_the_sdk_model_reads(store: ObjectStore, rig_context: RigContext) -> None:
+    """Our List Blobs reader (core.storage.providers.azure_listing) against the SDK's own deserializer,
+    on the same Azurite answer: every field an ObjectInfo carries, for odd names and metadata."""
+    names = ["plain", "sp ace", "plus+sign", "unicodé/ключ", "pct%41", "amp&lt", "q?uery#frag", "deep/er/key"]
+    for i, name in enumerate(names):
+        store.put(name, b"v" * i, content_type="text/plain" if i % 2 else None, metadata={"n": str(i), "odd-name": "x"})
+    ours = {o.key: o for o in store.list() if isinstance(o, ObjectInfo)}
+    theirs = {p.name: _info(p.name, p) for p in admin(rig_context, store).list_blobs(include=["metadata"])}
+    assert sorted(ours) == sorted(names) and ours == theirs
+    assert ours["plus+sign"].checksums["md5"] == hashlib.md5(b"v" * 2).hexdigest()
+    assert ours["deep/er/key"].metadata == {"n": "7", "odd-name": "x"}
+    prefixes = store.list_page(delimiter="/").prefixes
+    assert prefixes == [CommonPrefix("deep/"), CommonPrefix("unicodé/")]
+
+
+# From the List Blobs reference (response body): an encoded name, a prefix, metadata, an MD5, a marker.
+LIST_BLOBS_ANSWER = b"""<?xml version="1.0" encoding="utf-8"?>
+<EnumerationResults ServiceEndpoint="https://myaccount.blob.core.windows.net/" ContainerName="mycontainer">
+  <Prefix>a</Prefix><MaxResults>3</MaxResults><Delimiter>/</Delimiter>
+  <Blobs>
+    <Blob>
+      <Name>a.txt</Name>
+      <VersionId>2024-01-02T03:04:05.0000000Z</VersionId>
+      <Properties>
+        <Creation-Time>Tue, 02 Jan 2024 03:04:05 GMT</Creation-Time>
+        <Last-Modified>Tue, 02 Jan 2024 03:04:05 GMT</Last-Modified>
+        <Etag>0x8DC0B4F3B2C1A00</Etag>
+        <Content-Length>11</Content-Length>
+        <Content-Type>text/plain</Content-Type>
+        <Content-Encoding />
+        <Content-MD5>XrY7u+Ae7tCTyyK7j1rNww==</Content-MD5>
+        <BlobType>BlockBlob</BlobType>
+      </Properties>
+      <Metadata><Owner>ops</Owner></Metadata>
+    </Blob>
+    <Blob>
+      <Name Encoded="true">a%EF%BF%BFb</Name>
+      <Properties><Last-Modified>Tue, 02 Jan 2024 03:04:05 GMT</Last-Modified><Etag>"0x1"</Etag>
+        <Content-Length>0</Content-Length><Content-Type /><Content-MD5 /></Properties>
+    </Blob>
+    <BlobPrefix><Name>a/</Name></BlobPrefix>
+  </Blobs>
+  <NextMarker>2!72!MDAwMDE</NextMarker>
+</EnumerationResults>"""
+
+
+def test_list_blobs_answer_as_the_rest_reference_documents_it() -> None:
+    entries, marker = parse_list_blobs(LIST_BLOBS_ANSWER, lambda m: {k.lower(): v for k, v in m.items()})
+    assert marker == "2!72!MDAwMDE"
+    assert [name for name, _ in entries] == ["a.txt", "a\uffffb", "a/"]
+    first, encoded, prefix = (entry for _, entry in entries)
+    assert first == ObjectInfo(
+        key="a.txt",
+        size=11,
+        etag="0x8DC0B4F3B2C1A00",
+        last_modified=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        content_type="text/plain",
+        metadata={"owner": "ops"},
+        version="2024-01-02T03:04:05.0000000Z",
+        checksums={"md5": hashlib.md5(b"hello world").hexdigest()},
+    )
+    assert isinstance(encoded, ObjectInfo) and encoded.etag == "0x1" and encoded.content_type is None
+    assert encoded.checksums == {} and encoded.metadata == {} and encoded.size == 0
+    assert prefix == CommonPrefix("a/")
+    done = LIST_BLOBS_ANSWER.replace(b"<NextMarker>2!72!MDAwMDE</NextMarker>", b"<NextMarker />")
+    assert parse_list_blobs(done, dict)[1] is None
 
 
 # -- copy ---------------------------------------------------------------------------------------------

@@ -34,11 +34,9 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.core.paging import ItemPaged
 from azure.storage.blob import (
     BlobBlock,
     BlobClient,
-    BlobPrefix,
     BlobProperties,
     BlobSasPermissions,
     BlobServiceClient,
@@ -76,6 +74,7 @@ from ..errors import (
 from ..etag import quote_etag, unquote_etag
 from ..options import AzureBlobOptions, backend_options
 from ._common import by_engine, upload_parts
+from .azure_listing import list_blobs_page
 
 DEFAULT_PART_SIZE = 8 * MiB
 DEFAULT_CONCURRENCY = 4
@@ -499,18 +498,8 @@ class AzureBlobBackend(Backend):
         self, prefix: str, delimiter: str | None, limit: int, marker: str | None
     ) -> tuple[list[tuple[str, ObjectInfo | CommonPrefix]], str | None]:
         """One List Blobs request: its entries in key order and the service's continuation marker."""
-        pages: Any = self._pager(prefix, delimiter, limit).by_page(continuation_token=marker)
-        batch = sorted((_entry(item) for item in next(pages)), key=lambda e: e[0])
-        return batch, pages.continuation_token or None
-
-    def _pager(self, prefix: str, delimiter: str | None, page_size: int) -> ItemPaged[Any]:
-        if delimiter:
-            return self._container.walk_blobs(
-                name_starts_with=prefix or None, delimiter=delimiter, include=["metadata"], results_per_page=page_size
-            )
-        return self._container.list_blobs(
-            name_starts_with=prefix or None, include=["metadata"], results_per_page=page_size
-        )
+        batch, next_marker = list_blobs_page(self._container, prefix, delimiter, limit, marker, _decode_metadata)
+        return sorted(batch, key=lambda e: e[0]), next_marker
 
     # -- presigning -----------------------------------------------------------------------------------
     def presign(self, key: str, method: PresignMethod, expires: int, content_type: str | None) -> str:
@@ -663,12 +652,6 @@ def _total_size(content_range: str | None, fallback: int) -> int:
         if total.isdigit():
             return int(total)
     return fallback
-
-
-def _entry(item: BlobProperties | BlobPrefix) -> tuple[str, ObjectInfo | CommonPrefix]:
-    if isinstance(item, BlobPrefix):
-        return str(item.name), CommonPrefix(str(item.name))
-    return item.name, _info(item.name, item)
 
 
 def _list_page(entries: list[tuple[str, ObjectInfo | CommonPrefix]], token: str | None) -> ListPage:
