@@ -37,7 +37,7 @@ from core.storage import (
 )
 from core.storage.providers.gcs import GCSBackend
 from scripts.emulators import free_port
-from tests.fakes.fault_proxy import FaultProxy, status
+from tests.fakes.fault_proxy import Fault, FaultProxy, status
 from tests.rigs import RigContext
 from tests.rigs import gcs as rig
 
@@ -141,6 +141,79 @@ def test_get_streams_in_chunks(store: ObjectStore) -> None:
         chunks = list(reader)
     assert len(chunks) >= 3 and max(len(c) for c in chunks) <= MiB
     assert b"".join(chunks) == data
+
+
+def media_pool(store: ObjectStore, endpoint: str) -> Any:
+    """The urllib3 connection pool object downloads use for ``endpoint``."""
+    return backend(store)._media._http.http.connection_from_url(endpoint)
+
+
+def test_reads_read_to_the_end_reuse_one_connection(store: ObjectStore, endpoint: str) -> None:
+    store.put("small", b"s" * 100)
+    for _ in range(20):
+        assert store.get("small").read() == b"s" * 100
+    assert media_pool(store, endpoint).num_connections == 1
+    store.put("big", blob_data(3 * MiB))
+    with store.get("big") as reader:  # left after its first chunk: its socket is closed, its slot reused
+        next(iter(reader))
+    assert store.get("small").read() == b"s" * 100
+    assert store.get("big").read() == blob_data(3 * MiB)
+    assert media_pool(store, endpoint).num_connections == 1
+
+
+@pytest.mark.parametrize("no_proxy", ["", "127.0.0.1"])
+def test_reads_take_the_environment_proxy_as_requests_would(
+    rig_context: RigContext, endpoint: str, no_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = rig_context.unique()
+    rig.make(rig_context, bucket=bucket).put("k", b"through")
+    with FaultProxy(endpoint) as proxy:  # forwards absolute-form requests too: a stand-in forward proxy
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        s = open_store(f"gs://{bucket}", endpoint_url=endpoint, anonymous=True, retry=FAST)
+        assert s.get("k").read() == b"through"
+        media = [r for r in proxy.requests if "alt=media" in r.path]
+        assert len(media) == (0 if no_proxy else 1)
+        s.close()
+
+
+def test_ca_bundle_from_the_environment(endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    s = open_store("gs://b", endpoint_url=endpoint, anonymous=True)
+    assert backend(s)._media._http.http.connection_pool_kw["ca_certs"] == str(bundle)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    import certifi
+
+    default = open_store("gs://b", endpoint_url=endpoint, anonymous=True)
+    assert backend(default)._media._http.http.connection_pool_kw["ca_certs"] == certifi.where()
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "expected"),
+    [
+        (403, {"error": {"code": 403, "message": "no", "errors": [{"reason": "forbidden"}]}}, PermissionDenied),
+        (429, {"error": {"code": 429, "message": "slow", "errors": [{"reason": "rateLimitExceeded"}]}}, Throttled),
+        (500, None, TransientError),
+    ],
+)
+def test_error_answers_to_a_read(
+    rig_context: RigContext, endpoint: str, code: int, body: dict[str, Any] | None, expected: type[Exception]
+) -> None:
+    with FaultProxy(endpoint) as proxy:
+        s = rig.make(rig_context, via=proxy.url, retry=FAST)
+        s.put("k", b"v")
+        answer = json.dumps(body).encode() if body else b"plain failure"
+        kind = "application/json" if body else "text/plain"
+        proxy.inject(Fault(code, answer, (("Content-Type", kind),)), method="GET", path_contains="alt=media")
+        with pytest.raises(expected) as err:
+            s.get("k")
+        if body:
+            assert body["error"]["message"] in str(err.value)
+        assert s.get("k").read() == b"v"  # the fault was one answer; the pool still works
+        s.close()
 
 
 def test_ranges(store: ObjectStore) -> None:

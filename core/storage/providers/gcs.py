@@ -26,7 +26,6 @@ import requests
 import urllib3.exceptions
 from google.api_core import exceptions as gexc
 from google.auth.credentials import AnonymousCredentials, Credentials, Signing
-from google.cloud.exceptions import from_http_response
 from google.cloud.storage import Blob, Client
 from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.oauth2 import service_account
@@ -60,7 +59,9 @@ from ..errors import (
 )
 from ..etag import unquote_etag
 from ..options import GCSOptions, backend_options
+from . import gcs_media
 from ._common import b64_to_hex
+from .gcs_media import MediaDownloads
 
 T = TypeVar("T")
 KiB = 1024
@@ -116,6 +117,7 @@ class GCSBackend(Backend):
         self.client = self._client(opts, credentials, file_project)
         self._bucket = self.client.bucket(bucket)
         self._bucket_known = False
+        self._media = MediaDownloads(self.client._http, self.client.api_endpoint, self.timeout)
 
     # -- setup --------------------------------------------------------------------------------------------
     def _credentials(self, opts: GCSOptions) -> tuple[Credentials | None, str | None]:
@@ -178,6 +180,7 @@ class GCSBackend(Backend):
         return client
 
     def close(self) -> None:
+        self._media.close()
         self.client.close()
 
     # -- errors -------------------------------------------------------------------------------------------
@@ -220,7 +223,7 @@ class GCSBackend(Backend):
         return blob
 
     def get(self, key: str, rng: ByteRange | None, if_match: str | None) -> ObjectReader:
-        """Stream the object with one ``alt=media`` request through the client's authorized session.
+        """Stream the object with one ``alt=media`` request (``gcs_media``: urllib3, the client's credentials).
 
         The SDK's own readers either buffer the whole object (``download_as_bytes``), write into a file
         (``download_to_file``) or issue one request per chunk (``blob.open("rb")``); a single streamed
@@ -236,20 +239,9 @@ class GCSBackend(Backend):
             f"/o/{quote(key, safe='')}?alt=media"
         )
 
-        def request() -> Any:
-            resp = self.client._http.request("GET", url, headers=headers, stream=True, timeout=self.timeout)
-            if resp.status_code == 416:
-                resp.close()
-                return None
-            if resp.status_code >= 400:
-                try:
-                    raise from_http_response(resp)
-                finally:
-                    resp.close()
-            return resp
-
-        resp = self.call("get", key, request)
-        if resp is None:  # the range starts past the end: an empty read of an existing object
+        resp = self.call("get", key, lambda: self._media.get(url, headers))
+        if resp.status == 416:  # the range starts past the end: an empty read of an existing object
+            gcs_media.close(resp)
             info = self.head(key)
             self._check_etag(info, if_match, "get", key)
             return ObjectReader([], info)
@@ -257,12 +249,14 @@ class GCSBackend(Backend):
         try:
             self._check_etag(info, if_match, "get", key)
         except StorageError:
-            resp.close()
+            gcs_media.close(resp)
             raise
         # Stored bytes: decode only a transport encoding the server added (the stored encoding is identity).
         decode = resp.headers.get("x-goog-stored-content-encoding", "identity") == "identity"
-        chunks = resp.raw.stream(CHUNK, decode_content=decode)
-        return ObjectReader(chunks, info, close=resp.close, translate=lambda e: self.translate(e, "get", key))
+        chunks = resp.stream(CHUNK, decode_content=decode)
+        return ObjectReader(
+            chunks, info, close=lambda: gcs_media.close(resp), translate=lambda e: self.translate(e, "get", key)
+        )
 
     def _check_etag(self, info: ObjectInfo, if_match: str | None, operation: str, key: str) -> None:
         if if_match is not None and info.etag != if_match:
