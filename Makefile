@@ -36,7 +36,7 @@ run: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy core aws_lambda azure_functions gcp_functions circle_cli
+	$(PY) -m mypy core aws_lambda azure_functions gcp_functions circle_cli bench scripts
 
 bench: install
 	@command -v rclone >/dev/null || { echo "make bench: rclone is not installed (it is the baseline the copy" \

@@ -242,7 +242,9 @@ def warm(url: str, config: Path, key: str, n: int) -> dict[str, dict[str, float]
         assert r.status_code == 200
 
     for _ in range(10):  # warm every path (connections, caches) before measuring
-        get_inproc(), get_server(), store.get("warm/small").read()
+        get_inproc()
+        get_server()
+        store.get("warm/small").read()
     for _ in range(n):  # interleaved: the same moment's emulator for each variant
         timed("get_direct", lambda: store.get("warm/small").read())
         timed("get_inproc", get_inproc)

@@ -8,6 +8,7 @@ during the run; rclone: its whole-process maximum resident set), plus Circle's l
 
     .venv/bin/python -m bench.bench_reconcile                       # 1,000 x 4 KiB and 10 x 100 MiB, all 6 directions
     .venv/bin/python -m bench.bench_reconcile --small 200 --large 0 --directions s3:az,gs:s3
+    .venv/bin/python -m bench.bench_reconcile --engine obstore     # s3 and az stores on the obstore engine
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from scripts import emulators
 
 MiB = 1024 * 1024
 DIRECTIONS = ("s3:az", "s3:gs", "az:s3", "az:gs", "gs:s3", "gs:az")
+ENGINE_SCHEMES = ("s3", "az")  # the stores ``engine`` applies to (core.storage.options)
 
 
 @dataclass
@@ -55,8 +57,8 @@ def _seed(emu: emulators.Emulators, bucket: str, scheme: str, prefix: str, count
         list(pool.map(lambda i: store.put(f"{prefix}{i:05d}", body()), range(count)))
 
 
-def _circle(emu: emulators.Emulators, bucket: str, src: str, dst: str, prefix: str, dataset: str) -> Run:
-    job = {"emu": emu.store_options(), "bucket": bucket, "src": src, "dst": dst, "prefix": prefix}
+def _circle(emu: emulators.Emulators, bucket: str, src: str, dst: str, prefix: str, dataset: str, engine: str) -> Run:
+    job = {"emu": emu.store_options(), "bucket": bucket, "src": src, "dst": dst, "prefix": prefix, "engine": engine}
     out = subprocess.run(
         [sys.executable, "-m", "bench.bench_reconcile", "--worker", json.dumps(job)],
         check=True,
@@ -90,6 +92,9 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     from core.runtime import Circle
 
     stores = {s: {"url": f"{s}://{job['bucket']}", **job["emu"][s]} for s in (job["src"], job["dst"])}
+    for scheme, options in stores.items():
+        if scheme in ENGINE_SCHEMES:
+            options["engine"] = job["engine"]
     rule = {"name": "bench", "source": job["src"], "targets": [job["dst"]], "prefix": job["prefix"],
             "target_prefix": f"circle-{job['src']}/"}  # fmt: skip
     circle = Circle.from_config(parse_config({"stores": stores, "replication": [rule]}))
@@ -123,6 +128,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=10, help="large objects (0: skip)")
     parser.add_argument("--large-mib", type=int, default=100)
     parser.add_argument("--directions", default=",".join(DIRECTIONS))
+    parser.add_argument("--engine", choices=("sdk", "obstore"), default="sdk", help="for s3 and az stores")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -143,7 +149,7 @@ def main() -> None:
                 _seed(emu, bucket, scheme, prefix, count, size)
             for src, dst in directions:
                 runs.append(_rclone(emu, bucket, src, dst, prefix, label))
-                runs.append(_circle(emu, bucket, src, dst, prefix, label))
+                runs.append(_circle(emu, bucket, src, dst, prefix, label, args.engine))
                 c, r = runs[-1], runs[-2]
                 mib = count * size / MiB
                 print(

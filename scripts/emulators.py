@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -67,7 +68,7 @@ class Emulators:
             "GOOGLE_CLOUD_PROJECT": "circle-test",
         }
 
-    def store_options(self) -> dict[str, dict[str, object]]:
+    def store_options(self) -> dict[str, dict[str, Any]]:
         """``open_store`` options reaching each emulator, by URL scheme."""
         return {
             "s3": {

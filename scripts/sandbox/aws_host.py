@@ -14,30 +14,12 @@ import os
 import signal
 import sys
 import time
-import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
+from circle_cli.invoke import LambdaContext  # the documented context, as `circle invoke aws` builds it
 from scripts.sandbox import report
 
-FUNCTION_TIMEOUT_MS = 300_000
-
-
-@dataclass
-class Context:
-    """The documented attributes of the Lambda context object."""
-
-    function_name: str = "circle-sandbox-storage-event"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:circle-sandbox-storage-event"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/circle-sandbox-storage-event"
-    log_stream_name: str = "sandbox"
-    started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, FUNCTION_TIMEOUT_MS - int((time.monotonic() - self.started) * 1000))
+FUNCTION_TIMEOUT_SECONDS = 300.0
 
 
 def _record(message: Any, queue_arn: str) -> dict[str, Any]:
@@ -80,7 +62,10 @@ def main() -> None:
             continue
         records = [_record(m, arn) for m in got]
         started = time.monotonic()
-        response = handlers.storage_event({"Records": records}, Context())
+        response = handlers.storage_event(
+            {"Records": records},
+            LambdaContext("circle-sandbox-storage-event", FUNCTION_TIMEOUT_SECONDS),  # type: ignore[arg-type]
+        )
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         for message in got:
             if message["MessageId"] not in failed:
