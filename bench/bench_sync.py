@@ -1,6 +1,7 @@
 """``circle sync`` against ``rclone sync``: N small objects from one emulated cloud into a fresh
 destination, both tools launched as fresh processes in the same run, in alternation (so machine load
-hits both).
+hits both). Odd rounds run rclone first, and every round's copies are checked and deleted before the
+next: Azurite and moto slow down as objects pile up, which favoured whichever tool ran first.
 
     python -m bench.bench_sync                     # N=1000 ROUNDS=3 DIRECTION=s3-s3 (environment variables)
     python -m bench.bench_sync --direction gs-s3   # SRC-DST among s3 (moto), az (Azurite), gs (fake-gcs-server)
@@ -20,6 +21,7 @@ rclone is not installed by this script: without it only the circle rows are meas
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
 import shutil
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -41,7 +44,7 @@ DIRECTIONS = ["s3-s3"] + [f"{a}-{b}" for a in SCHEMES for b in SCHEMES if a != b
 
 
 def main() -> None:
-    from core.storage import open_store
+    from core.storage import ObjectInfo, open_store
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--direction", choices=DIRECTIONS, default=os.environ.get("DIRECTION", "s3-s3"))
@@ -68,11 +71,13 @@ def main() -> None:
         launcher.chmod(0o755)
         rc_env = _rclone_env(emu)
         results: dict[str, list[float]] = {}
+        created: list[str] = []  # this round's destination buckets
         cpu: dict[str, list[float]] = {}
 
         def timed(name: str, cmd: list[str], run_env: dict[str, str], bucket: str | None = None) -> None:
             if bucket:
                 emu.create_bucket(dst_scheme, bucket)
+                created.append(bucket)
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, check=False)
@@ -98,25 +103,38 @@ def main() -> None:
             return [str(rclone), "sync", f"{src_scheme}:bench-src", f"{dst_scheme}:{dst}", *flags, *extra]
 
         theirs = "rclone sync (server-side copy)" if same_endpoint else "rclone sync (streamed)"
-        for r in range(ROUNDS):
+
+        def copies(r: int) -> list[Callable[[], None]]:
+            runs: list[Callable[[], None]] = []
             for engine in engines:
                 for parallel in (8, 32):
                     bucket = f"circle{parallel}-{engine}-{r}"
-                    timed(ours(engine, parallel), circle(bucket, parallel, engine), env, bucket)
+                    runs.append(
+                        functools.partial(timed, ours(engine, parallel), circle(bucket, parallel, engine), env, bucket)
+                    )
             if rclone:
-                timed(theirs, rclone_sync(f"rclone-{r}"), rc_env, f"rclone-{r}")
+                runs.append(functools.partial(timed, theirs, rclone_sync(f"rclone-{r}"), rc_env, f"rclone-{r}"))
                 if same_endpoint:
                     streamed = rclone_sync(f"rclone-streamed-{r}", "--disable", "copy")
-                    timed("rclone sync --disable copy (streamed)", streamed, rc_env, f"rclone-streamed-{r}")
+                    label = "rclone sync --disable copy (streamed)"
+                    runs.append(functools.partial(timed, label, streamed, rc_env, f"rclone-streamed-{r}"))
+            return runs
+
+        for r in range(ROUNDS):
+            # odd rounds run rclone first: the emulators slow down as objects pile up within a round
+            for run in copies(r)[:: -1 if r % 2 else 1]:
+                run()
             for engine in engines:
                 timed(ours(engine), circle(f"circle8-{engine}-{r}", 8, engine), env)
             if rclone:
                 timed("rclone sync, nothing to do", rclone_sync(f"rclone-{r}"), rc_env)
                 timed("rclone sync --checksum, nothing to do", rclone_sync(f"rclone-{r}", "--checksum"), rc_env)
-            for engine in engines:
-                copied = open_store(f"{dst_scheme}://circle8-{engine}-{r}", **emu.store_options()[dst_scheme])
-                count = sum(1 for _ in copied.list("small/"))
-                assert count == N, count
+            for bucket in created:
+                copied = open_store(f"{dst_scheme}://{bucket}", **emu.store_options()[dst_scheme])
+                keys = [o.key for o in copied.list() if isinstance(o, ObjectInfo)]
+                assert len(keys) == N, (bucket, len(keys))
+                assert not copied.delete_many(keys)  # the next round starts from emulators as empty as this one
+            created.clear()
         print(f"{N} objects of about 100 bytes, {direction} on the emulators, {ROUNDS} rounds; "
               f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
         print(f"{'':48} {'wall (median)':>14} {'CPU of the tool':>16}   wall runs")
