@@ -372,6 +372,9 @@ class S3Options(ConnectionOptions):
         high=5 * 1024 * MiB,
         default_doc="`part_size`",
     )
+    concurrency: Option[int] = Option(
+        4, "Multipart parts uploaded at once (memory is about concurrency x part_size).", kind="int", low=1, high=64
+    )
     max_pool_connections: Option[int] = Option(20, "Size of the HTTP connection pool.", kind="int", low=1, high=1000)
     engine: Option[str] = _engine_option()
     sse_kms_key_id: Option[str | None] = Option(

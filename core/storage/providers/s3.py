@@ -54,7 +54,7 @@ from ..errors import (
 )
 from ..etag import quote_etag, unquote_etag
 from ..options import S3Options, backend_options
-from ._common import by_engine
+from ._common import by_engine, upload_parts
 from .s3_profiles import S3Profile, get_profile
 
 CHUNK = 1024 * 1024
@@ -119,6 +119,7 @@ class S3Backend(Backend):
         )
         threshold = opts.multipart_threshold
         self.multipart_threshold = self.part_size if threshold is None else threshold
+        self.concurrency = opts.concurrency  # multipart parts in flight: throughput against concurrency x part_size
         self.client = self._build_client(opts)
 
     # -- client -----------------------------------------------------------------------------------------
@@ -366,9 +367,10 @@ class S3Backend(Backend):
         upload = self.call("put", key, lambda: self.client.create_multipart_upload(**common, **algo))
         upload_id = upload["UploadId"]
         ids = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id}
-        parts: list[dict[str, Any]] = []
         size = 0
-        try:
+
+        def numbered() -> Iterator[bytes]:
+            nonlocal size
             for number, chunk in enumerate(body.parts(self.part_size), start=1):
                 if number > self.capabilities.write_multi_max_parts:
                     raise InvalidArgument(
@@ -378,14 +380,22 @@ class S3Backend(Backend):
                         bucket=self.bucket,
                         key=key,
                     )
-                resp = self.call(
-                    "put", key, functools.partial(self.client.upload_part, Body=chunk, PartNumber=number, **ids, **algo)
-                )
-                part = {"PartNumber": number, "ETag": resp["ETag"]}
-                if resp.get("ChecksumCRC32"):
-                    part["ChecksumCRC32"] = resp["ChecksumCRC32"]
-                parts.append(part)
                 size += len(chunk)
+                yield chunk
+
+        def send(index: int, chunk: bytes) -> dict[str, Any]:
+            number = index + 1
+            resp = self.call(
+                "put", key, functools.partial(self.client.upload_part, Body=chunk, PartNumber=number, **ids, **algo)
+            )
+            part = {"PartNumber": number, "ETag": resp["ETag"]}
+            if resp.get("ChecksumCRC32"):
+                part["ChecksumCRC32"] = resp["ChecksumCRC32"]
+            return part
+
+        try:
+            # ``concurrency`` parts in flight (and in memory) at once, as Azure stages blocks
+            parts = upload_parts(numbered(), send, self.concurrency)
 
             def complete() -> Any:
                 return self.client.complete_multipart_upload(MultipartUpload={"Parts": parts}, **ids, **cond)
