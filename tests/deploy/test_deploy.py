@@ -116,13 +116,15 @@ def test_gcp_deploys_gen2_eventarc_functions_with_retry() -> None:
         assert "--timeout=540s" in argv  # the limit for event-driven functions
         (env_vars,) = [a for a in argv if a.startswith("--set-env-vars=")]
         values = env_vars.removeprefix("--set-env-vars=").split(",")
-        jobs_only = ("CIRCLE_JOBS_TOPIC=", "MALLOC_ARENA_MAX=")  # jobs: the scheduled function's own
+        jobs_only = ("CIRCLE_JOBS_TOPIC=", "MALLOC_")  # jobs: the scheduled function's own
         assert [v for v in values if not v.startswith(jobs_only)] == [
             "CIRCLE_CONFIG=/workspace/circle.toml",
             "CIRCLE_SECRETS_URL=gcp-sm://proj-1",
             f"CIRCLE_TIME_BUDGET_SECONDS={deploy.GCP_TIME_BUDGET_SECONDS}",
         ]  # no CIRCLE_ENV unless set: the base file
         assert deploy.GCP_TIME_BUDGET_SECONDS == deploy.GCP_TIMEOUT_SECONDS == 540  # the adapter keeps a margin
+        malloc = [v for v in values if v.startswith("MALLOC_")]
+        assert malloc == (list(deploy.JOBS_MALLOC) if argv is deploys["circle-scheduled"] else [])
     (update,) = _steps(plan, "gcloud", "secrets", "update")
     assert "--add-topics=projects/proj-1/topics/circle-secret-rotation" in update
     assert "--next-rotation-time=2030-01-02T00:00:00Z" in update
@@ -177,6 +179,8 @@ def test_azure_blob_events_go_through_a_storage_queue_to_the_queue_function() ->
         "CIRCLE_PROBE_SCHEDULE=0 */5 * * * *",
         "CIRCLE_JOBS_QUEUE=circle-jobs",
         "MALLOC_ARENA_MAX=2",
+        "MALLOC_MMAP_THRESHOLD_=1048576",
+        "MALLOC_TRIM_THRESHOLD_=1048576",
     ]
     hours, minutes, seconds = json.loads((ROOT / "host.json").read_text())["functionTimeout"].split(":")
     assert int(hours) * 3600 + int(minutes) * 60 + int(seconds) == deploy.AZURE_TIME_BUDGET_SECONDS

@@ -245,6 +245,16 @@ def test_functions_log_json_at_info(template: dict[str, Any], function: str) -> 
     assert set(template["Parameters"]["LogLevel"]["AllowedValues"]) <= lambda_levels
 
 
+def test_the_jobs_function_has_the_malloc_settings_of_every_cloud(template: dict[str, Any]) -> None:
+    """The same glibc settings as the Azure and GCP jobs functions (scripts/deploy.py JOBS_MALLOC): large
+    copies in a reconciliation stay within 64 MiB of growth only with them (docs/benchmarks.md)."""
+    from scripts import deploy
+
+    variables = template["Resources"]["ScheduledFunction"]["Properties"]["Environment"]["Variables"]
+    malloc = {k: v for k, v in variables.items() if k.startswith("MALLOC_")}
+    assert malloc == dict(setting.split("=", 1) for setting in deploy.JOBS_MALLOC)
+
+
 def test_circle_env_defaults_to_the_base_file(template: dict[str, Any]) -> None:
     assert template["Parameters"]["CircleEnv"]["Default"] == ""
     assert template["Globals"]["Function"]["Environment"]["Variables"]["CIRCLE_ENV"] == {"Ref": "CircleEnv"}
