@@ -87,9 +87,9 @@ def test_ten_thousand_objects_converge_with_flat_memory_and_minimal_listing(emul
     for name, count in lists.items():
         assert minimum <= count <= minimum + 1, (name, count)
     assert report.list_requests <= 3 * (minimum + 1)
-    for name in ("az", "gs"):
+    for name in ("az", "gs"):  # read directly: the proxies are closed (a kept-alive connection may outlive one)
         for key in list(missing[name])[:5]:
-            assert circle.store(name).get(key).read() == key.encode()
+            assert direct.store(name).get(key).read() == key.encode()
 
 
 def _memory_of_a_pass(emulators: Emulators, objects: int, page: int) -> tuple[int, int, int]:
