@@ -10,8 +10,6 @@ reading of the answer is ours, following the public REST reference ("List Blobs"
 
 from __future__ import annotations
 
-import base64
-import binascii
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from datetime import UTC
@@ -24,6 +22,7 @@ from azure.storage.blob import ContainerClient
 
 from ..api import CommonPrefix, ObjectInfo
 from ..etag import unquote_etag
+from ._common import b64_to_hex
 
 Entry = tuple[str, ObjectInfo | CommonPrefix]
 
@@ -92,6 +91,7 @@ def _blob_info(
     metadata_node = element.find("Metadata")
     metadata = {child.tag: child.text or "" for child in metadata_node} if metadata_node is not None else {}
     modified = prop.get("Last-Modified")
+    md5 = b64_to_hex(prop.get("Content-MD5"))
     return ObjectInfo(
         key=name,
         size=int(prop.get("Content-Length") or 0),
@@ -100,14 +100,5 @@ def _blob_info(
         content_type=prop.get("Content-Type") or None,
         metadata=decode_metadata(metadata),
         version=element.findtext("VersionId") or None,
-        checksums=_md5(prop.get("Content-MD5")),
+        checksums={"md5": md5} if md5 else {},
     )
-
-
-def _md5(encoded: str | None) -> dict[str, str]:
-    if not encoded:
-        return {}
-    try:
-        return {"md5": base64.b64decode(encoded, validate=True).hex()}
-    except (binascii.Error, ValueError):
-        return {}

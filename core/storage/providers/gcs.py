@@ -61,7 +61,6 @@ from ..etag import unquote_etag
 from ..options import GCSOptions, backend_options
 from . import gcs_media
 from ._common import b64_to_hex
-from .gcs_media import MediaDownloads
 
 T = TypeVar("T")
 KiB = 1024
@@ -117,7 +116,7 @@ class GCSBackend(Backend):
         self.client = self._client(opts, credentials, file_project)
         self._bucket = self.client.bucket(bucket)
         self._bucket_known = False
-        self._media = MediaDownloads(self.client._http, self.client.api_endpoint, self.timeout)
+        self._media = gcs_media.MediaDownloads(self.client._http, self.client.api_endpoint, self.timeout)
 
     # -- setup --------------------------------------------------------------------------------------------
     def _credentials(self, opts: GCSOptions) -> tuple[Credentials | None, str | None]:
