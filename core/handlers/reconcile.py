@@ -20,8 +20,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.storage import StorageError
+
 from .checkpoint import Checkpoint, CheckpointStore
-from .replication import Listed, Outcome, converge
+from .confirm import Confirmations, Unconfirmed
+from .failures import ReplicationFailure
+from .replication import Outcome, consistency_of, converge, write_listed
 from .sync import Deadline, LargeGate, ListingCounter, OrderedRunner, listing, merge_join, same_content, time_left
 
 if TYPE_CHECKING:
@@ -33,7 +37,7 @@ CHECKPOINT_EVERY_KEYS = 2000
 CHECKPOINT_EVERY_SECONDS = 15.0
 RESERVE_SECONDS = 3.0  # stop starting keys with this much time left (finish in-flight, write the checkpoint)
 _Todo = tuple[str, "ObjectStore", "ObjectInfo | None", bool]  # target name, store, source object, replica listed absent
-_Done = tuple[Outcome, "ObjectInfo | None"]
+_Done = tuple["Outcome | Unconfirmed", "ObjectInfo | None"]
 COUNTS = ("scanned", "copied", "deleted", "skipped", "failed")
 
 
@@ -234,55 +238,78 @@ def _reconcile_rule(
             )
         )
 
+    def count(key: str, outcome: Outcome, src: ObjectInfo | None) -> None:
+        if outcome.action == "copied":
+            rep.copied += 1
+            if src is not None and src.last_modified is not None:
+                lag = max(0.0, time.time() - src.last_modified.timestamp())
+                rep.lag_seconds_max = max(rep.lag_seconds_max, lag)
+                _timing(circle, "ReplicationLag", lag, rule=rule.name, target=outcome.target)
+        elif outcome.action == "deleted":
+            rep.deleted += 1
+        elif outcome.action == "skipped":
+            rep.skipped += 1
+        else:
+            rep.failed += 1
+            cls = outcome.failure or "retryable"
+            rep.failed_by_class[cls] = rep.failed_by_class.get(cls, 0) + 1
+            if len(rep.failures) < rep.MAX_LISTED:
+                rep.failures.append({"key": key, "target": outcome.target, "class": cls, "reason": outcome.reason})
+
+    confirmations = Confirmations(source, rule.prefix, counter)
+
     def record(key: str, outcomes: list[_Done]) -> None:
         for outcome, src in outcomes:
-            if outcome.action == "copied":
-                rep.copied += 1
-                if src is not None and src.last_modified is not None:
-                    lag = max(0.0, time.time() - src.last_modified.timestamp())
-                    rep.lag_seconds_max = max(rep.lag_seconds_max, lag)
-                    _timing(circle, "ReplicationLag", lag, rule=rule.name, target=outcome.target)
-            elif outcome.action == "deleted":
-                rep.deleted += 1
-            elif outcome.action == "skipped":
-                rep.skipped += 1
+            if isinstance(outcome, Unconfirmed):
+                confirmations.add(outcome)
             else:
-                rep.failed += 1
-                cls = outcome.failure or "retryable"
-                rep.failed_by_class[cls] = rep.failed_by_class.get(cls, 0) + 1
-                if len(rep.failures) < rep.MAX_LISTED:
-                    rep.failures.append({"key": key, "target": outcome.target, "class": cls, "reason": outcome.reason})
+                count(key, outcome, src)
+        for item, final in confirmations.ready():
+            count(item.key, final, item.source)
+
+    def settle() -> None:
+        for item, final in confirmations.settle():
+            count(item.key, final, item.source)
 
     gate = LargeGate()
 
-    def work(key: str, todo: list[_Todo]) -> list[_Done]:
+    def work(key: str, todo: list[_Todo], previous: str | None, position: int) -> list[_Done]:
         done: list[_Done] = []
         for name, store, src, absent in todo:
-            run = functools.partial(
+            target_key = rule.target_key(key)
+            full = functools.partial(
                 converge,
                 source,
                 key,
                 store,
-                rule.target_key(key),
+                target_key,
                 target_name=name,
                 propagate_deletes=rule.propagate_deletes,
                 verify=rule.verify,
-                # the listing saw the replica absent: skip the first HEADs, write create-only
-                listed=Listed(src) if absent and src is not None else None,
             )
-            done.append((gate.run(src.size if src is not None else 0, run), src))
+            if absent and src is not None:  # the listings showed the replica absent: write, confirm in a batch
+                listed = functools.partial(_copy_listed, source, key, store, target_key, src, rule.verify)
+                written = gate.run(src.size, listed)
+                if written:
+                    mode = consistency_of(store, propagate_deletes=rule.propagate_deletes)
+                    copied = Outcome(name, target_key, "copied", f"source etag {src.etag}", None, mode)
+                    done.append((Unconfirmed(key, previous, position, src, copied, full), src))
+                    continue
+            done.append((gate.run(src.size if src is not None else 0, full), src))
         return done
 
     runner: OrderedRunner[list[_Done]] = OrderedRunner(parallel, record)
     since_save, last_save = 0, time.monotonic()
     finished = True
+    previous: str | None = after  # the key scanned before this one: confirmations list from there
     try:
-        for key, row in merge_join(streams):
+        for position, (key, row) in enumerate(merge_join(streams)):
             if not time_left(deadline, reserve):
                 finished = False
                 break
             if not rule.matches(key):
                 runner.skip(key)
+                previous = key
                 continue
             rep.scanned += 1
             src = row[0]
@@ -305,17 +332,22 @@ def _reconcile_rule(
                         rep.copied += 1
                 runner.skip(key)
             elif todo:
-                runner.submit(key, functools.partial(work, key, todo))
+                runner.submit(key, functools.partial(work, key, todo, previous, position))
             else:
                 runner.skip(key)
+            previous = key
             since_save += 1
             if checkpoints is not None and (
                 since_save >= CHECKPOINT_EVERY_KEYS or time.monotonic() - last_save > CHECKPOINT_EVERY_SECONDS
             ):
-                _save(checkpoints, checkpoint, runner.watermark or after, rep, complete=False)
+                watermark = runner.watermark or after
+                settle()  # a checkpoint never covers a copy not yet confirmed
+                _save(checkpoints, checkpoint, watermark, rep, complete=False)
                 since_save, last_save = 0, time.monotonic()
     finally:
         runner.drain()
+        settle()
+        confirmations.close()
     rep.list_requests = counter.requests
     rep.complete = finished
     rep.resume_after = None if finished else runner.watermark or after
@@ -333,6 +365,17 @@ def _reconcile_rule(
         },
     )
     return rep
+
+
+def _copy_listed(
+    source: ObjectStore, key: str, target: ObjectStore, target_key: str, src: ObjectInfo, verify: bool
+) -> bool:
+    """``write_listed``; False when it did not write (the full convergence then decides, and classifies
+    any failure)."""
+    try:
+        return write_listed(source, key, target, target_key, src, verify=verify) is not None
+    except (StorageError, ReplicationFailure):
+        return False
 
 
 def _add(base: dict[str, int], rep: RuleReport) -> dict[str, int]:

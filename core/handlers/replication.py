@@ -48,6 +48,7 @@ SOURCE_VERSION = "circle_source_version"
 SOURCE_SEQUENCER = "circle_source_sequencer"
 MAX_ROUNDS = 6  # read-decide-act rounds; the last successful action needs one more round to confirm
 MAX_RACES = MAX_ROUNDS  # the old name
+UP_TO_DATE = "replica is up to date"
 
 Action = Literal["copied", "skipped", "deleted", "failed", "deferred"]
 Consistency = Literal["strong", "best-effort"]
@@ -73,15 +74,6 @@ class Outcome:
             "failure": self.failure,
             "consistency": self.consistency,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """A listing (reconciliation) just showed ``source`` present and the replica absent: the first round
-    skips both HEADs and writes create-only, so a replica created meanwhile is never overwritten (the
-    refused write sends the loop round again with fresh reads)."""
-
-    source: ObjectInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,13 +191,12 @@ def converge(
     verify: bool = True,
     hint: Hint | None = None,
     max_rounds: int = MAX_ROUNDS,
-    listed: Listed | None = None,
 ) -> Outcome:
     """Make ``target_key`` equal ``key``'s current state and confirm it; never raises a storage error
     (failures come back as an ``Outcome`` with their failure class)."""
     mode = consistency_of(target, propagate_deletes=propagate_deletes)
     try:
-        action, reason = _converge(source, key, target, target_key, propagate_deletes, verify, hint, max_rounds, listed)
+        action, reason = _converge(source, key, target, target_key, propagate_deletes, verify, hint, max_rounds)
     except (StorageError, ReplicationFailure) as exc:
         return Outcome(target_name, target_key, "failed", describe(exc), classify(exc), mode)
     return Outcome(target_name, target_key, action, reason, None, mode)
@@ -220,27 +211,19 @@ def _converge(
     verify: bool,
     hint: Hint | None,
     max_rounds: int,
-    listed: Listed | None = None,
 ) -> tuple[Action, str]:
     done: tuple[Action, str] | None = None  # the last action taken, reported once confirmed
     integrity: IntegrityError | None = None
     # what our own write returned stands for the next round's read of the replica (it precedes the
     # source read that follows, as a HEAD would) when it carries the ETag and our stamp
     written: ObjectInfo | None = None
-    if listed is not None and not target.capabilities.write_with_if_none_match:
-        listed = None  # without create-only writes the replica must be read first
-    replica: ObjectInfo | None
-    current: ObjectInfo | None
     for round_ in range(max_rounds):
-        if round_ == 0 and listed is not None:
-            replica, current = None, listed.source
-        else:
-            replica = written or _head_or_none(target, target_key)  # the replica first: deletes decide on it
-            if round_ == 0:
-                stale = stale_reason(hint, replica, source_origin(source, key))
-                if stale:
-                    return "skipped", stale
-            current = _head_or_none(source, key)
+        replica = written or _head_or_none(target, target_key)  # the replica first: deletes decide on it
+        if round_ == 0:
+            stale = stale_reason(hint, replica, source_origin(source, key))
+            if stale:
+                return "skipped", stale
+        current = _head_or_none(source, key)
         written = None
         if current is None:
             if replica is None:
@@ -259,7 +242,7 @@ def _converge(
                 done = ("deleted", "source deleted while copying; copy undone" if undone else "source deleted")
             continue  # confirm: the source may have been re-created meanwhile
         if _replica_of(current, replica):
-            return done or ("skipped", "replica is up to date")
+            return done or ("skipped", UP_TO_DATE)
         try:
             info = _write(source, key, target, target_key, current, replica, verify, hint)
             if info is not None:
@@ -274,6 +257,25 @@ def _converge(
     if integrity is not None:
         raise integrity
     raise NotConverged("source or replica kept changing; will retry")
+
+
+def write_listed(
+    source: ObjectStore, key: str, target: ObjectStore, target_key: str, listed: ObjectInfo, *, verify: bool = True
+) -> ObjectInfo | None:
+    """The write of a convergence decided from listings that showed ``listed`` at the source and no replica
+    (reconciliation): create-only, from a source read pinned to the listed ETag, with no HEAD of either
+    side. What was written (ETag and stamp), or None when the target cannot write create-only, a replica
+    appeared meanwhile or the source moved (then run ``converge``, which reads both sides).
+
+    The caller confirms the write: the source must still hold ``listed`` after it landed (a source deleted
+    or changed while copying), as ``converge``'s confirmation round checks (``core.handlers.confirm``).
+    Storage errors propagate."""
+    if not target.capabilities.write_with_if_none_match:
+        return None
+    info = _write(source, key, target, target_key, listed, None, verify, None)
+    if info is None or not info.etag or info.metadata.get(SOURCE_ETAG) != (listed.etag or ""):
+        return None
+    return info
 
 
 def _delete_exactly(target: ObjectStore, target_key: str, replica: ObjectInfo) -> bool:

@@ -1,7 +1,8 @@
 """Request economy of reconciliation (issue 9 "Performance"): a key the listing saw missing from a
-replica costs GET + create-only PUT + one confirming HEAD of the source, and the shortcut never lets a
-replica written meanwhile be overwritten by an older state. Real emulators; a counting wrapper only
-counts calls and passes every one through."""
+replica costs GET + create-only PUT, and its confirmation is shared: one listing of the source for a
+batch of adjacent copies, a HEAD each for a sparse one. The shortcut never lets a replica written
+meanwhile be overwritten by an older state, and a copy the confirmation finds outdated gets the full
+convergence. Real emulators; a counting wrapper only counts calls and passes every one through."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.handlers.replication import SOURCE_ETAG, Listed, converge
+from core.handlers.replication import SOURCE_ETAG, converge, write_listed
 from core.handlers.sync import ListingCounter, listing
 from scripts.emulators import Emulators
 from tests.jobs.support import bucket_name, circle_for, contents, three_store_config
@@ -48,17 +49,17 @@ def _stores(emulators: Emulators, source: str, target: str) -> tuple[Counted, Co
 
 
 @pytest.mark.parametrize(("source", "target"), [("s3", "az"), ("az", "gs"), ("gs", "s3")])
-def test_a_listed_missing_key_costs_three_requests(emulators: Emulators, source: str, target: str) -> None:
+def test_a_listed_missing_key_costs_a_get_and_a_put(emulators: Emulators, source: str, target: str) -> None:
     src, dst = _stores(emulators, source, target)
     src.put("k.txt", b"small object")
     listed = next(listing(src._store))
     src.calls.clear()
-    outcome = converge(src, "k.txt", dst, "k.txt", target_name=target, listed=Listed(listed))  # type: ignore[arg-type]
-    assert outcome.action == "copied", outcome
+    written = write_listed(src, "k.txt", dst, "k.txt", listed)  # type: ignore[arg-type]
+    assert written is not None and written.metadata[SOURCE_ETAG] == listed.etag
     assert contents(dst._store) == {"k.txt": b"small object"}
     assert dst._store.head("k.txt").metadata[SOURCE_ETAG] == listed.etag
     requests = src.calls + dst.calls
-    assert requests == Counter({"get": 1, "put": 1, "head": 1}), requests  # rclone: GET + PUT
+    assert requests == Counter({"get": 1, "put": 1}), requests  # rclone: GET + PUT
 
 
 def test_without_the_hint_the_first_round_reads_both_sides(emulators: Emulators) -> None:
@@ -79,23 +80,24 @@ def test_a_replica_written_after_the_listing_is_never_overwritten(emulators: Emu
     src.put("k.txt", b"version 2")
     event = converge(src._store, "k.txt", dst._store, "k.txt", target_name="az")
     assert event.action == "copied"
-    outcome = converge(src, "k.txt", dst, "k.txt", target_name="az", listed=Listed(seen))  # type: ignore[arg-type]
-    assert outcome.action == "skipped" and outcome.failure is None, outcome
+    assert write_listed(src, "k.txt", dst, "k.txt", seen) is None  # type: ignore[arg-type]
     assert contents(dst._store) == {"k.txt": b"version 2"}
     assert dst.calls["put"] == 0  # the pinned read of v1 failed first: nothing was written
 
 
 def test_a_replica_created_after_the_listing_refuses_the_create_only_write(emulators: Emulators) -> None:
     """The replica appears (same source state) between the listing and the write: the create-only PUT is
-    refused, the next round reads both sides and finds the replica up to date."""
+    refused, and the full convergence that follows finds the replica up to date."""
     src, dst = _stores(emulators, "gs", "s3")
     src.put("k.txt", b"same state")
     seen = next(listing(src._store))
     assert converge(src._store, "k.txt", dst._store, "k.txt", target_name="s3").action == "copied"
     before = dst._store.head("k.txt").etag
-    outcome = converge(src, "k.txt", dst, "k.txt", target_name="s3", listed=Listed(seen))  # type: ignore[arg-type]
-    assert outcome.action == "skipped" and outcome.failure is None, outcome
+    assert write_listed(src, "k.txt", dst, "k.txt", seen) is None  # type: ignore[arg-type]
+    assert dst.calls["put"] == 1  # tried create-only, refused
     assert dst._store.head("k.txt").etag == before
+    outcome = converge(src._store, "k.txt", dst._store, "k.txt", target_name="s3")
+    assert outcome.action == "skipped" and outcome.failure is None, outcome
 
 
 def test_listing_prefetch_requests_no_page_past_until(emulators: Emulators) -> None:
