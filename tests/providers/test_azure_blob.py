@@ -237,6 +237,46 @@ def test_get_streams_in_bounded_chunks(store: ObjectStore) -> None:
     assert b"".join(chunks) == data
 
 
+def test_a_large_read_is_the_first_chunk_and_one_streamed_get(rig_context: RigContext) -> None:
+    """The SDK's downloader would ask for every READ_CHUNK separately (25 GETs for 100 MiB); the rest
+    after the first answer is one ranged GET, for whole reads and ranges alike."""
+    total = 3 * READ_CHUNK + 17
+    data = b"".join(parts(total, 1 * MiB))
+    with FaultProxy(rig_context.emulators().azure_endpoint) as proxy:
+        store = rig.make(rig_context, via=proxy.url, retry=FAST)
+        store.put("big", data)
+        for start, end in ((None, None), (READ_CHUNK // 2, None), (7, 2 * READ_CHUNK + 9), (-(READ_CHUNK + 5), None)):
+            proxy.clear()
+            wanted = data[start:end] if start is not None else data
+            assert store.get("big", start=start, end=end).read() == wanted, (start, end)
+            assert proxy.count(method="GET") == 2, (start, end, [s.path for s in proxy.requests])
+        proxy.clear()
+        assert store.get("big", start=total - 3).read() == data[-3:]  # within the first answer: one GET
+        assert proxy.count(method="GET") == 1
+
+
+def test_a_blob_replaced_after_the_first_chunk_is_not_read_on(store: ObjectStore) -> None:
+    """The rest is pinned to the first answer's ETag: a reader never mixes two versions."""
+    store.put("moving", b"".join(parts(2 * READ_CHUNK, 1 * MiB)))
+    with store.get("moving") as reader:
+        chunks = iter(reader)
+        assert len(next(chunks)) == READ_CHUNK
+        store.put("moving", b"new version")
+        with pytest.raises(PreconditionFailed):
+            next(chunks)
+
+
+def test_a_refused_start_of_the_rest_is_retried(rig_context: RigContext) -> None:
+    data = b"".join(parts(2 * READ_CHUNK + 5, 1 * MiB))
+    with FaultProxy(rig_context.emulators().azure_endpoint) as proxy:
+        sleeps: list[float] = []
+        store = rig.make(rig_context, via=proxy.url, retry=RetryPolicy(max_attempts=3, sleep=sleeps.append))
+        store.put("retry", data)
+        proxy.inject(server_busy_503(), times=1, skip=1, method="GET")  # the first answer passes, then one 503
+        assert store.get("retry").read() == data
+        assert proxy.count(method="GET", faulted=True) == 1 and len(sleeps) == 1
+
+
 def test_get_if_match(store: ObjectStore) -> None:
     info = store.put("g", b"abc")
     assert store.get("g", if_match=info.etag).read() == b"abc"

@@ -73,6 +73,7 @@ from ..errors import (
 )
 from ..etag import quote_etag, unquote_etag
 from ..options import AzureBlobOptions, backend_options
+from . import azure_download
 from ._common import by_engine, upload_parts
 from .azure_listing import list_blobs_page
 
@@ -225,7 +226,10 @@ class AzureBlobBackend(Backend):
         def request() -> Any:
             try:
                 offset, length = self._resolve_range(blob, rng, conditions)
-                return blob.download_blob(offset=offset, length=length, max_concurrency=1, **conditions)
+                # the stored bytes, as the other providers read them (no decoding of a Content-Encoding)
+                return blob.download_blob(
+                    offset=offset, length=length, max_concurrency=1, decompress=False, **conditions
+                )
             except ResourceModifiedError as exc:
                 self._missing_or_mismatch(exc, "get", key)
             except HttpResponseError as exc:
@@ -240,7 +244,16 @@ class AzureBlobBackend(Backend):
         props = downloader.properties
         total = _total_size(props.content_range, props.size)
         info = _info(key, props, size=total)
-        return ObjectReader(_chunks(downloader.chunks()), info, translate=lambda e: self.translate(e, "get", key))
+        # the first answer holds at most READ_CHUNK bytes; anything after them is one streamed GET
+        first = downloader.read(min(READ_CHUNK, downloader.size))
+        start = (rng.start or 0) if rng is not None and rng.suffix is None else total - downloader.size
+        rest: Callable[[], Any] | None = None
+        if len(first) < downloader.size:
+            last = start + downloader.size - 1
+            open_rest = functools.partial(azure_download.open_range, blob, start + len(first), last, props.etag)
+            rest = functools.partial(self.call, "get", key, open_rest)
+        chunks = azure_download.streamed(first, rest)
+        return ObjectReader(chunks, info, close=chunks.close, translate=lambda e: self.translate(e, "get", key))
 
     @staticmethod
     def _resolve_range(
@@ -676,12 +689,6 @@ def _decode_token(token: str | None) -> tuple[str | None, str | None]:
     except (ValueError, TypeError, KeyError):
         raise InvalidArgument("the list token is not one this az store issued", provider="az") from None
     return marker, after
-
-
-def _chunks(source: Iterator[bytes]) -> Iterator[bytes]:
-    for chunk in source:
-        if chunk:
-            yield bytes(chunk)
 
 
 def open_backend(bucket: str, options: dict[str, Any]) -> Backend:
