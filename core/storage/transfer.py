@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from .api import DEFAULT_CHUNK, ObjectInfo
+from .checksums import streamed_digests
 from .errors import IntegrityError, PermissionDenied, StorageError, Unauthenticated
 from .store import ObjectStore
 
@@ -108,11 +108,11 @@ def _copy(
     verify: bool,
     progress: Callable[[int], None] | None = None,
 ) -> ObjectInfo:
-    md5 = hashlib.md5(usedforsecurity=False)
     counted = 0
 
     with src_store.get(src_key, if_match=src_if_match) as reader:
         src = reader.info
+        digests = streamed_digests(src, dst_store) if verify else {}
         if progress is not None:
             progress(0)
 
@@ -121,7 +121,8 @@ def _copy(
             # an object of one chunk has nothing to overlap: no read-ahead thread for it
             for chunk in reader if src.size <= DEFAULT_CHUNK else prefetch(reader):
                 counted += len(chunk)
-                md5.update(chunk)
+                for digest in digests.values():
+                    digest.update(chunk)
                 yield chunk
                 if progress is not None:
                     progress(counted)  # after the destination took the chunk
@@ -136,22 +137,23 @@ def _copy(
             if_match=if_match,
         )
     if verify:
-        problem = _mismatch(src, info, counted, md5.hexdigest())
+        problem = _mismatch(src, info, counted, {kind: d.value() for kind, d in digests.items()})
         if problem:
             _remove_quietly(dst_store, dst_key, info.etag)
             raise IntegrityError(problem, provider=dst_store.provider, operation="copy_object", key=dst_key)
     return info
 
 
-def _mismatch(src: ObjectInfo, dst: ObjectInfo, counted: int, streamed_md5: str) -> str | None:
+def _mismatch(src: ObjectInfo, dst: ObjectInfo, counted: int, streamed: Mapping[str, str]) -> str | None:
     if counted != src.size:
         return f"read {counted} bytes but the source is {src.size}"
     if dst.size != src.size:
         return f"wrote {dst.size} bytes but the source is {src.size}"
     for side in (src, dst):
-        md5 = side.checksums.get("md5")
-        if md5 and md5 != streamed_md5:
-            return f"MD5 {md5} of {side.key} differs from the streamed bytes' {streamed_md5}"
+        for kind, value in streamed.items():
+            stated = side.checksums.get(kind)
+            if stated and stated != value:
+                return f"{kind.upper()} {stated} of {side.key} differs from the streamed bytes' {value}"
     return None
 
 
