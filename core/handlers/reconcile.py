@@ -4,7 +4,10 @@ events were lost, late or never sent (objects that existed before the deployment
 For each replication rule the source and all its targets are listed in key order, page by page, and
 walked side by side (``core.handlers.sync.merge_join``). A key missing from a target, different there
 (stale), or only there (extra, when the rule propagates deletes) gets the same per-key convergence the
-event handler runs (``core.handlers.replication.converge``), on a bounded pool of threads.
+event handler runs (``core.handlers.replication.converge``), on a bounded pool of threads. A key the
+listings show missing is written straight away (``write_listed``: create-only, pinned to the listed
+ETag), and its copy is confirmed with others in a batch (``core.handlers.confirm``: one listing of the
+source instead of a HEAD each).
 
 The pass is resumable: every few thousand keys, and when the deadline comes near, the position below
 which everything is done is written to ``.circle/checkpoints/<rule>/<range>.json``; the next

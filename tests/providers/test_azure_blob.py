@@ -238,7 +238,7 @@ def test_get_streams_in_bounded_chunks(store: ObjectStore) -> None:
 
 
 def test_a_large_read_is_the_first_chunk_and_one_streamed_get(rig_context: RigContext) -> None:
-    """The SDK's downloader would ask for every READ_CHUNK separately (25 GETs for 100 MiB); the rest
+    """The SDK's downloader would ask for every READ_CHUNK separately (100 GETs for 100 MiB); the rest
     after the first answer is one ranged GET, for whole reads and ranges alike."""
     total = 3 * READ_CHUNK + 17
     data = b"".join(parts(total, 1 * MiB))

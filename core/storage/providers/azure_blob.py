@@ -84,7 +84,9 @@ MAX_BLOCK_SIZE = 4000 * MiB  # Put Block limit (service version 2019-12-12 and l
 MAX_SINGLE_PUT = 5000 * MiB  # Put Blob limit
 MAX_BLOCKS = 50_000
 LIST_MAX = 5000  # List Blobs maxresults limit
-READ_CHUNK = 4 * MiB  # bytes per download request (and the most a reader holds in memory)
+# bytes of a read's first answer (the SDK's ``download_blob``, buffered whole); the rest is one streamed
+# GET in blocks of the same size (azure_download), so a reader holds about one of them
+READ_CHUNK = 1 * MiB
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 ENV_CONNECTION_STRING = "AZURE_STORAGE_CONNECTION_STRING"
 ENV_ACCOUNT_URL = "AZURE_STORAGE_ACCOUNT_URL"
