@@ -45,18 +45,28 @@ STREAM_CHUNK = 64 * 1024
 @dataclass(frozen=True)
 class Fault:
     """What to answer instead of the upstream: ``status`` with ``body``, or ``drop`` the connection;
-    with ``forward`` the request is first sent upstream (and committed there), its answer discarded."""
+    with ``forward`` the request is first sent upstream (and committed there), its answer discarded.
+    ``cut_after`` relays the upstream's answer but closes the connection after that many body bytes
+    (a response cut mid-body)."""
 
     status: int = 503
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     drop: bool = False
     forward: bool = False
+    cut_after: int | None = None
 
     @property
     def label(self) -> str:
+        if self.cut_after is not None:
+            return f"cut:{self.cut_after}"
         text = "drop" if self.drop else str(self.status)
         return f"lost:{text}" if self.forward else text
+
+
+def cut(after: int) -> Fault:
+    """The upstream's answer, its connection closed after ``after`` body bytes."""
+    return Fault(cut_after=after)
 
 
 def slowdown_503() -> Fault:
@@ -284,6 +294,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
         fault = self.proxy._admit(seen)
+        if fault is not None and fault.cut_after is not None:
+            self._forward(seen, cut_after=fault.cut_after)
+            return
         if fault is not None and fault.forward:
             self._forward(seen, relay=False)
             seen.upstream_status, seen.status = seen.status, None if fault.drop else fault.status
@@ -310,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.wfile.flush()
 
-    def _forward(self, seen: Seen, *, relay: bool = True) -> None:
+    def _forward(self, seen: Seen, *, relay: bool = True, cut_after: int | None = None) -> None:
         up = urlsplit(self.proxy.upstream)
         conn = http.client.HTTPConnection(up.hostname or "127.0.0.1", up.port or 80, timeout=120)
         try:
@@ -329,13 +342,13 @@ class _Handler(BaseHTTPRequestHandler):
             response = conn.getresponse()
             seen.status = response.status
             if relay:
-                self._relay(response)
+                self._relay(response, cut_after)
             else:
                 response.read()  # the upstream has answered (and committed); the answer is lost
         finally:
             conn.close()
 
-    def _relay(self, response: http.client.HTTPResponse) -> None:
+    def _relay(self, response: http.client.HTTPResponse, cut_after: int | None = None) -> None:
         self.send_response_only(response.status, response.reason)
         length = response.getheader("Content-Length")
         no_body = self.command == "HEAD" or response.status in (204, 304) or 100 <= response.status < 200
@@ -353,7 +366,14 @@ class _Handler(BaseHTTPRequestHandler):
         if no_body:
             self.wfile.flush()
             return
+        sent = 0
         while piece := response.read(STREAM_CHUNK):
+            if cut_after is not None and sent + len(piece) > cut_after:
+                self.wfile.write(piece[: cut_after - sent])  # a body cut short: the connection closes
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            sent += len(piece)
             self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
         if chunked:
             self.wfile.write(b"0\r\n\r\n")

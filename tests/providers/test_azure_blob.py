@@ -40,7 +40,7 @@ from core.storage import (
 from core.storage.providers.azure_blob import READ_CHUNK, AzureBlobBackend, _info
 from core.storage.providers.azure_listing import parse_list_blobs
 from scripts.emulators import AZURITE_ACCOUNT, AZURITE_KEY, free_port
-from tests.fakes.fault_proxy import FaultProxy, drop, server_busy_503
+from tests.fakes.fault_proxy import FaultProxy, cut, drop, server_busy_503
 from tests.rigs import RigContext
 from tests.rigs import azure as rig
 
@@ -275,6 +275,30 @@ def test_a_refused_start_of_the_rest_is_retried(rig_context: RigContext) -> None
         proxy.inject(server_busy_503(), times=1, skip=1, method="GET")  # the first answer passes, then one 503
         assert store.get("retry").read() == data
         assert proxy.count(method="GET", faulted=True) == 1 and len(sleeps) == 1
+
+
+def test_a_body_cut_mid_stream_is_resumed_where_it_stopped(rig_context: RigContext) -> None:
+    """The streamed rest loses its connection part-way: the next request asks for the bytes from there
+    (pinned to the same ETag), so the reader returns every byte once; cut again and again, the read
+    fails as a transient error instead of returning a short body."""
+    from core.storage.providers.azure_download import RESUMES
+
+    data = b"".join(parts(3 * READ_CHUNK + 11, 1 * MiB))
+    with FaultProxy(rig_context.emulators().azure_endpoint) as proxy:
+        store = rig.make(rig_context, via=proxy.url, retry=FAST)
+        store.put("cut", data)
+        proxy.clear()
+        proxy.inject(cut(READ_CHUNK // 2), times=1, skip=1, method="GET")  # the first answer passes whole
+        assert store.get("cut").read() == data
+        ranges = [s.headers.get("x-ms-range") for s in proxy.requests if s.method == "GET"]
+        resumed_at = READ_CHUNK + READ_CHUNK // 2
+        assert ranges[1:] == [f"bytes={READ_CHUNK}-{len(data) - 1}", f"bytes={resumed_at}-{len(data) - 1}"]
+
+        proxy.clear()
+        proxy.inject(cut(1000), times=None, skip=1, method="GET")
+        with pytest.raises(TransientError):
+            store.get("cut").read()
+        assert proxy.count(method="GET") == 1 + 1 + RESUMES
 
 
 def test_get_if_match(store: ObjectStore) -> None:

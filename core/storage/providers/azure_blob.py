@@ -44,6 +44,7 @@ from azure.storage.blob import (
     ContentSettings,
     generate_blob_sas,
 )
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from ..api import (
     DEFAULT_CHUNK,
@@ -185,6 +186,7 @@ class AzureBlobBackend(Backend):
             | ServiceResponseError
             | DecodeError
             | requests.RequestException
+            | Urllib3Error
             | ConnectionError
             | TimeoutError,
         ):
@@ -253,12 +255,14 @@ class AzureBlobBackend(Backend):
         # the first answer holds at most READ_CHUNK bytes; anything after them is one streamed GET
         first = downloader.read(min(READ_CHUNK, downloader.size))
         start = (rng.start or 0) if rng is not None and rng.suffix is None else total - downloader.size
-        rest: Callable[[], Any] | None = None
+        last = start + downloader.size - 1
+        rest: Callable[[int], Any] | None = None
         if len(first) < downloader.size:
-            last = start + downloader.size - 1
-            open_rest = functools.partial(azure_download.open_range, blob, start + len(first), last, props.etag)
-            rest = functools.partial(self.call, "get", key, open_rest)
-        chunks = azure_download.streamed(first, rest)
+
+            def rest(offset: int) -> Any:
+                return self.call("get", key, lambda: azure_download.open_range(blob, offset, last, props.etag))
+
+        chunks = azure_download.streamed(first, rest, start + len(first), last)
         return ObjectReader(chunks, info, close=chunks.close, translate=lambda e: self.translate(e, "get", key))
 
     @staticmethod

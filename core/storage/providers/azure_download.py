@@ -6,7 +6,9 @@ and Azurite spent about four times the CPU rclone's single GET costs it. The fir
 SDK's (``download_blob``: the blob's properties and its first chunk); everything after it is one ranged
 GET pinned with ``If-Match`` to the ETag that first answer gave, read as the stored bytes (no content
 decoding) in the pipeline's blocks. Authentication, timeouts, the API version and the endpoint are the
-client's, as for the listing (``azure_listing``).
+client's, as for the listing (``azure_listing``). A body cut short (a dropped connection, a read
+timeout) is asked for again from the byte where it stopped, still pinned to the ETag, up to
+``RESUMES`` times per read, as rclone's reader does; each new request has the store's retries.
 """
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError
+import requests
+import urllib3
+from azure.core.exceptions import AzureError, HttpResponseError, ServiceResponseError
 from azure.core.rest import HttpRequest
 from azure.storage.blob import BlobClient
 
 from ..etag import quote_etag
+
+RESUMES = 3
+# what a body cut short raises while it is read (azure-core wraps some of the transport's errors)
+_CUT_SHORT = (AzureError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
 def open_range(blob: BlobClient, first: int, last: int, etag: str | None) -> Any:
@@ -36,16 +44,31 @@ def open_range(blob: BlobClient, first: int, last: int, etag: str | None) -> Any
     return response
 
 
-def streamed(first_chunk: bytes, rest: Callable[[], Any] | None) -> Generator[bytes]:
-    """``first_chunk``, then the body of the response ``rest()`` opens (closed when the reader is)."""
+def streamed(first_chunk: bytes, rest: Callable[[int], Any] | None, start: int, last: int) -> Generator[bytes]:
+    """``first_chunk``, then bytes ``start``-``last`` from the responses ``rest(offset)`` opens: one, or
+    one more per resume after a cut (each closed when it is done, or when the reader is closed)."""
     if first_chunk:
         yield first_chunk
     if rest is None:
         return
-    response = rest()
-    try:
-        for block in response.iter_raw():
-            if block:
-                yield block
-    finally:
-        response.close()
+    offset, resumes = start, 0
+    while offset <= last:
+        response = rest(offset)
+        try:
+            for block in response.iter_raw():
+                if block:
+                    offset += len(block)
+                    yield block
+        except _CUT_SHORT:
+            if resumes >= RESUMES:
+                raise
+        finally:
+            response.close()
+        if offset <= last:
+            if resumes >= RESUMES:
+                raise IncompleteBody(f"the body ended at byte {offset}, before byte {last}")
+            resumes += 1
+
+
+class IncompleteBody(ServiceResponseError):
+    """The service's answer ended early, again and again (translated as a transient error)."""
