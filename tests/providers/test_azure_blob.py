@@ -281,7 +281,7 @@ def test_a_body_cut_mid_stream_is_resumed_where_it_stopped(rig_context: RigConte
     """The streamed rest loses its connection part-way: the next request asks for the bytes from there
     (pinned to the same ETag), so the reader returns every byte once; cut again and again, the read
     fails as a transient error instead of returning a short body."""
-    from core.storage.providers.azure_download import RESUMES
+    from core.storage.providers._common import RESUMES
 
     data = b"".join(parts(3 * READ_CHUNK + 11, 1 * MiB))
     with FaultProxy(rig_context.emulators().azure_endpoint) as proxy:

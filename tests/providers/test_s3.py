@@ -603,3 +603,33 @@ def test_expect_continue_only_for_large_bodies(store: ObjectStore) -> None:
     assert "uploadId=" not in puts[0].url and puts[0].headers.get("Expect") is None
     parts = {parse_qs(urlsplit(r.url).query)["partNumber"][0]: r.headers.get("Expect") for r in puts[1:]}
     assert parts == {"1": b"100-continue", "2": b"100-continue", "3": None}  # 5 MiB, 5 MiB, 1 byte (in any order)
+
+
+# -- a body cut short --------------------------------------------------------------------------------------
+def test_a_body_cut_mid_stream_is_resumed_where_it_stopped(rig_context: RigContext) -> None:
+    """The GET's connection closes part-way: the read asks for the rest from that byte, pinned with
+    If-Match to the ETag it was reading, and returns every byte once; cut again and again, it fails as
+    a transient error instead of returning a short body."""
+    from core.storage.providers._common import RESUMES
+    from tests.fakes.fault_proxy import FaultProxy, cut
+
+    data = bytes(range(256)) * (3 * 4096 + 7)  # about 3 MiB
+    with FaultProxy(rig_context.emulators().s3_endpoint) as proxy:
+        store = rig.make(rig_context, via=proxy.url, retry=RetryPolicy(max_attempts=2, sleep=lambda _: None))
+        etag = store.put("cut", data).etag
+        for start, end in ((None, None), (1000, None), (-(2 * 1024 * 1024), None)):
+            proxy.clear()
+            proxy.inject(cut(700_000), times=1, method="GET")
+            wanted = data[start:end] if start is not None else data
+            assert store.get("cut", start=start, end=end).read() == wanted, start
+            gets = [s for s in proxy.requests if s.method == "GET"]
+            assert len(gets) == 2, start
+            first_byte = 0 if start is None else start if start >= 0 else len(data) + start
+            assert gets[1].headers["range"] == f"bytes={first_byte + 700_000}-{len(data) - 1}"
+            assert gets[1].headers["if-match"].strip('"') == etag
+
+        proxy.clear()
+        proxy.inject(cut(1000), times=None, method="GET")
+        with pytest.raises(TransientError):
+            store.get("cut").read()
+        assert proxy.count(method="GET") == 1 + RESUMES

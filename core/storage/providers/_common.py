@@ -5,13 +5,50 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from ..api import Backend, CommonPrefix, ListPage, ObjectInfo
 
 T = TypeVar("T")
+
+
+#: times one read asks again for a body cut short, from the byte where it stopped (rclone's reader resumes too)
+RESUMES = 3
+
+
+def resumed(
+    opened: tuple[Iterable[bytes], Callable[[], None]],
+    open_at: Callable[[int], tuple[Iterable[bytes], Callable[[], None]]],
+    start: int,
+    last: int,
+    cut_short: tuple[type[BaseException], ...],
+    incomplete: Callable[[str], BaseException],
+) -> Generator[bytes]:
+    """Bytes ``start``..``last`` (inclusive) of one object: the body ``opened`` (its chunks and its close),
+    and after a cut (an error in ``cut_short``, or an early end) the bodies ``open_at(offset)`` opens
+    from the byte where it stopped, up to ``RESUMES`` times; then the last error, or ``incomplete``.
+    ``open_at`` pins the object (its ETag) and has the store's retries; each body is closed when done."""
+    offset, resumes, body = start, 0, opened
+    while True:
+        chunks, close = body
+        try:
+            for chunk in chunks:
+                if chunk:
+                    offset += len(chunk)
+                    yield chunk
+        except cut_short:
+            if resumes >= RESUMES:
+                raise
+        finally:
+            close()
+        if offset > last:
+            return
+        if resumes >= RESUMES:
+            raise incomplete(f"the body ended at byte {offset}, before byte {last}")
+        resumes += 1
+        body = open_at(offset)
 
 
 def md5_hex(data: bytes) -> str:

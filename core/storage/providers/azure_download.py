@@ -8,12 +8,12 @@ GET pinned with ``If-Match`` to the ETag that first answer gave, read as the sto
 decoding) in the pipeline's blocks. Authentication, timeouts, the API version and the endpoint are the
 client's, as for the listing (``azure_listing``). A body cut short (a dropped connection, a read
 timeout) is asked for again from the byte where it stopped, still pinned to the ETag, up to
-``RESUMES`` times per read, as rclone's reader does; each new request has the store's retries.
+``_common.RESUMES`` times per read, as rclone's reader does; each new request has the store's retries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 import requests
@@ -23,8 +23,8 @@ from azure.core.rest import HttpRequest
 from azure.storage.blob import BlobClient
 
 from ..etag import quote_etag
+from ._common import resumed
 
-RESUMES = 3
 # what a body cut short raises while it is read (azure-core wraps some of the transport's errors)
 _CUT_SHORT = (AzureError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 
@@ -45,29 +45,18 @@ def open_range(blob: BlobClient, first: int, last: int, etag: str | None) -> Any
 
 
 def streamed(first_chunk: bytes, rest: Callable[[int], Any] | None, start: int, last: int) -> Generator[bytes]:
-    """``first_chunk``, then bytes ``start``-``last`` from the responses ``rest(offset)`` opens: one, or
-    one more per resume after a cut (each closed when it is done, or when the reader is closed)."""
+    """``first_chunk``, then bytes ``start``-``last`` from the response ``rest(offset)`` opens (again from
+    where it stopped after a cut, ``_common.resumed``), closed when done or when the reader is."""
     if first_chunk:
         yield first_chunk
-    if rest is None:
+    if rest is None or start > last:
         return
-    offset, resumes = start, 0
-    while offset <= last:
+
+    def open_at(offset: int) -> tuple[Iterable[bytes], Callable[[], None]]:
         response = rest(offset)
-        try:
-            for block in response.iter_raw():
-                if block:
-                    offset += len(block)
-                    yield block
-        except _CUT_SHORT:
-            if resumes >= RESUMES:
-                raise
-        finally:
-            response.close()
-        if offset <= last:
-            if resumes >= RESUMES:
-                raise IncompleteBody(f"the body ended at byte {offset}, before byte {last}")
-            resumes += 1
+        return response.iter_raw(), response.close
+
+    yield from resumed(open_at(start), open_at, start, last, _CUT_SHORT, IncompleteBody)
 
 
 class IncompleteBody(ServiceResponseError):

@@ -54,7 +54,7 @@ from ..errors import (
 )
 from ..etag import quote_etag, unquote_etag
 from ..options import S3Options, backend_options
-from ._common import by_engine, upload_parts
+from ._common import by_engine, resumed, upload_parts
 from .s3_profiles import S3Profile, get_profile
 
 CHUNK = 1024 * 1024
@@ -265,10 +265,17 @@ class S3Backend(Backend):
         resp = self.call("get", key, request)
         if resp is None:  # the range starts past the end: an empty read of an existing object
             return ObjectReader([], self.head(key))
-        body = resp["Body"]
-        return ObjectReader(
-            _chunks(body), self._info(key, resp), close=body.close, translate=lambda e: self.translate(e, "get", key)
-        )
+        info = self._info(key, resp)
+        first, last = _byte_span(resp.get("ContentRange"), int(resp.get("ContentLength") or 0))
+        pinned = {"Bucket": self.bucket, "Key": key, "IfMatch": resp.get("ETag") or quote_etag(info.etag or "")}
+
+        def open_at(offset: int) -> tuple[Iterator[bytes], Callable[[], None]]:
+            """The rest of a body cut short: from ``offset``, pinned to the ETag being read."""
+            again = self.call("get", key, lambda: self.client.get_object(**pinned, Range=f"bytes={offset}-{last}"))
+            return _chunks(again["Body"]), again["Body"].close
+
+        chunks = resumed((_chunks(resp["Body"]), resp["Body"].close), open_at, first, last, _CUT_SHORT, _Incomplete)
+        return ObjectReader(chunks, info, close=chunks.close, translate=lambda e: self.translate(e, "get", key))
 
     def _info(self, key: str, resp: Mapping[str, Any]) -> ObjectInfo:
         size = int(resp.get("ContentLength") or 0)
@@ -677,6 +684,28 @@ def _timestamp(value: Any) -> datetime:
 
 def _chunks(body: Any) -> Iterator[bytes]:
     yield from body.iter_chunks(CHUNK)
+
+
+def _byte_span(content_range: str | None, length: int) -> tuple[int, int]:
+    """The first and last byte a GET answered with (``Content-Range: bytes a-b/total``, else 0..length-1)."""
+    if content_range and content_range.startswith("bytes ") and "-" in content_range:
+        span = content_range[len("bytes ") :].split("/", 1)[0]
+        first, _, last = span.partition("-")
+        if first.isdigit() and last.isdigit():
+            return int(first), int(last)
+    return 0, length - 1
+
+
+class _Incomplete(bex.IncompleteReadError):
+    """A body that kept ending early (translated as a transient error)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(actual_bytes=0, expected_bytes=0)
+        self.args = (message,)
+
+
+# what a body cut short raises while it is read (botocore wraps some of urllib3's errors)
+_CUT_SHORT = (bex.ResponseStreamingError, bex.IncompleteReadError, bex.ReadTimeoutError, Urllib3Error, OSError)
 
 
 def _version(value: str | None) -> str | None:
