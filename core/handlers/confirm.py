@@ -17,7 +17,7 @@ confirmed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -122,17 +122,16 @@ class Confirmations:
             results.append((item, item.confirmed if holds else _again(item)))
         return results
 
-    def _listed(self, batch: Iterable[Unconfirmed]) -> dict[str, ObjectInfo]:
+    def _listed(self, batch: list[Unconfirmed]) -> dict[str, ObjectInfo]:
         """The batch's keys as one listing of their range shows them now (absent keys left out)."""
-        items = list(batch)
-        wanted = {item.key for item in items}
-        starts = [item.after for item in items]
+        wanted = {item.key for item in batch}
+        starts = [item.after for item in batch]
         after = None if None in starts else min(s for s in starts if s is not None)
         until = max(wanted)
         found = listing(self._source, self._prefix, after=after, until=until, counter=self._counter)
         return {info.key: info for info in found if info.key in wanted}
 
-    def _heads(self, batch: Iterable[Unconfirmed]) -> dict[str, ObjectInfo]:
+    def _heads(self, batch: list[Unconfirmed]) -> dict[str, ObjectInfo]:
         out: dict[str, ObjectInfo] = {}
         for item in batch:
             with contextlib.suppress(NotFound):

@@ -24,11 +24,12 @@ def resumed(
     start: int,
     last: int,
     cut_short: tuple[type[BaseException], ...],
-    incomplete: Callable[[str], BaseException],
+    incomplete: Callable[[int, int], BaseException],
 ) -> Generator[bytes]:
     """Bytes ``start``..``last`` (inclusive) of one object: the body ``opened`` (its chunks and its close),
     and after a cut (an error in ``cut_short``, or an early end) the bodies ``open_at(offset)`` opens
-    from the byte where it stopped, up to ``RESUMES`` times; then the last error, or ``incomplete``.
+    from the byte where it stopped, up to ``RESUMES`` times; then the last error, or
+    ``incomplete(bytes read, bytes expected)``.
     ``open_at`` pins the object (its ETag) and has the store's retries; each body is closed when done."""
     offset, resumes, body = start, 0, opened
     while True:
@@ -46,7 +47,7 @@ def resumed(
         if offset > last:
             return
         if resumes >= RESUMES:
-            raise incomplete(f"the body ended at byte {offset}, before byte {last}")
+            raise incomplete(offset - start, last + 1 - start)
         resumes += 1
         body = open_at(offset)
 

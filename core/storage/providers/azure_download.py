@@ -56,8 +56,9 @@ def streamed(first_chunk: bytes, rest: Callable[[int], Any] | None, start: int, 
         response = rest(offset)
         return response.iter_raw(), response.close
 
-    yield from resumed(open_at(start), open_at, start, last, _CUT_SHORT, IncompleteBody)
+    yield from resumed(open_at(start), open_at, start, last, _CUT_SHORT, _incomplete)
 
 
-class IncompleteBody(ServiceResponseError):
-    """The service's answer ended early, again and again (translated as a transient error)."""
+def _incomplete(got: int, expected: int) -> ServiceResponseError:
+    """The answer kept ending early (a transient error, as the SDK's own response errors are)."""
+    return ServiceResponseError(f"the body ended after {got} of {expected} bytes")

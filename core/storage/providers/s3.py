@@ -267,14 +267,14 @@ class S3Backend(Backend):
             return ObjectReader([], self.head(key))
         info = self._info(key, resp)
         first, last = _byte_span(resp.get("ContentRange"), int(resp.get("ContentLength") or 0))
-        pinned = {"Bucket": self.bucket, "Key": key, "IfMatch": resp.get("ETag") or quote_etag(info.etag or "")}
+        pinned = {"Bucket": self.bucket, "Key": key, **({"IfMatch": resp["ETag"]} if resp.get("ETag") else {})}
 
         def open_at(offset: int) -> tuple[Iterator[bytes], Callable[[], None]]:
             """The rest of a body cut short: from ``offset``, pinned to the ETag being read."""
             again = self.call("get", key, lambda: self.client.get_object(**pinned, Range=f"bytes={offset}-{last}"))
             return _chunks(again["Body"]), again["Body"].close
 
-        chunks = resumed((_chunks(resp["Body"]), resp["Body"].close), open_at, first, last, _CUT_SHORT, _Incomplete)
+        chunks = resumed((_chunks(resp["Body"]), resp["Body"].close), open_at, first, last, _CUT_SHORT, _incomplete)
         return ObjectReader(chunks, info, close=chunks.close, translate=lambda e: self.translate(e, "get", key))
 
     def _info(self, key: str, resp: Mapping[str, Any]) -> ObjectInfo:
@@ -696,12 +696,9 @@ def _byte_span(content_range: str | None, length: int) -> tuple[int, int]:
     return 0, length - 1
 
 
-class _Incomplete(bex.IncompleteReadError):
-    """A body that kept ending early (translated as a transient error)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(actual_bytes=0, expected_bytes=0)
-        self.args = (message,)
+def _incomplete(got: int, expected: int) -> bex.IncompleteReadError:
+    """The body kept ending early: botocore's own error for it (a transient error)."""
+    return bex.IncompleteReadError(actual_bytes=got, expected_bytes=expected)
 
 
 # what a body cut short raises while it is read (botocore wraps some of urllib3's errors)
